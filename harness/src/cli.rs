@@ -1,0 +1,35 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Which parallel execution strategy for this work, on this machine, and why?
+#[derive(Debug, Parser)]
+#[command(name = "parbench", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite (the embedded default suite when no file is given) and write the results.
+    Run {
+        /// A suite file in TOML.
+        suite: Option<PathBuf>,
+        /// The output directory.
+        #[arg(long, default_value = "target/parbench/latest")]
+        out: PathBuf,
+        /// Only the cells whose id contains PATTERN (e.g. `square`, `tasks=8`, `/w2`).
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+        /// Fewer samples: a quick look rather than figures to defend.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// List every workload and strategy with its parameters.
+    List,
+}

@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use parbench_reports::ReportError;
+use parbench_strategies::StrategyError;
+use parbench_workloads::WorkloadError;
+
+/// Why a parbench command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A suite file that cannot be read, parsed or validated.
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    /// A workload that cannot be found or built.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// A strategy that cannot be found or built.
+    #[error(transparent)]
+    Strategy(#[from] StrategyError),
+    /// Results that cannot be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The output directory cannot be created.
+    #[error("cannot create the output directory {path}: {source}")]
+    OutputDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
+    /// The filter selected no cell.
+    #[error("--filter `{0}` matches no cell of the suite")]
+    NothingSelected(String),
+}
+
+impl Error {
+    /// The exit code documented for this error: 2 for usage and input errors, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Report(_) | Error::OutputDir { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A problem in a suite file, located by file, line and key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {key}: {message}")]
+pub struct SuiteError {
+    /// The suite file (`embedded:default` for the built-in suite).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The key at fault, as a dotted path (`workload[2].params.latency_ms`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}

@@ -1,0 +1,104 @@
+//! parbench: which parallel execution strategy for this work, on this machine, and why?
+//!
+//! The harness crate: the command line, suite files, the runner and its measurements. The
+//! binary is a thin `main` around [`main_with`]; a user's own binary hands its own workloads
+//! and strategies to the same entry point:
+//!
+//! ```no_run
+//! use parbench::Plugins;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let plugins = Plugins::default();
+//!     // plugins.workloads.register(my_crate::MY_WORKLOAD)?;
+//!     parbench::main_with(plugins)
+//! }
+//! ```
+#![deny(missing_docs)]
+
+mod cli;
+mod error;
+pub mod list;
+mod machine;
+pub mod overhead;
+pub mod probe;
+pub mod runner;
+pub mod stats;
+pub mod suite;
+pub mod terminal;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::{Cli, Command};
+pub use error::{Error, SuiteError};
+pub use runner::{RunOptions, RunSummary};
+pub use suite::Suite;
+
+/// The workloads and strategies a binary knows by name.
+#[derive(Debug, Clone)]
+pub struct Plugins {
+    /// Workloads by name.
+    pub workloads: parbench_workloads::Registry,
+    /// Strategies by name.
+    pub strategies: parbench_strategies::Registry,
+}
+
+impl Default for Plugins {
+    /// The built-in workloads and strategies.
+    fn default() -> Self {
+        Self {
+            workloads: parbench_workloads::Registry::builtin(),
+            strategies: parbench_strategies::Registry::builtin(),
+        }
+    }
+}
+
+/// Runs the command line with these plugins and returns the process's exit code:
+/// 0 all well, 1 a cell failed, 2 a usage or input error.
+pub fn main_with(plugins: Plugins) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match execute(cli.command, &plugins) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs one command; returns the exit code of a command that ran.
+pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
+    match command {
+        Command::List => {
+            print!("{}", list::render(plugins));
+            Ok(0)
+        }
+        Command::Run {
+            suite,
+            out,
+            filter,
+            quick,
+        } => {
+            let suite = match suite {
+                Some(path) => Suite::load(&path, plugins)?,
+                None => Suite::embedded(plugins)?,
+            };
+            let summary = runner::run(&suite, &RunOptions { out, filter, quick })?;
+            println!(
+                "\n{} cells, {} failed, in {:.1} s · {}",
+                summary.cells,
+                summary.failed,
+                summary.elapsed.as_secs_f64(),
+                summary.results.display()
+            );
+            Ok(if summary.failed > 0 { 1 } else { 0 })
+        }
+    }
+}

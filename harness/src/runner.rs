@@ -1,0 +1,430 @@
+//! Runs a suite: prepares each workload once per (size, tasks), measures every cell of it, and
+//! writes the results after every cell so an interrupted run keeps what it measured.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parbench_reports::{
+    write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Sample, Status,
+    SuiteInfo, SCHEMA_VERSION,
+};
+use parbench_strategies::{reference, Job, StrategySpec};
+use parbench_workloads::{plan_tasks, Answer, EnvVars, Environment, Input, Params, Task, Workload};
+
+use crate::overhead::decompose;
+use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
+use crate::stats::{median_index, summarize};
+use crate::suite::{Group, Suite};
+use crate::{machine, terminal, Error};
+
+/// How to run a suite.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The output directory.
+    pub out: PathBuf,
+    /// Only cells whose id contains this text.
+    pub filter: Option<String>,
+    /// Fewer samples: a quick look rather than a measurement to defend.
+    pub quick: bool,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Cells measured.
+    pub cells: usize,
+    /// Cells that failed.
+    pub failed: usize,
+    /// Where `results.json` is.
+    pub results: PathBuf,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+/// The cells of one (workload entry, size, tasks): they share an input and a reference.
+struct Bucket<'a> {
+    group: &'a Group,
+    size: usize,
+    tasks: usize,
+    cells: Vec<(StrategySpec, usize, String)>,
+}
+
+/// A stable cell name: `workload[non-default params]/size=N/tasks=N/strategy/wN`.
+pub fn cell_id(group: &Group, size: usize, tasks: usize, strategy: &str, workers: usize) -> String {
+    let defaults = group.workload.resolve(&BTreeMap::new()).unwrap_or_default();
+    let changed: Vec<String> = group
+        .params
+        .iter()
+        .filter(|(k, v)| defaults.iter().all(|(dk, dv)| dk != *k || dv != *v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let params = if changed.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", changed.join(","))
+    };
+    format!(
+        "{}{params}/size={size}/tasks={tasks}/{strategy}/w{workers}",
+        group.workload.name
+    )
+}
+
+fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
+    let mut buckets = Vec::new();
+    for group in &suite.groups {
+        for &size in &group.sizes {
+            for &tasks in &group.tasks {
+                let mut cells = Vec::new();
+                for strategy in &group.strategies {
+                    let workers: &[usize] = if strategy.uses_workers {
+                        &group.workers
+                    } else {
+                        &[1]
+                    };
+                    for &w in workers {
+                        let id = cell_id(group, size, tasks, strategy.name, w);
+                        if filter.is_none_or(|f| id.contains(f)) {
+                            cells.push((*strategy, w, id));
+                        }
+                    }
+                }
+                if !cells.is_empty() {
+                    buckets.push(Bucket {
+                        group,
+                        size,
+                        tasks,
+                        cells,
+                    });
+                }
+            }
+        }
+    }
+    buckets
+}
+
+/// A workload ready to be measured over one task list.
+struct Prepared {
+    workload: Arc<dyn Workload>,
+    input: Arc<Input>,
+    tasks: Vec<Task>,
+    reference: Answer,
+    features: Features,
+}
+
+fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared, String> {
+    let workload = bucket
+        .group
+        .workload
+        .instantiate(&bucket.group.params, env)
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let input = Arc::new(workload.generate(bucket.size, suite.seed));
+    let generate_ns = started.elapsed().as_nanos() as u64;
+    let tasks = plan_tasks(input.items(), bucket.tasks).map_err(|e| e.to_string())?;
+    let job = Job {
+        workload: workload.clone(),
+        input: input.clone(),
+        seed: suite.seed,
+        workers: 1,
+        policy: suite.policy,
+    };
+    let (reference, report) = reference(&job, &tasks).map_err(|e| e.to_string())?;
+    let features = Features {
+        items: input.items(),
+        input_bytes: input.bytes.len() as u64,
+        output_bytes: job.output_bytes() as u64,
+        generate_ns,
+        sequential_busy_ns: report.spans.iter().map(|s| s.duration_ns()).sum(),
+    };
+    Ok(Prepared {
+        workload,
+        input,
+        tasks,
+        reference,
+        features,
+    })
+}
+
+/// What measuring one cell produced.
+struct Measured {
+    samples: Vec<Sample>,
+    peak_rss_bytes: Option<u64>,
+}
+
+fn measure(
+    prepared: &Prepared,
+    strategy: &StrategySpec,
+    workers: usize,
+    suite: &Suite,
+    (warmup, samples): (usize, usize),
+) -> Result<Measured, String> {
+    let job = Job {
+        workload: prepared.workload.clone(),
+        input: prepared.input.clone(),
+        seed: suite.seed,
+        workers,
+        policy: suite.policy,
+    };
+    let mut records = Vec::with_capacity(samples);
+    reset_peak_rss();
+    for i in 0..warmup + samples {
+        let sample = i + 1;
+        let mut instance = strategy
+            .instantiate(&BTreeMap::new())
+            .map_err(|e| e.to_string())?;
+        let clock = Instant::now();
+        let setup = instance.setup(&job);
+        let setup_ns = clock.elapsed().as_nanos() as u64;
+        if let Err(e) = setup {
+            let _ = instance.teardown();
+            return Err(format!("sample {sample}: setup failed: {e}"));
+        }
+        let cpu = process_cpu_ns();
+        let run = instance.run(&prepared.tasks);
+        let cpu_ns = process_cpu_ns() - cpu;
+        let report = match run {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = instance.teardown();
+                return Err(format!("sample {sample}: the run failed: {e}"));
+            }
+        };
+        let answer = report.answer(
+            prepared.workload.as_ref(),
+            instance.output(),
+            &prepared.tasks,
+        );
+        let clock = Instant::now();
+        instance
+            .teardown()
+            .map_err(|e| format!("sample {sample}: teardown failed: {e}"))?;
+        let teardown_ns = clock.elapsed().as_nanos() as u64;
+        if answer != prepared.reference {
+            return Err(format!(
+                "sample {sample}: the answer differs from the sequential reference ({})",
+                mismatch(&answer, &prepared.reference)
+            ));
+        }
+        let effective_workers = if strategy.uses_workers { workers } else { 1 };
+        let overhead = decompose(
+            effective_workers,
+            report.start_ns,
+            report.end_ns,
+            &report.spans,
+            prepared.features.sequential_busy_ns,
+        )
+        .map_err(|e| format!("sample {sample}: {e}"))?;
+        if i >= warmup {
+            records.push(Sample {
+                setup_ns,
+                run_ns: report.wall_ns(),
+                teardown_ns,
+                cpu_ns,
+                skipped_tasks: report.skipped(),
+                overhead,
+            });
+        }
+    }
+    Ok(Measured {
+        samples: records,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+fn mismatch(got: &Answer, expected: &Answer) -> String {
+    if got.failures != expected.failures {
+        let ids = |a: &Answer| {
+            a.failures
+                .iter()
+                .map(|f| format!("{}:{}", f.task, f.kind))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!("failed tasks [{}], expected [{}]", ids(got), ids(expected))
+    } else {
+        format!("digest {}, expected {}", got.digest, expected.digest)
+    }
+}
+
+fn json_params(params: &Params) -> BTreeMap<String, serde_json::Value> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), serde_json::to_value(v).unwrap_or_default()))
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Starts every environment the buckets' workloads need, once each.
+fn start_environments(
+    buckets: &[Bucket<'_>],
+) -> (
+    Vec<Box<dyn Environment>>,
+    EnvVars,
+    BTreeMap<&'static str, String>,
+) {
+    let mut running = Vec::new();
+    let mut vars = EnvVars::new();
+    let mut failed = BTreeMap::new();
+    let mut seen = Vec::new();
+    for bucket in buckets {
+        let Some(env) = bucket.group.workload.environment else {
+            continue;
+        };
+        if seen.contains(&env.name) {
+            continue;
+        }
+        seen.push(env.name);
+        match env.start() {
+            Ok(started) => {
+                vars.extend(started.vars());
+                running.push(started);
+            }
+            Err(e) => {
+                failed.insert(env.name, e.to_string());
+            }
+        }
+    }
+    (running, vars, failed)
+}
+
+/// Runs the suite and writes `results.json` into the output directory after every cell.
+pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
+    let started = Instant::now();
+    let buckets = expand(suite, options.filter.as_deref());
+    if buckets.is_empty() {
+        return Err(Error::NothingSelected(
+            options.filter.clone().unwrap_or_default(),
+        ));
+    }
+    let total: usize = buckets.iter().map(|b| b.cells.len()).sum();
+    fs::create_dir_all(&options.out).map_err(|source| Error::OutputDir {
+        path: options.out.clone(),
+        source,
+    })?;
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION,
+        parbench_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        suite: SuiteInfo {
+            name: suite.name.clone(),
+            source: suite.source.clone(),
+            seed: suite.seed,
+            policy: suite.policy.to_string(),
+        },
+        machine: machine::describe(),
+        cells: Vec::with_capacity(total),
+    };
+    let path = write_atomically(&options.out, &Json, &results)?;
+    let counts = if options.quick {
+        (suite.warmup.min(1), suite.samples.min(3))
+    } else {
+        (suite.warmup, suite.samples)
+    };
+    terminal::header(&results, total, &options.out);
+
+    let (environments, vars, env_failures) = start_environments(&buckets);
+    for bucket in &buckets {
+        let group = bucket.group;
+        let prepared = match group
+            .workload
+            .environment
+            .and_then(|e| env_failures.get(e.name))
+        {
+            Some(failure) => Err(failure.clone()),
+            None => prepare(bucket, suite, &vars),
+        };
+        for (strategy, workers, id) in &bucket.cells {
+            let measured = prepared
+                .as_ref()
+                .map_err(|e| e.clone())
+                .and_then(|p| measure(p, strategy, *workers, suite, counts));
+            let cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
+            terminal::cell_line(results.cells.len() + 1, total, &cell);
+            results.cells.push(cell);
+            write_atomically(&options.out, &Json, &results)?;
+        }
+    }
+    for env in environments {
+        if let Err(e) = env.stop() {
+            terminal::warning(&e.to_string());
+        }
+    }
+
+    results.finished_at = Some(now_rfc3339());
+    write_atomically(&options.out, &Json, &results)?;
+    terminal::summary(&results);
+    Ok(RunSummary {
+        cells: results.cells.len(),
+        failed: results
+            .cells
+            .iter()
+            .filter(|c| c.status != Status::Ok)
+            .count(),
+        results: path,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn cell_record(
+    bucket: &Bucket<'_>,
+    strategy: &StrategySpec,
+    workers: usize,
+    id: &str,
+    suite: &Suite,
+    prepared: &Result<Prepared, String>,
+    measured: Result<Measured, String>,
+) -> Cell {
+    let (samples, peak_rss_bytes, error) = match measured {
+        Ok(m) => (m.samples, m.peak_rss_bytes, None),
+        Err(e) => (Vec::new(), None, Some(e)),
+    };
+    let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
+    let end_to_end: Vec<u64> = samples
+        .iter()
+        .map(|s| s.setup_ns + s.run_ns + s.teardown_ns)
+        .collect();
+    let ok = error.is_none();
+    Cell {
+        id: id.to_owned(),
+        workload: bucket.group.workload.name.to_owned(),
+        workload_kind: bucket.group.workload.kind.to_string(),
+        params: json_params(&bucket.group.params),
+        strategy: strategy.name.to_owned(),
+        strategy_params: BTreeMap::new(),
+        workers,
+        size: bucket.size,
+        tasks: bucket.tasks,
+        policy: suite.policy.to_string(),
+        status: if ok { Status::Ok } else { Status::Failed },
+        error,
+        verified: ok,
+        answer: prepared.as_ref().ok().map(|p| AnswerRecord {
+            digest: p.reference.digest.to_string(),
+            failed_tasks: p
+                .reference
+                .failures
+                .iter()
+                .map(|f| FailedTask {
+                    task: f.task,
+                    kind: f.kind.to_string(),
+                })
+                .collect(),
+        }),
+        features: prepared
+            .as_ref()
+            .map(|p| p.features.clone())
+            .unwrap_or_default(),
+        overhead: median_index(&runs).map(|i| samples[i].overhead),
+        wall: summarize(&runs),
+        end_to_end: summarize(&end_to_end),
+        peak_rss_bytes,
+        samples,
+    }
+}

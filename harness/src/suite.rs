@@ -1,0 +1,399 @@
+//! Suite files: which workloads, sizes, granularities, strategies and worker counts to measure.
+//!
+//! A suite is TOML; `parbench run` without a file runs the embedded default suite, written in the
+//! same format (`harness/suites/default.toml`). Every problem is reported with the file, the line
+//! and the key at fault.
+//!
+//! ```toml
+//! name = "io"             # optional; the file's stem otherwise
+//! seed = 42               # inputs are generated from it
+//! policy = "collect"      # collect | fail-fast | retry(N)
+//! strategies = ["sequential"]
+//! workers = [1, 2]
+//! warmup = 1              # untimed samples first
+//! samples = 5             # timed samples per cell
+//!
+//! [[workload]]
+//! name = "http"
+//! params = { latency_ms = 2 }
+//! sizes = [400]           # default: the workload's default size
+//! tasks = [1, 8, 100]     # default: [1]
+//! # strategies and workers may be overridden per workload too
+//! ```
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use parbench_strategies::{FailurePolicy, StrategySpec};
+use parbench_workloads::{plan_tasks, Params, Value, WorkloadSpec};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{Plugins, SuiteError};
+
+/// The suite `parbench run` measures when no file is given.
+pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
+
+/// The name under which the embedded suite is reported.
+pub const DEFAULT_SOURCE: &str = "embedded:default";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteFile {
+    name: Option<String>,
+    seed: Option<u64>,
+    policy: Option<Spanned<String>>,
+    strategies: Option<Spanned<Vec<String>>>,
+    workers: Option<Spanned<Vec<usize>>>,
+    warmup: Option<usize>,
+    samples: Option<Spanned<usize>>,
+    #[serde(rename = "workload", default)]
+    workloads: Vec<WorkloadEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadEntry {
+    name: Spanned<String>,
+    params: Option<Spanned<toml::Table>>,
+    sizes: Option<Spanned<Vec<usize>>>,
+    tasks: Option<Spanned<Vec<usize>>>,
+    strategies: Option<Spanned<Vec<String>>>,
+    workers: Option<Spanned<Vec<usize>>>,
+}
+
+/// A validated suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Its name.
+    pub name: String,
+    /// Its file, or [`DEFAULT_SOURCE`].
+    pub source: String,
+    /// The seed every input is generated from.
+    pub seed: u64,
+    /// The failure policy of every cell.
+    pub policy: FailurePolicy,
+    /// Untimed samples before the timed ones.
+    pub warmup: usize,
+    /// Timed samples per cell.
+    pub samples: usize,
+    /// One group per `[[workload]]` entry.
+    pub groups: Vec<Group>,
+}
+
+/// One `[[workload]]` entry: a workload with its parameters, and the grid to measure it on.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The workload.
+    pub workload: WorkloadSpec,
+    /// Its validated parameters.
+    pub params: Params,
+    /// Input sizes, in items.
+    pub sizes: Vec<usize>,
+    /// Task counts (granularities).
+    pub tasks: Vec<usize>,
+    /// Strategies.
+    pub strategies: Vec<StrategySpec>,
+    /// Worker counts.
+    pub workers: Vec<usize>,
+}
+
+impl Suite {
+    /// Reads and validates a suite file.
+    pub fn load(path: &Path, plugins: &Plugins) -> Result<Self, SuiteError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
+            file: file.clone(),
+            line: 0,
+            key: "-".to_owned(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "suite".to_owned());
+        Self::parse(&text, &file, &stem, plugins)
+    }
+
+    /// The embedded default suite.
+    pub fn embedded(plugins: &Plugins) -> Result<Self, SuiteError> {
+        Self::parse(DEFAULT_SUITE, DEFAULT_SOURCE, "default", plugins)
+    }
+
+    /// Parses and validates suite text; `file` names it in errors.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        stem: &str,
+        plugins: &Plugins,
+    ) -> Result<Self, SuiteError> {
+        let at = |span: Range<usize>, key: &str, message: String| SuiteError {
+            file: file.to_owned(),
+            line: line_of(text, span.start),
+            key: key.to_owned(),
+            message,
+        };
+        let raw: SuiteFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            at(
+                span.clone(),
+                &key_at(text, span.start),
+                e.message().to_owned(),
+            )
+        })?;
+
+        let policy = match &raw.policy {
+            None => FailurePolicy::default(),
+            Some(p) => p
+                .get_ref()
+                .parse()
+                .map_err(|e: parbench_strategies::StrategyError| {
+                    at(p.span(), "policy", e.to_string())
+                })?,
+        };
+        let samples = match &raw.samples {
+            None => 5,
+            Some(s) if *s.get_ref() >= 1 => *s.get_ref(),
+            Some(s) => return Err(at(s.span(), "samples", "must be at least 1".to_owned())),
+        };
+        let strategies = |list: &Spanned<Vec<String>>, key: &str| {
+            if list.get_ref().is_empty() {
+                return Err(at(list.span(), key, "lists no strategy".to_owned()));
+            }
+            list.get_ref()
+                .iter()
+                .map(|name| {
+                    plugins
+                        .strategies
+                        .get(name)
+                        .copied()
+                        .map_err(|e| at(list.span(), key, e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let workers = |list: &Spanned<Vec<usize>>, key: &str| {
+            let w = list.get_ref();
+            if w.is_empty() || w.contains(&0) {
+                return Err(at(
+                    list.span(),
+                    key,
+                    "worker counts must be at least 1".to_owned(),
+                ));
+            }
+            Ok(w.clone())
+        };
+        let default_strategies = match &raw.strategies {
+            Some(list) => strategies(list, "strategies")?,
+            None => vec![*plugins
+                .strategies
+                .get("sequential")
+                .map_err(|e| at(0..0, "strategies", e.to_string()))?],
+        };
+        let default_workers = match &raw.workers {
+            Some(list) => workers(list, "workers")?,
+            None => vec![1],
+        };
+        if raw.workloads.is_empty() {
+            return Err(at(
+                0..0,
+                "workload",
+                "the suite has no [[workload]] entry".to_owned(),
+            ));
+        }
+
+        let mut groups = Vec::new();
+        for (i, entry) in raw.workloads.iter().enumerate() {
+            let key = |k: &str| format!("workload[{i}].{k}");
+            let spec = *plugins
+                .workloads
+                .get(entry.name.get_ref())
+                .map_err(|e| at(entry.name.span(), &key("name"), e.to_string()))?;
+            let params = match &entry.params {
+                None => spec.resolve(&BTreeMap::new()),
+                Some(table) => {
+                    let given = table
+                        .get_ref()
+                        .iter()
+                        .map(|(k, v)| {
+                            param_value(v)
+                                .map(|v| (k.clone(), v))
+                                .map_err(|m| at(table.span(), &key(&format!("params.{k}")), m))
+                        })
+                        .collect::<Result<BTreeMap<_, _>, _>>()?;
+                    spec.resolve(&given)
+                }
+            }
+            .map_err(|e| {
+                let span = entry
+                    .params
+                    .as_ref()
+                    .map_or(entry.name.span(), |p| p.span());
+                at(span, &key("params"), e.to_string())
+            })?;
+            let sizes = match &entry.sizes {
+                None => vec![spec.default_size],
+                Some(s) if s.get_ref().is_empty() || s.get_ref().contains(&0) => {
+                    return Err(at(
+                        s.span(),
+                        &key("sizes"),
+                        "sizes must be at least 1".to_owned(),
+                    ))
+                }
+                Some(s) => s.get_ref().clone(),
+            };
+            let tasks = match &entry.tasks {
+                None => vec![1],
+                Some(t) => {
+                    for &size in &sizes {
+                        for &count in t.get_ref() {
+                            plan_tasks(size, count)
+                                .map_err(|e| at(t.span(), &key("tasks"), e.to_string()))?;
+                        }
+                    }
+                    if t.get_ref().is_empty() {
+                        return Err(at(
+                            t.span(),
+                            &key("tasks"),
+                            "lists no task count".to_owned(),
+                        ));
+                    }
+                    t.get_ref().clone()
+                }
+            };
+            groups.push(Group {
+                workload: spec,
+                params,
+                sizes,
+                tasks,
+                strategies: match &entry.strategies {
+                    Some(list) => strategies(list, &key("strategies"))?,
+                    None => default_strategies.clone(),
+                },
+                workers: match &entry.workers {
+                    Some(list) => workers(list, &key("workers"))?,
+                    None => default_workers.clone(),
+                },
+            });
+        }
+
+        Ok(Suite {
+            name: raw.name.unwrap_or_else(|| stem.to_owned()),
+            source: file.to_owned(),
+            seed: raw.seed.unwrap_or(42),
+            policy,
+            warmup: raw.warmup.unwrap_or(1),
+            samples,
+            groups,
+        })
+    }
+}
+
+fn param_value(value: &toml::Value) -> Result<Value, String> {
+    match value {
+        toml::Value::Integer(i) if *i >= 0 => Ok(Value::Int(*i as u64)),
+        toml::Value::Float(f) => Ok(Value::Float(*f)),
+        toml::Value::String(s) => Ok(Value::Text(s.clone())),
+        other => Err(format!(
+            "expected a non-negative number or a string, got {other}"
+        )),
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The key written at the start of the line holding `offset` (`key = value`), for errors the
+/// TOML parser reports by position only.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => key.trim().to_owned(),
+        _ => line.trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Suite, SuiteError> {
+        Suite::parse(text, "bench.toml", "bench", &Plugins::default())
+    }
+
+    #[test]
+    fn the_embedded_suite_is_valid_and_covers_every_builtin_workload() {
+        let suite = Suite::embedded(&Plugins::default()).unwrap();
+        let names: Vec<_> = suite.groups.iter().map(|g| g.workload.name).collect();
+        assert_eq!(names, ["square", "resize", "json", "http", "risky", "spin"]);
+        assert!(suite.groups.iter().all(|g| g.tasks.len() >= 3));
+    }
+
+    #[test]
+    fn reads_every_key_with_defaults() {
+        let suite = parse(
+            "seed = 7\npolicy = \"retry(2)\"\n[[workload]]\nname = \"http\"\nparams = { latency_ms = 3 }\nsizes = [10, 20]\ntasks = [1, 10]\n",
+        )
+        .unwrap();
+        assert_eq!(suite.name, "bench");
+        assert_eq!(suite.seed, 7);
+        assert_eq!(suite.policy, FailurePolicy::Retry(2));
+        let group = &suite.groups[0];
+        assert_eq!(group.params.int("latency_ms"), 3);
+        assert_eq!(group.params.int("body_bytes"), 1024);
+        assert_eq!(group.sizes, [10, 20]);
+        assert_eq!(group.strategies[0].name, "sequential");
+        assert_eq!(group.workers, [1]);
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_key() {
+        let err = parse("[[workload]]\nname = \"square\"\nsizez = [1]\n").unwrap_err();
+        assert_eq!(
+            (err.file.as_str(), err.line, err.key.as_str()),
+            ("bench.toml", 3, "sizez")
+        );
+        assert!(err.message.contains("unknown field `sizez`"), "{err}");
+
+        let err = parse("[[workload]]\nname = \"sqare\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:2: workload[0].name: unknown workload `sqare`; valid workloads: \
+             square, resize, json, http, risky, spin"
+        );
+
+        let err = parse("[[workload]]\nname = \"http\"\n\nparams = { latency_ms = 100000 }\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:4: workload[0].params: parameter `latency_ms` of `http` must be in \
+             0..=60000, got 100000"
+        );
+
+        let err =
+            parse("strategies = [\"rayonn\"]\n[[workload]]\nname = \"square\"\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "bench.toml:1: strategies: unknown strategy `rayonn`; valid strategies: sequential"
+            ),
+            "{err}"
+        );
+
+        let err = parse("[[workload]]\nname = \"square\"\nsizes = [5]\ntasks = [6]\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:4: workload[0].tasks: cannot split 5 items into 6 tasks: tasks must be in 1..=5"
+        );
+
+        let err = parse("policy = \"sometimes\"\n[[workload]]\nname = \"square\"\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        assert_eq!(err.key, "policy");
+
+        let err = parse("seed = \n").unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (1, "seed"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Results and reports for parbench: the results schema and every writer.
+//!
+//! This crate owns the schema of `results.json` ([`Results`]) and turns it into files. It
+//! depends on no other crate of the workspace: the harness hands it plain values.
+//!
+//! ```
+//! use parbench_reports::{write_atomically, Json, Writer};
+//! # let results: parbench_reports::Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+//! let dir = std::env::temp_dir().join(format!("parbench-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let path = write_atomically(&dir, &Json, &results)?;
+//! let back: parbench_reports::Results = serde_json::from_slice(&std::fs::read(&path)?)?;
+//! assert_eq!(back, results);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod schema;
+mod writer;
+
+pub use schema::{
+    AnswerRecord, Cell, FailedTask, Features, Machine, Overhead, Results, Sample, Stats, Status,
+    SuiteInfo, SCHEMA_VERSION,
+};
+pub use writer::{write_atomically, Json, ReportError, Writer};

@@ -1,0 +1,223 @@
+//! The results schema: what a run writes to `results.json`, and what every writer reads.
+//!
+//! Plain values only (strings and integer nanoseconds), so this crate depends on no other crate
+//! of the workspace. Raw per-sample times and every measured feature of a workload are kept: a
+//! later regression gate or decision tree needs them, not just the summary.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a field changes meaning or disappears (additions keep the version).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run: the machine, the suite, and one entry per cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// The parbench version that measured.
+    pub parbench_version: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended; `None` while it is running or when it was interrupted.
+    pub finished_at: Option<String>,
+    /// The suite that was run.
+    pub suite: SuiteInfo,
+    /// The machine it ran on.
+    pub machine: Machine,
+    /// Every finished cell, in the order they ran.
+    pub cells: Vec<Cell>,
+}
+
+/// Which suite was run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    /// The suite's name.
+    pub name: String,
+    /// Its file, or `embedded:default` for the built-in one.
+    pub source: String,
+    /// The seed every input was generated from.
+    pub seed: u64,
+    /// The failure policy of every cell.
+    pub policy: String,
+}
+
+/// The machine a run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPU brand string.
+    pub cpu_model: String,
+    /// Logical CPUs (hardware threads).
+    pub logical_cores: usize,
+    /// Physical cores, when the OS tells.
+    pub physical_cores: Option<usize>,
+    /// Total memory in bytes.
+    pub memory_bytes: u64,
+    /// Operating system name and version.
+    pub os: String,
+    /// Kernel version.
+    pub kernel: String,
+    /// The compiler that built parbench.
+    pub rustc: String,
+    /// The git commit of the working directory, when it is inside a repository.
+    pub git_commit: Option<String>,
+    /// Whether that working tree had uncommitted changes.
+    pub git_dirty: Option<bool>,
+}
+
+/// How a cell ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every sample ran and matched the reference.
+    Ok,
+    /// A sample's answer differed from the reference, or the strategy failed.
+    Failed,
+}
+
+/// One measured combination of (workload, parameters, size, tasks, strategy, workers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// A stable name: `workload[params]/size/tasks/strategy/workers`.
+    pub id: String,
+    /// The workload's name.
+    pub workload: String,
+    /// The workload's kind of work (memory, compute, io, synthetic).
+    pub workload_kind: String,
+    /// The workload's parameters, defaults included.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The strategy's name.
+    pub strategy: String,
+    /// The strategy's parameters, defaults included.
+    pub strategy_params: BTreeMap<String, serde_json::Value>,
+    /// Workers the strategy was given.
+    pub workers: usize,
+    /// Items in the input.
+    pub size: usize,
+    /// Tasks the items were split into.
+    pub tasks: usize,
+    /// The failure policy.
+    pub policy: String,
+    /// How the cell ended.
+    pub status: Status,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// Whether every sample's answer matched the sequential reference.
+    pub verified: bool,
+    /// The reference answer every sample was checked against.
+    pub answer: Option<AnswerRecord>,
+    /// What was measured about the workload itself.
+    pub features: Features,
+    /// Every timed sample, in order (the warm-up is not one).
+    pub samples: Vec<Sample>,
+    /// Statistics of the run times (steady state).
+    pub wall: Option<Stats>,
+    /// Statistics of setup + run + teardown (end to end).
+    pub end_to_end: Option<Stats>,
+    /// Peak resident memory while the cell ran, in bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// Scheduling overhead of the sample with the median run time.
+    pub overhead: Option<Overhead>,
+}
+
+/// The answer of the sequential reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerRecord {
+    /// BLAKE3 hex digest of the combined output.
+    pub digest: String,
+    /// Tasks that fail by design (`risky`), with how.
+    pub failed_tasks: Vec<FailedTask>,
+}
+
+/// A task that failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedTask {
+    /// Its id.
+    pub task: u32,
+    /// `error` or `panic`.
+    pub kind: String,
+}
+
+/// Measured features of a workload's input and output: what a decision tree splits on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    /// Items in the input.
+    pub items: usize,
+    /// Bytes of input.
+    pub input_bytes: u64,
+    /// Bytes of output buffer.
+    pub output_bytes: u64,
+    /// Time to generate the input.
+    pub generate_ns: u64,
+    /// Time of the sequential reference over the same tasks (its busy time).
+    pub sequential_busy_ns: u64,
+}
+
+/// One timed sample: a fresh setup, one run, a teardown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Spawning pools, runtimes or processes.
+    pub setup_ns: u64,
+    /// The run itself (steady state).
+    pub run_ns: u64,
+    /// Stopping and joining.
+    pub teardown_ns: u64,
+    /// CPU time (user + system) of the measuring process during the run.
+    pub cpu_ns: u64,
+    /// Tasks that a fail-fast policy cancelled.
+    pub skipped_tasks: usize,
+    /// The sample's scheduling overhead.
+    pub overhead: Overhead,
+}
+
+/// Summary statistics of a set of durations, in nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Number of samples.
+    pub n: usize,
+    /// Median.
+    pub median_ns: f64,
+    /// Arithmetic mean.
+    pub mean_ns: f64,
+    /// Sample standard deviation.
+    pub stddev_ns: f64,
+    /// Median absolute deviation (unscaled).
+    pub mad_ns: f64,
+    /// Fastest sample.
+    pub min_ns: u64,
+    /// Slowest sample.
+    pub max_ns: u64,
+}
+
+/// Where a run's capacity (workers x run time) went, summed over workers, in nanoseconds.
+///
+/// `busy + startup + gaps + tail == capacity` exactly. `contention` is `busy` minus the busy
+/// time of the sequential run of the same tasks: how much slower the tasks themselves ran when
+/// sharing the machine (negative when they ran faster).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// Workers x run wall time.
+    pub capacity_ns: u64,
+    /// Time inside tasks.
+    pub busy_ns: u64,
+    /// Run start to each worker's first task.
+    pub startup_ns: u64,
+    /// Between a worker's tasks.
+    pub gaps_ns: u64,
+    /// Each worker's last task end to run end.
+    pub tail_ns: u64,
+    /// Busy time beyond the sequential run's.
+    pub contention_ns: i64,
+}
+
+impl Overhead {
+    /// Share of the capacity not spent inside tasks.
+    pub fn share(&self) -> f64 {
+        if self.capacity_ns == 0 {
+            0.0
+        } else {
+            1.0 - self.busy_ns as f64 / self.capacity_ns as f64
+        }
+    }
+}

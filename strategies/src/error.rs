@@ -1,0 +1,50 @@
+use parbench_workloads::{ParamError, WorkloadError};
+
+/// Why a strategy could not be found, set up, run or torn down.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StrategyError {
+    /// No strategy of that name is registered.
+    #[error("unknown strategy `{name}`; valid strategies: {valid}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma-separated.
+        valid: String,
+    },
+    /// Two strategies were registered under one name.
+    #[error("a strategy named `{0}` is already registered")]
+    Duplicate(String),
+    /// A strategy parameter was unknown or out of range.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The workload could not be prepared.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// Not a failure policy.
+    #[error("invalid failure policy `{0}`: expected collect, fail-fast or retry(N)")]
+    Policy(String),
+    /// `run` was called before `setup`, or after `teardown`.
+    #[error("strategy `{0}` is not set up")]
+    NotSetUp(String),
+    /// A task list that does not match the input.
+    #[error("task {task} covers items {start}..{end}, but the input has {items} items")]
+    TaskOutOfRange {
+        /// The task's id.
+        task: u32,
+        /// First item.
+        start: usize,
+        /// One past the last item.
+        end: usize,
+        /// Items in the input.
+        items: usize,
+    },
+    /// Spawning a thread, runtime or process failed.
+    #[error("strategy `{strategy}` could not start its workers: {source}")]
+    Spawn {
+        /// The strategy.
+        strategy: String,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,92 @@
+//! Running one task: attempts under the failure policy, panics caught at the task boundary.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+
+use parbench_workloads::{Task, TaskContext, TaskError};
+
+use crate::{Job, TaskOutcome};
+
+thread_local! {
+    static IN_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps the panic hook from printing panics that a task boundary catches: they are recorded as
+/// the task's failure, and a `risky` run would otherwise flood the terminal. Panics elsewhere
+/// still reach the previous hook.
+fn silence_task_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_TASK.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_owned()
+    }
+}
+
+/// Calls `f`, turning a panic into a [`TaskError`] of kind panic.
+pub fn catch_task<R>(f: impl FnOnce() -> Result<R, TaskError>) -> Result<R, TaskError> {
+    silence_task_panics();
+    IN_TASK.with(|t| t.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_TASK.with(|t| t.set(false));
+    result.unwrap_or_else(|payload| Err(TaskError::panic(panic_message(payload.as_ref()))))
+}
+
+/// Runs `task` of `job` into `out` (the task's part of the output buffer), attempting it as
+/// often as the job's policy allows.
+pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
+    let items = job.input.view().slice(task.items.clone());
+    let attempts = job.policy.attempts();
+    let mut context = TaskContext {
+        task: task.clone(),
+        attempt: 1,
+        seed: job.seed,
+    };
+    loop {
+        match catch_task(|| job.workload.run_task(&context, items, &mut *out)) {
+            Ok(partial) => {
+                return TaskOutcome::Done {
+                    attempts: context.attempt,
+                    partial,
+                }
+            }
+            Err(error) if context.attempt >= attempts => {
+                return TaskOutcome::Failed {
+                    attempts: context.attempt,
+                    error,
+                }
+            }
+            Err(_) => context.attempt += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_tasks_failure_with_its_message() {
+        let err = catch_task::<()>(|| panic!("boom {}", 7)).unwrap_err();
+        assert_eq!(err, TaskError::panic("boom 7"));
+        let err = catch_task::<()>(|| std::panic::panic_any(42u8)).unwrap_err();
+        assert_eq!(err.message, "a panic with a non-text payload");
+        assert_eq!(catch_task(|| Ok(3)), Ok(3));
+        assert!(!IN_TASK.with(Cell::get));
+    }
+}

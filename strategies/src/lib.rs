@@ -1,0 +1,21 @@
+//! Strategies for parbench: how a workload's tasks are spread over workers.
+//!
+//! A [`Strategy`] is set up for a [`Job`] (a workload, its input, a worker count and a
+//! [`FailurePolicy`]), runs task lists — the timed part — and is torn down; each run returns a
+//! [`RunReport`] with every task's [`TaskOutcome`] and [`Span`]. Strategies are found by name
+//! in a [`Registry`]. The `sequential` strategy is also the reference every other strategy's
+//! answer is checked against ([`reference`]).
+#![deny(missing_docs)]
+
+mod error;
+pub mod exec;
+mod policy;
+pub mod sequential;
+mod span;
+mod strategy;
+
+pub use error::StrategyError;
+pub use policy::FailurePolicy;
+pub use sequential::reference;
+pub use span::{now_ns, Span, SpanBuffer};
+pub use strategy::{Job, Registry, RunReport, Strategy, StrategySpec, TaskOutcome};

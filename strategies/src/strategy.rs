@@ -1,0 +1,276 @@
+//! The `Strategy` trait: how tasks are spread over workers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use parbench_workloads::{
+    Answer, Failure, Input, ParamSpec, Params, Partial, Task, TaskError, Workload,
+};
+
+use crate::{FailurePolicy, Span, StrategyError};
+
+/// Everything a strategy needs to know about the runs it will serve; read-only, cheap to clone.
+#[derive(Clone)]
+pub struct Job {
+    /// The configured workload.
+    pub workload: Arc<dyn Workload>,
+    /// Its generated input.
+    pub input: Arc<Input>,
+    /// The seed the input was generated from (tasks may use it).
+    pub seed: u64,
+    /// Worker threads, processes or actors to spread the tasks over.
+    pub workers: usize,
+    /// What to do when a task fails.
+    pub policy: FailurePolicy,
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("workload", &self.workload.name())
+            .field("items", &self.input.items())
+            .field("seed", &self.seed)
+            .field("workers", &self.workers)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl Job {
+    /// Bytes of the run's output buffer.
+    pub fn output_bytes(&self) -> usize {
+        self.input.items() * self.workload.output_len()
+    }
+
+    /// Checks that every task lies inside the input.
+    pub fn check_tasks(&self, tasks: &[Task]) -> Result<(), StrategyError> {
+        let items = self.input.items();
+        match tasks
+            .iter()
+            .find(|t| t.items.start > t.items.end || t.items.end > items)
+        {
+            Some(t) => Err(StrategyError::TaskOutOfRange {
+                task: t.id,
+                start: t.items.start,
+                end: t.items.end,
+                items,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How one task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// It succeeded, on attempt `attempts`.
+    Done {
+        /// Attempts made, the last one successful.
+        attempts: u32,
+        /// Its partial result.
+        partial: Partial,
+    },
+    /// Every attempt failed; `error` is the last one's.
+    Failed {
+        /// Attempts made.
+        attempts: u32,
+        /// Why the last attempt failed.
+        error: TaskError,
+    },
+    /// A fail-fast policy cancelled it before it started.
+    Skipped,
+}
+
+/// What one timed run produced, besides the output buffer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// When the run started, `CLOCK_MONOTONIC` nanoseconds.
+    pub start_ns: u64,
+    /// When it ended.
+    pub end_ns: u64,
+    /// One outcome per task, in task order.
+    pub outcomes: Vec<TaskOutcome>,
+    /// One span per executed task, in no particular order.
+    pub spans: Vec<Span>,
+}
+
+impl RunReport {
+    /// The run's wall time.
+    pub fn wall_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// The run's answer, from the strategy's output buffer.
+    pub fn answer(&self, workload: &dyn Workload, output: &[u8], tasks: &[Task]) -> Answer {
+        let partials: Vec<Option<Partial>> = self
+            .outcomes
+            .iter()
+            .map(|o| match o {
+                TaskOutcome::Done { partial, .. } => Some(partial.clone()),
+                _ => None,
+            })
+            .collect();
+        let failures = self
+            .outcomes
+            .iter()
+            .zip(tasks)
+            .filter_map(|(o, t)| match o {
+                TaskOutcome::Failed { error, .. } => Some(Failure {
+                    task: t.id,
+                    kind: error.kind,
+                }),
+                _ => None,
+            })
+            .collect();
+        Answer::compute(workload, output, tasks, &partials, failures)
+    }
+
+    /// Tasks that a fail-fast policy cancelled.
+    pub fn skipped(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, TaskOutcome::Skipped))
+            .count()
+    }
+}
+
+/// A way of spreading tasks over workers: the thing parbench compares.
+///
+/// The harness drives a strategy in three separately timed steps: [`setup`](Strategy::setup)
+/// spawns its pool, runtime or processes for a [`Job`]; [`run`](Strategy::run) executes a task
+/// list (the timed part, repeated once per sample) and leaves the output in
+/// [`output`](Strategy::output); [`teardown`](Strategy::teardown) stops and joins everything.
+/// Strategies are object-safe, so the harness holds `Box<dyn Strategy>` from a [`Registry`].
+///
+/// Every task's failure, returned error or caught panic, is recorded in its
+/// [`TaskOutcome`] according to the job's [`FailurePolicy`]; a strategy itself fails only when
+/// its own machinery does.
+///
+/// # Example
+///
+/// Driving the sequential reference by hand, as the harness does for every sample:
+///
+/// ```
+/// use std::sync::Arc;
+/// use parbench_strategies::{FailurePolicy, Job, Registry};
+/// use parbench_workloads::{plan_tasks, EnvVars};
+///
+/// let workloads = parbench_workloads::Registry::builtin();
+/// let spec = workloads.get("square")?;
+/// let workload = spec.instantiate(&spec.resolve(&Default::default())?, &EnvVars::new())?;
+/// let input = Arc::new(workload.generate(10_000, 1));
+/// let tasks = plan_tasks(input.items(), 8)?;
+///
+/// let strategies = Registry::builtin();
+/// let mut strategy = strategies.get("sequential")?.instantiate(&Default::default())?;
+/// let job = Job { workload: workload.clone(), input, seed: 1, workers: 1, policy: FailurePolicy::Collect };
+/// strategy.setup(&job)?;
+/// let report = strategy.run(&tasks)?;
+/// let answer = report.answer(workload.as_ref(), strategy.output(), &tasks);
+/// strategy.teardown()?;
+///
+/// assert_eq!(report.spans.len(), 8);
+/// assert!(answer.failures.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Strategy: Send {
+    /// The name it is registered under.
+    fn name(&self) -> &str;
+
+    /// Prepares for runs of `job`: spawns workers, allocates the output buffer.
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError>;
+
+    /// Runs `tasks` (in any order, on any worker) and reports their outcomes and spans.
+    fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError>;
+
+    /// The output buffer as the last run left it.
+    fn output(&self) -> &[u8];
+
+    /// Stops and joins every worker. Calling it twice, or without `setup`, is harmless.
+    fn teardown(&mut self) -> Result<(), StrategyError>;
+}
+
+/// A registered strategy: its name, description, parameters and how to build it.
+#[derive(Clone, Copy)]
+pub struct StrategySpec {
+    /// Unique name (`kebab-case`).
+    pub name: &'static str,
+    /// One line for `parbench list`.
+    pub description: &'static str,
+    /// Declared parameters.
+    pub params: &'static [ParamSpec],
+    /// Whether it spreads work over the worker count it is given; `false` for `sequential`,
+    /// which is then measured once, with one worker.
+    pub uses_workers: bool,
+    /// Builds it from validated parameters.
+    pub build: fn(&Params) -> Result<Box<dyn Strategy>, StrategyError>,
+}
+
+impl StrategySpec {
+    /// Validates parameters given by name and builds the strategy.
+    pub fn instantiate(
+        &self,
+        given: &std::collections::BTreeMap<String, parbench_workloads::Value>,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
+        let params = Params::resolve(self.name, self.params, given)?;
+        (self.build)(&params)
+    }
+}
+
+impl fmt::Debug for StrategySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StrategySpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Strategies by name.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    strategies: Vec<StrategySpec>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-in strategies.
+    pub fn builtin() -> Self {
+        Self {
+            strategies: vec![crate::sequential::SPEC],
+        }
+    }
+
+    /// Adds a strategy; its name must be new.
+    pub fn register(&mut self, spec: StrategySpec) -> Result<(), StrategyError> {
+        if self.strategies.iter().any(|s| s.name == spec.name) {
+            return Err(StrategyError::Duplicate(spec.name.to_owned()));
+        }
+        self.strategies.push(spec);
+        Ok(())
+    }
+
+    /// The strategy named `name`, or an error listing the valid names.
+    pub fn get(&self, name: &str) -> Result<&StrategySpec, StrategyError> {
+        self.strategies
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| StrategyError::Unknown {
+                name: name.to_owned(),
+                valid: self.names().join(", "),
+            })
+    }
+
+    /// Every registered strategy, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &StrategySpec> {
+        self.strategies.iter()
+    }
+
+    /// Every registered name, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.strategies.iter().map(|s| s.name).collect()
+    }
+}

@@ -1,0 +1,161 @@
+//! `risky`: tasks that fail — return an error or panic — at set rates, chosen deterministically
+//! from the seed and the task id, so the expected set of failing tasks is known in advance.
+//!
+//! With `fail_attempts = k > 0` a failing task fails on its first `k` attempts and succeeds on
+//! attempt `k + 1`: a transient failure that a retry policy recovers from.
+
+use std::sync::Arc;
+
+use super::{random_words, u64_at};
+use crate::{
+    mix64, unit_f64, EnvVars, Failure, FailureKind, Input, Items, ParamKind, ParamSpec, Params,
+    Partial, Task, TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
+};
+
+/// Registration of `risky`.
+pub const SPEC: WorkloadSpec = WorkloadSpec {
+    name: "risky",
+    description: "tasks that return an error or panic at set rates, chosen from the seed",
+    kind: WorkKind::Compute,
+    default_size: 100_000,
+    params: &[
+        ParamSpec {
+            name: "error_rate",
+            help: "share of tasks that return an error",
+            kind: ParamKind::Float {
+                default: 0.05,
+                min: 0.0,
+                max: 1.0,
+            },
+        },
+        ParamSpec {
+            name: "panic_rate",
+            help: "share of tasks that panic",
+            kind: ParamKind::Float {
+                default: 0.02,
+                min: 0.0,
+                max: 1.0,
+            },
+        },
+        ParamSpec {
+            name: "fail_attempts",
+            help: "attempts a failing task fails before it succeeds (0: it never succeeds)",
+            kind: ParamKind::Int {
+                default: 0,
+                min: 0,
+                max: 1_000,
+            },
+        },
+    ],
+    environment: None,
+    build,
+};
+
+/// Rounds of mixing per item: enough work that a task is more than its bookkeeping.
+const ROUNDS: u32 = 16;
+
+fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {
+    let error_rate = params.float("error_rate");
+    let panic_rate = params.float("panic_rate");
+    if error_rate + panic_rate > 1.0 {
+        return Err(WorkloadError::Invalid {
+            workload: SPEC.name.to_owned(),
+            message: format!(
+                "error_rate + panic_rate must be at most 1, got {error_rate} + {panic_rate}"
+            ),
+        });
+    }
+    Ok(Arc::new(Risky {
+        error_rate,
+        panic_rate,
+        fail_attempts: params.int("fail_attempts") as u32,
+    }))
+}
+
+/// Mixes each integer and fails chosen tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct Risky {
+    error_rate: f64,
+    panic_rate: f64,
+    fail_attempts: u32,
+}
+
+impl Risky {
+    /// How task `id` of a run seeded with `seed` fails, if it is one of the failing ones.
+    pub fn fate(&self, seed: u64, id: u32) -> Option<FailureKind> {
+        let u = unit_f64(mix64(seed ^ mix64(u64::from(id) ^ 0x7269_736b_7900_0000)));
+        if u < self.error_rate {
+            Some(FailureKind::Error)
+        } else if u < self.error_rate + self.panic_rate {
+            Some(FailureKind::Panic)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a failing task fails on its `attempt`-th attempt (1-based).
+    fn fails_on(&self, attempt: u32) -> bool {
+        self.fail_attempts == 0 || attempt <= self.fail_attempts
+    }
+
+    /// The tasks that fail when each task may be attempted `attempts` times: what a run under a
+    /// collect (`attempts = 1`) or retry (`attempts = n + 1`) policy must report.
+    pub fn expected_failures(&self, seed: u64, tasks: &[Task], attempts: u32) -> Vec<Failure> {
+        tasks
+            .iter()
+            .filter_map(|t| {
+                let kind = self.fate(seed, t.id)?;
+                self.fails_on(attempts)
+                    .then_some(Failure { task: t.id, kind })
+            })
+            .collect()
+    }
+}
+
+fn mix_items(bytes: &[u8], out: &mut [u8]) {
+    for (i, out) in out.chunks_exact_mut(8).enumerate() {
+        let mut x = u64_at(bytes, i);
+        for _ in 0..ROUNDS {
+            x = mix64(x);
+        }
+        out.copy_from_slice(&x.to_le_bytes());
+    }
+}
+
+impl Workload for Risky {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn generate(&self, size: usize, seed: u64) -> Input {
+        random_words(size, seed)
+    }
+
+    fn output_len(&self) -> usize {
+        8
+    }
+
+    fn run_task(
+        &self,
+        task: &TaskContext,
+        items: Items<'_>,
+        out: &mut [u8],
+    ) -> Result<Partial, TaskError> {
+        // The first half is written before a failure, as real tasks fail midway.
+        let half = items.len() / 2;
+        mix_items(&items.bytes()[..half * 8], &mut out[..half * 8]);
+        let id = task.task.id;
+        match self.fate(task.seed, id) {
+            Some(kind) if self.fails_on(task.attempt) => {
+                let message = format!("risky task {id} failed on attempt {}", task.attempt);
+                match kind {
+                    FailureKind::Error => return Err(TaskError::error(message)),
+                    FailureKind::Panic => panic!("{message}"),
+                }
+            }
+            _ => {}
+        }
+        mix_items(&items.bytes()[half * 8..], &mut out[half * 8..]);
+        Ok(Partial::new())
+    }
+}

@@ -1,0 +1,184 @@
+//! Workloads by name, and the shared environments some of them need.
+//!
+//! A binary re-executed as a worker process finds its workload here by name, so a user's binary
+//! that registers its own workloads gets them in its workers too.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::{builtin, ParamSpec, Params, Value, Workload, WorkloadError};
+
+/// Values an environment publishes to the workloads that use it (e.g. a server's address).
+pub type EnvVars = BTreeMap<String, String>;
+
+/// The dominant kind of work, recorded with every cell so results can be grouped by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkKind {
+    /// Limited by memory bandwidth.
+    Memory,
+    /// Limited by arithmetic.
+    Compute,
+    /// Limited by waiting on IO.
+    Io,
+    /// Synthetic work whose cost is set by a parameter.
+    Synthetic,
+}
+
+impl fmt::Display for WorkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WorkKind::Memory => "memory",
+            WorkKind::Compute => "compute",
+            WorkKind::Io => "io",
+            WorkKind::Synthetic => "synthetic",
+        })
+    }
+}
+
+/// Builds a workload from validated parameters and the environment's variables.
+pub type BuildWorkload = fn(&Params, &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError>;
+
+/// A registered workload: its name, description, parameters, and how to build it.
+#[derive(Clone, Copy)]
+pub struct WorkloadSpec {
+    /// Unique name (`kebab-case`).
+    pub name: &'static str,
+    /// One line for `parbench list`.
+    pub description: &'static str,
+    /// The dominant kind of work.
+    pub kind: WorkKind,
+    /// Items in the input when a suite does not say.
+    pub default_size: usize,
+    /// Declared parameters.
+    pub params: &'static [ParamSpec],
+    /// A shared environment started once per run by the harness, outside the measured workers.
+    pub environment: Option<EnvironmentSpec>,
+    /// Builds the workload from validated parameters and the environment's variables.
+    pub build: BuildWorkload,
+}
+
+impl WorkloadSpec {
+    /// Validates parameters given by name, filling in defaults.
+    pub fn resolve(&self, given: &BTreeMap<String, Value>) -> Result<Params, WorkloadError> {
+        Ok(Params::resolve(self.name, self.params, given)?)
+    }
+
+    /// Builds the workload.
+    pub fn instantiate(
+        &self,
+        params: &Params,
+        env: &EnvVars,
+    ) -> Result<Arc<dyn Workload>, WorkloadError> {
+        (self.build)(params, env)
+    }
+}
+
+impl fmt::Debug for WorkloadSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkloadSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A shared service that workloads need during a run: started once by the harness in its own
+/// process, published through [`EnvVars`], stopped at the end of the run.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvironmentSpec {
+    /// Unique name; workloads that name the same environment share one instance.
+    pub name: &'static str,
+    /// Starts it.
+    pub start: fn() -> Result<Box<dyn Environment>, WorkloadError>,
+}
+
+impl EnvironmentSpec {
+    /// Starts the environment.
+    pub fn start(&self) -> Result<Box<dyn Environment>, WorkloadError> {
+        (self.start)()
+    }
+}
+
+/// A running environment. Dropping it stops it too; [`Environment::stop`] reports failures.
+///
+/// # Example
+///
+/// ```
+/// use parbench_workloads::{EnvVars, Environment, WorkloadError};
+///
+/// /// Publishes a value computed once per run, shared by every cell.
+/// struct Calibration(f64);
+///
+/// impl Environment for Calibration {
+///     fn vars(&self) -> EnvVars {
+///         EnvVars::from([("my.factor".to_owned(), self.0.to_string())])
+///     }
+///     fn stop(self: Box<Self>) -> Result<(), WorkloadError> {
+///         Ok(())
+///     }
+/// }
+///
+/// let env: Box<dyn Environment> = Box::new(Calibration(1.5));
+/// assert_eq!(env.vars()["my.factor"], "1.5");
+/// env.stop()?;
+/// # Ok::<(), WorkloadError>(())
+/// ```
+pub trait Environment: Send {
+    /// The values workloads read (addresses, calibrations).
+    fn vars(&self) -> EnvVars;
+
+    /// Stops it and releases everything it holds.
+    fn stop(self: Box<Self>) -> Result<(), WorkloadError>;
+}
+
+/// Workloads by name.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    workloads: Vec<WorkloadSpec>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-in workloads: `square`, `resize`, `json`, `http`, `risky`, `spin`.
+    pub fn builtin() -> Self {
+        Self {
+            workloads: builtin::specs(),
+        }
+    }
+
+    /// Adds a workload; its name must be new.
+    pub fn register(&mut self, spec: WorkloadSpec) -> Result<(), WorkloadError> {
+        if self.workloads.iter().any(|w| w.name == spec.name) {
+            return Err(WorkloadError::Duplicate(spec.name.to_owned()));
+        }
+        self.workloads.push(spec);
+        Ok(())
+    }
+
+    /// The workload named `name`, or an error listing the valid names.
+    pub fn get(&self, name: &str) -> Result<&WorkloadSpec, WorkloadError> {
+        self.workloads
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| WorkloadError::Unknown {
+                name: name.to_owned(),
+                valid: self.names().join(", "),
+            })
+    }
+
+    /// Every registered workload, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &WorkloadSpec> {
+        self.workloads.iter()
+    }
+
+    /// Every registered name, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.workloads.iter().map(|w| w.name).collect()
+    }
+}
