@@ -1,3 +1,4 @@
+use std::fmt;
 use std::path::PathBuf;
 
 use parbench_reports::ReportError;
@@ -43,16 +44,28 @@ impl Error {
     }
 }
 
-/// A problem in a suite file, located by file, line and key.
+/// A problem in a suite file, located by file, line and key: `file:line: key: message`.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {key}: {message}")]
 pub struct SuiteError {
     /// The suite file (`embedded:default` for the built-in suite).
     pub file: String,
-    /// 1-based line.
-    pub line: usize,
+    /// 1-based line; `None` when the file could not be read at all.
+    pub line: Option<usize>,
     /// The key at fault, as a dotted path (`workload[2].params.latency_ms`).
-    pub key: String,
+    pub key: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+impl fmt::Display for SuiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
 }

@@ -329,6 +329,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     };
     terminal::header(&results, total, &options.out);
 
+    crate::probe::raise_open_files_limit();
     let (environments, vars, env_failures) = start_environments(&buckets);
     for bucket in &buckets {
         let group = bucket.group;

@@ -78,7 +78,16 @@ pub(crate) fn summary(results: &Results) {
     let mut workloads: Vec<&str> = results.cells.iter().map(|c| c.workload.as_str()).collect();
     workloads.dedup();
     for workload in workloads {
-        println!("\n{workload}");
+        let first = results.cells.iter().find(|c| c.workload == workload);
+        match first.map(|c| &c.features) {
+            Some(f) if f.generate_ns > 0 => println!(
+                "\n{workload} · {} items · input {} generated at {:.0} MB/s",
+                f.items,
+                bytes(f.input_bytes),
+                f.input_bytes as f64 * 1e3 / f.generate_ns as f64
+            ),
+            _ => println!("\n{workload}"),
+        }
         println!(
             "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>9} {:>10}  status",
             "strategy", "workers", "tasks", "median", "speedup", "overhead", "peak RSS"

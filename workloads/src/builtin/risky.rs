@@ -81,6 +81,23 @@ pub struct Risky {
 }
 
 impl Risky {
+    /// A `risky` with these rates whose failures are permanent.
+    pub fn new(error_rate: f64, panic_rate: f64) -> Self {
+        Self {
+            error_rate,
+            panic_rate,
+            fail_attempts: 0,
+        }
+    }
+
+    /// The same, with failures that last `attempts` attempts (0: permanent).
+    pub fn with_fail_attempts(self, attempts: u32) -> Self {
+        Self {
+            fail_attempts: attempts,
+            ..self
+        }
+    }
+
     /// How task `id` of a run seeded with `seed` fails, if it is one of the failing ones.
     pub fn fate(&self, seed: u64, id: u32) -> Option<FailureKind> {
         let u = unit_f64(mix64(seed ^ mix64(u64::from(id) ^ 0x7269_736b_7900_0000)));
