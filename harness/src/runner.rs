@@ -11,8 +11,8 @@ use parbench_reports::{
     write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Sample, Status,
     SuiteInfo, SCHEMA_VERSION,
 };
-use parbench_strategies::{reference, Job, StrategySpec};
-use parbench_workloads::{plan_tasks, Answer, EnvVars, Environment, Input, Params, Task, Workload};
+use parbench_strategies::{FailurePolicy, Job, Reference, StrategySpec};
+use parbench_workloads::{plan_tasks, EnvVars, Environment, Input, Params, Task, Workload};
 
 use crate::overhead::decompose;
 use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
@@ -110,7 +110,7 @@ struct Prepared {
     workload: Arc<dyn Workload>,
     input: Arc<Input>,
     tasks: Vec<Task>,
-    reference: Answer,
+    reference: Reference,
     features: Features,
 }
 
@@ -131,13 +131,13 @@ fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared
         workers: 1,
         policy: suite.policy,
     };
-    let (reference, report) = reference(&job, &tasks).map_err(|e| e.to_string())?;
+    let reference = Reference::compute(&job, &tasks).map_err(|e| e.to_string())?;
     let features = Features {
         items: input.items(),
         input_bytes: input.bytes.len() as u64,
         output_bytes: job.output_bytes() as u64,
         generate_ns,
-        sequential_busy_ns: report.spans.iter().map(|s| s.duration_ns()).sum(),
+        sequential_busy_ns: reference.busy_ns,
     };
     Ok(Prepared {
         workload,
@@ -192,25 +192,21 @@ fn measure(
                 return Err(format!("sample {sample}: the run failed: {e}"));
             }
         };
-        let answer = report.answer(
-            prepared.workload.as_ref(),
-            instance.output(),
-            &prepared.tasks,
-        );
+        let verdict = prepared
+            .reference
+            .check(&job, &prepared.tasks, &report, instance.output());
         let clock = Instant::now();
         instance
             .teardown()
             .map_err(|e| format!("sample {sample}: teardown failed: {e}"))?;
         let teardown_ns = clock.elapsed().as_nanos() as u64;
-        if answer != prepared.reference {
+        if let Err(difference) = verdict {
             return Err(format!(
-                "sample {sample}: the answer differs from the sequential reference ({})",
-                mismatch(&answer, &prepared.reference)
+                "sample {sample}: the answer differs from the sequential reference: {difference}"
             ));
         }
-        let effective_workers = if strategy.uses_workers { workers } else { 1 };
         let overhead = decompose(
-            effective_workers,
+            report.lanes,
             report.start_ns,
             report.end_ns,
             &report.spans,
@@ -224,6 +220,11 @@ fn measure(
                 teardown_ns,
                 cpu_ns,
                 skipped_tasks: report.skipped(),
+                fail_stop_ns: match suite.policy {
+                    FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
+                    _ => None,
+                },
+                lanes: report.lanes,
                 overhead,
             });
         }
@@ -232,21 +233,6 @@ fn measure(
         samples: records,
         peak_rss_bytes: peak_rss_bytes(),
     })
-}
-
-fn mismatch(got: &Answer, expected: &Answer) -> String {
-    if got.failures != expected.failures {
-        let ids = |a: &Answer| {
-            a.failures
-                .iter()
-                .map(|f| format!("{}:{}", f.task, f.kind))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        format!("failed tasks [{}], expected [{}]", ids(got), ids(expected))
-    } else {
-        format!("digest {}, expected {}", got.digest, expected.digest)
-    }
 }
 
 fn json_params(params: &Params) -> BTreeMap<String, serde_json::Value> {
@@ -407,9 +393,10 @@ fn cell_record(
         error,
         verified: ok,
         answer: prepared.as_ref().ok().map(|p| AnswerRecord {
-            digest: p.reference.digest.to_string(),
+            digest: p.reference.answer.digest.to_string(),
             failed_tasks: p
                 .reference
+                .answer
                 .failures
                 .iter()
                 .map(|f| FailedTask {

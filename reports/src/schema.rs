@@ -167,6 +167,12 @@ pub struct Sample {
     pub cpu_ns: u64,
     /// Tasks that a fail-fast policy cancelled.
     pub skipped_tasks: usize,
+    /// Under fail-fast: from the end of the first failed task to the end of the run.
+    #[serde(default)]
+    pub fail_stop_ns: Option<u64>,
+    /// Lanes of the overhead decomposition: the workers, or an async runtime's tasks in flight.
+    #[serde(default)]
+    pub lanes: usize,
     /// The sample's scheduling overhead.
     pub overhead: Overhead,
 }

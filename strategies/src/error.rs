@@ -39,6 +39,14 @@ pub enum StrategyError {
         /// Items in the input.
         items: usize,
     },
+    /// The strategy's own machinery broke a promise it relies on.
+    #[error("strategy `{strategy}`: {message}")]
+    Internal {
+        /// The strategy.
+        strategy: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Spawning a thread, runtime or process failed.
     #[error("strategy `{strategy}` could not start its workers: {source}")]
     Spawn {

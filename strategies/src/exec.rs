@@ -5,7 +5,9 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use parbench_workloads::{Task, TaskContext, TaskError};
+use futures_util::FutureExt;
+use parbench_workloads::{AsyncSession, Task, TaskContext, TaskError};
+use tokio::sync::Semaphore;
 
 use crate::{Job, TaskOutcome};
 
@@ -59,6 +61,46 @@ pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
     };
     loop {
         match catch_task(|| job.workload.run_task(&context, items, &mut *out)) {
+            Ok(partial) => {
+                return TaskOutcome::Done {
+                    attempts: context.attempt,
+                    partial,
+                }
+            }
+            Err(error) if context.attempt >= attempts => {
+                return TaskOutcome::Failed {
+                    attempts: context.attempt,
+                    error,
+                }
+            }
+            Err(_) => context.attempt += 1,
+        }
+    }
+}
+
+/// The async twin of [`execute`]: runs `task` through an async session, each request holding
+/// a permit of `in_flight`.
+pub async fn execute_async(
+    job: &Job,
+    session: &dyn AsyncSession,
+    task: &Task,
+    out: &mut [u8],
+    in_flight: &Semaphore,
+) -> TaskOutcome {
+    let items = job.input.view().slice(task.items.clone());
+    let attempts = job.policy.attempts();
+    let mut context = TaskContext {
+        task: task.clone(),
+        attempt: 1,
+        seed: job.seed,
+    };
+    loop {
+        let attempt = session.run_task(&context, items, &mut *out, in_flight);
+        let result = AssertUnwindSafe(attempt)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(TaskError::panic(panic_message(payload.as_ref()))));
+        match result {
             Ok(partial) => {
                 return TaskOutcome::Done {
                     attempts: context.attempt,

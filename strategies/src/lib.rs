@@ -4,18 +4,25 @@
 //! [`FailurePolicy`]), runs task lists — the timed part — and is torn down; each run returns a
 //! [`RunReport`] with every task's [`TaskOutcome`] and [`Span`]. Strategies are found by name
 //! in a [`Registry`]. The `sequential` strategy is also the reference every other strategy's
-//! answer is checked against ([`reference`]).
+//! answer is checked against ([`Reference`]).
 #![deny(missing_docs)]
 
+pub mod actors;
 mod error;
 pub mod exec;
 mod policy;
+pub mod pool;
+pub mod rayon_pool;
+mod reference;
 pub mod sequential;
 mod span;
 mod strategy;
+pub mod threads;
+pub mod tokio_rt;
+pub mod worker;
 
 pub use error::StrategyError;
 pub use policy::FailurePolicy;
-pub use sequential::reference;
-pub use span::{now_ns, Span, SpanBuffer};
+pub use reference::Reference;
+pub use span::{now_ns, Span};
 pub use strategy::{Job, Registry, RunReport, Strategy, StrategySpec, TaskOutcome};

@@ -1,12 +1,9 @@
 //! `sequential`: the single-threaded loop, and the reference answer.
 
-use parbench_workloads::{Answer, Params, Task};
+use parbench_workloads::{Params, Task};
 
-use crate::exec::execute;
-use crate::{
-    now_ns, FailurePolicy, Job, RunReport, Span, SpanBuffer, Strategy, StrategyError, StrategySpec,
-    TaskOutcome,
-};
+use crate::worker::{assemble, WorkerLog};
+use crate::{now_ns, FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `sequential`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -26,7 +23,6 @@ fn build(_: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
 pub struct Sequential {
     job: Option<Job>,
     output: Vec<u8>,
-    spans: SpanBuffer,
 }
 
 impl Strategy for Sequential {
@@ -46,37 +42,19 @@ impl Strategy for Sequential {
             .as_ref()
             .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
         job.check_tasks(tasks)?;
-        self.spans = SpanBuffer::with_capacity(tasks.len());
-        let mut outcomes = Vec::with_capacity(tasks.len());
+        let mut log = WorkerLog::new(0, tasks.len());
         let len = job.workload.output_len();
 
         let start_ns = now_ns();
-        let mut failed = false;
-        for task in tasks {
-            if failed && job.policy == FailurePolicy::FailFast {
-                outcomes.push(TaskOutcome::Skipped);
-                continue;
-            }
+        for (index, task) in tasks.iter().enumerate() {
             let out = &mut self.output[task.items.start * len..task.items.end * len];
-            let begin = now_ns();
-            let outcome = execute(job, task, out);
-            self.spans.record(Span {
-                worker: 0,
-                task: task.id,
-                start_ns: begin,
-                end_ns: now_ns(),
-            });
-            failed |= matches!(outcome, TaskOutcome::Failed { .. });
-            outcomes.push(outcome);
+            if log.run(job, index, task, out) && job.policy == FailurePolicy::FailFast {
+                break;
+            }
         }
         let end_ns = now_ns();
 
-        Ok(RunReport {
-            start_ns,
-            end_ns,
-            outcomes,
-            spans: self.spans.take(),
-        })
+        Ok(assemble(start_ns, end_ns, tasks.len(), 1, [log]))
     }
 
     fn output(&self) -> &[u8] {
@@ -88,14 +66,4 @@ impl Strategy for Sequential {
         self.output = Vec::new();
         Ok(())
     }
-}
-
-/// The reference answer of `job` over `tasks`: what every strategy's run must reproduce.
-pub fn reference(job: &Job, tasks: &[Task]) -> Result<(Answer, RunReport), StrategyError> {
-    let mut sequential = Sequential::default();
-    sequential.setup(job)?;
-    let report = sequential.run(tasks)?;
-    let answer = report.answer(job.workload.as_ref(), sequential.output(), tasks);
-    sequential.teardown()?;
-    Ok((answer, report))
 }

@@ -32,47 +32,6 @@ impl Span {
     }
 }
 
-/// A worker's span storage, reserved before the run so that recording never allocates.
-#[derive(Debug, Default)]
-pub struct SpanBuffer {
-    spans: Vec<Span>,
-}
-
-impl SpanBuffer {
-    /// Room for `capacity` spans.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            spans: Vec::with_capacity(capacity),
-        }
-    }
-
-    /// Records a span. Within the reserved capacity this is a plain store.
-    #[inline]
-    pub fn record(&mut self, span: Span) {
-        debug_assert!(
-            self.spans.len() < self.spans.capacity(),
-            "span buffer sized too small"
-        );
-        self.spans.push(span);
-    }
-
-    /// Empties the buffer, keeping its capacity for the next run.
-    pub fn clear(&mut self) {
-        self.spans.clear();
-    }
-
-    /// The spans recorded so far.
-    pub fn spans(&self) -> &[Span] {
-        &self.spans
-    }
-
-    /// Takes the spans out, leaving an empty buffer of the same capacity.
-    pub fn take(&mut self) -> Vec<Span> {
-        let capacity = self.spans.capacity();
-        std::mem::replace(&mut self.spans, Vec::with_capacity(capacity))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

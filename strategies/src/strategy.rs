@@ -88,6 +88,9 @@ pub struct RunReport {
     pub start_ns: u64,
     /// When it ended.
     pub end_ns: u64,
+    /// The lanes the spans are spread over: the workers, or for an async runtime driving IO,
+    /// the tasks it keeps in flight. No two spans of one lane overlap.
+    pub lanes: usize,
     /// One outcome per task, in task order.
     pub outcomes: Vec<TaskOutcome>,
     /// One span per executed task, in no particular order.
@@ -123,6 +126,16 @@ impl RunReport {
             })
             .collect();
         Answer::compute(workload, output, tasks, &partials, failures)
+    }
+
+    /// When the first failed task ended, if one failed: with `end_ns`, how long a fail-fast
+    /// run took to stop.
+    pub fn first_failure_ns(&self) -> Option<u64> {
+        self.spans
+            .iter()
+            .filter(|s| matches!(self.outcomes[s.task as usize], TaskOutcome::Failed { .. }))
+            .map(|s| s.end_ns)
+            .min()
     }
 
     /// Tasks that a fail-fast policy cancelled.
@@ -240,7 +253,14 @@ impl Registry {
     /// The built-in strategies.
     pub fn builtin() -> Self {
         Self {
-            strategies: vec![crate::sequential::SPEC],
+            strategies: vec![
+                crate::sequential::SPEC,
+                crate::threads::SPEC,
+                crate::pool::SPEC,
+                crate::rayon_pool::SPEC,
+                crate::tokio_rt::SPEC,
+                crate::actors::SPEC,
+            ],
         }
     }
 

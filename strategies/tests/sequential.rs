@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parbench_strategies::{reference, FailurePolicy, Job, Registry, Strategy, TaskOutcome};
+use parbench_strategies::{FailurePolicy, Job, Reference, Registry, Strategy, TaskOutcome};
 use parbench_workloads::builtin::risky::Risky;
 use parbench_workloads::{plan_tasks, EnvVars, FailureKind, Value};
 
@@ -44,7 +44,7 @@ fn sequential() -> Box<dyn Strategy> {
 fn collect_runs_every_task_and_lists_the_failures() {
     let job = risky_job(FailurePolicy::Collect, 0);
     let tasks = plan_tasks(10_000, 100).unwrap();
-    let (answer, report) = reference(&job, &tasks).unwrap();
+    let Reference { answer, report, .. } = Reference::compute(&job, &tasks).unwrap();
     let expected = Risky::new(0.1, 0.1).expected_failures(3, &tasks, 1);
     assert!(expected.len() > 5);
     assert_eq!(answer.failures, expected);
@@ -65,7 +65,7 @@ fn collect_runs_every_task_and_lists_the_failures() {
 fn fail_fast_skips_everything_after_the_first_failure() {
     let job = risky_job(FailurePolicy::FailFast, 0);
     let tasks = plan_tasks(10_000, 100).unwrap();
-    let (answer, report) = reference(&job, &tasks).unwrap();
+    let Reference { answer, report, .. } = Reference::compute(&job, &tasks).unwrap();
     let first = Risky::new(0.1, 0.1).expected_failures(3, &tasks, 1)[0];
     assert_eq!(answer.failures, [first]);
     assert_eq!(report.skipped(), 100 - first.task as usize - 1);
@@ -75,7 +75,8 @@ fn fail_fast_skips_everything_after_the_first_failure() {
 #[test]
 fn retry_recovers_transient_failures_and_counts_attempts() {
     let tasks = plan_tasks(10_000, 100).unwrap();
-    let (answer, report) = reference(&risky_job(FailurePolicy::Retry(2), 2), &tasks).unwrap();
+    let Reference { answer, report, .. } =
+        Reference::compute(&risky_job(FailurePolicy::Retry(2), 2), &tasks).unwrap();
     assert_eq!(answer.failures, []);
     let retried = report
         .outcomes
@@ -87,10 +88,12 @@ fn retry_recovers_transient_failures_and_counts_attempts() {
         Risky::new(0.1, 0.1).expected_failures(3, &tasks, 1).len()
     );
     // One retry too few: the same tasks still fail.
-    let (short, _) = reference(&risky_job(FailurePolicy::Retry(1), 2), &tasks).unwrap();
+    let Reference { answer: short, .. } =
+        Reference::compute(&risky_job(FailurePolicy::Retry(1), 2), &tasks).unwrap();
     assert_eq!(short.failures.len(), retried);
     // And the successful outputs of a retried run equal a run that never failed.
-    let (clean, _) = reference(&risky_job_with(FailurePolicy::Collect, 0, 0.0), &tasks).unwrap();
+    let Reference { answer: clean, .. } =
+        Reference::compute(&risky_job_with(FailurePolicy::Collect, 0, 0.0), &tasks).unwrap();
     assert_eq!(clean, answer);
 }
 

@@ -1,0 +1,176 @@
+//! `thread-pool`: a fixed pool of threads created in setup, fed through a channel queue —
+//! dynamic dispatch, the `ThreadPoolExecutor` pattern.
+//!
+//! The queue is a `crossbeam-channel` (a multi-consumer channel; std's `mpsc` would need a
+//! mutex around its receiver). A run hands each worker its log, submits every task and then one
+//! end marker per worker; an idle worker takes the next item, so the tasks balance themselves,
+//! and a worker that takes an end marker has nothing left to do and returns its log.
+
+use std::io;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use parbench_workloads::{Params, Task};
+
+use crate::worker::{assemble, RunShared, WorkerLog};
+use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+
+/// Registration of `thread-pool`.
+pub const SPEC: StrategySpec = StrategySpec {
+    name: "thread-pool",
+    description: "a fixed pool of threads and a channel queue of tasks: dynamic dispatch (ThreadPoolExecutor)",
+    params: &[],
+    uses_workers: true,
+    build,
+};
+
+fn build(_: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
+    Ok(Box::new(ThreadPool::default()))
+}
+
+enum Item {
+    Task(u32),
+    End,
+}
+
+struct Begin {
+    run: Arc<RunShared>,
+    log: WorkerLog,
+}
+
+struct Pool {
+    job: Job,
+    begin: Vec<Sender<Begin>>,
+    queue: Sender<Item>,
+    done: Receiver<WorkerLog>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A fixed pool of worker threads.
+#[derive(Default)]
+pub struct ThreadPool {
+    pool: Option<Pool>,
+    output: Vec<u8>,
+}
+
+fn work(begin: Receiver<Begin>, queue: Receiver<Item>, done: Sender<WorkerLog>) {
+    // The pool lives until teardown drops the senders.
+    while let Ok(Begin { run, mut log }) = begin.recv() {
+        while let Ok(Item::Task(index)) = queue.recv() {
+            // SAFETY: each task index is queued once per run, so one worker runs it.
+            unsafe { run.run_task(index as usize, &mut log) };
+        }
+        drop(run);
+        if done.send(log).is_err() {
+            return;
+        }
+    }
+}
+
+impl Strategy for ThreadPool {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
+        let (queue, tasks) = unbounded();
+        let (done_tx, done) = unbounded();
+        let mut begin = Vec::new();
+        let mut threads = Vec::new();
+        for worker in 0..job.workers.max(1) {
+            let (tx, rx) = unbounded();
+            let (tasks, done_tx) = (tasks.clone(), done_tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("pb-pool-{worker}"))
+                .spawn(move || work(rx, tasks, done_tx));
+            match spawned {
+                Ok(handle) => {
+                    begin.push(tx);
+                    threads.push(handle);
+                }
+                Err(source) => {
+                    drop(begin);
+                    threads.into_iter().for_each(|t| {
+                        let _ = t.join();
+                    });
+                    return Err(StrategyError::Spawn {
+                        strategy: SPEC.name.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        self.output = vec![0; job.output_bytes()];
+        self.pool = Some(Pool {
+            job: job.clone(),
+            begin,
+            queue,
+            done,
+            threads,
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        pool.job.check_tasks(tasks)?;
+        let workers = pool.begin.len();
+        let run = Arc::new(RunShared::new(&pool.job, tasks, &mut self.output));
+        let logs: Vec<WorkerLog> = (0..workers)
+            .map(|w| WorkerLog::new(w, tasks.len()))
+            .collect();
+        let lost = || StrategyError::Spawn {
+            strategy: SPEC.name.to_owned(),
+            source: io::Error::other("a pool thread is gone"),
+        };
+
+        let start_ns = now_ns();
+        for (begin, log) in pool.begin.iter().zip(logs) {
+            begin
+                .send(Begin {
+                    run: run.clone(),
+                    log,
+                })
+                .map_err(|_| lost())?;
+        }
+        for index in 0..tasks.len() {
+            pool.queue
+                .send(Item::Task(index as u32))
+                .map_err(|_| lost())?;
+        }
+        for _ in 0..workers {
+            pool.queue.send(Item::End).map_err(|_| lost())?;
+        }
+        let logs = (0..workers)
+            .map(|_| pool.done.recv().map_err(|_| lost()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let end_ns = now_ns();
+
+        Ok(assemble(start_ns, end_ns, tasks.len(), workers, logs))
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<(), StrategyError> {
+        if let Some(pool) = self.pool.take() {
+            drop(pool.begin);
+            for thread in pool.threads {
+                let _ = thread.join();
+            }
+        }
+        self.output = Vec::new();
+        Ok(())
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}

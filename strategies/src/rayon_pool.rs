@@ -1,0 +1,131 @@
+//! `rayon`: work stealing. A dedicated `rayon::ThreadPool` built in setup runs the task list
+//! as a parallel iterator.
+//!
+//! The unit of work is our task (rayon splits the list of tasks, never a task's items), so the
+//! granularity stays the run's parameter. The pool's threads are spawned through its
+//! `spawn_handler` so that teardown can join them: a dropped rayon pool otherwise lets its
+//! threads exit on their own time.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use parbench_workloads::{Params, Task};
+use rayon::prelude::*;
+
+use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
+use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+
+/// Registration of `rayon`.
+pub const SPEC: StrategySpec = StrategySpec {
+    name: "rayon",
+    description: "work stealing: a dedicated rayon pool runs the task list as a parallel iterator",
+    params: &[],
+    uses_workers: true,
+    build,
+};
+
+fn build(_: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
+    Ok(Box::new(Rayon::default()))
+}
+
+struct Pool {
+    job: Job,
+    pool: rayon::ThreadPool,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// A dedicated rayon pool.
+#[derive(Default)]
+pub struct Rayon {
+    pool: Option<Pool>,
+    output: Vec<u8>,
+}
+
+impl Strategy for Rayon {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let handles = threads.clone();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(job.workers.max(1))
+            .spawn_handler(move |thread| {
+                let handle = std::thread::Builder::new()
+                    .name(format!("pb-rayon-{}", thread.index()))
+                    .spawn(move || thread.run())?;
+                handles
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .push(handle);
+                Ok(())
+            })
+            .build()
+            .map_err(|e| StrategyError::Spawn {
+                strategy: SPEC.name.to_owned(),
+                source: std::io::Error::other(e),
+            })?;
+        self.output = vec![0; job.output_bytes()];
+        self.pool = Some(Pool {
+            job: job.clone(),
+            pool,
+            threads,
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        pool.job.check_tasks(tasks)?;
+        let workers = pool.pool.current_num_threads();
+        let run = RunShared::new(&pool.job, tasks, &mut self.output);
+        let logs = PerWorker::new((0..workers).map(|w| WorkerLog::new(w, tasks.len())));
+
+        let start_ns = now_ns();
+        pool.pool.install(|| {
+            (0..tasks.len()).into_par_iter().for_each(|index| {
+                // Inside `install` every closure runs on one of the pool's threads.
+                let worker =
+                    rayon::current_thread_index().expect("install runs every closure on the pool");
+                // SAFETY: a pool thread runs one closure at a time and tasks never nest, so
+                // slot `worker` is used by this thread alone; each index is visited once.
+                unsafe { run.run_task(index, logs.get(worker)) };
+            });
+        });
+        let end_ns = now_ns();
+
+        Ok(assemble(
+            start_ns,
+            end_ns,
+            tasks.len(),
+            workers,
+            logs.into_inner(),
+        ))
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<(), StrategyError> {
+        if let Some(Pool { pool, threads, .. }) = self.pool.take() {
+            drop(pool);
+            let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|e| e.into_inner()));
+            for handle in handles {
+                let _ = handle.join();
+            }
+        }
+        self.output = Vec::new();
+        Ok(())
+    }
+}
+
+impl Drop for Rayon {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}

@@ -1,0 +1,173 @@
+//! The sequential reference, and the check of every sample against it.
+
+use std::collections::BTreeMap;
+
+use parbench_workloads::{Answer, Failure, FailureKind, Partial, Task};
+
+use crate::sequential::Sequential;
+use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, TaskOutcome};
+
+/// What a run of a job over a task list must produce, from the sequential strategy.
+///
+/// Under `collect` and `retry(N)` every strategy must reproduce [`Reference::answer`] exactly.
+/// Under `fail-fast` the set of tasks that run depends on timing (parallel workers may have
+/// started other failing tasks before the cancellation reached them), so a sample is checked
+/// task by task: every task it ran must have succeeded or failed exactly as in a run that lets
+/// every task run, and its output must match that run's for the tasks that succeeded.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The sequential run's answer under the job's policy.
+    pub answer: Answer,
+    /// Time spent inside tasks by the sequential run: the base of the contention part.
+    pub busy_ns: u64,
+    /// The sequential run's report.
+    pub report: RunReport,
+    /// For fail-fast: every task's output and outcome when all tasks run.
+    every_task: Option<EveryTask>,
+}
+
+#[derive(Debug, Clone)]
+struct EveryTask {
+    output: Vec<u8>,
+    partials: Vec<Option<Partial>>,
+    failures: BTreeMap<u32, FailureKind>,
+}
+
+fn run_sequential(job: &Job, tasks: &[Task]) -> Result<(Vec<u8>, RunReport), StrategyError> {
+    let mut sequential = Sequential::default();
+    sequential.setup(job)?;
+    let report = sequential.run(tasks)?;
+    let output = sequential.output().to_vec();
+    sequential.teardown()?;
+    Ok((output, report))
+}
+
+fn partials(report: &RunReport) -> Vec<Option<Partial>> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            TaskOutcome::Done { partial, .. } => Some(partial.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Reference {
+    /// Runs `job` over `tasks` sequentially (twice under fail-fast: once as asked, once letting
+    /// every task run).
+    pub fn compute(job: &Job, tasks: &[Task]) -> Result<Self, StrategyError> {
+        let (output, report) = run_sequential(job, tasks)?;
+        let answer = report.answer(job.workload.as_ref(), &output, tasks);
+        let busy_ns = report.spans.iter().map(|s| s.duration_ns()).sum();
+        let every_task = if job.policy == FailurePolicy::FailFast {
+            let collect = Job {
+                policy: FailurePolicy::Collect,
+                ..job.clone()
+            };
+            let (output, report) = run_sequential(&collect, tasks)?;
+            let failures = report
+                .answer(job.workload.as_ref(), &output, tasks)
+                .failures
+                .iter()
+                .map(|f| (f.task, f.kind))
+                .collect();
+            Some(EveryTask {
+                partials: partials(&report),
+                output,
+                failures,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            answer,
+            busy_ns,
+            report,
+            every_task,
+        })
+    }
+
+    /// Checks one sample: `report` and `output` of a run of the same job over the same tasks.
+    /// The error says what differs.
+    pub fn check(
+        &self,
+        job: &Job,
+        tasks: &[Task],
+        report: &RunReport,
+        output: &[u8],
+    ) -> Result<(), String> {
+        if report.outcomes.len() != tasks.len() {
+            return Err(format!(
+                "{} outcomes for {} tasks",
+                report.outcomes.len(),
+                tasks.len()
+            ));
+        }
+        let workload = job.workload.as_ref();
+        let got = report.answer(workload, output, tasks);
+        let Some(every) = &self.every_task else {
+            return if got == self.answer {
+                Ok(())
+            } else {
+                Err(mismatch(&got, &self.answer))
+            };
+        };
+        // Fail-fast: each task that ran behaves as when every task runs.
+        for failure in &got.failures {
+            match every.failures.get(&failure.task) {
+                Some(kind) if *kind == failure.kind => {}
+                Some(kind) => {
+                    return Err(format!(
+                        "task {} failed with a {}, expected a {kind}",
+                        failure.task, failure.kind
+                    ))
+                }
+                None => return Err(format!("task {} failed but should succeed", failure.task)),
+            }
+        }
+        for (task, outcome) in tasks.iter().zip(&report.outcomes) {
+            if matches!(outcome, TaskOutcome::Done { .. }) && every.failures.contains_key(&task.id)
+            {
+                return Err(format!("task {} succeeded but should fail", task.id));
+            }
+        }
+        if !every.failures.is_empty() && got.failures.is_empty() {
+            return Err("no task failed, so none should have been skipped".to_owned());
+        }
+        let ran: Vec<Option<Partial>> = report
+            .outcomes
+            .iter()
+            .zip(&every.partials)
+            .map(|(o, p)| match o {
+                TaskOutcome::Done { .. } => p.clone(),
+                _ => None,
+            })
+            .collect();
+        let expected = Answer::compute(workload, &every.output, tasks, &ran, got.failures.clone());
+        if got == expected {
+            Ok(())
+        } else {
+            Err(mismatch(&got, &expected))
+        }
+    }
+}
+
+fn mismatch(got: &Answer, expected: &Answer) -> String {
+    let ids = |failures: &[Failure]| {
+        failures
+            .iter()
+            .map(|f| format!("{}:{}", f.task, f.kind))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if got.failures != expected.failures {
+        format!(
+            "failed tasks [{}], expected [{}]",
+            ids(&got.failures),
+            ids(&expected.failures)
+        )
+    } else {
+        format!("digest {}, expected {}", got.digest, expected.digest)
+    }
+}

@@ -1,0 +1,265 @@
+//! `tokio`: an async runtime with N worker threads built in setup.
+//!
+//! CPU work goes through `spawn_blocking`, one blocking call per task, with the blocking pool
+//! capped at N threads: the idiom tokio documents for CPU-bound work. (`block_in_place` was the
+//! alternative; it hands the worker's queue to a freshly spawned thread on every call, so the
+//! runtime would no longer be N threads, and it is the wrong tool for a whole run of CPU work.)
+//!
+//! IO work runs natively: a workload with an async path (`http`) is driven by its session on
+//! the runtime's reactor, with at most `in_flight` requests in flight — the aiohttp + uvloop
+//! case. Tasks are pulled by `min(in_flight, tasks)` async lanes; each lane runs one task at a
+//! time and its requests run concurrently, so a lane's spans never overlap and the overhead
+//! decomposition holds with the lanes as its workers.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parbench_workloads::{AsyncSession, ParamKind, ParamSpec, Params, Task};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::exec::execute_async;
+use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
+use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+
+/// Registration of `tokio`.
+pub const SPEC: StrategySpec = StrategySpec {
+    name: "tokio",
+    description: "a tokio runtime: CPU work via spawn_blocking, IO work natively async",
+    params: &[ParamSpec {
+        name: "in_flight",
+        help: "requests in flight at most, on the async IO path",
+        kind: ParamKind::Int {
+            default: 256,
+            min: 1,
+            max: 100_000,
+        },
+    }],
+    uses_workers: true,
+    build,
+};
+
+fn build(params: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
+    Ok(Box::new(Tokio {
+        in_flight: params.int("in_flight") as usize,
+        state: None,
+        output: Vec::new(),
+    }))
+}
+
+thread_local! {
+    /// This blocking thread's worker index, once it ran a task.
+    static BLOCKING_WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+struct State {
+    job: Job,
+    runtime: Runtime,
+    session: Option<Arc<dyn AsyncSession>>,
+    /// Hands out worker indices to blocking threads as they run their first task.
+    blocking_threads: Arc<AtomicUsize>,
+}
+
+/// A tokio runtime.
+pub struct Tokio {
+    in_flight: usize,
+    state: Option<State>,
+    output: Vec<u8>,
+}
+
+/// A CPU run: the shared run, one log per blocking thread, and whether a thread beyond the
+/// cap showed up.
+struct BlockingRun {
+    run: RunShared,
+    logs: PerWorker<WorkerLog>,
+    counter: Arc<AtomicUsize>,
+    overflow: AtomicBool,
+}
+
+impl BlockingRun {
+    fn task(&self, index: usize) {
+        let worker = BLOCKING_WORKER.with(|slot| {
+            slot.get().unwrap_or_else(|| {
+                let index = self.counter.fetch_add(1, Ordering::Relaxed);
+                slot.set(Some(index));
+                index
+            })
+        });
+        if worker >= self.logs.len() {
+            self.overflow.store(true, Ordering::Relaxed);
+            return;
+        }
+        // SAFETY: a blocking thread runs one closure at a time and owns index `worker` alone;
+        // each task index is spawned once.
+        unsafe { self.run.run_task(index, self.logs.get(worker)) };
+    }
+}
+
+/// An IO run: the shared run, the next task to take, and the in-flight limit.
+struct AsyncRun {
+    run: RunShared,
+    session: Arc<dyn AsyncSession>,
+    next: AtomicUsize,
+    in_flight: Semaphore,
+}
+
+impl AsyncRun {
+    async fn lane(self: Arc<Self>, mut log: WorkerLog) -> WorkerLog {
+        let tasks = self.run.tasks.len();
+        loop {
+            let index = self.next.fetch_add(1, Ordering::Relaxed);
+            if index >= tasks || self.run.cancel.is_set() {
+                return log;
+            }
+            let task = &self.run.tasks[index];
+            // SAFETY: `next` hands each index out once.
+            let out = unsafe { self.run.output_of(index) };
+            let start_ns = now_ns();
+            let outcome = execute_async(
+                &self.run.job,
+                self.session.as_ref(),
+                task,
+                out,
+                &self.in_flight,
+            )
+            .await;
+            if log.record(index, task, start_ns, now_ns(), outcome) {
+                self.run.cancel.on_failure(self.run.job.policy);
+            }
+        }
+    }
+}
+
+impl Strategy for Tokio {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
+        let workers = job.workers.max(1);
+        let names = Arc::new(AtomicUsize::new(0));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .max_blocking_threads(workers)
+            // Blocking threads must live as long as the runtime: their indices are the
+            // workers of the spans.
+            .thread_keep_alive(Duration::from_secs(24 * 3600))
+            .thread_name_fn(move || format!("pb-tokio-{}", names.fetch_add(1, Ordering::Relaxed)))
+            .enable_all()
+            .build()
+            .map_err(|source| StrategyError::Spawn {
+                strategy: SPEC.name.to_owned(),
+                source,
+            })?;
+        let session = match job.workload.as_async() {
+            // Opened inside the runtime, so its connections belong to this runtime's reactor.
+            Some(workload) => Some(runtime.block_on(async { workload.session() })?),
+            None => None,
+        };
+        self.output = vec![0; job.output_bytes()];
+        self.state = Some(State {
+            job: job.clone(),
+            runtime,
+            session,
+            blocking_threads: Arc::new(AtomicUsize::new(0)),
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let state = self
+            .state
+            .as_ref()
+            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        state.job.check_tasks(tasks)?;
+        let workers = state.job.workers.max(1);
+        let run = RunShared::new(&state.job, tasks, &mut self.output);
+        let broken = |message: String| StrategyError::Internal {
+            strategy: SPEC.name.to_owned(),
+            message,
+        };
+
+        if let Some(session) = &state.session {
+            let lanes = self.in_flight.min(tasks.len()).max(1);
+            let logs: Vec<WorkerLog> = (0..lanes).map(|l| WorkerLog::new(l, tasks.len())).collect();
+            let shared = Arc::new(AsyncRun {
+                run,
+                session: session.clone(),
+                next: AtomicUsize::new(0),
+                in_flight: Semaphore::new(self.in_flight),
+            });
+            let start_ns = now_ns();
+            let logs = state.runtime.block_on(async {
+                let mut set = JoinSet::new();
+                for log in logs {
+                    set.spawn(shared.clone().lane(log));
+                }
+                let mut done = Vec::with_capacity(lanes);
+                while let Some(log) = set.join_next().await {
+                    done.push(log.map_err(|e| broken(format!("an async lane failed: {e}")))?);
+                }
+                Ok::<_, StrategyError>(done)
+            })?;
+            let end_ns = now_ns();
+            return Ok(assemble(start_ns, end_ns, tasks.len(), lanes, logs));
+        }
+
+        let shared = Arc::new(BlockingRun {
+            run,
+            logs: PerWorker::new((0..workers).map(|w| WorkerLog::new(w, tasks.len()))),
+            counter: state.blocking_threads.clone(),
+            overflow: AtomicBool::new(false),
+        });
+        let start_ns = now_ns();
+        state.runtime.block_on(async {
+            let mut set = JoinSet::new();
+            for index in 0..tasks.len() {
+                let shared = shared.clone();
+                set.spawn_blocking(move || shared.task(index));
+            }
+            while let Some(joined) = set.join_next().await {
+                joined.map_err(|e| broken(format!("a blocking task failed: {e}")))?;
+            }
+            Ok::<_, StrategyError>(())
+        })?;
+        let end_ns = now_ns();
+        let shared = Arc::into_inner(shared)
+            .ok_or_else(|| broken("a blocking task outlived the run".to_owned()))?;
+        if shared.overflow.load(Ordering::Relaxed) {
+            return Err(broken(format!(
+                "more than {workers} blocking threads ran tasks"
+            )));
+        }
+        Ok(assemble(
+            start_ns,
+            end_ns,
+            tasks.len(),
+            workers,
+            shared.logs.into_inner(),
+        ))
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<(), StrategyError> {
+        if let Some(state) = self.state.take() {
+            // The session's connections belong to the runtime: close them first.
+            drop(state.session);
+            // Dropping the runtime stops its tasks and joins its threads.
+            drop(state.runtime);
+        }
+        self.output = Vec::new();
+        Ok(())
+    }
+}
+
+impl Drop for Tokio {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
