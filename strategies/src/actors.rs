@@ -14,8 +14,9 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::span::Clock;
 use crate::worker::{assemble, RunShared, WorkerLog};
-use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `actors`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -260,7 +261,7 @@ impl Strategy for Actors {
             message: message.to_owned(),
         };
 
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         let (reply, done) = oneshot::channel();
         system
             .coordinator
@@ -270,9 +271,9 @@ impl Strategy for Actors {
             .runtime
             .block_on(done)
             .map_err(|_| broken("the coordinator stopped before the run ended"))?;
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
 
-        Ok(assemble(start_ns, end_ns, tasks.len(), workers, logs))
+        Ok(assemble(start, end, tasks.len(), workers, logs))
     }
 
     fn output(&self) -> &[u8] {

@@ -15,7 +15,7 @@ pub mod pool;
 pub mod rayon_pool;
 mod reference;
 pub mod sequential;
-mod span;
+pub mod span;
 mod strategy;
 pub mod threads;
 pub mod tokio_rt;

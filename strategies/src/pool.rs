@@ -13,8 +13,9 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parbench_workloads::{Params, Task};
 
+use crate::span::Clock;
 use crate::worker::{assemble, RunShared, WorkerLog};
-use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `thread-pool`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -128,7 +129,7 @@ impl Strategy for ThreadPool {
             source: io::Error::other("a pool thread is gone"),
         };
 
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         for (begin, log) in pool.begin.iter().zip(logs) {
             begin
                 .send(Begin {
@@ -148,9 +149,9 @@ impl Strategy for ThreadPool {
         let logs = (0..workers)
             .map(|_| pool.done.recv().map_err(|_| lost()))
             .collect::<Result<Vec<_>, _>>()?;
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
 
-        Ok(assemble(start_ns, end_ns, tasks.len(), workers, logs))
+        Ok(assemble(start, end, tasks.len(), workers, logs))
     }
 
     fn output(&self) -> &[u8] {

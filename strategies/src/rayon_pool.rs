@@ -12,8 +12,9 @@ use std::thread::JoinHandle;
 use parbench_workloads::{Params, Task};
 use rayon::prelude::*;
 
+use crate::span::Clock;
 use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
-use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `rayon`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -85,7 +86,7 @@ impl Strategy for Rayon {
         let run = RunShared::new(&pool.job, tasks, &mut self.output);
         let logs = PerWorker::new((0..workers).map(|w| WorkerLog::new(w, tasks.len())));
 
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         pool.pool.install(|| {
             (0..tasks.len()).into_par_iter().for_each(|index| {
                 // Inside `install` every closure runs on one of the pool's threads.
@@ -96,11 +97,11 @@ impl Strategy for Rayon {
                 unsafe { run.run_task(index, logs.get(worker)) };
             });
         });
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
 
         Ok(assemble(
-            start_ns,
-            end_ns,
+            start,
+            end,
             tasks.len(),
             workers,
             logs.into_inner(),

@@ -2,8 +2,9 @@
 
 use parbench_workloads::{Params, Task};
 
+use crate::span::Clock;
 use crate::worker::{assemble, WorkerLog};
-use crate::{now_ns, FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `sequential`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -45,16 +46,16 @@ impl Strategy for Sequential {
         let mut log = WorkerLog::new(0, tasks.len());
         let len = job.workload.output_len();
 
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         for (index, task) in tasks.iter().enumerate() {
             let out = &mut self.output[task.items.start * len..task.items.end * len];
             if log.run(job, index, task, out) && job.policy == FailurePolicy::FailFast {
                 break;
             }
         }
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
 
-        Ok(assemble(start_ns, end_ns, tasks.len(), 1, [log]))
+        Ok(assemble(start, end, tasks.len(), 1, [log]))
     }
 
     fn output(&self) -> &[u8] {

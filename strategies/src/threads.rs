@@ -8,8 +8,9 @@ use std::io;
 
 use parbench_workloads::{Params, Task};
 
+use crate::span::Clock;
 use crate::worker::{assemble, Cancel, WorkerLog};
-use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `threads`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -78,7 +79,7 @@ impl Strategy for Threads {
         }
         let cancel = Cancel::default();
 
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         let logs = std::thread::scope(|scope| {
             let handles = work
                 .into_iter()
@@ -110,9 +111,9 @@ impl Strategy for Threads {
             strategy: SPEC.name.to_owned(),
             source,
         })?;
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
 
-        Ok(assemble(start_ns, end_ns, tasks.len(), workers, logs))
+        Ok(assemble(start, end, tasks.len(), workers, logs))
     }
 
     fn output(&self) -> &[u8] {

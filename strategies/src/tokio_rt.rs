@@ -22,8 +22,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::exec::execute_async;
+use crate::span::Clock;
 use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
-use crate::{now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `tokio`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -117,7 +118,7 @@ impl AsyncRun {
             let task = &self.run.tasks[index];
             // SAFETY: `next` hands each index out once.
             let out = unsafe { self.run.output_of(index) };
-            let start_ns = now_ns();
+            let start = log.ticks();
             let outcome = execute_async(
                 &self.run.job,
                 self.session.as_ref(),
@@ -126,7 +127,8 @@ impl AsyncRun {
                 &self.in_flight,
             )
             .await;
-            if log.record(index, task, start_ns, now_ns(), outcome) {
+            let end = log.ticks();
+            if log.record(index, task, start, end, outcome) {
                 self.run.cancel.on_failure(self.run.job.policy);
             }
         }
@@ -191,7 +193,7 @@ impl Strategy for Tokio {
                 next: AtomicUsize::new(0),
                 in_flight: Semaphore::new(self.in_flight),
             });
-            let start_ns = now_ns();
+            let start = Clock::get().anchor();
             let logs = state.runtime.block_on(async {
                 let mut set = JoinSet::new();
                 for log in logs {
@@ -203,8 +205,8 @@ impl Strategy for Tokio {
                 }
                 Ok::<_, StrategyError>(done)
             })?;
-            let end_ns = now_ns();
-            return Ok(assemble(start_ns, end_ns, tasks.len(), lanes, logs));
+            let end = Clock::get().anchor();
+            return Ok(assemble(start, end, tasks.len(), lanes, logs));
         }
 
         let shared = Arc::new(BlockingRun {
@@ -213,7 +215,7 @@ impl Strategy for Tokio {
             counter: state.blocking_threads.clone(),
             overflow: AtomicBool::new(false),
         });
-        let start_ns = now_ns();
+        let start = Clock::get().anchor();
         state.runtime.block_on(async {
             let mut set = JoinSet::new();
             for index in 0..tasks.len() {
@@ -225,7 +227,7 @@ impl Strategy for Tokio {
             }
             Ok::<_, StrategyError>(())
         })?;
-        let end_ns = now_ns();
+        let end = Clock::get().anchor();
         let shared = Arc::into_inner(shared)
             .ok_or_else(|| broken("a blocking task outlived the run".to_owned()))?;
         if shared.overflow.load(Ordering::Relaxed) {
@@ -234,8 +236,8 @@ impl Strategy for Tokio {
             )));
         }
         Ok(assemble(
-            start_ns,
-            end_ns,
+            start,
+            end,
             tasks.len(),
             workers,
             shared.logs.into_inner(),

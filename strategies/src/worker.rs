@@ -10,7 +10,8 @@ use crossbeam_utils::CachePadded;
 use parbench_workloads::Task;
 
 use crate::exec::execute;
-use crate::{now_ns, FailurePolicy, Job, RunReport, Span, TaskOutcome};
+use crate::span::{ticks_to_ns, Anchor, Clock};
+use crate::{FailurePolicy, Job, RunReport, Span, TaskOutcome};
 
 /// Extra capacity at the end of each buffer, so that the next heap block never shares a cache
 /// line with the last entries a worker writes (128 bytes covers adjacent-line prefetching).
@@ -21,6 +22,8 @@ const SLACK: usize = 8;
 #[derive(Debug)]
 pub struct WorkerLog {
     worker: u32,
+    clock: Clock,
+    /// Spans in raw clock ticks until [`assemble`] converts them.
     spans: Vec<Span>,
     outcomes: Vec<(u32, TaskOutcome)>,
 }
@@ -30,6 +33,7 @@ impl WorkerLog {
     pub fn new(worker: usize, tasks: usize) -> Self {
         Self {
             worker: worker as u32,
+            clock: Clock::get(),
             spans: Vec::with_capacity(tasks + SLACK),
             outcomes: Vec::with_capacity(tasks + SLACK),
         }
@@ -39,36 +43,48 @@ impl WorkerLog {
     /// records its span and outcome. Returns whether it failed.
     #[inline]
     pub fn run(&mut self, job: &Job, index: usize, task: &Task, out: &mut [u8]) -> bool {
-        let start_ns = now_ns();
+        let start = self.ticks();
         let outcome = execute(job, task, out);
-        self.record(index, task, start_ns, now_ns(), outcome)
+        let end = self.ticks();
+        self.record(index, task, start, end, outcome)
     }
 
-    /// Records task number `index`, which ran from `start_ns` to `end_ns`. Returns whether it
-    /// failed.
+    /// A reading of the log's clock, for [`WorkerLog::record`].
+    #[inline]
+    pub fn ticks(&self) -> u64 {
+        self.clock.ticks()
+    }
+
+    /// Records task number `index`, which ran between two readings of [`WorkerLog::ticks`].
+    /// Returns whether it failed.
     #[inline]
     pub fn record(
         &mut self,
         index: usize,
         task: &Task,
-        start_ns: u64,
-        end_ns: u64,
+        start: u64,
+        end: u64,
         outcome: TaskOutcome,
     ) -> bool {
         self.spans.push(Span {
             worker: self.worker,
             task: task.id,
-            start_ns,
-            end_ns,
+            start_ns: start,
+            end_ns: end,
         });
         let failed = matches!(outcome, TaskOutcome::Failed { .. });
         self.outcomes.push((index as u32, outcome));
         failed
     }
 
-    /// The spans recorded so far.
-    pub fn spans(&self) -> &[Span] {
-        &self.spans
+    /// Spans recorded so far (in raw ticks until the run is assembled).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether no task was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 }
 
@@ -93,10 +109,11 @@ impl Cancel {
     }
 }
 
-/// Combines the workers' logs into the run's report; tasks no worker ran are `Skipped`.
+/// Combines the workers' logs into the run's report, converting their spans to monotonic
+/// nanoseconds between the run's anchors; tasks no worker ran are `Skipped`.
 pub fn assemble(
-    start_ns: u64,
-    end_ns: u64,
+    start: Anchor,
+    end: Anchor,
     tasks: usize,
     lanes: usize,
     logs: impl IntoIterator<Item = WorkerLog>,
@@ -104,14 +121,18 @@ pub fn assemble(
     let mut outcomes: Vec<TaskOutcome> = (0..tasks).map(|_| TaskOutcome::Skipped).collect();
     let mut spans = Vec::with_capacity(tasks);
     for log in logs {
-        spans.extend_from_slice(&log.spans);
+        spans.extend(log.spans.iter().map(|s| Span {
+            start_ns: ticks_to_ns(s.start_ns, start, end),
+            end_ns: ticks_to_ns(s.end_ns, start, end),
+            ..*s
+        }));
         for (index, outcome) in log.outcomes {
             outcomes[index as usize] = outcome;
         }
     }
     RunReport {
-        start_ns,
-        end_ns,
+        start_ns: start.ns,
+        end_ns: end.ns,
         lanes,
         outcomes,
         spans,

@@ -1,0 +1,230 @@
+//! Every strategy agrees with the sequential reference: every workload, workers {1, 2, 3},
+//! task counts {1, workers, 7, items}, over random seeds and sizes; and every run's spans obey
+//! their invariants.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use parbench_strategies::{FailurePolicy, Job, Reference, Registry, RunReport, TaskOutcome};
+use parbench_workloads::builtin::risky::Risky;
+use parbench_workloads::{plan_tasks, EnvVars, Environment, Task, Value, Workload};
+use proptest::prelude::*;
+
+/// The shared environments (HTTP server, spin calibration), started once for the whole test.
+fn env() -> &'static EnvVars {
+    static VARS: OnceLock<EnvVars> = OnceLock::new();
+    VARS.get_or_init(|| {
+        let mut vars = EnvVars::new();
+        for spec in parbench_workloads::Registry::builtin().iter() {
+            if let Some(environment) = spec.environment {
+                let running = environment.start().unwrap();
+                vars.extend(running.vars());
+                // Lives as long as the test process.
+                Box::leak(Box::new(running) as Box<Box<dyn Environment>>);
+            }
+        }
+        vars
+    })
+}
+
+fn workload(name: &str, params: &[(&str, Value)]) -> Arc<dyn Workload> {
+    let registry = parbench_workloads::Registry::builtin();
+    let spec = registry.get(name).unwrap();
+    let given: BTreeMap<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).into(), v.clone()))
+        .collect();
+    spec.instantiate(&spec.resolve(&given).unwrap(), env())
+        .unwrap()
+}
+
+/// The span invariants: one span per executed task, inside the run window, no two spans of
+/// one lane overlapping, lanes below the lane count.
+fn check_spans(report: &RunReport) {
+    let executed: BTreeSet<u32> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !matches!(o, TaskOutcome::Skipped))
+        .map(|(i, _)| i as u32)
+        .collect();
+    let spanned: Vec<u32> = report.spans.iter().map(|s| s.task).collect();
+    assert_eq!(spanned.len(), executed.len(), "one span per executed task");
+    assert_eq!(spanned.iter().copied().collect::<BTreeSet<_>>(), executed);
+    let mut lanes: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+    for span in &report.spans {
+        assert!(
+            (span.worker as usize) < report.lanes,
+            "lane {} of {}",
+            span.worker,
+            report.lanes
+        );
+        assert!(report.start_ns <= span.start_ns && span.start_ns <= span.end_ns);
+        assert!(span.end_ns <= report.end_ns, "a span ends after the run");
+        lanes
+            .entry(span.worker)
+            .or_default()
+            .push((span.start_ns, span.end_ns));
+    }
+    for spans in lanes.values_mut() {
+        spans.sort_unstable();
+        for pair in spans.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "two spans of one lane overlap");
+        }
+    }
+}
+
+/// Runs `workload` under every strategy and checks each run against the reference; returns
+/// each run's task list and failed task ids.
+fn agree(
+    workload: &Arc<dyn Workload>,
+    size: usize,
+    seed: u64,
+    policy: FailurePolicy,
+) -> Vec<(Vec<Task>, Vec<u32>)> {
+    let input = Arc::new(workload.generate(size, seed));
+    let strategies = Registry::builtin();
+    let mut failed_sets = Vec::new();
+    for workers in 1..=3 {
+        let mut counts = vec![1, workers.min(size), 7.min(size), size];
+        counts.dedup();
+        for tasks in counts {
+            let tasks = plan_tasks(size, tasks).unwrap();
+            let job = Job {
+                workload: workload.clone(),
+                input: input.clone(),
+                seed,
+                workers,
+                policy,
+            };
+            let reference = Reference::compute(&job, &tasks).unwrap();
+            for spec in strategies.iter() {
+                let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+                strategy.setup(&job).unwrap();
+                for _ in 0..2 {
+                    let report = strategy.run(&tasks).unwrap();
+                    if let Err(e) = reference.check(&job, &tasks, &report, strategy.output()) {
+                        panic!(
+                            "{} under {} with {workers} workers and {} tasks: {e}",
+                            workload.name(),
+                            spec.name,
+                            tasks.len()
+                        );
+                    }
+                    check_spans(&report);
+                    let answer = report.answer(workload.as_ref(), strategy.output(), &tasks);
+                    failed_sets.push((
+                        tasks.clone(),
+                        answer.failures.iter().map(|f| f.task).collect(),
+                    ));
+                }
+                strategy.teardown().unwrap();
+            }
+        }
+    }
+    failed_sets
+}
+
+/// A workload, its parameters and an input size.
+type Case = (&'static str, Vec<(&'static str, Value)>, usize);
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_strategy_reproduces_the_reference(seed in any::<u64>(), scale in 1usize..4) {
+        let cases: Vec<Case> = vec![
+            ("square", vec![], 1_000 * scale),
+            (
+                "resize",
+                vec![
+                    ("width", Value::Int(40)),
+                    ("height", Value::Int(30)),
+                    // The cheapest filter: the agreement, not the resampling, is under test.
+                    ("filter", Value::Text("nearest".into())),
+                ],
+                3 * scale,
+            ),
+            ("json", vec![], 300 * scale),
+            ("http", vec![("latency_ms", Value::Int(0))], 16 * scale),
+            ("spin", vec![("ns_per_item", Value::Int(200))], 50 * scale),
+            ("risky", vec![("error_rate", Value::Float(0.0)), ("panic_rate", Value::Float(0.0))], 500 * scale),
+        ];
+        for (name, params, size) in cases {
+            let workload = workload(name, &params);
+            agree(&workload, size, seed, FailurePolicy::Collect);
+        }
+    }
+
+    #[test]
+    fn risky_fails_the_same_tasks_under_every_strategy(seed in any::<u64>()) {
+        let rates = [("error_rate", Value::Float(0.15)), ("panic_rate", Value::Float(0.1))];
+        let size = 300;
+        let rule = Risky::new(0.15, 0.1);
+        let expected = |tasks: &[Task]| -> Vec<u32> {
+            rule.expected_failures(seed, tasks, 1).iter().map(|f| f.task).collect()
+        };
+        // Collect: every run lists exactly the tasks the seed chose, whatever the strategy.
+        let permanent = workload("risky", &rates);
+        let collected = agree(&permanent, size, seed, FailurePolicy::Collect);
+        for (tasks, failed) in &collected {
+            prop_assert_eq!(failed, &expected(tasks));
+        }
+        // Retry: failures that last two attempts vanish under retry(2) and all stay under
+        // retry(1).
+        let mut transient = rates.to_vec();
+        transient.push(("fail_attempts", Value::Int(2)));
+        let transient = workload("risky", &transient);
+        for (_, failed) in agree(&transient, size, seed, FailurePolicy::Retry(2)) {
+            prop_assert!(failed.is_empty());
+        }
+        for (tasks, failed) in agree(&transient, size, seed, FailurePolicy::Retry(1)) {
+            prop_assert_eq!(failed, expected(&tasks));
+        }
+        // Fail-fast: `agree` checked each run task by task; every failure is a chosen one and
+        // a run with a chosen task fails at least once.
+        for (tasks, failed) in agree(&permanent, size, seed, FailurePolicy::FailFast) {
+            let chosen = expected(&tasks);
+            prop_assert!(failed.iter().all(|t| chosen.contains(t)));
+            prop_assert_eq!(chosen.is_empty(), failed.is_empty());
+        }
+    }
+}
+
+#[test]
+fn collect_failures_match_the_seed_rule_exactly() {
+    let rates = [
+        ("error_rate", Value::Float(0.2)),
+        ("panic_rate", Value::Float(0.1)),
+    ];
+    let workload = workload("risky", &rates);
+    let seed = 4;
+    let input = Arc::new(workload.generate(1_000, seed));
+    let tasks = plan_tasks(1_000, 50).unwrap();
+    let expected: Vec<u32> = Risky::new(0.2, 0.1)
+        .expected_failures(seed, &tasks, 1)
+        .iter()
+        .map(|f| f.task)
+        .collect();
+    assert!(expected.len() > 5);
+    for spec in Registry::builtin().iter() {
+        let job = Job {
+            workload: workload.clone(),
+            input: input.clone(),
+            seed,
+            workers: 3,
+            policy: FailurePolicy::Collect,
+        };
+        let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+        strategy.setup(&job).unwrap();
+        let report = strategy.run(&tasks).unwrap();
+        let failed: Vec<u32> = report
+            .answer(workload.as_ref(), strategy.output(), &tasks)
+            .failures
+            .iter()
+            .map(|f| f.task)
+            .collect();
+        assert_eq!(failed, expected, "{}", spec.name);
+        strategy.teardown().unwrap();
+    }
+}

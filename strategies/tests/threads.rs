@@ -1,0 +1,84 @@
+//! No thread of a strategy outlives its teardown.
+//!
+//! One test in its own binary, so no other test's threads come and go meanwhile. Every
+//! strategy names its threads `pb-<strategy>...`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parbench_strategies::{FailurePolicy, Job, Registry};
+use parbench_workloads::builtin::http::HttpServer;
+use parbench_workloads::{plan_tasks, Environment, Value};
+
+/// Names of this process's threads that belong to a strategy.
+fn strategy_threads() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| name.starts_with("pb-"))
+        .collect()
+}
+
+#[test]
+fn every_thread_is_joined_by_teardown() {
+    let server = HttpServer::start().unwrap();
+    let vars = server.vars();
+    let registry = parbench_workloads::Registry::builtin();
+    let square = registry.get("square").unwrap();
+    let http = registry.get("http").unwrap();
+    let zero_latency = BTreeMap::from([("latency_ms".to_owned(), Value::Int(0))]);
+    let workloads = [
+        square
+            .instantiate(&square.resolve(&BTreeMap::new()).unwrap(), &vars)
+            .unwrap(),
+        http.instantiate(&http.resolve(&zero_latency).unwrap(), &vars)
+            .unwrap(),
+    ];
+    assert_eq!(strategy_threads(), Vec::<String>::new());
+    for workload in workloads {
+        let input = Arc::new(workload.generate(64, 1));
+        let tasks = plan_tasks(64, 16).unwrap();
+        for spec in Registry::builtin().iter() {
+            let job = Job {
+                workload: workload.clone(),
+                input: input.clone(),
+                seed: 1,
+                workers: 3,
+                policy: FailurePolicy::Collect,
+            };
+            let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+            strategy.setup(&job).unwrap();
+            strategy.run(&tasks).unwrap();
+            strategy.run(&tasks).unwrap();
+            let during = strategy_threads();
+            if spec.uses_workers && spec.name != "threads" {
+                assert!(
+                    !during.is_empty(),
+                    "{} shows no thread while set up",
+                    spec.name
+                );
+            }
+            strategy.teardown().unwrap();
+            assert_eq!(
+                strategy_threads(),
+                Vec::<String>::new(),
+                "threads of {} ({}) outlived teardown",
+                spec.name,
+                workload.name()
+            );
+            // Dropping without teardown joins too.
+            let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+            strategy.setup(&job).unwrap();
+            strategy.run(&tasks).unwrap();
+            drop(strategy);
+            assert_eq!(
+                strategy_threads(),
+                Vec::<String>::new(),
+                "{} after drop",
+                spec.name
+            );
+        }
+    }
+    Box::new(server).stop().unwrap();
+}
