@@ -12,7 +12,9 @@ use parbench_reports::{
     SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::{FailurePolicy, Job, Reference, StrategySpec};
-use parbench_workloads::{plan_tasks, EnvVars, Environment, Input, Params, Task, Workload};
+use parbench_workloads::{
+    plan_tasks, EnvVars, Environment, Input, ParamSpec, Params, Task, Workload,
+};
 
 use crate::overhead::decompose;
 use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
@@ -52,23 +54,39 @@ struct Bucket<'a> {
     cells: Vec<(StrategySpec, usize, String)>,
 }
 
-/// A stable cell name: `workload[non-default params]/size=N/tasks=N/strategy/wN`.
-pub fn cell_id(group: &Group, size: usize, tasks: usize, strategy: &str, workers: usize) -> String {
-    let defaults = group.workload.resolve(&BTreeMap::new()).unwrap_or_default();
-    let changed: Vec<String> = group
-        .params
+/// `[k=v,...]` for the parameters that differ from their defaults; empty when none does.
+fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
+    let changed: Vec<String> = params
         .iter()
-        .filter(|(k, v)| defaults.iter().all(|(dk, dv)| dk != *k || dv != *v))
+        .filter(|(k, v)| {
+            specs
+                .iter()
+                .any(|s| s.name == *k && s.kind.default_value() != **v)
+        })
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let params = if changed.is_empty() {
+    if changed.is_empty() {
         String::new()
     } else {
         format!("[{}]", changed.join(","))
-    };
+    }
+}
+
+/// A stable cell name:
+/// `workload[non-default params]/size=N/tasks=N/strategy[non-default params]/wN`.
+pub fn cell_id(
+    group: &Group,
+    size: usize,
+    tasks: usize,
+    strategy: (&StrategySpec, &Params),
+    workers: usize,
+) -> String {
     format!(
-        "{}{params}/size={size}/tasks={tasks}/{strategy}/w{workers}",
-        group.workload.name
+        "{}{}/size={size}/tasks={tasks}/{}{}/w{workers}",
+        group.workload.name,
+        changed_params(&group.params, group.workload.params),
+        strategy.0.name,
+        changed_params(strategy.1, strategy.0.params),
     )
 }
 
@@ -85,7 +103,8 @@ fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
                         &[1]
                     };
                     for &w in workers {
-                        let id = cell_id(group, size, tasks, strategy.name, w);
+                        let params = suite.params_of(strategy);
+                        let id = cell_id(group, size, tasks, (strategy, &params), w);
                         if filter.is_none_or(|f| id.contains(f)) {
                             cells.push((*strategy, w, id));
                         }
@@ -172,9 +191,8 @@ fn measure(
     reset_peak_rss();
     for i in 0..warmup + samples {
         let sample = i + 1;
-        let mut instance = strategy
-            .instantiate(&BTreeMap::new())
-            .map_err(|e| e.to_string())?;
+        let mut instance =
+            (strategy.build)(&suite.params_of(strategy)).map_err(|e| e.to_string())?;
         let clock = Instant::now();
         let setup = instance.setup(&job);
         let setup_ns = clock.elapsed().as_nanos() as u64;
@@ -384,7 +402,7 @@ fn cell_record(
         workload_kind: bucket.group.workload.kind.to_string(),
         params: json_params(&bucket.group.params),
         strategy: strategy.name.to_owned(),
-        strategy_params: BTreeMap::new(),
+        strategy_params: json_params(&suite.params_of(strategy)),
         workers,
         size: bucket.size,
         tasks: bucket.tasks,

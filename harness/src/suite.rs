@@ -8,7 +8,7 @@
 //! name = "io"             # optional; the file's stem otherwise
 //! seed = 42               # inputs are generated from it
 //! policy = "collect"      # collect | fail-fast | retry(N)
-//! strategies = ["sequential"]
+//! strategies = ["sequential", "tokio"]
 //! workers = [1, 2]
 //! warmup = 1              # untimed samples first
 //! samples = 5             # timed samples per cell
@@ -19,6 +19,9 @@
 //! sizes = [400]           # default: the workload's default size
 //! tasks = [1, 8, 100]     # default: [1]
 //! # strategies and workers may be overridden per workload too
+//!
+//! [strategy_params.tokio] # a strategy's parameters, for every cell it runs
+//! in_flight = 64
 //! ```
 
 use std::collections::BTreeMap;
@@ -48,6 +51,7 @@ struct SuiteFile {
     workers: Option<Spanned<Vec<usize>>>,
     warmup: Option<usize>,
     samples: Option<Spanned<usize>>,
+    strategy_params: Option<Spanned<toml::Table>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<WorkloadEntry>,
 }
@@ -80,6 +84,21 @@ pub struct Suite {
     pub samples: usize,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
+    /// The validated parameters of every strategy the groups name.
+    pub strategy_params: BTreeMap<&'static str, Params>,
+}
+
+impl Suite {
+    /// The parameters `strategy` runs with (its defaults when the suite names none).
+    pub fn params_of(&self, strategy: &StrategySpec) -> Params {
+        self.strategy_params
+            .get(strategy.name)
+            .cloned()
+            .unwrap_or_else(|| {
+                Params::resolve(strategy.name, strategy.params, &BTreeMap::new())
+                    .unwrap_or_default()
+            })
+    }
 }
 
 /// One `[[workload]]` entry: a workload with its parameters, and the grid to measure it on.
@@ -277,6 +296,35 @@ impl Suite {
             });
         }
 
+        let mut strategy_params = BTreeMap::new();
+        if let Some(table) = &raw.strategy_params {
+            for (name, value) in table.get_ref() {
+                let key = format!("strategy_params.{name}");
+                let spec = plugins
+                    .strategies
+                    .get(name)
+                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
+                let toml::Value::Table(values) = value else {
+                    return Err(at(
+                        table.span(),
+                        &key,
+                        "expected a table of parameters".to_owned(),
+                    ));
+                };
+                let given = values
+                    .iter()
+                    .map(|(k, v)| {
+                        param_value(v)
+                            .map(|v| (k.clone(), v))
+                            .map_err(|m| at(table.span(), &format!("{key}.{k}"), m))
+                    })
+                    .collect::<Result<BTreeMap<_, _>, _>>()?;
+                let params = Params::resolve(spec.name, spec.params, &given)
+                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
+                strategy_params.insert(spec.name, params);
+            }
+        }
+
         Ok(Suite {
             name: raw.name.unwrap_or_else(|| stem.to_owned()),
             source: file.to_owned(),
@@ -285,6 +333,7 @@ impl Suite {
             warmup: raw.warmup.unwrap_or(1),
             samples,
             groups,
+            strategy_params,
         })
     }
 }
@@ -334,6 +383,13 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_suites_are_valid() {
+        let dispatch = parse(include_str!("../suites/dispatch.toml")).unwrap();
+        assert_eq!(dispatch.groups[1].tasks, [10_000]);
+        assert_eq!(dispatch.groups[0].strategies.len(), 6);
+    }
+
+    #[test]
     fn reads_every_key_with_defaults() {
         let suite = parse(
             "seed = 7\npolicy = \"retry(2)\"\n[[workload]]\nname = \"http\"\nparams = { latency_ms = 3 }\nsizes = [10, 20]\ntasks = [1, 10]\n",
@@ -348,6 +404,25 @@ mod tests {
         assert_eq!(group.sizes, [10, 20]);
         assert_eq!(group.strategies[0].name, "sequential");
         assert_eq!(group.workers, [1]);
+    }
+
+    #[test]
+    fn strategy_parameters_are_validated() {
+        let suite =
+            parse("[strategy_params.tokio]\nin_flight = 8\n[[workload]]\nname = \"square\"\n")
+                .unwrap();
+        let tokio = *Plugins::default().strategies.get("tokio").unwrap();
+        assert_eq!(suite.params_of(&tokio).int("in_flight"), 8);
+        let rayon = *Plugins::default().strategies.get("rayon").unwrap();
+        assert!(suite.params_of(&rayon).is_empty());
+        let err =
+            parse("[strategy_params.tokio]\nin_flight = 0\n[[workload]]\nname = \"square\"\n")
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1: strategy_params.tokio: parameter `in_flight` of `tokio` must be in \
+             1..=100000, got 0"
+        );
     }
 
     #[test]

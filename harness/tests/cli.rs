@@ -38,11 +38,16 @@ name = "square"
 sizes = [5000]
 tasks = [1, 7]
 
+[strategy_params.tokio]
+in_flight = 4
+
 [[workload]]
 name = "http"
 params = { latency_ms = 0 }
 sizes = [20]
 tasks = [4]
+strategies = ["sequential", "tokio", "thread-pool"]
+workers = [2]
 
 [[workload]]
 name = "risky"
@@ -66,7 +71,10 @@ tasks = [3]
         .arg(&out)
         .assert()
         .success()
-        .stdout(predicate::str::contains("5 cells, 0 failed"))
+        .stdout(predicate::str::contains("7 cells, 0 failed"))
+        .stdout(predicate::str::contains(
+            "http[latency_ms=0]/size=20/tasks=4/tokio[in_flight=4]/w2",
+        ))
         .stdout(predicate::str::contains(
             "square/size=5000/tasks=7/sequential/w1",
         ));
@@ -79,7 +87,7 @@ tasks = [3]
     assert!(results.machine.logical_cores >= 1);
     assert!(results.machine.memory_bytes > 0);
     assert!(results.machine.rustc.starts_with("rustc "));
-    assert_eq!(results.cells.len(), 5);
+    assert_eq!(results.cells.len(), 7);
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
         assert!(cell.verified);
