@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::span::Clock;
-use crate::worker::{assemble, RunShared, WorkerLog};
+use crate::worker::{assemble, set_up, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `actors`.
@@ -246,10 +246,7 @@ impl Strategy for Actors {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let system = self
-            .system
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let system = set_up(&self.system, SPEC.name)?;
         system.job.check_tasks(tasks)?;
         let workers = system.workers.len();
         let run = Arc::new(RunShared::new(&system.job, tasks, &mut self.output));

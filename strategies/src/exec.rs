@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use futures_util::FutureExt;
-use parbench_workloads::{AsyncSession, Task, TaskContext, TaskError};
+use parbench_workloads::{AsyncSession, Partial, Task, TaskContext, TaskError};
 use tokio::sync::Semaphore;
 
 use crate::{Job, TaskOutcome};
@@ -60,20 +60,32 @@ pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
         seed: job.seed,
     };
     loop {
-        match catch_task(|| job.workload.run_task(&context, items, &mut *out)) {
-            Ok(partial) => {
-                return TaskOutcome::Done {
-                    attempts: context.attempt,
-                    partial,
-                }
-            }
-            Err(error) if context.attempt >= attempts => {
-                return TaskOutcome::Failed {
-                    attempts: context.attempt,
-                    error,
-                }
-            }
-            Err(_) => context.attempt += 1,
+        let result = catch_task(|| job.workload.run_task(&context, items, &mut *out));
+        if let Some(outcome) = settle(&mut context, attempts, result) {
+            return outcome;
+        }
+    }
+}
+
+/// The outcome of a task after an attempt, or `None` when the policy allows another attempt
+/// (then `context.attempt` is advanced).
+fn settle(
+    context: &mut TaskContext,
+    attempts: u32,
+    result: Result<Partial, TaskError>,
+) -> Option<TaskOutcome> {
+    match result {
+        Ok(partial) => Some(TaskOutcome::Done {
+            attempts: context.attempt,
+            partial,
+        }),
+        Err(error) if context.attempt >= attempts => Some(TaskOutcome::Failed {
+            attempts: context.attempt,
+            error,
+        }),
+        Err(_) => {
+            context.attempt += 1;
+            None
         }
     }
 }
@@ -100,20 +112,8 @@ pub async fn execute_async(
             .catch_unwind()
             .await
             .unwrap_or_else(|payload| Err(TaskError::panic(panic_message(payload.as_ref()))));
-        match result {
-            Ok(partial) => {
-                return TaskOutcome::Done {
-                    attempts: context.attempt,
-                    partial,
-                }
-            }
-            Err(error) if context.attempt >= attempts => {
-                return TaskOutcome::Failed {
-                    attempts: context.attempt,
-                    error,
-                }
-            }
-            Err(_) => context.attempt += 1,
+        if let Some(outcome) = settle(&mut context, attempts, result) {
+            return outcome;
         }
     }
 }

@@ -14,7 +14,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
-use crate::worker::{assemble, RunShared, WorkerLog};
+use crate::worker::{assemble, set_up, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `thread-pool`.
@@ -114,10 +114,7 @@ impl Strategy for ThreadPool {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let pool = self
-            .pool
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let pool = set_up(&self.pool, SPEC.name)?;
         pool.job.check_tasks(tasks)?;
         let workers = pool.begin.len();
         let run = Arc::new(RunShared::new(&pool.job, tasks, &mut self.output));

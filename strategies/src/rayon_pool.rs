@@ -13,7 +13,7 @@ use parbench_workloads::{Params, Task};
 use rayon::prelude::*;
 
 use crate::span::Clock;
-use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
+use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `rayon`.
@@ -77,10 +77,7 @@ impl Strategy for Rayon {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let pool = self
-            .pool
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let pool = set_up(&self.pool, SPEC.name)?;
         pool.job.check_tasks(tasks)?;
         let workers = pool.pool.current_num_threads();
         let run = RunShared::new(&pool.job, tasks, &mut self.output);

@@ -3,7 +3,7 @@
 use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
-use crate::worker::{assemble, WorkerLog};
+use crate::worker::{assemble, set_up, WorkerLog};
 use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `sequential`.
@@ -38,10 +38,7 @@ impl Strategy for Sequential {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let job = self
-            .job
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let job = set_up(&self.job, SPEC.name)?;
         job.check_tasks(tasks)?;
         let mut log = WorkerLog::new(0, tasks.len());
         let len = job.workload.output_len();

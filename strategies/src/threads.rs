@@ -9,7 +9,7 @@ use std::io;
 use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
-use crate::worker::{assemble, Cancel, WorkerLog};
+use crate::worker::{assemble, set_up, Cancel, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `threads`.
@@ -51,10 +51,7 @@ impl Strategy for Threads {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let job = self
-            .job
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let job = set_up(&self.job, SPEC.name)?;
         job.check_tasks(tasks)?;
         let len = job.workload.output_len();
         let workers = job.workers.max(1);

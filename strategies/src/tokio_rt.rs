@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::exec::execute_async;
 use crate::span::Clock;
-use crate::worker::{assemble, PerWorker, RunShared, WorkerLog};
+use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 
 /// Registration of `tokio`.
@@ -172,10 +172,7 @@ impl Strategy for Tokio {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let state = self
-            .state
-            .as_ref()
-            .ok_or_else(|| StrategyError::NotSetUp(SPEC.name.to_owned()))?;
+        let state = set_up(&self.state, SPEC.name)?;
         state.job.check_tasks(tasks)?;
         let workers = state.job.workers.max(1);
         let run = RunShared::new(&state.job, tasks, &mut self.output);

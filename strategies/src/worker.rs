@@ -11,7 +11,7 @@ use parbench_workloads::Task;
 
 use crate::exec::execute;
 use crate::span::{ticks_to_ns, Anchor, Clock};
-use crate::{FailurePolicy, Job, RunReport, Span, TaskOutcome};
+use crate::{FailurePolicy, Job, RunReport, Span, StrategyError, TaskOutcome};
 
 /// Extra capacity at the end of each buffer, so that the next heap block never shares a cache
 /// line with the last entries a worker writes (128 bytes covers adjacent-line prefetching).
@@ -107,6 +107,13 @@ impl Cancel {
             self.0.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// The state `setup` left, or the error of a strategy run before `setup` or after `teardown`.
+pub fn set_up<'a, T>(state: &'a Option<T>, strategy: &str) -> Result<&'a T, StrategyError> {
+    state
+        .as_ref()
+        .ok_or_else(|| StrategyError::NotSetUp(strategy.to_owned()))
 }
 
 /// Combines the workers' logs into the run's report, converting their spans to monotonic

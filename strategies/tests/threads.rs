@@ -10,8 +10,24 @@ use parbench_strategies::{FailurePolicy, Job, Registry};
 use parbench_workloads::builtin::http::HttpServer;
 use parbench_workloads::{plan_tasks, Environment, Value};
 
-/// Names of this process's threads that belong to a strategy.
+/// Names of this process's threads that belong to a strategy, once the joined ones are gone.
+///
+/// `pthread_join` returns when the thread has exited, a moment before the kernel drops it from
+/// `/proc/self/task`; a leaked thread, on the other hand, stays. So this waits up to two
+/// seconds for the list to empty.
 fn strategy_threads() -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let names = listed_threads();
+        if names.is_empty() || std::time::Instant::now() > deadline {
+            return names;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Names of this process's threads that belong to a strategy, as listed right now.
+fn listed_threads() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
@@ -51,7 +67,7 @@ fn every_thread_is_joined_by_teardown() {
             strategy.setup(&job).unwrap();
             strategy.run(&tasks).unwrap();
             strategy.run(&tasks).unwrap();
-            let during = strategy_threads();
+            let during = listed_threads();
             if spec.uses_workers && spec.name != "threads" {
                 assert!(
                     !during.is_empty(),
