@@ -1,9 +1,10 @@
 //! `tokio`: an async runtime with N worker threads built in setup.
 //!
-//! CPU work goes through `spawn_blocking`, one blocking call per task, with the blocking pool
-//! capped at N threads: the idiom tokio documents for CPU-bound work. (`block_in_place` was the
-//! alternative; it hands the worker's queue to a freshly spawned thread on every call, so the
-//! runtime would no longer be N threads, and it is the wrong tool for a whole run of CPU work.)
+//! CPU work goes through `spawn_blocking` by default, one blocking call per task, with the
+//! blocking pool capped at N threads: the idiom tokio documents for CPU-bound work. With
+//! `cpu = "block-in-place"`, N async lanes run their tasks inside `block_in_place` on the worker
+//! threads instead; each call hands the worker's other duties to another thread, so measure
+//! both before choosing.
 //!
 //! IO work runs natively: a workload with an async path (`http`) is driven by its session on
 //! the runtime's reactor, with at most `in_flight` requests in flight — the aiohttp + uvloop
@@ -30,15 +31,25 @@ use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "tokio",
     description: "a tokio runtime: CPU work via spawn_blocking, IO work natively async",
-    params: &[ParamSpec {
-        name: "in_flight",
-        help: "requests in flight at most, on the async IO path",
-        kind: ParamKind::Int {
-            default: 256,
-            min: 1,
-            max: 100_000,
+    params: &[
+        ParamSpec {
+            name: "in_flight",
+            help: "requests in flight at most, on the async IO path",
+            kind: ParamKind::Int {
+                default: 256,
+                min: 1,
+                max: 100_000,
+            },
         },
-    }],
+        ParamSpec {
+            name: "cpu",
+            help: "how CPU work leaves the async workers",
+            kind: ParamKind::Choice {
+                default: "spawn-blocking",
+                options: &["spawn-blocking", "block-in-place"],
+            },
+        },
+    ],
     uses_workers: true,
     build,
 };
@@ -46,6 +57,10 @@ pub const SPEC: StrategySpec = StrategySpec {
 fn build(params: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
     Ok(Box::new(Tokio {
         in_flight: params.int("in_flight") as usize,
+        cpu: match params.text("cpu") {
+            "block-in-place" => CpuPath::BlockInPlace,
+            _ => CpuPath::SpawnBlocking,
+        },
         state: None,
         output: Vec::new(),
     }))
@@ -64,9 +79,19 @@ struct State {
     blocking_threads: Arc<AtomicUsize>,
 }
 
+/// How CPU work leaves the runtime's async workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CpuPath {
+    /// One `spawn_blocking` call per task, on a blocking pool capped at N threads.
+    SpawnBlocking,
+    /// N lanes whose tasks run inside `block_in_place` on the worker threads.
+    BlockInPlace,
+}
+
 /// A tokio runtime.
 pub struct Tokio {
     in_flight: usize,
+    cpu: CpuPath,
     state: Option<State>,
     output: Vec<u8>,
 }
@@ -99,39 +124,50 @@ impl BlockingRun {
     }
 }
 
-/// An IO run: the shared run, the next task to take, and the in-flight limit.
-struct AsyncRun {
+/// A run spread over lanes: async tasks that each take the next task index until none is
+/// left, so a lane's spans never overlap.
+struct LaneRun {
     run: RunShared,
-    session: Arc<dyn AsyncSession>,
     next: AtomicUsize,
     in_flight: Semaphore,
 }
 
-impl AsyncRun {
-    async fn lane(self: Arc<Self>, mut log: WorkerLog) -> WorkerLog {
-        let tasks = self.run.tasks.len();
-        loop {
-            let index = self.next.fetch_add(1, Ordering::Relaxed);
-            if index >= tasks || self.run.cancel.is_set() {
-                return log;
-            }
+impl LaneRun {
+    /// The next task to run, unless every task is taken or the run was cancelled.
+    fn take(&self) -> Option<usize> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        (index < self.run.tasks.len() && !self.run.cancel.is_set()).then_some(index)
+    }
+
+    /// IO work: each task's requests run concurrently through the async session.
+    async fn io_lane(
+        self: Arc<Self>,
+        session: Arc<dyn AsyncSession>,
+        mut log: WorkerLog,
+    ) -> WorkerLog {
+        while let Some(index) = self.take() {
             let task = &self.run.tasks[index];
-            // SAFETY: `next` hands each index out once.
+            // SAFETY: `take` hands each index out once.
             let out = unsafe { self.run.output_of(index) };
             let start = log.ticks();
-            let outcome = execute_async(
-                &self.run.job,
-                self.session.as_ref(),
-                task,
-                out,
-                &self.in_flight,
-            )
-            .await;
+            let outcome =
+                execute_async(&self.run.job, session.as_ref(), task, out, &self.in_flight).await;
             let end = log.ticks();
             if log.record(index, task, start, end, outcome) {
                 self.run.cancel.on_failure(self.run.job.policy);
             }
         }
+        log
+    }
+
+    /// CPU work on the worker thread itself, which `block_in_place` hands over to a new
+    /// thread for the duration.
+    async fn block_in_place_lane(self: Arc<Self>, mut log: WorkerLog) -> WorkerLog {
+        while let Some(index) = self.take() {
+            // SAFETY: `take` hands each index out once.
+            tokio::task::block_in_place(|| unsafe { self.run.run_task(index, &mut log) });
+        }
+        log
     }
 }
 
@@ -181,12 +217,15 @@ impl Strategy for Tokio {
             message,
         };
 
-        if let Some(session) = &state.session {
-            let lanes = self.in_flight.min(tasks.len()).max(1);
+        let lanes = match (&state.session, self.cpu) {
+            (Some(_), _) => self.in_flight.min(tasks.len()).max(1),
+            (None, CpuPath::BlockInPlace) => workers,
+            (None, CpuPath::SpawnBlocking) => 0,
+        };
+        if lanes > 0 {
             let logs: Vec<WorkerLog> = (0..lanes).map(|l| WorkerLog::new(l, tasks.len())).collect();
-            let shared = Arc::new(AsyncRun {
+            let shared = Arc::new(LaneRun {
                 run,
-                session: session.clone(),
                 next: AtomicUsize::new(0),
                 in_flight: Semaphore::new(self.in_flight),
             });
@@ -194,11 +233,14 @@ impl Strategy for Tokio {
             let logs = state.runtime.block_on(async {
                 let mut set = JoinSet::new();
                 for log in logs {
-                    set.spawn(shared.clone().lane(log));
+                    match &state.session {
+                        Some(session) => set.spawn(shared.clone().io_lane(session.clone(), log)),
+                        None => set.spawn(shared.clone().block_in_place_lane(log)),
+                    };
                 }
                 let mut done = Vec::with_capacity(lanes);
                 while let Some(log) = set.join_next().await {
-                    done.push(log.map_err(|e| broken(format!("an async lane failed: {e}")))?);
+                    done.push(log.map_err(|e| broken(format!("a lane failed: {e}")))?);
                 }
                 Ok::<_, StrategyError>(done)
             })?;

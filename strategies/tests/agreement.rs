@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
-use parbench_strategies::{FailurePolicy, Job, Reference, Registry, RunReport, TaskOutcome};
+use parbench_strategies::{
+    FailurePolicy, Job, Reference, Registry, RunReport, StrategySpec, TaskOutcome,
+};
 use parbench_workloads::builtin::risky::Risky;
 use parbench_workloads::{plan_tasks, EnvVars, Environment, Task, Value, Workload};
 use proptest::prelude::*;
@@ -74,6 +76,16 @@ fn check_spans(report: &RunReport) {
     }
 }
 
+/// Every strategy with its defaults, and tokio with its other CPU path.
+fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value>)> {
+    let mut all: Vec<_> = strategies.iter().map(|s| (s, BTreeMap::new())).collect();
+    all.push((
+        strategies.get("tokio").unwrap(),
+        BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]),
+    ));
+    all
+}
+
 /// Runs `workload` under every strategy and checks each run against the reference; returns
 /// each run's task list and failed task ids.
 fn agree(
@@ -98,8 +110,8 @@ fn agree(
                 policy,
             };
             let reference = Reference::compute(&job, &tasks).unwrap();
-            for spec in strategies.iter() {
-                let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+            for (spec, given) in variants(&strategies) {
+                let mut strategy = spec.instantiate(&given).unwrap();
                 strategy.setup(&job).unwrap();
                 for _ in 0..2 {
                     let report = strategy.run(&tasks).unwrap();

@@ -55,7 +55,14 @@ fn every_thread_is_joined_by_teardown() {
     for workload in workloads {
         let input = Arc::new(workload.generate(64, 1));
         let tasks = plan_tasks(64, 16).unwrap();
-        for spec in Registry::builtin().iter() {
+        let registry = Registry::builtin();
+        let block_in_place =
+            BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]);
+        let variants = registry
+            .iter()
+            .map(|spec| (spec, BTreeMap::new()))
+            .chain([(registry.get("tokio").unwrap(), block_in_place)]);
+        for (spec, given) in variants {
             let job = Job {
                 workload: workload.clone(),
                 input: input.clone(),
@@ -63,7 +70,7 @@ fn every_thread_is_joined_by_teardown() {
                 workers: 3,
                 policy: FailurePolicy::Collect,
             };
-            let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+            let mut strategy = spec.instantiate(&given).unwrap();
             strategy.setup(&job).unwrap();
             strategy.run(&tasks).unwrap();
             strategy.run(&tasks).unwrap();
@@ -84,7 +91,7 @@ fn every_thread_is_joined_by_teardown() {
                 workload.name()
             );
             // Dropping without teardown joins too.
-            let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
+            let mut strategy = spec.instantiate(&given).unwrap();
             strategy.setup(&job).unwrap();
             strategy.run(&tasks).unwrap();
             drop(strategy);
