@@ -187,12 +187,12 @@ fn measure(
         workers,
         policy: suite.policy,
     };
+    let params = suite.params_of(strategy);
     let mut records = Vec::with_capacity(samples);
     reset_peak_rss();
     for i in 0..warmup + samples {
         let sample = i + 1;
-        let mut instance =
-            (strategy.build)(&suite.params_of(strategy)).map_err(|e| e.to_string())?;
+        let mut instance = (strategy.build)(&params).map_err(|e| e.to_string())?;
         let clock = Instant::now();
         let setup = instance.setup(&job);
         let setup_ns = clock.elapsed().as_nanos() as u64;
