@@ -156,7 +156,7 @@ fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared
         input_bytes: input.bytes.len() as u64,
         output_bytes: job.output_bytes() as u64,
         generate_ns,
-        sequential_busy_ns: reference.busy_ns,
+        sequential_busy_ns: reference.busy_ns(),
     };
     Ok(Prepared {
         workload,

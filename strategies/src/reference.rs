@@ -18,8 +18,6 @@ use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, TaskOutcome}
 pub struct Reference {
     /// The sequential run's answer under the job's policy.
     pub answer: Answer,
-    /// Time spent inside tasks by the sequential run: the base of the contention part.
-    pub busy_ns: u64,
     /// The sequential run's report.
     pub report: RunReport,
     /// For fail-fast: every task's output and outcome when all tasks run.
@@ -42,24 +40,12 @@ fn run_sequential(job: &Job, tasks: &[Task]) -> Result<(Vec<u8>, RunReport), Str
     Ok((output, report))
 }
 
-fn partials(report: &RunReport) -> Vec<Option<Partial>> {
-    report
-        .outcomes
-        .iter()
-        .map(|o| match o {
-            TaskOutcome::Done { partial, .. } => Some(partial.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 impl Reference {
     /// Runs `job` over `tasks` sequentially (twice under fail-fast: once as asked, once letting
     /// every task run).
     pub fn compute(job: &Job, tasks: &[Task]) -> Result<Self, StrategyError> {
         let (output, report) = run_sequential(job, tasks)?;
         let answer = report.answer(job.workload.as_ref(), &output, tasks);
-        let busy_ns = report.spans.iter().map(|s| s.duration_ns()).sum();
         let every_task = if job.policy == FailurePolicy::FailFast {
             let collect = Job {
                 policy: FailurePolicy::Collect,
@@ -73,7 +59,7 @@ impl Reference {
                 .map(|f| (f.task, f.kind))
                 .collect();
             Some(EveryTask {
-                partials: partials(&report),
+                partials: report.partials(),
                 output,
                 failures,
             })
@@ -82,10 +68,14 @@ impl Reference {
         };
         Ok(Self {
             answer,
-            busy_ns,
             report,
             every_task,
         })
+    }
+
+    /// Time spent inside tasks by the sequential run: the base of the contention part.
+    pub fn busy_ns(&self) -> u64 {
+        self.report.spans.iter().map(|s| s.duration_ns()).sum()
     }
 
     /// Checks one sample: `report` and `output` of a run of the same job over the same tasks.

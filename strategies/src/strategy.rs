@@ -105,14 +105,7 @@ impl RunReport {
 
     /// The run's answer, from the strategy's output buffer.
     pub fn answer(&self, workload: &dyn Workload, output: &[u8], tasks: &[Task]) -> Answer {
-        let partials: Vec<Option<Partial>> = self
-            .outcomes
-            .iter()
-            .map(|o| match o {
-                TaskOutcome::Done { partial, .. } => Some(partial.clone()),
-                _ => None,
-            })
-            .collect();
+        let partials = self.partials();
         let failures = self
             .outcomes
             .iter()
@@ -126,6 +119,17 @@ impl RunReport {
             })
             .collect();
         Answer::compute(workload, output, tasks, &partials, failures)
+    }
+
+    /// Each task's partial result, in task order; `None` for a task that did not succeed.
+    pub fn partials(&self) -> Vec<Option<Partial>> {
+        self.outcomes
+            .iter()
+            .map(|o| match o {
+                TaskOutcome::Done { partial, .. } => Some(partial.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// When the first failed task ended, if one failed: with `end_ns`, how long a fail-fast
