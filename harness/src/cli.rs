@@ -32,4 +32,8 @@ pub enum Command {
     },
     /// List every workload and strategy with its parameters.
     List,
+    /// Serve as a worker process of a process strategy (started by parbench itself, speaking
+    /// its protocol on stdin and stdout).
+    #[command(name = "worker", hide = true)]
+    Worker,
 }

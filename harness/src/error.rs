@@ -29,6 +29,12 @@ pub enum Error {
         /// The underlying failure.
         source: std::io::Error,
     },
+    /// Serving as a worker process failed.
+    #[error("worker: {0}")]
+    Worker(#[from] parbench_strategies::process::ServeError),
+    /// The signal handling thread could not be started.
+    #[error("cannot handle Ctrl-C: {0}")]
+    Signals(std::io::Error),
     /// The filter selected no cell.
     #[error("--filter `{0}` matches no cell of the suite")]
     NothingSelected(String),
@@ -38,7 +44,7 @@ impl Error {
     /// The exit code documented for this error: 2 for usage and input errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Report(_) | Error::OutputDir { .. } => 1,
+            Error::Report(_) | Error::OutputDir { .. } | Error::Worker(_) | Error::Signals(_) => 1,
             _ => 2,
         }
     }

@@ -17,6 +17,7 @@
 
 mod cli;
 mod error;
+pub mod interrupt;
 pub mod list;
 mod machine;
 pub mod overhead;
@@ -80,12 +81,18 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             print!("{}", list::render(plugins));
             Ok(0)
         }
+        Command::Worker => {
+            parbench_strategies::process::serve(&plugins.workloads)?;
+            Ok(0)
+        }
         Command::Run {
             suite,
             out,
             filter,
             quick,
         } => {
+            // A worker process never gets here: only a run handles signals itself.
+            interrupt::install().map_err(Error::Signals)?;
             let suite = match suite {
                 Some(path) => Suite::load(&path, plugins)?,
                 None => Suite::embedded(plugins)?,

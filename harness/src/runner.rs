@@ -9,11 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
     write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Sample, Status,
-    SuiteInfo, SCHEMA_VERSION,
+    SuiteInfo, WorkerMemory, SCHEMA_VERSION,
 };
-use parbench_strategies::{FailurePolicy, Job, Reference, StrategySpec};
+use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy, StrategySpec};
 use parbench_workloads::{
-    plan_tasks, EnvVars, Environment, Input, ParamSpec, Params, Task, Workload,
+    plan_tasks, EnvVars, Environment, Input, ParamSpec, Params, Recipe, Task, Workload,
 };
 
 use crate::overhead::decompose;
@@ -127,6 +127,7 @@ fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
 /// A workload ready to be measured over one task list.
 struct Prepared {
     workload: Arc<dyn Workload>,
+    recipe: Arc<Recipe>,
     input: Arc<Input>,
     tasks: Vec<Task>,
     reference: Reference,
@@ -134,6 +135,11 @@ struct Prepared {
 }
 
 fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared, String> {
+    let recipe = Arc::new(Recipe::new(
+        &bucket.group.workload,
+        &bucket.group.params,
+        env,
+    ));
     let workload = bucket
         .group
         .workload
@@ -145,6 +151,7 @@ fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared
     let tasks = plan_tasks(input.items(), bucket.tasks).map_err(|e| e.to_string())?;
     let job = Job {
         workload: workload.clone(),
+        recipe: recipe.clone(),
         input: input.clone(),
         seed: suite.seed,
         workers: 1,
@@ -160,6 +167,7 @@ fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared
     };
     Ok(Prepared {
         workload,
+        recipe,
         input,
         tasks,
         reference,
@@ -182,6 +190,7 @@ fn measure(
 ) -> Result<Measured, String> {
     let job = Job {
         workload: prepared.workload.clone(),
+        recipe: prepared.recipe.clone(),
         input: prepared.input.clone(),
         seed: suite.seed,
         workers,
@@ -189,6 +198,7 @@ fn measure(
     };
     let params = suite.params_of(strategy);
     let mut records = Vec::with_capacity(samples);
+    let mut workers_peak = 0u64;
     reset_peak_rss();
     for i in 0..warmup + samples {
         let sample = i + 1;
@@ -200,29 +210,20 @@ fn measure(
             let _ = instance.teardown();
             return Err(format!("sample {sample}: setup failed: {e}"));
         }
-        let cpu = process_cpu_ns();
-        let run = instance.run(&prepared.tasks);
-        let cpu_ns = process_cpu_ns() - cpu;
-        let report = match run {
-            Ok(report) => report,
-            Err(e) => {
-                let _ = instance.teardown();
-                return Err(format!("sample {sample}: the run failed: {e}"));
-            }
-        };
-        let verdict = prepared
-            .reference
-            .check(&job, &prepared.tasks, &report, instance.output());
+        // The first run meets a fresh strategy (cold caches, untouched buffers, workers
+        // faulting their pages in) and counts toward end to end; the second is steady state.
+        let first = run_verified(instance.as_mut(), prepared, &job)
+            .map_err(|e| format!("sample {sample}: the first run {e}"));
+        let second = first.and_then(|first| {
+            run_verified(instance.as_mut(), prepared, &job)
+                .map(|steady| (first, steady))
+                .map_err(|e| format!("sample {sample}: the second run {e}"))
+        });
         let clock = Instant::now();
-        instance
-            .teardown()
-            .map_err(|e| format!("sample {sample}: teardown failed: {e}"))?;
+        let stopped = instance.teardown();
         let teardown_ns = clock.elapsed().as_nanos() as u64;
-        if let Err(difference) = verdict {
-            return Err(format!(
-                "sample {sample}: the answer differs from the sequential reference: {difference}"
-            ));
-        }
+        let ((first, _), (report, parent_cpu_ns)) = second?;
+        let stopped = stopped.map_err(|e| format!("sample {sample}: teardown failed: {e}"))?;
         let overhead = decompose(
             report.lanes,
             report.start_ns,
@@ -232,11 +233,26 @@ fn measure(
         )
         .map_err(|e| format!("sample {sample}: {e}"))?;
         if i >= warmup {
+            let worker_memory: Vec<WorkerMemory> = stopped
+                .workers
+                .iter()
+                .map(|w| WorkerMemory {
+                    peak_rss_bytes: w.peak_rss_bytes,
+                    shared_rss_bytes: w.shared_rss_bytes,
+                })
+                .collect();
+            workers_peak = workers_peak.max(
+                worker_memory
+                    .iter()
+                    .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
+                    .sum(),
+            );
             records.push(Sample {
                 setup_ns,
+                first_run_ns: first.wall_ns(),
                 run_ns: report.wall_ns(),
                 teardown_ns,
-                cpu_ns,
+                cpu_ns: parent_cpu_ns + report.worker_cpu_ns,
                 skipped_tasks: report.skipped(),
                 fail_stop_ns: match suite.policy {
                     FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
@@ -244,13 +260,34 @@ fn measure(
                 },
                 lanes: report.lanes,
                 overhead,
+                bytes_moved: report.bytes_moved,
+                worker_memory,
             });
         }
     }
     Ok(Measured {
         samples: records,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
     })
+}
+
+/// Runs the prepared tasks once and checks the answer against the reference; returns the
+/// report and the CPU time of the measuring process during the run.
+fn run_verified(
+    instance: &mut dyn Strategy,
+    prepared: &Prepared,
+    job: &Job,
+) -> Result<(RunReport, u64), String> {
+    let cpu = process_cpu_ns();
+    let report = instance
+        .run(&prepared.tasks)
+        .map_err(|e| format!("failed: {e}"))?;
+    let cpu_ns = process_cpu_ns() - cpu;
+    prepared
+        .reference
+        .check(job, &prepared.tasks, &report, instance.output())
+        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
+    Ok((report, cpu_ns))
 }
 
 fn json_params(params: &Params) -> BTreeMap<String, serde_json::Value> {
@@ -297,6 +334,15 @@ fn start_environments(
     (running, vars, failed)
 }
 
+/// Writes `results.json` atomically, never while the process exits on a signal.
+fn save(
+    out: &std::path::Path,
+    results: &Results,
+) -> Result<PathBuf, parbench_reports::ReportError> {
+    let _writing = crate::interrupt::writing();
+    write_atomically(out, &Json, results)
+}
+
 /// Runs the suite and writes `results.json` into the output directory after every cell.
 pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     let started = Instant::now();
@@ -325,7 +371,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         machine: machine::describe(),
         cells: Vec::with_capacity(total),
     };
-    let path = write_atomically(&options.out, &Json, &results)?;
+    let path = save(&options.out, &results)?;
     let counts = if options.quick {
         (suite.warmup.min(1), suite.samples.min(3))
     } else {
@@ -353,7 +399,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
             let cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
             terminal::cell_line(results.cells.len() + 1, total, &cell);
             results.cells.push(cell);
-            write_atomically(&options.out, &Json, &results)?;
+            save(&options.out, &results)?;
         }
     }
     for env in environments {
@@ -363,7 +409,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     }
 
     results.finished_at = Some(now_rfc3339());
-    write_atomically(&options.out, &Json, &results)?;
+    save(&options.out, &results)?;
     terminal::summary(&results);
     Ok(RunSummary {
         cells: results.cells.len(),
@@ -393,7 +439,7 @@ fn cell_record(
     let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
     let end_to_end: Vec<u64> = samples
         .iter()
-        .map(|s| s.setup_ns + s.run_ns + s.teardown_ns)
+        .map(|s| s.setup_ns + s.first_run_ns + s.teardown_ns)
         .collect();
     let ok = error.is_none();
     Cell {

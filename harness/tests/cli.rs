@@ -1,6 +1,7 @@
 //! The `parbench` command line, end to end on the real binary.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 
 use assert_cmd::Command;
 use parbench_reports::{Results, Status, SCHEMA_VERSION};
@@ -46,7 +47,14 @@ name = "http"
 params = { latency_ms = 0 }
 sizes = [20]
 tasks = [4]
-strategies = ["sequential", "tokio", "thread-pool"]
+strategies = ["sequential", "tokio", "thread-pool", "process-pool"]
+workers = [2]
+
+[[workload]]
+name = "json"
+sizes = [500]
+tasks = [7]
+strategies = ["process-pool", "process-shm"]
 workers = [2]
 
 [[workload]]
@@ -71,7 +79,7 @@ tasks = [3]
         .arg(&out)
         .assert()
         .success()
-        .stdout(predicate::str::contains("7 cells, 0 failed"))
+        .stdout(predicate::str::contains("10 cells, 0 failed"))
         .stdout(predicate::str::contains(
             "http[latency_ms=0]/size=20/tasks=4/tokio[in_flight=4]/w2",
         ))
@@ -87,7 +95,7 @@ tasks = [3]
     assert!(results.machine.logical_cores >= 1);
     assert!(results.machine.memory_bytes > 0);
     assert!(results.machine.rustc.starts_with("rustc "));
-    assert_eq!(results.cells.len(), 7);
+    assert_eq!(results.cells.len(), 10);
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
         assert!(cell.verified);
@@ -101,7 +109,48 @@ tasks = [3]
         );
         assert!(cell.peak_rss_bytes.unwrap() > 1 << 20);
         assert_eq!(cell.answer.as_ref().unwrap().digest.len(), 64);
+        // Worker processes re-executed from this binary report their memory and the bytes
+        // that crossed to them; threads move nothing.
+        for sample in &cell.samples {
+            if cell.strategy.starts_with("process-") {
+                assert_eq!(sample.worker_memory.len(), 2, "{}", cell.id);
+                assert!(sample
+                    .worker_memory
+                    .iter()
+                    .all(|w| w.peak_rss_bytes > 1 << 20));
+                assert!(sample.bytes_moved > 0);
+            } else {
+                assert!(sample.worker_memory.is_empty());
+                assert_eq!(sample.bytes_moved, 0);
+            }
+        }
     }
+    let moved = |strategy: &str| {
+        let cell = results
+            .cells
+            .iter()
+            .find(|c| c.workload == "json" && c.strategy == strategy)
+            .unwrap();
+        cell.samples[0].bytes_moved
+    };
+    // The pool copies every record in and every aggregate out; shared memory sends ranges.
+    let input = results
+        .cells
+        .iter()
+        .find(|c| c.workload == "json")
+        .unwrap()
+        .features
+        .input_bytes;
+    assert!(
+        moved("process-pool") > input,
+        "{} vs {input}",
+        moved("process-pool")
+    );
+    assert!(
+        moved("process-shm") < input / 20,
+        "{} vs {input}",
+        moved("process-shm")
+    );
     let risky = results
         .cells
         .iter()
@@ -166,4 +215,84 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
             "error: /no/such/suite.toml: cannot read the suite: No such file or directory",
         ));
     parbench().arg("frobnicate").assert().code(2);
+}
+
+/// The processes whose process group is `group`, from `/proc/*/stat`.
+fn processes_in_group(group: u32) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+                == Some(group)
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("long.toml");
+    fs::write(
+        &suite,
+        r#"
+name = "long"
+strategies = ["process-shm", "process-pool"]
+workers = [2]
+samples = 1000
+
+[[workload]]
+name = "square"
+sizes = [200000]
+tasks = [1, 16]
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    // Its own process group, as a shell gives a job: Ctrl-C signals the whole group.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_parbench"))
+        .arg("run")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .arg("--filter")
+        .arg("tasks=16")
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Mid-run: workers are up, processes are spawned and segments come and go all the time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while processes_in_group(pid).len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no worker started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let group = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
+    assert_eq!(processes_in_group(pid), Vec::<String>::new());
+    let prefix = format!("parbench-{pid}-");
+    let segments: Vec<_> = fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    assert_eq!(segments, Vec::<String>::new());
+    // What was written is whole: the results file parses, and no temporary file is left.
+    let names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["results.json"]);
+    let results: Results =
+        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results.suite.name, "long");
+    assert!(results.finished_at.is_none());
 }

@@ -21,6 +21,6 @@ mod writer;
 
 pub use schema::{
     AnswerRecord, Cell, FailedTask, Features, Machine, Overhead, Results, Sample, Stats, Status,
-    SuiteInfo, SCHEMA_VERSION,
+    SuiteInfo, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{write_atomically, Json, ReportError, Writer};

@@ -113,9 +113,12 @@ pub struct Cell {
     pub samples: Vec<Sample>,
     /// Statistics of the run times (steady state).
     pub wall: Option<Stats>,
-    /// Statistics of setup + run + teardown (end to end).
+    /// Statistics of setup + first run + teardown (end to end: one use of a fresh strategy).
     pub end_to_end: Option<Stats>,
-    /// Peak resident memory while the cell ran, in bytes.
+    /// Peak resident memory of the cell's processes, in bytes: the measuring process's
+    /// high-water mark plus, for process strategies, the largest sum over a sample of its
+    /// workers' private high-water marks (shared pages are counted once, in the measuring
+    /// process that created and filled them).
     pub peak_rss_bytes: Option<u64>,
     /// Scheduling overhead of the sample with the median run time.
     pub overhead: Option<Overhead>,
@@ -159,11 +162,15 @@ pub struct Features {
 pub struct Sample {
     /// Spawning pools, runtimes or processes.
     pub setup_ns: u64,
-    /// The run itself (steady state).
+    /// The first run after setup: fresh workers, cold caches (part of end to end).
+    #[serde(default)]
+    pub first_run_ns: u64,
+    /// The second run on the same set-up strategy (steady state).
     pub run_ns: u64,
     /// Stopping and joining.
     pub teardown_ns: u64,
-    /// CPU time (user + system) of the measuring process during the run.
+    /// CPU time (user + system) during the run: the measuring process and, for process
+    /// strategies, its worker processes.
     pub cpu_ns: u64,
     /// Tasks that a fail-fast policy cancelled.
     pub skipped_tasks: usize,
@@ -175,6 +182,22 @@ pub struct Sample {
     pub lanes: usize,
     /// The sample's scheduling overhead.
     pub overhead: Overhead,
+    /// Bytes that crossed between processes to run the tasks (both directions).
+    #[serde(default)]
+    pub bytes_moved: u64,
+    /// Each worker process's memory as it exited; empty for in-process strategies.
+    #[serde(default)]
+    pub worker_memory: Vec<WorkerMemory>,
+}
+
+/// A worker process's memory, as it reported it just before exiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    /// Its peak resident set (`VmHWM`), in bytes.
+    pub peak_rss_bytes: u64,
+    /// The part of its resident set in shared memory (`RssShmem`), which the process that
+    /// created the segment counts too.
+    pub shared_rss_bytes: u64,
 }
 
 /// Summary statistics of a set of durations, in nanoseconds.

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, RunShared, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `actors`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -24,6 +24,7 @@ pub const SPEC: StrategySpec = StrategySpec {
     description: "ractor actors: N stateful workers pull tasks from a coordinator by message",
     params: &[],
     uses_workers: true,
+    spawns_processes: false,
     build,
 };
 
@@ -277,7 +278,7 @@ impl Strategy for Actors {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         if let Some(system) = self.system.take() {
             for worker in &system.workers {
                 worker.stop(None);
@@ -291,7 +292,7 @@ impl Strategy for Actors {
             drop(system.runtime);
         }
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }
 

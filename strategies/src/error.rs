@@ -55,4 +55,16 @@ pub enum StrategyError {
         /// The underlying failure.
         source: std::io::Error,
     },
+    /// A worker process died, or broke the protocol, during setup, a run or teardown.
+    #[error("strategy `{strategy}`: worker {worker} (pid {pid}) {what}")]
+    Worker {
+        /// The strategy.
+        strategy: String,
+        /// The worker's index.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+        /// What happened, e.g. `died during the run: killed by signal 9 (SIGKILL)`.
+        what: String,
+    },
 }

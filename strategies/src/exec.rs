@@ -6,10 +6,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use futures_util::FutureExt;
-use parbench_workloads::{AsyncSession, Partial, Task, TaskContext, TaskError};
+use parbench_workloads::{AsyncSession, Items, Partial, Task, TaskContext, TaskError, Workload};
 use tokio::sync::Semaphore;
 
-use crate::{Job, TaskOutcome};
+use crate::{FailurePolicy, Job, TaskOutcome};
 
 thread_local! {
     static IN_TASK: Cell<bool> = const { Cell::new(false) };
@@ -53,14 +53,34 @@ pub fn catch_task<R>(f: impl FnOnce() -> Result<R, TaskError>) -> Result<R, Task
 /// often as the job's policy allows.
 pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
     let items = job.input.view().slice(task.items.clone());
-    let attempts = job.policy.attempts();
+    execute_items(
+        job.workload.as_ref(),
+        job.seed,
+        job.policy,
+        task,
+        items,
+        out,
+    )
+}
+
+/// [`execute`] over items already in hand: a worker process holds one task's bytes, or a
+/// mapping of the input, rather than a [`Job`].
+pub fn execute_items(
+    workload: &dyn Workload,
+    seed: u64,
+    policy: FailurePolicy,
+    task: &Task,
+    items: Items<'_>,
+    out: &mut [u8],
+) -> TaskOutcome {
+    let attempts = policy.attempts();
     let mut context = TaskContext {
         task: task.clone(),
         attempt: 1,
-        seed: job.seed,
+        seed,
     };
     loop {
-        let result = catch_task(|| job.workload.run_task(&context, items, &mut *out));
+        let result = catch_task(|| workload.run_task(&context, items, &mut *out));
         if let Some(outcome) = settle(&mut context, attempts, result) {
             return outcome;
         }

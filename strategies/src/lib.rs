@@ -12,6 +12,7 @@ mod error;
 pub mod exec;
 mod policy;
 pub mod pool;
+pub mod process;
 pub mod rayon_pool;
 mod reference;
 pub mod sequential;
@@ -25,4 +26,6 @@ pub use error::StrategyError;
 pub use policy::FailurePolicy;
 pub use reference::Reference;
 pub use span::{now_ns, Span};
-pub use strategy::{Job, Registry, RunReport, Strategy, StrategySpec, TaskOutcome};
+pub use strategy::{
+    Job, Registry, RunReport, Strategy, StrategySpec, TaskOutcome, Teardown, WorkerMemory,
+};

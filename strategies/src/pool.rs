@@ -15,7 +15,7 @@ use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, RunShared, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `thread-pool`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -23,6 +23,7 @@ pub const SPEC: StrategySpec = StrategySpec {
     description: "a fixed pool of threads and a channel queue of tasks: dynamic dispatch (ThreadPoolExecutor)",
     params: &[],
     uses_workers: true,
+    spawns_processes: false,
     build,
 };
 
@@ -155,7 +156,7 @@ impl Strategy for ThreadPool {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         if let Some(pool) = self.pool.take() {
             drop(pool.begin);
             for thread in pool.threads {
@@ -163,7 +164,7 @@ impl Strategy for ThreadPool {
             }
         }
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }
 

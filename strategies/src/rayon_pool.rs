@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `rayon`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -22,6 +22,7 @@ pub const SPEC: StrategySpec = StrategySpec {
     description: "work stealing: a dedicated rayon pool runs the task list as a parallel iterator",
     params: &[],
     uses_workers: true,
+    spawns_processes: false,
     build,
 };
 
@@ -109,7 +110,7 @@ impl Strategy for Rayon {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         if let Some(Pool { pool, threads, .. }) = self.pool.take() {
             drop(pool);
             let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -118,7 +119,7 @@ impl Strategy for Rayon {
             }
         }
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }
 

@@ -4,7 +4,7 @@ use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, WorkerLog};
-use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `sequential`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -12,6 +12,7 @@ pub const SPEC: StrategySpec = StrategySpec {
     description: "the single-threaded loop on the calling thread; the reference answer",
     params: &[],
     uses_workers: false,
+    spawns_processes: false,
     build,
 };
 
@@ -59,9 +60,9 @@ impl Strategy for Sequential {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         self.job = None;
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }

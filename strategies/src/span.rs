@@ -57,6 +57,15 @@ impl Clock {
         Self { tsc: false }
     }
 
+    /// The clock another process of this machine reads when the parent's clock `is_tsc`: the
+    /// counter is one for the whole machine, so a worker's readings convert with the parent's
+    /// anchors.
+    pub fn shared(tsc: bool) -> Self {
+        Self {
+            tsc: tsc && cfg!(target_arch = "x86_64"),
+        }
+    }
+
     /// Whether it reads the time-stamp counter.
     pub fn is_tsc(&self) -> bool {
         self.tsc

@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use parbench_workloads::{
-    Answer, Failure, Input, ParamSpec, Params, Partial, Task, TaskError, Workload,
+    Answer, Failure, Input, ParamSpec, Params, Partial, Recipe, Task, TaskError, Workload,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::{FailurePolicy, Span, StrategyError};
 
@@ -14,6 +15,8 @@ use crate::{FailurePolicy, Span, StrategyError};
 pub struct Job {
     /// The configured workload.
     pub workload: Arc<dyn Workload>,
+    /// How to build it again by name: what a worker process receives.
+    pub recipe: Arc<Recipe>,
     /// Its generated input.
     pub input: Arc<Input>,
     /// The seed the input was generated from (tasks may use it).
@@ -61,7 +64,7 @@ impl Job {
 }
 
 /// How one task ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskOutcome {
     /// It succeeded, on attempt `attempts`.
     Done {
@@ -95,6 +98,12 @@ pub struct RunReport {
     pub outcomes: Vec<TaskOutcome>,
     /// One span per executed task, in no particular order.
     pub spans: Vec<Span>,
+    /// Bytes that crossed between processes to run the tasks, both directions (task messages
+    /// and their results; not the measurement's own bookkeeping). Zero within one process.
+    pub bytes_moved: u64,
+    /// CPU time (user + system) the strategy's worker processes spent in the run; zero within
+    /// one process, whose own CPU time the caller measures.
+    pub worker_cpu_ns: u64,
 }
 
 impl RunReport {
@@ -151,12 +160,32 @@ impl RunReport {
     }
 }
 
+/// What a strategy's worker processes reported as they stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Teardown {
+    /// One entry per worker process; empty for strategies that stay in one process.
+    pub workers: Vec<WorkerMemory>,
+}
+
+/// A worker process's memory, read from its own `/proc/self/status` just before it exited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    /// Its process id.
+    pub pid: u32,
+    /// Its peak resident set (`VmHWM`), in bytes.
+    pub peak_rss_bytes: u64,
+    /// The shared-memory part of its resident set at exit (`RssShmem`): pages of segments it
+    /// mapped, which other processes of the tree count too.
+    pub shared_rss_bytes: u64,
+}
+
 /// A way of spreading tasks over workers: the thing parbench compares.
 ///
 /// The harness drives a strategy in three separately timed steps: [`setup`](Strategy::setup)
 /// spawns its pool, runtime or processes for a [`Job`]; [`run`](Strategy::run) executes a task
 /// list (the timed part, repeated once per sample) and leaves the output in
-/// [`output`](Strategy::output); [`teardown`](Strategy::teardown) stops and joins everything.
+/// [`output`](Strategy::output); [`teardown`](Strategy::teardown) stops and joins everything
+/// (and reaps every worker process, reporting their memory in a [`Teardown`]).
 /// Strategies are object-safe, so the harness holds `Box<dyn Strategy>` from a [`Registry`].
 ///
 /// Every task's failure, returned error or caught panic, is recorded in its
@@ -170,7 +199,7 @@ impl RunReport {
 /// ```
 /// use std::sync::Arc;
 /// use parbench_strategies::{FailurePolicy, Job, Registry};
-/// use parbench_workloads::{plan_tasks, EnvVars};
+/// use parbench_workloads::{plan_tasks, EnvVars, Recipe};
 ///
 /// let workloads = parbench_workloads::Registry::builtin();
 /// let spec = workloads.get("square")?;
@@ -180,7 +209,8 @@ impl RunReport {
 ///
 /// let strategies = Registry::builtin();
 /// let mut strategy = strategies.get("sequential")?.instantiate(&Default::default())?;
-/// let job = Job { workload: workload.clone(), input, seed: 1, workers: 1, policy: FailurePolicy::Collect };
+/// let recipe = Arc::new(Recipe::new(spec, &spec.resolve(&Default::default())?, &EnvVars::new()));
+/// let job = Job { workload: workload.clone(), recipe, input, seed: 1, workers: 1, policy: FailurePolicy::Collect };
 /// strategy.setup(&job)?;
 /// let report = strategy.run(&tasks)?;
 /// let answer = report.answer(workload.as_ref(), strategy.output(), &tasks);
@@ -204,7 +234,7 @@ pub trait Strategy: Send {
     fn output(&self) -> &[u8];
 
     /// Stops and joins every worker. Calling it twice, or without `setup`, is harmless.
-    fn teardown(&mut self) -> Result<(), StrategyError>;
+    fn teardown(&mut self) -> Result<Teardown, StrategyError>;
 }
 
 /// A registered strategy: its name, description, parameters and how to build it.
@@ -219,6 +249,9 @@ pub struct StrategySpec {
     /// Whether it spreads work over the worker count it is given; `false` for `sequential`,
     /// which is then measured once, with one worker.
     pub uses_workers: bool,
+    /// Whether its workers are processes running this binary again: the binary must then
+    /// answer the worker command ([`crate::process::serve`]).
+    pub spawns_processes: bool,
     /// Builds it from validated parameters.
     pub build: fn(&Params) -> Result<Box<dyn Strategy>, StrategyError>,
 }
@@ -264,6 +297,8 @@ impl Registry {
                 crate::rayon_pool::SPEC,
                 crate::tokio_rt::SPEC,
                 crate::actors::SPEC,
+                crate::process::POOL,
+                crate::process::SHM,
             ],
         }
     }

@@ -10,7 +10,7 @@ use parbench_workloads::{Params, Task};
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, Cancel, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `threads`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -19,6 +19,7 @@ pub const SPEC: StrategySpec = StrategySpec {
         "std::thread::scope: one static contiguous chunk of tasks per thread, no balancing",
     params: &[],
     uses_workers: true,
+    spawns_processes: false,
     build,
 };
 
@@ -117,10 +118,10 @@ impl Strategy for Threads {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         self.job = None;
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::exec::execute_async;
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 
 /// Registration of `tokio`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -51,6 +51,7 @@ pub const SPEC: StrategySpec = StrategySpec {
         },
     ],
     uses_workers: true,
+    spawns_processes: false,
     build,
 };
 
@@ -287,7 +288,7 @@ impl Strategy for Tokio {
         &self.output
     }
 
-    fn teardown(&mut self) -> Result<(), StrategyError> {
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         if let Some(state) = self.state.take() {
             // The session's connections belong to the runtime: close them first.
             drop(state.session);
@@ -295,7 +296,7 @@ impl Strategy for Tokio {
             drop(state.runtime);
         }
         self.output = Vec::new();
-        Ok(())
+        Ok(Teardown::default())
     }
 }
 

@@ -143,6 +143,8 @@ pub fn assemble(
         lanes,
         outcomes,
         spans,
+        bytes_moved: 0,
+        worker_cpu_ns: 0,
     }
 }
 

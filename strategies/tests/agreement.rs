@@ -1,43 +1,28 @@
 //! Every strategy agrees with the sequential reference: every workload, workers {1, 2, 3},
 //! task counts {1, workers, 7, items}, over random seeds and sizes; and every run's spans obey
 //! their invariants.
+//!
+//! The binary has its own `main` (no libtest harness) so that it can serve as the worker
+//! processes of the process strategies, which start `current_exe() worker`.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use common::{configure, job};
+use libtest_mimic::Trial;
 use parbench_strategies::{
-    FailurePolicy, Job, Reference, Registry, RunReport, StrategySpec, TaskOutcome,
+    FailurePolicy, Reference, Registry, RunReport, StrategySpec, TaskOutcome,
 };
 use parbench_workloads::builtin::risky::Risky;
-use parbench_workloads::{plan_tasks, EnvVars, Environment, Task, Value, Workload};
+use parbench_workloads::{plan_tasks, Recipe, Task, Value, Workload};
 use proptest::prelude::*;
 
-/// The shared environments (HTTP server, spin calibration), started once for the whole test.
-fn env() -> &'static EnvVars {
-    static VARS: OnceLock<EnvVars> = OnceLock::new();
-    VARS.get_or_init(|| {
-        let mut vars = EnvVars::new();
-        for spec in parbench_workloads::Registry::builtin().iter() {
-            if let Some(environment) = spec.environment {
-                let running = environment.start().unwrap();
-                vars.extend(running.vars());
-                // Lives as long as the test process.
-                Box::leak(Box::new(running) as Box<Box<dyn Environment>>);
-            }
-        }
-        vars
-    })
-}
+type Configured = (Arc<dyn Workload>, Arc<Recipe>);
 
-fn workload(name: &str, params: &[(&str, Value)]) -> Arc<dyn Workload> {
-    let registry = parbench_workloads::Registry::builtin();
-    let spec = registry.get(name).unwrap();
-    let given: BTreeMap<String, Value> = params
-        .iter()
-        .map(|(k, v)| ((*k).into(), v.clone()))
-        .collect();
-    spec.instantiate(&spec.resolve(&given).unwrap(), env())
-        .unwrap()
+fn workload(name: &str, params: &[(&str, Value)]) -> Configured {
+    configure(name, params)
 }
 
 /// The span invariants: one span per executed task, inside the run window, no two spans of
@@ -89,11 +74,12 @@ fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value
 /// Runs `workload` under every strategy and checks each run against the reference; returns
 /// each run's task list and failed task ids.
 fn agree(
-    workload: &Arc<dyn Workload>,
+    configured: &Configured,
     size: usize,
     seed: u64,
     policy: FailurePolicy,
 ) -> Vec<(Vec<Task>, Vec<u32>)> {
+    let workload = &configured.0;
     let input = Arc::new(workload.generate(size, seed));
     let strategies = Registry::builtin();
     let mut failed_sets = Vec::new();
@@ -102,13 +88,7 @@ fn agree(
         counts.dedup();
         for tasks in counts {
             let tasks = plan_tasks(size, tasks).unwrap();
-            let job = Job {
-                workload: workload.clone(),
-                input: input.clone(),
-                seed,
-                workers,
-                policy,
-            };
+            let job = job(configured, &input, seed, workers, policy);
             let reference = Reference::compute(&job, &tasks).unwrap();
             for (spec, given) in variants(&strategies) {
                 let mut strategy = spec.instantiate(&given).unwrap();
@@ -141,9 +121,13 @@ fn agree(
 type Case = (&'static str, Vec<(&'static str, Value)>, usize);
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 3,
+        // Without the libtest harness proptest cannot find the crate root to store failures in.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
-    #[test]
     fn every_strategy_reproduces_the_reference(seed in any::<u64>(), scale in 1usize..4) {
         let cases: Vec<Case> = vec![
             ("square", vec![], 1_000 * scale),
@@ -168,7 +152,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn risky_fails_the_same_tasks_under_every_strategy(seed in any::<u64>()) {
         let rates = [("error_rate", Value::Float(0.15)), ("panic_rate", Value::Float(0.1))];
         let size = 300;
@@ -203,13 +186,13 @@ proptest! {
     }
 }
 
-#[test]
 fn collect_failures_match_the_seed_rule_exactly() {
     let rates = [
         ("error_rate", Value::Float(0.2)),
         ("panic_rate", Value::Float(0.1)),
     ];
-    let workload = workload("risky", &rates);
+    let configured = workload("risky", &rates);
+    let workload = &configured.0;
     let seed = 4;
     let input = Arc::new(workload.generate(1_000, seed));
     let tasks = plan_tasks(1_000, 50).unwrap();
@@ -220,13 +203,7 @@ fn collect_failures_match_the_seed_rule_exactly() {
         .collect();
     assert!(expected.len() > 5);
     for spec in Registry::builtin().iter() {
-        let job = Job {
-            workload: workload.clone(),
-            input: input.clone(),
-            seed,
-            workers: 3,
-            policy: FailurePolicy::Collect,
-        };
+        let job = job(&configured, &input, seed, 3, FailurePolicy::Collect);
         let mut strategy = spec.instantiate(&BTreeMap::new()).unwrap();
         strategy.setup(&job).unwrap();
         let report = strategy.run(&tasks).unwrap();
@@ -239,4 +216,24 @@ fn collect_failures_match_the_seed_rule_exactly() {
         assert_eq!(failed, expected, "{}", spec.name);
         strategy.teardown().unwrap();
     }
+}
+
+fn main() -> std::process::ExitCode {
+    common::main_serving_workers(
+        vec![
+            Trial::test("every_strategy_reproduces_the_reference", || {
+                every_strategy_reproduces_the_reference();
+                Ok(())
+            }),
+            Trial::test("risky_fails_the_same_tasks_under_every_strategy", || {
+                risky_fails_the_same_tasks_under_every_strategy();
+                Ok(())
+            }),
+            Trial::test("collect_failures_match_the_seed_rule_exactly", || {
+                collect_failures_match_the_seed_rule_exactly();
+                Ok(())
+            }),
+        ],
+        false,
+    )
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use parbench_strategies::{FailurePolicy, Job, Reference, Registry, Strategy, TaskOutcome};
 use parbench_workloads::builtin::risky::Risky;
-use parbench_workloads::{plan_tasks, EnvVars, FailureKind, Value};
+use parbench_workloads::{plan_tasks, EnvVars, FailureKind, Recipe, Value};
 
 fn risky_job(policy: FailurePolicy, fail_attempts: u64) -> Job {
     risky_job_with(policy, fail_attempts, 0.1)
@@ -19,12 +19,12 @@ fn risky_job_with(policy: FailurePolicy, fail_attempts: u64, rate: f64) -> Job {
         ("panic_rate".to_owned(), Value::Float(rate)),
         ("fail_attempts".to_owned(), Value::Int(fail_attempts)),
     ]);
-    let workload = spec
-        .instantiate(&spec.resolve(&given).unwrap(), &EnvVars::new())
-        .unwrap();
+    let params = spec.resolve(&given).unwrap();
+    let workload = spec.instantiate(&params, &EnvVars::new()).unwrap();
     let input = Arc::new(workload.generate(10_000, 3));
     Job {
         workload,
+        recipe: Arc::new(Recipe::new(spec, &params, &EnvVars::new())),
         input,
         seed: 3,
         workers: 1,
@@ -138,7 +138,7 @@ fn unknown_strategies_list_the_valid_names_and_bad_tasks_are_refused() {
     let err = Registry::builtin().get("rayonn").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown strategy `rayonn`; valid strategies: sequential, threads, thread-pool, rayon, tokio, actors"
+        "unknown strategy `rayonn`; valid strategies: sequential, threads, thread-pool, rayon, tokio, actors, process-pool, process-shm"
     );
     let job = risky_job(FailurePolicy::Collect, 0);
     let mut strategy = sequential();

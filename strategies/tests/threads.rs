@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parbench_strategies::{FailurePolicy, Job, Registry};
 use parbench_workloads::builtin::http::HttpServer;
-use parbench_workloads::{plan_tasks, Environment, Value};
+use parbench_workloads::{plan_tasks, Environment, Recipe, Value, WorkloadSpec};
 
 /// Names of this process's threads that belong to a strategy, once the joined ones are gone.
 ///
@@ -44,27 +44,32 @@ fn every_thread_is_joined_by_teardown() {
     let square = registry.get("square").unwrap();
     let http = registry.get("http").unwrap();
     let zero_latency = BTreeMap::from([("latency_ms".to_owned(), Value::Int(0))]);
+    let configured = |spec: &WorkloadSpec, given: &BTreeMap<String, Value>| {
+        let params = spec.resolve(given).unwrap();
+        let recipe = Arc::new(Recipe::new(spec, &params, &vars));
+        (spec.instantiate(&params, &vars).unwrap(), recipe)
+    };
     let workloads = [
-        square
-            .instantiate(&square.resolve(&BTreeMap::new()).unwrap(), &vars)
-            .unwrap(),
-        http.instantiate(&http.resolve(&zero_latency).unwrap(), &vars)
-            .unwrap(),
+        configured(square, &BTreeMap::new()),
+        configured(http, &zero_latency),
     ];
     assert_eq!(strategy_threads(), Vec::<String>::new());
-    for workload in workloads {
+    for (workload, recipe) in workloads {
         let input = Arc::new(workload.generate(64, 1));
         let tasks = plan_tasks(64, 16).unwrap();
         let registry = Registry::builtin();
         let block_in_place =
             BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]);
+        // Worker processes are checked by the process tests.
         let variants = registry
             .iter()
+            .filter(|spec| !spec.spawns_processes)
             .map(|spec| (spec, BTreeMap::new()))
             .chain([(registry.get("tokio").unwrap(), block_in_place)]);
         for (spec, given) in variants {
             let job = Job {
                 workload: workload.clone(),
+                recipe: recipe.clone(),
                 input: input.clone(),
                 seed: 1,
                 workers: 3,

@@ -133,6 +133,38 @@ pub trait Environment: Send {
     fn stop(self: Box<Self>) -> Result<(), WorkloadError>;
 }
 
+/// How to build a configured workload again from a [`Registry`]: its name, its parameters as
+/// `key=value` text and the environment's variables. A worker process receives this instead of
+/// the workload itself, so it needs only the binary's registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recipe {
+    /// The registered name.
+    pub workload: String,
+    /// Every parameter as `key=value`, parsed again with the workload's declarations.
+    pub params: Vec<String>,
+    /// The shared environments' variables.
+    pub env: EnvVars,
+}
+
+impl Recipe {
+    /// The recipe of `spec` configured with `params` in the environment `env`.
+    pub fn new(spec: &WorkloadSpec, params: &Params, env: &EnvVars) -> Self {
+        Self {
+            workload: spec.name.to_owned(),
+            params: params.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: env.clone(),
+        }
+    }
+
+    /// Builds the workload from `registry`.
+    pub fn instantiate(&self, registry: &Registry) -> Result<Arc<dyn Workload>, WorkloadError> {
+        let spec = registry.get(&self.workload)?;
+        let pairs: Vec<&str> = self.params.iter().map(String::as_str).collect();
+        let params = Params::parse(spec.name, spec.params, &pairs)?;
+        spec.instantiate(&params, &self.env)
+    }
+}
+
 /// Workloads by name.
 #[derive(Clone, Debug, Default)]
 pub struct Registry {

@@ -1,0 +1,80 @@
+//! Ctrl-C, `SIGTERM` and `SIGHUP`: stop at once, leave nothing behind, exit with 128 + the
+//! signal (130 for Ctrl-C).
+//!
+//! A dedicated thread waits for the signal (through `signal-hook`, so no work happens inside a
+//! signal handler). It then waits for a results file being written to be complete, removes this
+//! process's shared-memory segments and blocks new ones, kills and reaps the worker processes
+//! (Ctrl-C reaches them too, but an exiting parent would leave them as zombies for an init
+//! that, in some containers, never reaps), and exits.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Held while results are written, and for good once a signal arrived.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Starts the thread that handles termination signals for the rest of the process's life.
+pub fn install() -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("parbench-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                // No results file is left half-written, and none is written after this.
+                std::mem::forget(WRITING.lock().unwrap_or_else(PoisonError::into_inner));
+                let _ = parbench_strategies::process::shm::close();
+                end_children();
+                eprintln!("\ninterrupted: the cells measured so far are saved");
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
+
+/// Keeps the signal thread from exiting while results are written.
+pub fn writing() -> MutexGuard<'static, ()> {
+    WRITING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Kills this process's children and reaps them, giving up after two seconds.
+fn end_children() {
+    use rustix::process::{kill_process, wait, Pid, Signal, WaitOptions};
+    for child in children() {
+        if let Some(pid) = Pid::from_raw(child) {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) => {}
+            // Children left, still dying.
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            // None left (ECHILD), or out of time.
+            _ => return,
+        }
+    }
+}
+
+/// The ids of this process's children, from `/proc/*/stat`.
+fn children() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // The fields after the command name, which may hold spaces and parentheses.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(|p| p == me))
+                    .unwrap_or(false)
+            })
+        })
+        .collect()
+}

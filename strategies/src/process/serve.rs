@@ -1,0 +1,411 @@
+//! The worker side: what a worker process does from its parent's `Hello` to `Shutdown`.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use memmap2::MmapMut;
+use parbench_workloads::{Items, Registry, Task, Workload, WorkloadError};
+use rustix::process::Signal;
+
+use super::shm;
+use super::wire::{
+    FromWorker, Hello, LogPlace, Receiver, Sender, SharedPlace, ToWorker, WireError,
+};
+use crate::exec::execute_items;
+use crate::span::Clock;
+use crate::{FailurePolicy, Span};
+
+/// Bytes of one span in a shared log: worker and task (u32 each), start and end (u64 each),
+/// little-endian.
+pub(crate) const SPAN_BYTES: usize = 24;
+
+/// Why a worker stopped serving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Setting up the process (its pipes, its parent-death signal) failed.
+    #[error("worker set-up failed: {0}")]
+    Io(#[from] io::Error),
+    /// The pipe to the parent broke or carried a malformed message.
+    #[error("the pipe to the parent: {0}")]
+    Wire(#[from] WireError),
+    /// The workload could not be built.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// A message out of order, or a shared segment that does not match its description.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// Serves as a worker process: reads the parent's messages on stdin and answers on stdout
+/// until the parent says `Shutdown` or goes away. The binary's workload `registry` builds the
+/// workload by name, so a user's binary with its own workloads serves them too.
+///
+/// A binary answers the hidden worker command by calling this, as the `parbench` binary does
+/// (`parbench worker`); the process strategies start `current_exe() worker`.
+pub fn serve(registry: &Registry) -> Result<(), ServeError> {
+    // The protocol owns the real stdout; whatever a workload prints goes to stderr instead.
+    let protocol = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3).map_err(io::Error::from)?;
+    rustix::stdio::dup2_stdout(io::stderr()).map_err(io::Error::from)?;
+    let mut to_parent = Sender::new(File::from(protocol));
+    let mut from_parent = Receiver::new(io::stdin().lock());
+
+    let hello = match from_parent.recv::<ToWorker<'_>>() {
+        Ok((ToWorker::Hello(hello), _)) => hello,
+        Ok((other, _)) => return Err(ServeError::Protocol(format!("{other:?} before Hello"))),
+        // The parent went away before saying anything.
+        Err(WireError::Closed) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    // Die with the parent even when busy in a long task; a parent that is already gone (this
+    // process was re-parented before the signal was armed) ends the worker here.
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+        .map_err(io::Error::from)?;
+    if rustix::process::getppid().map(|p| p.as_raw_pid() as u32) != Some(hello.parent) {
+        return Ok(());
+    }
+    let name = format!("pb-worker-{}", hello.worker);
+    if let Ok(name) = std::ffi::CString::new(name) {
+        let _ = rustix::thread::set_name(&name);
+    }
+
+    let mut state = match Served::new(hello, registry) {
+        Ok(state) => state,
+        Err(e) => {
+            let _ = to_parent.send(&FromWorker::Fatal(e.to_string()));
+            return Err(e);
+        }
+    };
+    to_parent.send(&FromWorker::Ready)?;
+    loop {
+        let message = match from_parent.recv::<ToWorker<'_>>() {
+            Ok((message, _)) => message,
+            Err(WireError::Closed) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match message {
+            ToWorker::Begin { capacity, log } => {
+                state.begin(capacity as usize, log)?;
+                to_parent.send(&FromWorker::Began)?;
+            }
+            ToWorker::Task {
+                index,
+                id,
+                start,
+                end,
+                bytes,
+                offsets,
+            } => {
+                let task = Task {
+                    id,
+                    items: start as usize..end as usize,
+                };
+                let (outcome, output) = state.run(&task, bytes, &offsets)?;
+                to_parent.send(&FromWorker::Done {
+                    index,
+                    outcome,
+                    output,
+                })?;
+            }
+            ToWorker::End => {
+                let logged = state.end();
+                to_parent.send(&logged)?;
+            }
+            ToWorker::Shutdown => {
+                let (peak_rss_bytes, shared_rss_bytes) = own_memory();
+                to_parent.send(&FromWorker::Bye {
+                    peak_rss_bytes,
+                    shared_rss_bytes,
+                })?;
+                return Ok(());
+            }
+            ToWorker::Hello(_) => return Err(ServeError::Protocol("a second Hello".into())),
+        }
+    }
+}
+
+/// The input and output buffer in shared memory.
+struct Shared {
+    map: MmapMut,
+    place: SharedPlace,
+}
+
+/// Where the spans of the current run go.
+enum Log {
+    /// In this process, sent back at the end of the run.
+    Private(Vec<Span>),
+    /// In a shared segment the parent reads.
+    Shared {
+        map: MmapMut,
+        path: String,
+        offset: usize,
+        capacity: usize,
+        count: usize,
+    },
+}
+
+struct Served {
+    worker: u32,
+    workload: Arc<dyn Workload>,
+    seed: u64,
+    policy: FailurePolicy,
+    clock: Clock,
+    item_len: usize,
+    shared: Option<Shared>,
+    log: Log,
+    /// This process's CPU time when the run began.
+    cpu_at_begin: u64,
+    /// A task's output before it travels back (pipes only), reused.
+    out: Vec<u8>,
+}
+
+/// CPU time (user + system) this process has used, in nanoseconds.
+fn cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+impl Served {
+    fn new(hello: Hello, registry: &Registry) -> Result<Self, ServeError> {
+        let workload = hello.recipe.instantiate(registry)?;
+        let shared = match hello.shared {
+            Some(place) => {
+                let map = shm::open(Path::new(&place.path), place.len)?;
+                let within = |(a, b): (u64, u64)| a <= b && b <= place.len;
+                let offsets_ok = place.offsets.is_none_or(|o| {
+                    within(o) && o.0 % 8 == 0 && o.1 - o.0 == (place.items + 1) * 8
+                });
+                if !within(place.input) || !within(place.output) || !offsets_ok {
+                    return Err(ServeError::Protocol(format!(
+                        "the shared segment's regions do not fit: {place:?}"
+                    )));
+                }
+                Some(Shared { map, place })
+            }
+            None => None,
+        };
+        Ok(Self {
+            worker: hello.worker,
+            workload,
+            seed: hello.seed,
+            policy: hello.policy,
+            clock: Clock::shared(hello.tsc),
+            item_len: hello.item_len as usize,
+            shared,
+            log: Log::Private(Vec::new()),
+            cpu_at_begin: 0,
+            out: Vec::new(),
+        })
+    }
+
+    fn begin(&mut self, capacity: usize, place: Option<LogPlace>) -> Result<(), ServeError> {
+        match place {
+            None => {
+                let mut spans = match std::mem::replace(&mut self.log, Log::Private(Vec::new())) {
+                    Log::Private(spans) => spans,
+                    Log::Shared { .. } => Vec::new(),
+                };
+                spans.clear();
+                spans.reserve(capacity);
+                self.log = Log::Private(spans);
+            }
+            Some(place) => {
+                let offset = place.offset as usize;
+                if offset + capacity * SPAN_BYTES > place.len as usize {
+                    return Err(ServeError::Protocol(format!(
+                        "a log of {capacity} spans at {offset} does not fit in {} bytes",
+                        place.len
+                    )));
+                }
+                // A new segment when the log grew; otherwise the mapping already held.
+                let map = match std::mem::replace(&mut self.log, Log::Private(Vec::new())) {
+                    Log::Shared { map, path, .. } if path == place.path => map,
+                    _ => shm::open(Path::new(&place.path), place.len)?,
+                };
+                self.log = Log::Shared {
+                    map,
+                    path: place.path,
+                    offset,
+                    capacity,
+                    count: 0,
+                };
+            }
+        }
+        self.cpu_at_begin = cpu_ns();
+        Ok(())
+    }
+
+    /// Runs `task`, whose items are `bytes` (with `offsets`) when they travelled with it, and
+    /// records its span; returns its outcome and the output to send back.
+    fn run(
+        &mut self,
+        task: &Task,
+        bytes: &[u8],
+        offsets: &[u64],
+    ) -> Result<(crate::TaskOutcome, &[u8]), ServeError> {
+        let out_len = task.items.len() * self.workload.output_len();
+        let (outcome, start, end) = match &mut self.shared {
+            Some(Shared { map, place }) => {
+                let out_at =
+                    place.output.0 as usize + task.items.start * self.workload.output_len();
+                if out_at + out_len > place.output.1 as usize || task.items.end as u64 > place.items
+                {
+                    return Err(ServeError::Protocol(format!(
+                        "task {} ({:?}) lies outside the shared input",
+                        task.id, task.items
+                    )));
+                }
+                // The input and offsets lie before the output: split so both can be borrowed.
+                let (head, tail) = map.split_at_mut(place.output.0 as usize);
+                let input = &head[place.input.0 as usize..place.input.1 as usize];
+                let all = match place.offsets {
+                    Some((a, b)) => {
+                        Items::with_offsets(input, as_u64s(&head[a as usize..b as usize])?, 0)
+                    }
+                    None => Items::fixed(input, self.item_len, 0),
+                };
+                let at = out_at - place.output.0 as usize;
+                let out = &mut tail[at..at + out_len];
+                let start = self.clock.ticks();
+                let outcome = execute_items(
+                    self.workload.as_ref(),
+                    self.seed,
+                    self.policy,
+                    task,
+                    all.slice(task.items.clone()),
+                    out,
+                );
+                (outcome, start, self.clock.ticks())
+            }
+            None => {
+                let items = if offsets.is_empty() {
+                    Items::fixed(bytes, self.item_len, task.items.start)
+                } else {
+                    Items::with_offsets(bytes, offsets, task.items.start)
+                };
+                if items.len() != task.items.len() {
+                    return Err(ServeError::Protocol(format!(
+                        "task {} has {} items but carried {}",
+                        task.id,
+                        task.items.len(),
+                        items.len()
+                    )));
+                }
+                self.out.resize(out_len, 0);
+                let start = self.clock.ticks();
+                let outcome = execute_items(
+                    self.workload.as_ref(),
+                    self.seed,
+                    self.policy,
+                    task,
+                    items,
+                    &mut self.out,
+                );
+                (outcome, start, self.clock.ticks())
+            }
+        };
+        self.record(Span {
+            worker: self.worker,
+            task: task.id,
+            start_ns: start,
+            end_ns: end,
+        })?;
+        let output = match self.shared {
+            Some(_) => &[][..],
+            None => &self.out[..],
+        };
+        Ok((outcome, output))
+    }
+
+    fn record(&mut self, span: Span) -> Result<(), ServeError> {
+        match &mut self.log {
+            Log::Private(spans) => spans.push(span),
+            Log::Shared {
+                map,
+                offset,
+                capacity,
+                count,
+                ..
+            } => {
+                if *count == *capacity {
+                    return Err(ServeError::Protocol(format!(
+                        "more than {capacity} tasks in one run"
+                    )));
+                }
+                let at = *offset + *count * SPAN_BYTES;
+                let slot = &mut map[at..at + SPAN_BYTES];
+                slot[0..4].copy_from_slice(&span.worker.to_le_bytes());
+                slot[4..8].copy_from_slice(&span.task.to_le_bytes());
+                slot[8..16].copy_from_slice(&span.start_ns.to_le_bytes());
+                slot[16..24].copy_from_slice(&span.end_ns.to_le_bytes());
+                *count += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> FromWorker<'static> {
+        let cpu_ns = cpu_ns().saturating_sub(self.cpu_at_begin);
+        match &mut self.log {
+            Log::Private(spans) => FromWorker::Logged {
+                spans: std::mem::take(spans),
+                shared: 0,
+                cpu_ns,
+            },
+            Log::Shared { count, .. } => FromWorker::Logged {
+                spans: Vec::new(),
+                shared: std::mem::take(count) as u32,
+                cpu_ns,
+            },
+        }
+    }
+}
+
+/// Reads the span at `at` of a shared log.
+pub(crate) fn read_span(log: &[u8], at: usize) -> Span {
+    let u32_at =
+        |i: usize| u32::from_le_bytes(log[at + i..at + i + 4].try_into().unwrap_or([0; 4]));
+    let u64_at =
+        |i: usize| u64::from_le_bytes(log[at + i..at + i + 8].try_into().unwrap_or([0; 8]));
+    Span {
+        worker: u32_at(0),
+        task: u32_at(4),
+        start_ns: u64_at(8),
+        end_ns: u64_at(16),
+    }
+}
+
+/// The offsets table of a shared input, in place.
+fn as_u64s(bytes: &[u8]) -> Result<&[u64], ServeError> {
+    // SAFETY: every bit pattern is a valid u64; `align_to` returns an empty prefix only when
+    // the bytes are aligned, which is checked.
+    let (prefix, words, suffix) = unsafe { bytes.align_to::<u64>() };
+    if prefix.is_empty() && suffix.is_empty() {
+        Ok(words)
+    } else {
+        Err(ServeError::Protocol(
+            "the offsets table is not aligned".into(),
+        ))
+    }
+}
+
+/// This process's peak resident set (`VmHWM`) and shared resident set (`RssShmem`), in bytes.
+fn own_memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kib| kib * 1024)
+    };
+    (field("VmHWM:"), field("RssShmem:"))
+}

@@ -1,0 +1,90 @@
+//! Helpers shared by the strategy tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use parbench_strategies::{FailurePolicy, Job};
+use parbench_workloads::{EnvVars, Environment, Input, Recipe, Value, Workload};
+
+/// The shared environments (HTTP server, spin calibration), started once for the whole test
+/// binary and living as long as it.
+pub fn env() -> &'static EnvVars {
+    static VARS: OnceLock<EnvVars> = OnceLock::new();
+    VARS.get_or_init(|| {
+        let mut vars = EnvVars::new();
+        for spec in parbench_workloads::Registry::builtin().iter() {
+            if let Some(environment) = spec.environment {
+                let running = environment.start().unwrap();
+                vars.extend(running.vars());
+                Box::leak(Box::new(running) as Box<Box<dyn Environment>>);
+            }
+        }
+        vars
+    })
+}
+
+/// A built-in workload configured with `params`, and its recipe, in the shared environment.
+pub fn configure(name: &str, params: &[(&str, Value)]) -> (Arc<dyn Workload>, Arc<Recipe>) {
+    configure_in(name, params, env())
+}
+
+/// [`configure`] in the environment `vars`.
+pub fn configure_in(
+    name: &str,
+    params: &[(&str, Value)],
+    vars: &EnvVars,
+) -> (Arc<dyn Workload>, Arc<Recipe>) {
+    let registry = parbench_workloads::Registry::builtin();
+    let spec = registry.get(name).unwrap();
+    let given: BTreeMap<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).into(), v.clone()))
+        .collect();
+    let resolved = spec.resolve(&given).unwrap();
+    let recipe = Recipe::new(spec, &resolved, vars);
+    (spec.instantiate(&resolved, vars).unwrap(), Arc::new(recipe))
+}
+
+/// A job over `input`.
+pub fn job(
+    (workload, recipe): &(Arc<dyn Workload>, Arc<Recipe>),
+    input: &Arc<Input>,
+    seed: u64,
+    workers: usize,
+    policy: FailurePolicy,
+) -> Job {
+    Job {
+        workload: workload.clone(),
+        recipe: recipe.clone(),
+        input: input.clone(),
+        seed,
+        workers,
+        policy,
+    }
+}
+
+/// The `main` of a test binary without the libtest harness: it serves as a worker process
+/// when a process strategy starts it with the worker command (the binary is `current_exe()`),
+/// and otherwise runs `trials` with libtest's command line (`one_at_a_time` for tests that look
+/// at process-wide state such as `/dev/shm`).
+pub fn main_serving_workers(
+    trials: Vec<libtest_mimic::Trial>,
+    one_at_a_time: bool,
+) -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(parbench_strategies::process::WORKER_COMMAND) {
+        return match parbench_strategies::process::serve(&parbench_workloads::Registry::builtin()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("worker: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let mut arguments = libtest_mimic::Arguments::from_args();
+    if one_at_a_time {
+        arguments.test_threads = Some(1);
+    }
+    libtest_mimic::run(&arguments, trials).exit_code()
+}

@@ -1,0 +1,224 @@
+//! The process strategies leave nothing behind: a worker killed mid-run, a panic in the parent
+//! mid-run, a worker that cannot build its workload — each gives a clear error and leaves no
+//! process, zombie or shared-memory segment. And they move the bytes they should.
+//!
+//! The binary has its own `main` (no libtest harness): it is also the workers' binary. Its
+//! tests run one at a time, so each sees only its own segments in `/dev/shm`.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{configure, job};
+use libtest_mimic::{Failed, Trial};
+use parbench_strategies::process::{shm, Processes, Transport};
+use parbench_strategies::{FailurePolicy, Reference, Strategy};
+use parbench_workloads::{plan_tasks, Recipe, Value};
+use rustix::process::{kill_process, Pid, Signal};
+
+const TRANSPORTS: [Transport; 2] = [Transport::Pipes, Transport::SharedMemory];
+
+fn name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Pipes => "process-pool",
+        Transport::SharedMemory => "process-shm",
+    }
+}
+
+/// Whether process `pid` still exists, as a running process or a zombie.
+fn exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Checks that none of `pids` exists and that this process has no segment left.
+fn nothing_left(pids: &[u32]) -> Result<(), Failed> {
+    for &pid in pids {
+        if exists(pid) {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            return Err(format!("worker {pid} is still there: {state}").into());
+        }
+    }
+    let left = shm::leftovers(std::process::id());
+    if !left.is_empty() {
+        return Err(format!("segments left in /dev/shm: {left:?}").into());
+    }
+    Ok(())
+}
+
+/// A job of slow tasks: 400 tasks of one `spin` item, 2 ms each, on 2 workers.
+fn slow_job() -> (parbench_strategies::Job, Vec<parbench_workloads::Task>) {
+    let configured = configure("spin", &[("ns_per_item", Value::Int(2_000_000))]);
+    let input = Arc::new(configured.0.generate(400, 1));
+    let job = job(&configured, &input, 1, 2, FailurePolicy::Collect);
+    (job, plan_tasks(200, 200).unwrap())
+}
+
+fn a_killed_worker_fails_the_run_and_leaves_nothing(
+    transport: Transport,
+    signal: Signal,
+    described: &str,
+) -> Result<(), Failed> {
+    let (job, tasks) = slow_job();
+    let mut strategy = Processes::new(transport);
+    strategy.setup(&job)?;
+    let pids = strategy.worker_pids();
+    assert_eq!(pids.len(), 2);
+    let victim = pids[1];
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(60));
+        let pid = Pid::from_raw(victim as i32).expect("a pid");
+        kill_process(pid, signal).expect("the worker is alive mid-run");
+    });
+    let started = Instant::now();
+    let error = strategy
+        .run(&tasks)
+        .expect_err("a run whose worker was killed fails");
+    killer.join().expect("the killer thread");
+    // 400 tasks of 2 ms on 2 workers take 400 ms: the run stopped early.
+    assert!(started.elapsed() < Duration::from_millis(380));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "strategy `{}`: worker 1 (pid {victim}) died during the run: {described}",
+            name(transport)
+        )
+    );
+    nothing_left(&pids)?;
+    // The strategy is torn down already; teardown is harmless, a new setup works.
+    assert!(strategy.teardown()?.workers.is_empty());
+    strategy.setup(&job)?;
+    let again = strategy.worker_pids();
+    strategy.teardown()?;
+    nothing_left(&again)
+}
+
+fn a_panic_in_the_parent_mid_run_leaves_nothing(transport: Transport) -> Result<(), Failed> {
+    let (job, tasks) = slow_job();
+    let pids = Mutex::new(Vec::new());
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut strategy = Processes::new(transport);
+        strategy.panic_after(3);
+        strategy.setup(&job).expect("setup");
+        pids.lock().expect("pids").extend(strategy.worker_pids());
+        strategy.run(&tasks)
+    }));
+    let payload = outcome.expect_err("the injected panic");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("injected after 3 results"), "{message}");
+    let pids = pids.into_inner().expect("pids");
+    assert_eq!(pids.len(), 2);
+    nothing_left(&pids)
+}
+
+fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Result<(), Failed> {
+    let (mut job, _) = slow_job();
+    job.recipe = Arc::new(Recipe {
+        workload: "no-such-workload".into(),
+        ..(*job.recipe).clone()
+    });
+    let mut strategy = Processes::new(transport);
+    let error = strategy.setup(&job).expect_err("an unknown workload");
+    let text = error.to_string();
+    let prefix = format!("strategy `{}`: worker 0 (pid ", name(transport));
+    assert!(text.starts_with(&prefix), "{text}");
+    assert!(
+        text.ends_with(
+            ") failed during setup: unknown workload `no-such-workload`; valid workloads: \
+             square, resize, json, http, risky, spin"
+        ),
+        "{text}"
+    );
+    assert!(strategy.worker_pids().is_empty());
+    assert!(shm::leftovers(std::process::id()).is_empty());
+    Ok(())
+}
+
+/// `square` over 64 MiB of input: `process-pool` moves the input and the output once, give or
+/// take the framing; `process-shm` moves under 1% of that.
+fn bytes_moved_are_the_data_or_almost_nothing() -> Result<(), Failed> {
+    let configured = configure("square", &[]);
+    let items = (64 << 20) / 8;
+    let input = Arc::new(configured.0.generate(items, 5));
+    let tasks = plan_tasks(items, 64)?;
+    let job = job(&configured, &input, 5, 2, FailurePolicy::Collect);
+    let data = (input.bytes.len() + job.output_bytes()) as u64;
+    assert_eq!(data, 128 << 20);
+    let reference = Reference::compute(&job, &tasks)?;
+    let mut moved = Vec::new();
+    for transport in TRANSPORTS {
+        let mut strategy = Processes::new(transport);
+        strategy.setup(&job)?;
+        let report = strategy.run(&tasks)?;
+        reference.check(&job, &tasks, &report, strategy.output())?;
+        let teardown = strategy.teardown()?;
+        assert_eq!(teardown.workers.len(), 2);
+        for worker in &teardown.workers {
+            assert!(worker.peak_rss_bytes > 0);
+            match transport {
+                // A pool worker holds no shared memory; a shm worker maps the input.
+                Transport::Pipes => assert_eq!(worker.shared_rss_bytes, 0),
+                Transport::SharedMemory => assert!(worker.shared_rss_bytes > 0),
+            }
+        }
+        moved.push(report.bytes_moved);
+    }
+    let (pool, shared) = (moved[0], moved[1]);
+    assert!(
+        pool >= data && pool < data + data / 1000,
+        "process-pool moved {pool} bytes for {data}"
+    );
+    assert!(
+        shared < data / 100,
+        "process-shm moved {shared} bytes for {data}"
+    );
+    assert!(shared > 0);
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let mut trials = Vec::new();
+    let kills = [
+        (
+            Transport::Pipes,
+            Signal::KILL,
+            "killed by signal 9 (SIGKILL)",
+        ),
+        (
+            Transport::SharedMemory,
+            Signal::KILL,
+            "killed by signal 9 (SIGKILL)",
+        ),
+        (
+            Transport::SharedMemory,
+            Signal::ABORT,
+            "killed by signal 6 (SIGABRT)",
+        ),
+    ];
+    for (transport, signal, described) in kills {
+        trials.push(Trial::test(
+            format!("{}_a_worker_{signal:?}ed_mid_run", name(transport)).to_lowercase(),
+            move || a_killed_worker_fails_the_run_and_leaves_nothing(transport, signal, described),
+        ));
+    }
+    for transport in TRANSPORTS {
+        trials.push(Trial::test(
+            format!("{}_a_panic_in_the_parent_mid_run", name(transport)),
+            move || a_panic_in_the_parent_mid_run_leaves_nothing(transport),
+        ));
+        trials.push(Trial::test(
+            format!("{}_an_unknown_workload_fails_setup", name(transport)),
+            move || a_worker_without_the_workload_fails_setup_clearly(transport),
+        ));
+    }
+    trials.push(Trial::test(
+        "bytes_moved_are_the_data_or_almost_nothing",
+        bytes_moved_are_the_data_or_almost_nothing,
+    ));
+    common::main_serving_workers(trials, true)
+}
