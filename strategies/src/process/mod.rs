@@ -26,7 +26,6 @@ mod serve;
 pub mod shm;
 mod wire;
 
-use std::borrow::Cow;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -271,11 +270,11 @@ impl Processes {
                 item_len,
                 shared: place.clone(),
             });
-            send(worker, &hello, "during setup")?;
+            send(worker, &hello, &[], "during setup")?;
         }
         for worker in &mut running.workers {
             let index = worker.index;
-            match receive(worker, "during setup")? {
+            match receive_message(worker, "during setup")? {
                 FromWorker::Ready => {}
                 other => return Err(unexpected(index, "during setup", &other)),
             }
@@ -295,34 +294,54 @@ impl Processes {
     }
 }
 
-/// Sends `message` to `worker`; returns the bytes written.
-fn send(worker: &mut Worker, message: &ToWorker<'_>, during: &'static str) -> Result<u64, Failure> {
-    worker.to.send(message).map_err(|e| Failure::Worker {
-        worker: worker.index,
-        during,
-        cause: Cause::Wire(e),
-    })
+/// Sends `message` and `payload` to `worker`; returns the bytes written.
+fn send(
+    worker: &mut Worker,
+    message: &ToWorker,
+    payload: &[u8],
+    during: &'static str,
+) -> Result<u64, Failure> {
+    worker
+        .to
+        .send_with(message, payload)
+        .map_err(|e| lost(worker.index, during, e))
 }
 
-/// Receives one message from `worker`, turning its `Fatal` report into a failure.
-fn receive<'a>(worker: &'a mut Worker, during: &'static str) -> Result<FromWorker<'a>, Failure> {
-    let index = worker.index;
-    match worker.from.recv::<FromWorker<'a>>() {
-        Ok((FromWorker::Fatal(message), _)) => Err(Failure::Worker {
-            worker: index,
+/// Receives one message from `worker`, turning its `Fatal` report into a failure; returns it
+/// with its payload's length (still to be read) and the bytes read.
+fn receive(worker: &mut Worker, during: &'static str) -> Result<(FromWorker, u64, u64), Failure> {
+    match worker.from.recv::<FromWorker>() {
+        Ok((FromWorker::Fatal(message), _, _)) => Err(Failure::Worker {
+            worker: worker.index,
             during,
             cause: Cause::Fatal(message),
         }),
-        Ok((message, _)) => Ok(message),
-        Err(e) => Err(Failure::Worker {
-            worker: index,
+        Ok(received) => Ok(received),
+        Err(e) => Err(lost(worker.index, during, e)),
+    }
+}
+
+/// Receives a message without a payload from `worker`.
+fn receive_message(worker: &mut Worker, during: &'static str) -> Result<FromWorker, Failure> {
+    match receive(worker, during)? {
+        (message, 0, _) => Ok(message),
+        (_, payload, _) => Err(Failure::Worker {
+            worker: worker.index,
             during,
-            cause: Cause::Wire(e),
+            cause: Cause::Protocol(format!("an unexpected payload of {payload} bytes")),
         }),
     }
 }
 
-fn unexpected(worker: usize, during: &'static str, message: &FromWorker<'_>) -> Failure {
+fn lost(worker: usize, during: &'static str, e: WireError) -> Failure {
+    Failure::Worker {
+        worker,
+        during,
+        cause: Cause::Wire(e),
+    }
+}
+
+fn unexpected(worker: usize, during: &'static str, message: &FromWorker) -> Failure {
     Failure::Worker {
         worker,
         during,
@@ -402,11 +421,11 @@ impl Running {
                 capacity: tasks as u32,
                 log,
             };
-            send(worker, &begin, "before the run")?;
+            send(worker, &begin, &[], "before the run")?;
         }
         for worker in &mut self.workers {
             let index = worker.index;
-            match receive(worker, "before the run")? {
+            match receive_message(worker, "before the run")? {
                 FromWorker::Began => {}
                 other => return Err(unexpected(index, "before the run", &other)),
             }
@@ -451,10 +470,9 @@ impl Running {
             id: task.id,
             start: task.items.start as u64,
             end: task.items.end as u64,
-            bytes,
-            offsets: Cow::Borrowed(offsets),
+            offsets: offsets.to_vec(),
         };
-        send(&mut self.workers[w], &message, "during the run")
+        send(&mut self.workers[w], &message, bytes, "during the run")
     }
 
     /// Blocks until a busy worker has something to say; returns the workers that do.
@@ -515,52 +533,33 @@ impl Running {
             for w in self.readable(&busy)? {
                 let Some(expected) = busy[w] else { continue };
                 let worker = &mut self.workers[w];
-                let index = worker.index;
-                let (message, read) =
-                    worker
-                        .from
-                        .recv::<FromWorker<'_>>()
-                        .map_err(|e| Failure::Worker {
-                            worker: index,
-                            during: "during the run",
-                            cause: Cause::Wire(e),
-                        })?;
+                let (message, payload, read) = receive(worker, "during the run")?;
                 moved += read;
-                let (answered, outcome, output) = match message {
-                    FromWorker::Done {
-                        index,
-                        outcome,
-                        output,
-                    } => (index as usize, outcome, output),
-                    FromWorker::Fatal(message) => {
-                        return Err(Failure::Worker {
-                            worker: w,
-                            during: "during the run",
-                            cause: Cause::Fatal(message),
-                        })
-                    }
-                    other => return Err(unexpected(index, "during the run", &other)),
+                let (answered, outcome) = match message {
+                    FromWorker::Done { index, outcome } => (index as usize, outcome),
+                    other => return Err(unexpected(w, "during the run", &other)),
                 };
                 let items = &tasks[expected].items;
-                let wanted = match transport {
-                    Transport::Pipes => items.len() * output_len,
-                    Transport::SharedMemory => 0,
+                let out = match transport {
+                    Transport::Pipes => items.start * output_len..items.end * output_len,
+                    Transport::SharedMemory => 0..0,
                 };
-                if answered != expected || output.len() != wanted {
+                if answered != expected || payload != out.len() as u64 {
                     return Err(Failure::Worker {
                         worker: w,
                         during: "during the run",
                         cause: Cause::Protocol(format!(
-                            "answered task {answered} with {} bytes; task {expected} was sent and \
-                             {wanted} bytes expected",
-                            output.len()
+                            "answered task {answered} with {payload} bytes; task {expected} \
+                             was sent and {} bytes expected",
+                            out.len()
                         )),
                     });
                 }
-                if transport == Transport::Pipes {
-                    self.output[items.start * output_len..items.end * output_len]
-                        .copy_from_slice(output);
-                }
+                // The output goes from the pipe straight to its place in the buffer.
+                worker
+                    .from
+                    .payload_into(&mut self.output[out])
+                    .map_err(|e| lost(w, "during the run", e))?;
                 if matches!(outcome, TaskOutcome::Failed { .. })
                     && self.job.policy == FailurePolicy::FailFast
                 {
@@ -606,11 +605,11 @@ impl Running {
         let mut spans = Vec::with_capacity(tasks);
         let mut cpu = 0;
         for worker in &mut self.workers {
-            send(worker, &ToWorker::End, "after the run")?;
+            send(worker, &ToWorker::End, &[], "after the run")?;
         }
         for worker in &mut self.workers {
             let index = worker.index;
-            let (own, shared) = match receive(worker, "after the run")? {
+            let (own, shared) = match receive_message(worker, "after the run")? {
                 FromWorker::Logged {
                     spans,
                     shared,
@@ -655,12 +654,12 @@ impl Running {
     /// workers are left for [`Processes::fail`] to kill.
     fn shut_down(&mut self) -> Result<Teardown, Failure> {
         for worker in &mut self.workers {
-            send(worker, &ToWorker::Shutdown, "at teardown")?;
+            send(worker, &ToWorker::Shutdown, &[], "at teardown")?;
         }
         let mut memory = Vec::with_capacity(self.workers.len());
         for worker in &mut self.workers {
             let (index, pid) = (worker.index, worker.pid);
-            match receive(worker, "at teardown")? {
+            match receive_message(worker, "at teardown")? {
                 FromWorker::Bye {
                     peak_rss_bytes,
                     shared_rss_bytes,

@@ -52,9 +52,9 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
     let mut to_parent = Sender::new(File::from(protocol));
     let mut from_parent = Receiver::new(io::stdin().lock());
 
-    let hello = match from_parent.recv::<ToWorker<'_>>() {
-        Ok((ToWorker::Hello(hello), _)) => hello,
-        Ok((other, _)) => return Err(ServeError::Protocol(format!("{other:?} before Hello"))),
+    let hello = match from_parent.recv::<ToWorker>() {
+        Ok((ToWorker::Hello(hello), 0, _)) => hello,
+        Ok((other, _, _)) => return Err(ServeError::Protocol(format!("{other:?} before Hello"))),
         // The parent went away before saying anything.
         Err(WireError::Closed) => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -80,8 +80,8 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
     };
     to_parent.send(&FromWorker::Ready)?;
     loop {
-        let message = match from_parent.recv::<ToWorker<'_>>() {
-            Ok((message, _)) => message,
+        let (message, payload) = match from_parent.recv::<ToWorker>() {
+            Ok((message, payload, _)) => (message, payload),
             Err(WireError::Closed) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
@@ -95,19 +95,17 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
                 id,
                 start,
                 end,
-                bytes,
                 offsets,
             } => {
                 let task = Task {
                     id,
                     items: start as usize..end as usize,
                 };
-                let (outcome, output) = state.run(&task, bytes, &offsets)?;
-                to_parent.send(&FromWorker::Done {
-                    index,
-                    outcome,
-                    output,
-                })?;
+                // The items' bytes, when they travel with the task, into a reused buffer.
+                state.input.resize(payload as usize, 0);
+                from_parent.payload_into(&mut state.input)?;
+                let (outcome, output) = state.run(&task, &offsets)?;
+                to_parent.send_with(&FromWorker::Done { index, outcome }, output)?;
             }
             ToWorker::End => {
                 let logged = state.end();
@@ -157,6 +155,8 @@ struct Served {
     log: Log,
     /// This process's CPU time when the run began.
     cpu_at_begin: u64,
+    /// A task's input as it travelled (pipes only), reused.
+    input: Vec<u8>,
     /// A task's output before it travels back (pipes only), reused.
     out: Vec<u8>,
 }
@@ -196,6 +196,7 @@ impl Served {
             shared,
             log: Log::Private(Vec::new()),
             cpu_at_begin: 0,
+            input: Vec::new(),
             out: Vec::new(),
         })
     }
@@ -237,12 +238,11 @@ impl Served {
         Ok(())
     }
 
-    /// Runs `task`, whose items are `bytes` (with `offsets`) when they travelled with it, and
-    /// records its span; returns its outcome and the output to send back.
+    /// Runs `task`, whose items are in the input buffer (with `offsets`) when they travelled
+    /// with it, and records its span; returns its outcome and the output to send back.
     fn run(
         &mut self,
         task: &Task,
-        bytes: &[u8],
         offsets: &[u64],
     ) -> Result<(crate::TaskOutcome, &[u8]), ServeError> {
         let out_len = task.items.len() * self.workload.output_len();
@@ -280,6 +280,7 @@ impl Served {
                 (outcome, start, self.clock.ticks())
             }
             None => {
+                let bytes = &self.input[..];
                 let items = if offsets.is_empty() {
                     Items::fixed(bytes, self.item_len, task.items.start)
                 } else {
@@ -346,7 +347,7 @@ impl Served {
         Ok(())
     }
 
-    fn end(&mut self) -> FromWorker<'static> {
+    fn end(&mut self) -> FromWorker {
         let cpu_ns = cpu_ns().saturating_sub(self.cpu_at_begin);
         match &mut self.log {
             Log::Private(spans) => FromWorker::Logged {

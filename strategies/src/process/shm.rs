@@ -101,7 +101,9 @@ impl Drop for Segment {
     }
 }
 
-/// Maps the segment at `path` (created by the strategy) in a worker.
+/// Maps the segment at `path` (created by the strategy) in a worker, with every page mapped
+/// at once (`MAP_POPULATE`): otherwise a run would fault in the pages of each task the worker
+/// has not met yet, and which tasks those are changes from run to run.
 pub fn open(path: &Path, len: u64) -> io::Result<MmapMut> {
     let file = File::options().read(true).write(true).open(path)?;
     let actual = file.metadata()?.len();
@@ -113,7 +115,12 @@ pub fn open(path: &Path, len: u64) -> io::Result<MmapMut> {
     }
     // SAFETY: the strategy created the segment for this worker; the worker writes only the
     // ranges the protocol hands it, and nothing truncates the file while it is mapped.
-    unsafe { MmapOptions::new().len(len as usize).map_mut(&file) }
+    unsafe {
+        MmapOptions::new()
+            .len(len as usize)
+            .populate()
+            .map_mut(&file)
+    }
 }
 
 /// Removes this process's segments and blocks any further creation: for a process about to

@@ -1,17 +1,18 @@
 //! The messages between a strategy and its worker processes, and their framing on a pipe.
 //!
 //! Messages are serialized with `postcard`: a compact, documented and stable wire format
-//! (varint integers, length-prefixed bytes) driven by serde, so the messages are plain Rust
-//! types; byte payloads go through `serde_bytes` as one length and one copy, not byte by byte,
-//! and are borrowed from the receive buffer when decoded. Each frame is its length (8 bytes,
-//! little-endian) followed by the message. The protocol is strictly request and reply: a
-//! worker answers every message with one message, so neither side ever writes while the other
-//! is blocked writing too.
+//! (varint integers, length-prefixed sequences) driven by serde, so the messages are plain Rust
+//! types. A frame is the message's length and its payload's length (8 bytes each,
+//! little-endian), the message, then the payload: the bulk bytes (a task's input, its output)
+//! go to the pipe straight from where they lie and are read straight to where they belong,
+//! so the only copies are the kernel's. The protocol is strictly request and reply: a worker
+//! answers every message with one message, so neither side ever writes while the other is
+//! blocked writing too.
 
-use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use parbench_workloads::Recipe;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{FailurePolicy, Span, TaskOutcome};
@@ -22,7 +23,7 @@ const MAX_FRAME: u64 = 1 << 40;
 
 /// What the strategy sends a worker.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum ToWorker<'a> {
+pub enum ToWorker {
     /// The first message: everything the worker needs to serve tasks.
     Hello(Hello),
     /// A run starts: reserve room for `capacity` spans (in the shared log when given).
@@ -32,7 +33,7 @@ pub enum ToWorker<'a> {
         /// Where to write the spans, for workers that share memory with the strategy.
         log: Option<LogPlace>,
     },
-    /// Run one task.
+    /// Run one task; the payload is its items' bytes when they travel with it.
     Task {
         /// Its position in the run's task list.
         index: u32,
@@ -42,13 +43,9 @@ pub enum ToWorker<'a> {
         start: u64,
         /// One past its last item.
         end: u64,
-        /// The items' bytes, when they travel with the task.
-        #[serde(borrow, with = "serde_bytes")]
-        bytes: &'a [u8],
         /// The items' absolute offsets (one more than items) for variable-size items that
         /// travel with the task; empty otherwise.
-        #[serde(borrow)]
-        offsets: Cow<'a, [u64]>,
+        offsets: Vec<u64>,
     },
     /// The run is over: return the spans.
     End,
@@ -107,20 +104,18 @@ pub struct LogPlace {
 
 /// What a worker sends back.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum FromWorker<'a> {
+pub enum FromWorker {
     /// Hello received: the workload is built and the segment mapped.
     Ready,
     /// Begin received: the log is reserved.
     Began,
-    /// A task's outcome, and its output when the output travels back.
+    /// A task's outcome; the payload is its part of the output buffer, unless the buffer is
+    /// shared.
     Done {
         /// The task's position in the run.
         index: u32,
         /// How it ended.
         outcome: TaskOutcome,
-        /// Its part of the output buffer, unless the buffer is shared.
-        #[serde(borrow, with = "serde_bytes")]
-        output: &'a [u8],
     },
     /// The run's spans in raw clock ticks, or, with a shared log, how many it wrote there.
     Logged {
@@ -157,13 +152,22 @@ pub enum WireError {
     /// A length no frame has.
     #[error("a frame of {0} bytes")]
     Length(u64),
+    /// A payload read into a buffer of another length, or left unread.
+    #[error("a payload of {pending} bytes, read as {asked}")]
+    Payload {
+        /// The payload's length.
+        pending: u64,
+        /// The length the reader expected.
+        asked: u64,
+    },
 }
 
-/// Writes frames to one pipe through a reused buffer.
+/// Writes frames to one pipe.
 #[derive(Debug)]
 pub struct Sender<W> {
     pipe: W,
-    buf: Vec<u8>,
+    /// The lengths and the message, reused from frame to frame.
+    head: Vec<u8>,
 }
 
 impl<W: Write> Sender<W> {
@@ -171,21 +175,37 @@ impl<W: Write> Sender<W> {
     pub fn new(pipe: W) -> Self {
         Self {
             pipe,
-            buf: Vec::new(),
+            head: Vec::new(),
         }
     }
 
-    /// Sends `message`; returns the bytes written.
+    /// Sends `message` without a payload; returns the bytes written.
     pub fn send(&mut self, message: &impl Serialize) -> Result<u64, WireError> {
-        self.buf.clear();
-        self.buf.extend_from_slice(&[0; 8]);
-        let mut buf = postcard::to_extend(message, std::mem::take(&mut self.buf))?;
-        let len = (buf.len() - 8) as u64;
-        buf[..8].copy_from_slice(&len.to_le_bytes());
-        let written = self.pipe.write_all(&buf).and_then(|()| self.pipe.flush());
-        self.buf = buf;
+        self.send_with(message, &[])
+    }
+
+    /// Sends `message` followed by `payload`; returns the bytes written.
+    pub fn send_with(
+        &mut self,
+        message: &impl Serialize,
+        payload: &[u8],
+    ) -> Result<u64, WireError> {
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
+        head.extend_from_slice(&[0; 16]);
+        let mut head = postcard::to_extend(message, head)?;
+        let len = (head.len() - 16) as u64;
+        head[..8].copy_from_slice(&len.to_le_bytes());
+        head[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        let written = self
+            .pipe
+            .write_all(&head)
+            .and_then(|()| self.pipe.write_all(payload))
+            .and_then(|()| self.pipe.flush());
+        let bytes = (head.len() + payload.len()) as u64;
+        self.head = head;
         match written {
-            Ok(()) => Ok(self.buf.len() as u64),
+            Ok(()) => Ok(bytes),
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(WireError::Closed),
             Err(e) => Err(e.into()),
         }
@@ -198,11 +218,14 @@ impl<W: Write> Sender<W> {
     }
 }
 
-/// Reads frames from one pipe into a reused buffer.
+/// Reads frames from one pipe: a message, then its payload where the caller wants it.
 #[derive(Debug)]
 pub struct Receiver<R> {
     pipe: R,
-    buf: Vec<u8>,
+    /// The last message's bytes, reused.
+    head: Vec<u8>,
+    /// Payload bytes of the last message not read yet.
+    pending: u64,
 }
 
 impl<R: Read> Receiver<R> {
@@ -210,26 +233,44 @@ impl<R: Read> Receiver<R> {
     pub fn new(pipe: R) -> Self {
         Self {
             pipe,
-            buf: Vec::new(),
+            head: Vec::new(),
+            pending: 0,
         }
     }
 
-    /// Receives one message, borrowing its byte payloads from the buffer; also returns the
-    /// bytes read.
-    pub fn recv<'a, T: Deserialize<'a>>(&'a mut self) -> Result<(T, u64), WireError> {
-        let mut header = [0u8; 8];
-        read_all(&mut self.pipe, &mut header)?;
-        let len = u64::from_le_bytes(header);
-        if len > MAX_FRAME {
-            return Err(WireError::Length(len));
+    /// Receives one message; returns it, its payload's length (to be read next, with
+    /// [`Receiver::payload_into`]) and the frame's length in bytes.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<(T, u64, u64), WireError> {
+        if self.pending > 0 {
+            return Err(WireError::Payload {
+                pending: self.pending,
+                asked: 0,
+            });
         }
-        // Grows once to the largest frame, then is reused without clearing.
-        if self.buf.len() < len as usize {
-            self.buf.resize(len as usize, 0);
+        let mut lengths = [0u8; 16];
+        read_all(&mut self.pipe, &mut lengths)?;
+        let [len, payload] = [&lengths[..8], &lengths[8..]]
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        if len > MAX_FRAME || payload > MAX_FRAME {
+            return Err(WireError::Length(len.max(payload)));
         }
-        let frame = &mut self.buf[..len as usize];
-        read_all(&mut self.pipe, frame)?;
-        Ok((postcard::from_bytes(frame)?, 8 + len))
+        self.head.resize(len as usize, 0);
+        read_all(&mut self.pipe, &mut self.head)?;
+        let message = postcard::from_bytes(&self.head)?;
+        self.pending = payload;
+        Ok((message, payload, 16 + len + payload))
+    }
+
+    /// Reads the last message's payload into `dest`, which must be exactly its length.
+    pub fn payload_into(&mut self, dest: &mut [u8]) -> Result<(), WireError> {
+        if dest.len() as u64 != self.pending {
+            return Err(WireError::Payload {
+                pending: self.pending,
+                asked: dest.len() as u64,
+            });
+        }
+        self.pending = 0;
+        read_all(&mut self.pipe, dest)
     }
 
     /// The pipe.
@@ -255,55 +296,60 @@ mod tests {
     fn frames_round_trip_and_count_their_bytes() {
         let mut sender = Sender::new(Vec::new());
         let bytes = [7u8; 300];
-        let sent = sender
-            .send(&ToWorker::Task {
-                index: 3,
-                id: 4,
-                start: 10,
-                end: 12,
-                bytes: &bytes,
-                offsets: Cow::Borrowed(&[0, 100, 300]),
-            })
-            .unwrap();
+        let task = ToWorker::Task {
+            index: 3,
+            id: 4,
+            start: 10,
+            end: 12,
+            offsets: vec![0, 100, 300],
+        };
+        let sent = sender.send_with(&task, &bytes).unwrap();
         sender.send(&ToWorker::End).unwrap();
         let wire = sender.get_ref().clone();
-        // Header 8, tag 1, four small varints 4, length 2 + 300 bytes, offsets 1 + 1 + 1 + 2.
-        assert_eq!(sent, 320);
+        // Lengths 16, tag 1, four small varints 4, offsets 1 + 1 + 1 + 2, payload 300.
+        assert_eq!(sent, 326);
 
         let mut receiver = Receiver::new(&wire[..]);
-        let (message, read) = receiver.recv::<ToWorker<'_>>().unwrap();
-        assert_eq!(read, sent);
+        let (message, payload, read) = receiver.recv::<ToWorker>().unwrap();
+        assert_eq!((payload, read), (300, sent));
         match message {
             ToWorker::Task {
                 index,
                 id,
                 start,
                 end,
-                bytes,
                 offsets,
             } => {
                 assert_eq!((index, id, start, end), (3, 4, 10, 12));
-                assert_eq!(bytes, &[7u8; 300][..]);
-                assert_eq!(&*offsets, &[0, 100, 300]);
+                assert_eq!(offsets, [0, 100, 300]);
             }
             other => panic!("{other:?}"),
         }
+        // The payload is read where the caller wants it, and only at its length.
         assert!(matches!(
-            receiver.recv::<ToWorker<'_>>().unwrap().0,
+            receiver.recv::<ToWorker>(),
+            Err(WireError::Payload { pending: 300, .. })
+        ));
+        assert!(receiver.payload_into(&mut [0; 299]).is_err());
+        let mut into = [0u8; 300];
+        receiver.payload_into(&mut into).unwrap();
+        assert_eq!(into, bytes);
+        assert!(matches!(
+            receiver.recv::<ToWorker>().unwrap().0,
             ToWorker::End
         ));
         assert!(matches!(
-            receiver.recv::<ToWorker<'_>>(),
+            receiver.recv::<ToWorker>(),
             Err(WireError::Closed)
         ));
     }
 
     #[test]
     fn a_corrupt_length_is_refused() {
-        let wire = u64::MAX.to_le_bytes();
+        let wire = [u64::MAX.to_le_bytes(), [0; 8]].concat();
         let mut receiver = Receiver::new(&wire[..]);
         assert!(matches!(
-            receiver.recv::<FromWorker<'_>>(),
+            receiver.recv::<FromWorker>(),
             Err(WireError::Length(u64::MAX))
         ));
     }
