@@ -79,7 +79,7 @@ tasks = [3]
         .arg(&out)
         .assert()
         .success()
-        .stdout(predicate::str::contains("10 cells, 0 failed"))
+        .stdout(predicate::str::contains("\n10 cells, 0 failed"))
         .stdout(predicate::str::contains(
             "http[latency_ms=0]/size=20/tasks=4/tokio[in_flight=4]/w2",
         ))
@@ -180,7 +180,8 @@ fn the_filter_selects_cells_by_id() {
         .arg(dir.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("1 cells, 0 failed"));
+        // Sequential once, every other strategy on one and two workers.
+        .stdout(predicate::str::contains("\n15 cells, 0 failed"));
     parbench()
         .args(["run", "--filter", "no-such-cell", "--out"])
         .arg(dir.path())
@@ -230,46 +231,72 @@ fn processes_in_group(group: u32) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("long.toml");
-    fs::write(
-        &suite,
-        r#"
-name = "long"
-strategies = ["process-shm", "process-pool"]
-workers = [2]
-samples = 1000
+/// The state letter of process `pid` (`R`, `S`, `Z`...), or `None` once it is gone.
+fn state_of(pid: &str) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
 
-[[workload]]
-name = "square"
-sizes = [200000]
-tasks = [1, 16]
-"#,
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    // Its own process group, as a shell gives a job: Ctrl-C signals the whole group.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_parbench"))
+/// `parbench run` of a long suite over `workload` (suite lines) with the process strategies
+/// on two workers, started in its own process group as a shell starts a job; returns it once
+/// its two workers are up, with their pids.
+fn start_long_run(
+    dir: &std::path::Path,
+    strategies: &str,
+    workload: &str,
+) -> (std::process::Child, Vec<String>) {
+    let suite = dir.join("long.toml");
+    let text = format!(
+        "name = \"long\"\nstrategies = {strategies}\nworkers = [2]\nsamples = 1000\n\n\
+         [[workload]]\n{workload}\n"
+    );
+    fs::write(&suite, text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parbench"))
         .arg("run")
         .arg(&suite)
         .arg("--out")
-        .arg(&out)
-        .arg("--filter")
-        .arg("tasks=16")
+        .arg(dir.join("out"))
         .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    // Mid-run: workers are up, processes are spawned and segments come and go all the time.
+    let harness = child.id().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while processes_in_group(pid).len() < 3 {
-        assert!(std::time::Instant::now() < deadline, "no worker started");
+    while std::time::Instant::now() < deadline {
+        let workers: Vec<String> = processes_in_group(child.id())
+            .iter()
+            .filter_map(|stat| stat.split_whitespace().next().map(str::to_owned))
+            .filter(|pid| *pid != harness)
+            .collect();
+        if workers.len() == 2 {
+            return (child, workers);
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    panic!(
+        "no workers started: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _) = start_long_run(
+        dir.path(),
+        r#"["process-shm", "process-pool"]"#,
+        "name = \"square\"\nsizes = [200000]\ntasks = [16]",
+    );
+    let pid = child.id();
+    // Mid-run: processes are spawned and segments come and go all the time.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let group = rustix::process::Pid::from_raw(pid as i32).unwrap();
     rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
@@ -286,6 +313,7 @@ tasks = [1, 16]
         .collect();
     assert_eq!(segments, Vec::<String>::new());
     // What was written is whole: the results file parses, and no temporary file is left.
+    let out = dir.path().join("out");
     let names: Vec<_> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -295,4 +323,28 @@ tasks = [1, 16]
         serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results.suite.name, "long");
     assert!(results.finished_at.is_none());
+}
+
+#[test]
+fn workers_die_with_a_killed_harness() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, workers) = start_long_run(
+        dir.path(),
+        r#"["process-pool"]"#,
+        "name = \"spin\"\nparams = { ns_per_item = 1000000 }\nsizes = [2000]\ntasks = [2000]",
+    );
+    // SIGKILL: the harness runs no handler; its workers, busy in 1 ms tasks, must die anyway.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for worker in &workers {
+        // Gone, or dead and waiting for an init to reap it (a container's init may never).
+        while !matches!(state_of(worker), None | Some('Z')) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "worker {worker} outlived the harness"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 }

@@ -98,6 +98,9 @@ fn a_killed_worker_fails_the_run_and_leaves_nothing(
 fn a_panic_in_the_parent_mid_run_leaves_nothing(transport: Transport) -> Result<(), Failed> {
     let (job, tasks) = slow_job();
     let pids = Mutex::new(Vec::new());
+    // The panic is expected: keep its report off the test output (tests run one at a time).
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut strategy = Processes::new(transport);
         strategy.panic_after(3);
@@ -105,6 +108,7 @@ fn a_panic_in_the_parent_mid_run_leaves_nothing(transport: Transport) -> Result<
         pids.lock().expect("pids").extend(strategy.worker_pids());
         strategy.run(&tasks)
     }));
+    std::panic::set_hook(hook);
     let payload = outcome.expect_err("the injected panic");
     let message = payload
         .downcast_ref::<String>()
