@@ -43,11 +43,19 @@ impl Segment {
             .open(&path)?;
         // A zero-length mapping is an error; a segment always has a byte to map.
         let len = len.max(1);
+        // Reserve the pages now: a full /dev/shm is then an error here, not a SIGBUS when a
+        // process first writes to a page that has no room.
+        let reserved =
+            rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len as u64)
+                .map_err(|e| {
+                    io::Error::new(
+                        io::Error::from(e).kind(),
+                        format!("cannot reserve {len} bytes in {SHM_DIR}: {e}"),
+                    )
+                });
         // SAFETY: the file is new and private to this strategy (mode 0600, a fresh name); the
         // workers that map it write only the disjoint ranges the protocol hands them.
-        let mapped = file
-            .set_len(len as u64)
-            .and_then(|()| unsafe { MmapOptions::new().len(len).map_mut(&file) });
+        let mapped = reserved.and_then(|()| unsafe { MmapOptions::new().len(len).map_mut(&file) });
         match mapped {
             Ok(map) => Ok(Self {
                 path,
@@ -164,8 +172,16 @@ pub fn leftovers(pid: u32) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
+    /// The tests look at this process's segments: one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     #[test]
     fn a_segment_is_shared_and_leaves_nothing_once_unlinked() {
+        let _serial = serial();
         let mut segment = Segment::create(4096).unwrap();
         segment.bytes_mut()[..4].copy_from_slice(b"pb!!");
         let mut other = open(segment.path(), 4096).unwrap();
@@ -178,7 +194,20 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_that_does_not_fit_is_an_error_and_leaves_nothing() {
+        let _serial = serial();
+        let err = Segment::create(1 << 50).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot reserve 1125899906842624 bytes in /dev/shm: "),
+            "{err}"
+        );
+        assert!(leftovers(std::process::id()).is_empty());
+    }
+
+    #[test]
     fn a_dropped_segment_is_unlinked_and_sweep_finds_strays() {
+        let _serial = serial();
         let path = {
             let segment = Segment::create(10).unwrap();
             assert!(leftovers(std::process::id()).contains(&segment.path().to_path_buf()));
