@@ -246,7 +246,7 @@ impl Served {
         offsets: &[u64],
     ) -> Result<(crate::TaskOutcome, &[u8]), ServeError> {
         let out_len = task.items.len() * self.workload.output_len();
-        let (outcome, start, end) = match &mut self.shared {
+        let (items, out) = match &mut self.shared {
             Some(Shared { map, place }) => {
                 let out_at =
                     place.output.0 as usize + task.items.start * self.workload.output_len();
@@ -267,17 +267,7 @@ impl Served {
                     None => Items::fixed(input, self.item_len, 0),
                 };
                 let at = out_at - place.output.0 as usize;
-                let out = &mut tail[at..at + out_len];
-                let start = self.clock.ticks();
-                let outcome = execute_items(
-                    self.workload.as_ref(),
-                    self.seed,
-                    self.policy,
-                    task,
-                    all.slice(task.items.clone()),
-                    out,
-                );
-                (outcome, start, self.clock.ticks())
+                (all.slice(task.items.clone()), &mut tail[at..at + out_len])
             }
             None => {
                 let bytes = &self.input[..];
@@ -295,18 +285,19 @@ impl Served {
                     )));
                 }
                 self.out.resize(out_len, 0);
-                let start = self.clock.ticks();
-                let outcome = execute_items(
-                    self.workload.as_ref(),
-                    self.seed,
-                    self.policy,
-                    task,
-                    items,
-                    &mut self.out,
-                );
-                (outcome, start, self.clock.ticks())
+                (items, &mut self.out[..])
             }
         };
+        let start = self.clock.ticks();
+        let outcome = execute_items(
+            self.workload.as_ref(),
+            self.seed,
+            self.policy,
+            task,
+            items,
+            out,
+        );
+        let end = self.clock.ticks();
         self.record(Span {
             worker: self.worker,
             task: task.id,
