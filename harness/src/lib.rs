@@ -99,9 +99,11 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             };
             let summary = runner::run(&suite, &RunOptions { out, filter, quick })?;
             println!(
-                "\n{} cells, {} failed, in {:.1} s · {}",
+                "\n{} cells, {} failed, {} within ±{}% · in {:.1} s · {}",
                 summary.cells,
                 summary.failed,
+                summary.converged,
+                100.0 * summary.ci_target,
                 summary.elapsed.as_secs_f64(),
                 summary.results.display()
             );

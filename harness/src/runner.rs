@@ -18,8 +18,8 @@ use parbench_workloads::{
 
 use crate::overhead::decompose;
 use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
-use crate::stats::{median_index, summarize};
-use crate::suite::{Group, Suite};
+use crate::stats::{median_index, relative_half_width, summarize, CONFIDENCE};
+use crate::suite::{Group, Sampling, Suite};
 use crate::{machine, terminal, Error};
 
 /// How to run a suite.
@@ -40,6 +40,10 @@ pub struct RunSummary {
     pub cells: usize,
     /// Cells that failed.
     pub failed: usize,
+    /// Cells whose median reached the confidence target.
+    pub converged: usize,
+    /// The confidence target.
+    pub ci_target: f64,
     /// Where `results.json` is.
     pub results: PathBuf,
     /// Wall time of the whole run.
@@ -179,14 +183,18 @@ fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared
 struct Measured {
     samples: Vec<Sample>,
     peak_rss_bytes: Option<u64>,
+    /// Whether sampling stopped because the median's interval reached the target.
+    converged: bool,
 }
 
+/// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
+/// within the target, the time budget is spent, or the most samples are taken.
 fn measure(
     prepared: &Prepared,
     strategy: &StrategySpec,
     workers: usize,
     suite: &Suite,
-    (warmup, samples): (usize, usize),
+    sampling: Sampling,
 ) -> Result<Measured, String> {
     let job = Job {
         workload: prepared.workload.clone(),
@@ -197,77 +205,106 @@ fn measure(
         policy: suite.policy,
     };
     let params = suite.params_of(strategy);
-    let mut records = Vec::with_capacity(samples);
+    let started = Instant::now();
+    let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
     let mut workers_peak = 0u64;
     reset_peak_rss();
-    for i in 0..warmup + samples {
-        let sample = i + 1;
-        let mut instance = (strategy.build)(&params).map_err(|e| e.to_string())?;
-        let clock = Instant::now();
-        let setup = instance.setup(&job);
-        let setup_ns = clock.elapsed().as_nanos() as u64;
-        if let Err(e) = setup {
-            let _ = instance.teardown();
-            return Err(format!("sample {sample}: setup failed: {e}"));
+    for index in 0.. {
+        let sample = take_sample(prepared, strategy, &params, &job, suite.policy)
+            .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        if index < sampling.warmup {
+            continue;
         }
-        // The first run meets a fresh strategy (cold caches, untouched buffers, workers
-        // faulting their pages in) and counts toward end to end; the second is steady state.
-        let first = run_verified(instance.as_mut(), prepared, &job)
-            .map_err(|e| format!("sample {sample}: the first run {e}"));
-        let second = first.and_then(|first| {
-            run_verified(instance.as_mut(), prepared, &job)
-                .map(|steady| (first, steady))
-                .map_err(|e| format!("sample {sample}: the second run {e}"))
-        });
-        let clock = Instant::now();
-        let stopped = instance.teardown();
-        let teardown_ns = clock.elapsed().as_nanos() as u64;
-        let ((first, _), (report, parent_cpu_ns)) = second?;
-        let stopped = stopped.map_err(|e| format!("sample {sample}: teardown failed: {e}"))?;
-        let overhead = decompose(
-            report.lanes,
-            report.start_ns,
-            report.end_ns,
-            &report.spans,
-            prepared.features.sequential_busy_ns,
-        )
-        .map_err(|e| format!("sample {sample}: {e}"))?;
-        if i >= warmup {
-            let worker_memory: Vec<WorkerMemory> = stopped
-                .workers
+        workers_peak = workers_peak.max(
+            sample
+                .worker_memory
                 .iter()
-                .map(|w| WorkerMemory {
-                    peak_rss_bytes: w.peak_rss_bytes,
-                    shared_rss_bytes: w.shared_rss_bytes,
-                })
-                .collect();
-            workers_peak = workers_peak.max(
-                worker_memory
-                    .iter()
-                    .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
-                    .sum(),
-            );
-            records.push(Sample {
-                setup_ns,
-                first_run_ns: first.wall_ns(),
-                run_ns: report.wall_ns(),
-                teardown_ns,
-                cpu_ns: parent_cpu_ns + report.worker_cpu_ns,
-                skipped_tasks: report.skipped(),
-                fail_stop_ns: match suite.policy {
-                    FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
-                    _ => None,
-                },
-                lanes: report.lanes,
-                overhead,
-                bytes_moved: report.bytes_moved,
-                worker_memory,
+                .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
+                .sum(),
+        );
+        records.push(sample);
+        if records.len() < sampling.min_samples {
+            continue;
+        }
+        let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
+        let converged = summarize(&runs).is_some_and(|stats| {
+            stats.ci_level >= CONFIDENCE && relative_half_width(&stats) <= sampling.ci_target
+        });
+        if converged
+            || records.len() >= sampling.max_samples
+            || started.elapsed() >= sampling.time_budget
+        {
+            return Ok(Measured {
+                samples: records,
+                peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
+                converged,
             });
         }
     }
-    Ok(Measured {
-        samples: records,
-        peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
+    unreachable!("the sampling loop returns")
+}
+
+/// One sample: a fresh strategy set up, run twice (cold, then steady) with both answers
+/// verified, and torn down, each step timed.
+fn take_sample(
+    prepared: &Prepared,
+    strategy: &StrategySpec,
+    params: &Params,
+    job: &Job,
+    policy: FailurePolicy,
+) -> Result<Sample, String> {
+    let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
+    let clock = Instant::now();
+    let setup = instance.setup(job);
+    let setup_ns = clock.elapsed().as_nanos() as u64;
+    if let Err(e) = setup {
+        let _ = instance.teardown();
+        return Err(format!("setup failed: {e}"));
+    }
+    // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
+    // their pages in) and counts toward end to end; the second is steady state.
+    let runs = run_verified(instance.as_mut(), prepared, job)
+        .map_err(|e| format!("the first run {e}"))
+        .and_then(|first| {
+            run_verified(instance.as_mut(), prepared, job)
+                .map(|steady| (first, steady))
+                .map_err(|e| format!("the second run {e}"))
+        });
+    let clock = Instant::now();
+    let stopped = instance.teardown();
+    let teardown_ns = clock.elapsed().as_nanos() as u64;
+    let ((first, _), (report, parent_cpu_ns)) = runs?;
+    let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
+    let overhead = decompose(
+        report.lanes,
+        report.start_ns,
+        report.end_ns,
+        &report.spans,
+        prepared.features.sequential_busy_ns,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Sample {
+        setup_ns,
+        first_run_ns: first.wall_ns(),
+        run_ns: report.wall_ns(),
+        teardown_ns,
+        cpu_ns: parent_cpu_ns + report.worker_cpu_ns,
+        skipped_tasks: report.skipped(),
+        fail_stop_ns: match policy {
+            FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
+            _ => None,
+        },
+        lanes: report.lanes,
+        overhead,
+        bytes_moved: report.bytes_moved,
+        worker_memory: stopped
+            .workers
+            .iter()
+            .map(|w| WorkerMemory {
+                peak_rss_bytes: w.peak_rss_bytes,
+                shared_rss_bytes: w.shared_rss_bytes,
+            })
+            .collect(),
     })
 }
 
@@ -372,10 +409,10 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         cells: Vec::with_capacity(total),
     };
     let path = save(&options.out, &results)?;
-    let counts = if options.quick {
-        (suite.warmup.min(1), suite.samples.min(3))
+    let sampling = if options.quick {
+        suite.sampling.quick()
     } else {
-        (suite.warmup, suite.samples)
+        suite.sampling
     };
     terminal::header(&results, total, &options.out);
 
@@ -395,8 +432,11 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
             let measured = prepared
                 .as_ref()
                 .map_err(|e| e.clone())
-                .and_then(|p| measure(p, strategy, *workers, suite, counts));
-            let cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
+                .and_then(|p| measure(p, strategy, *workers, suite, sampling));
+            let cell = Cell {
+                ci_target: sampling.ci_target,
+                ..cell_record(bucket, strategy, *workers, id, suite, &prepared, measured)
+            };
             terminal::cell_line(results.cells.len() + 1, total, &cell);
             results.cells.push(cell);
             save(&options.out, &results)?;
@@ -418,6 +458,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
             .iter()
             .filter(|c| c.status != Status::Ok)
             .count(),
+        converged: results.cells.iter().filter(|c| c.converged).count(),
+        ci_target: sampling.ci_target,
         results: path,
         elapsed: started.elapsed(),
     })
@@ -432,9 +474,9 @@ fn cell_record(
     prepared: &Result<Prepared, String>,
     measured: Result<Measured, String>,
 ) -> Cell {
-    let (samples, peak_rss_bytes, error) = match measured {
-        Ok(m) => (m.samples, m.peak_rss_bytes, None),
-        Err(e) => (Vec::new(), None, Some(e)),
+    let (samples, peak_rss_bytes, converged, error) = match measured {
+        Ok(m) => (m.samples, m.peak_rss_bytes, m.converged, None),
+        Err(e) => (Vec::new(), None, false, Some(e)),
     };
     let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
     let end_to_end: Vec<u64> = samples
@@ -478,5 +520,7 @@ fn cell_record(
         end_to_end: summarize(&end_to_end),
         peak_rss_bytes,
         samples,
+        ci_target: 0.0,
+        converged,
     }
 }

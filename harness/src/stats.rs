@@ -1,6 +1,21 @@
-//! Summary statistics of sample times.
+//! Summary statistics of sample times: median with a 95% confidence interval, MAD, mean,
+//! standard deviation, min, max, and outliers by Tukey's fences.
+//!
+//! The confidence interval of the median is the distribution-free **order-statistic**
+//! interval: with `n` samples, the interval between the `k`-th smallest and the `k`-th largest
+//! sample covers the true median with probability `1 - 2 P(B < k)`, `B ~ Binomial(n, 1/2)`,
+//! whatever the distribution of the times. We take the largest `k` whose coverage is at least
+//! 95%. Why not the bootstrap (criterion's choice): it is random (two analyses of one file
+//! would differ), it costs thousands of resamples each time the adaptive sampler asks "is it
+//! tight enough yet?", and for the median of a few samples its distribution is coarse and
+//! tends to undercover. The order-statistic interval is exact, deterministic and free; its
+//! price is that it needs 6 samples to reach 95% at all (with 5, `[min, max]` covers 93.75%),
+//! which the adaptive sampler accounts for.
 
-use parbench_reports::Stats;
+use parbench_reports::{Outliers, Stats};
+
+/// The confidence level asked of the median's interval.
+pub const CONFIDENCE: f64 = 0.95;
 
 /// Median of sorted values: the middle one, or the mean of the two middle ones.
 fn median_sorted(sorted: &[f64]) -> f64 {
@@ -12,8 +27,79 @@ fn median_sorted(sorted: &[f64]) -> f64 {
     }
 }
 
-/// Median, mean, standard deviation (n - 1), unscaled MAD, min and max of `values`.
-/// `None` for an empty set.
+/// The `p`-quantile of sorted values, interpolating linearly between order statistics (the
+/// definition criterion and NumPy use by default).
+fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
+    let rank = p * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
+}
+
+/// The order-statistic interval of the median of `n` samples: the 1-based rank `k` of its
+/// lower end (the upper end is the `k`-th largest) and its exact coverage; the widest interval,
+/// `[min, max]`, when even that covers less than `confidence`.
+pub fn median_ci_rank(n: usize, confidence: f64) -> (usize, f64) {
+    if n == 0 {
+        return (0, 0.0);
+    }
+    // P(B <= j) for B ~ Binomial(n, 1/2), summed in log space so large n cannot underflow.
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_choose = 0.0f64;
+    let mut below = 0.0f64;
+    let mut rank = 1;
+    for j in 0..n.div_ceil(2) {
+        if j > 0 {
+            ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
+        }
+        // Now `below` is P(B <= j): rank j + 1 covers 1 - 2 P(B <= j).
+        below += (ln_choose + ln_half_n).exp();
+        if 1.0 - 2.0 * below >= confidence {
+            rank = j + 1;
+        } else {
+            break;
+        }
+    }
+    (rank, 1.0 - 2.0 * binomial_below(n, rank))
+}
+
+/// `P(B < below)` for `B ~ Binomial(n, 1/2)`.
+fn binomial_below(n: usize, below: usize) -> f64 {
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_choose = 0.0f64;
+    let mut sum = 0.0;
+    for j in 0..below {
+        if j > 0 {
+            ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
+        }
+        sum += (ln_choose + ln_half_n).exp();
+    }
+    sum
+}
+
+/// Counts of samples beyond Tukey's fences: mild between 1.5 and 3 interquartile ranges
+/// outside the quartiles, severe beyond 3 (criterion's classification).
+pub fn tukey(sorted: &[f64]) -> Outliers {
+    let mut outliers = Outliers::default();
+    if sorted.len() < 4 {
+        return outliers;
+    }
+    let (q1, q3) = (quantile_sorted(sorted, 0.25), quantile_sorted(sorted, 0.75));
+    let iqr = q3 - q1;
+    for &v in sorted {
+        if v < q1 - 3.0 * iqr {
+            outliers.low_severe += 1;
+        } else if v < q1 - 1.5 * iqr {
+            outliers.low_mild += 1;
+        } else if v > q3 + 3.0 * iqr {
+            outliers.high_severe += 1;
+        } else if v > q3 + 1.5 * iqr {
+            outliers.high_mild += 1;
+        }
+    }
+    outliers
+}
+
+/// Every statistic of `values`; `None` for an empty set.
 pub fn summarize(values: &[u64]) -> Option<Stats> {
     let min = *values.iter().min()?;
     let max = *values.iter().max()?;
@@ -29,15 +115,27 @@ pub fn summarize(values: &[u64]) -> Option<Stats> {
     };
     let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
     deviations.sort_by(f64::total_cmp);
+    let (rank, coverage) = median_ci_rank(n, CONFIDENCE);
     Some(Stats {
         n,
         median_ns: median,
+        ci_low_ns: sorted[rank - 1],
+        ci_high_ns: sorted[n - rank],
+        ci_level: coverage,
         mean_ns: mean,
         stddev_ns: stddev,
         mad_ns: median_sorted(&deviations),
         min_ns: min,
         max_ns: max,
+        outliers: tukey(&sorted),
     })
+}
+
+/// The larger distance from the median to an end of its interval, relative to the median:
+/// what the adaptive sampler compares with its target.
+pub fn relative_half_width(stats: &Stats) -> f64 {
+    let half = (stats.median_ns - stats.ci_low_ns).max(stats.ci_high_ns - stats.median_ns);
+    half / stats.median_ns.max(1.0)
 }
 
 /// Index of the sample whose value is the (lower) median.
@@ -62,10 +160,86 @@ mod tests {
         // |x - 4.5| = 2.5 .5 .5 .5 .5 .5 2.5 4.5 -> median 0.5.
         assert_eq!(s.mad_ns, 0.5);
         assert_eq!((s.min_ns, s.max_ns), (2, 9));
+        // n = 8: [x(1), x(8)] covers 1 - 2/256; [x(2), x(7)] only 1 - 2 * 9/256 = 0.9297.
+        assert_eq!((s.ci_low_ns, s.ci_high_ns), (2.0, 9.0));
+        assert!((s.ci_level - (1.0 - 2.0 / 256.0)).abs() < 1e-12);
         let odd = summarize(&[10, 1, 3]).unwrap();
         assert_eq!((odd.median_ns, odd.stddev_ns > 0.0), (3.0, true));
         assert_eq!(summarize(&[5]).unwrap().stddev_ns, 0.0);
         assert!(summarize(&[]).is_none());
+    }
+
+    #[test]
+    fn median_intervals_match_the_binomial_tables() {
+        // Ranks of the distribution-free 95% interval (e.g. Conover, Practical
+        // Nonparametric Statistics, table A3) and their exact coverage.
+        let exact = |n: usize, k: usize| 1.0 - 2.0 * binomial_below(n, k);
+        for (n, k) in [
+            (6, 1),
+            (8, 1),
+            (9, 2),
+            (10, 2),
+            (12, 3),
+            (20, 6),
+            (50, 18),
+            (100, 40),
+        ] {
+            let (rank, coverage) = median_ci_rank(n, 0.95);
+            assert_eq!(rank, k, "n = {n}");
+            assert!(coverage >= 0.95, "n = {n}: {coverage}");
+            assert!((coverage - exact(n, k)).abs() < 1e-12);
+            // One rank narrower would cover less than 95%.
+            assert!(exact(n, k + 1) < 0.95, "n = {n}");
+        }
+        // n = 20: 1 - 2 * P(B <= 5) = 1 - 2 * 21700/1048576.
+        assert!((median_ci_rank(20, 0.95).1 - (1.0 - 2.0 * 21_700.0 / 1_048_576.0)).abs() < 1e-12);
+        // Below 6 samples not even [min, max] reaches 95%: it is reported with its coverage.
+        assert_eq!(median_ci_rank(5, 0.95), (1, 1.0 - 2.0 / 32.0));
+        assert_eq!(median_ci_rank(1, 0.95), (1, 0.0));
+        // Large n stays finite (no underflow) and near the normal approximation.
+        let (rank, coverage) = median_ci_rank(10_000, 0.95);
+        assert!(
+            (rank as f64 - (5_000.0 - 1.96 * 50.0)).abs() <= 2.0,
+            "{rank}"
+        );
+        assert!((0.95..0.952).contains(&coverage));
+    }
+
+    #[test]
+    fn the_interval_and_its_width() {
+        let values: Vec<u64> = (1..=10).map(|v| v * 100).collect();
+        let s = summarize(&values).unwrap();
+        // n = 10: [x(2), x(9)] around the median 550.
+        assert_eq!(
+            (s.ci_low_ns, s.median_ns, s.ci_high_ns),
+            (200.0, 550.0, 900.0)
+        );
+        assert!((relative_half_width(&s) - 350.0 / 550.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn outliers_by_tukeys_fences() {
+        let mut values: Vec<f64> = (1..=12).map(f64::from).collect();
+        values.extend([20.0, 30.0, -5.0, -20.0]);
+        values.sort_by(f64::total_cmp);
+        // Quartiles by linear interpolation between order statistics.
+        let (q1, q3) = (
+            quantile_sorted(&values, 0.25),
+            quantile_sorted(&values, 0.75),
+        );
+        assert_eq!((q1, q3), (2.75, 10.25));
+        // IQR 7.5: mild beyond -8.5 / 21.5, severe beyond -19.75 / 32.75.
+        let o = tukey(&values);
+        assert_eq!(
+            (o.low_severe, o.low_mild, o.high_mild, o.high_severe),
+            (1, 0, 1, 0)
+        );
+        let o = tukey(&[1.0, 2.0, 3.0, 4.0, 5.0, 100.0]);
+        assert_eq!(
+            (o.low_severe, o.low_mild, o.high_mild, o.high_severe),
+            (0, 0, 0, 1)
+        );
+        assert_eq!(tukey(&[1.0, 1.0, 1.0]), Outliers::default());
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! strategies = ["sequential", "tokio"]
 //! workers = [1, 2]
 //! warmup = 1              # untimed samples first
-//! samples = 5             # timed samples per cell
+//! samples = 5             # timed samples per cell, at least
+//! ci_target = 0.02        # more samples until the median's 95% CI is within ±2%...
+//! time_budget = "3s"      # ...or the cell has taken this long
+//! max_samples = 100       # and never more than this
 //!
 //! [[workload]]
 //! name = "http"
@@ -51,6 +54,9 @@ struct SuiteFile {
     workers: Option<Spanned<Vec<usize>>>,
     warmup: Option<usize>,
     samples: Option<Spanned<usize>>,
+    max_samples: Option<Spanned<usize>>,
+    ci_target: Option<Spanned<f64>>,
+    time_budget: Option<Spanned<String>>,
     strategy_params: Option<Spanned<toml::Table>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<WorkloadEntry>,
@@ -78,14 +84,55 @@ pub struct Suite {
     pub seed: u64,
     /// The failure policy of every cell.
     pub policy: FailurePolicy,
-    /// Untimed samples before the timed ones.
-    pub warmup: usize,
-    /// Timed samples per cell.
-    pub samples: usize,
+    /// How many samples each cell takes.
+    pub sampling: Sampling,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
     /// The validated parameters of every strategy the groups name.
     pub strategy_params: BTreeMap<&'static str, Params>,
+}
+
+/// How many samples a cell takes: a warm-up, then at least `min_samples`, then more until the
+/// median's 95% confidence interval is within `ci_target` of it, the cell has run for
+/// `time_budget`, or `max_samples` are taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Untimed samples before the timed ones.
+    pub warmup: usize,
+    /// Timed samples every cell takes.
+    pub min_samples: usize,
+    /// Timed samples no cell exceeds.
+    pub max_samples: usize,
+    /// The largest distance from the median to an end of its confidence interval, relative to
+    /// the median, at which sampling stops.
+    pub ci_target: f64,
+    /// How long a cell may sample (warm-up included) before it stops short of its target.
+    pub time_budget: std::time::Duration,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            warmup: 1,
+            min_samples: 5,
+            max_samples: 100,
+            ci_target: 0.02,
+            time_budget: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
+impl Sampling {
+    /// `--quick`: a look rather than a measurement to defend.
+    pub fn quick(self) -> Self {
+        Self {
+            warmup: self.warmup.min(1),
+            min_samples: self.min_samples.min(3),
+            max_samples: self.max_samples.min(3),
+            ci_target: self.ci_target.max(0.05),
+            time_budget: self.time_budget.min(std::time::Duration::from_millis(500)),
+        }
+    }
 }
 
 impl Suite {
@@ -171,10 +218,49 @@ impl Suite {
                     at(p.span(), "policy", e.to_string())
                 })?,
         };
-        let samples = match &raw.samples {
-            None => 5,
+        let defaults = Sampling::default();
+        let min_samples = match &raw.samples {
+            None => defaults.min_samples,
             Some(s) if *s.get_ref() >= 1 => *s.get_ref(),
             Some(s) => return Err(at(s.span(), "samples", "must be at least 1".to_owned())),
+        };
+        let max_samples = match &raw.max_samples {
+            None => defaults.max_samples.max(min_samples),
+            Some(s) if *s.get_ref() >= min_samples => *s.get_ref(),
+            Some(s) => {
+                return Err(at(
+                    s.span(),
+                    "max_samples",
+                    format!("must be at least `samples` ({min_samples})"),
+                ))
+            }
+        };
+        let ci_target = match &raw.ci_target {
+            None => defaults.ci_target,
+            Some(t) if *t.get_ref() > 0.0 && *t.get_ref() < 1.0 => *t.get_ref(),
+            Some(t) => {
+                return Err(at(
+                    t.span(),
+                    "ci_target",
+                    format!(
+                        "must be a fraction of the median between 0 and 1 (0.02 is ±2%), not {}",
+                        t.get_ref()
+                    ),
+                ))
+            }
+        };
+        let time_budget = match &raw.time_budget {
+            None => defaults.time_budget,
+            Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| {
+                at(
+                    text.span(),
+                    "time_budget",
+                    format!(
+                        "`{}` is not a duration such as \"3s\" or \"500ms\": {e}",
+                        text.get_ref()
+                    ),
+                )
+            })?,
         };
         let strategies = |list: &Spanned<Vec<String>>, key: &str| {
             if list.get_ref().is_empty() {
@@ -330,8 +416,13 @@ impl Suite {
             source: file.to_owned(),
             seed: raw.seed.unwrap_or(42),
             policy,
-            warmup: raw.warmup.unwrap_or(1),
-            samples,
+            sampling: Sampling {
+                warmup: raw.warmup.unwrap_or(defaults.warmup),
+                min_samples,
+                max_samples,
+                ci_target,
+                time_budget,
+            },
             groups,
             strategy_params,
         })
@@ -469,5 +560,44 @@ mod tests {
 
         let err = parse("seed = \n").unwrap_err();
         assert_eq!((err.line, err.key.as_deref()), (Some(1), Some("seed")));
+    }
+
+    #[test]
+    fn sampling_settings_are_read_and_checked() {
+        let suite = parse(
+            "samples = 8\nmax_samples = 40\nci_target = 0.05\ntime_budget = \"750ms\"\nwarmup = 0\n\
+             [[workload]]\nname = \"square\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            suite.sampling,
+            Sampling {
+                warmup: 0,
+                min_samples: 8,
+                max_samples: 40,
+                ci_target: 0.05,
+                time_budget: std::time::Duration::from_millis(750),
+            }
+        );
+        assert_eq!(suite.sampling.quick().max_samples, 3);
+        let square = "\n[[workload]]\nname = \"square\"\n";
+        let err = parse(&format!("ci_target = 2.0{square}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1: ci_target: must be a fraction of the median between 0 and 1 (0.02 \
+             is ±2%), not 2"
+        );
+        let err = parse(&format!("time_budget = \"soon\"{square}")).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "bench.toml:1: time_budget: `soon` is not a duration such as \"3s\" or \"500ms\""
+            ),
+            "{err}"
+        );
+        let err = parse(&format!("samples = 9\nmax_samples = 4{square}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:2: max_samples: must be at least `samples` (9)"
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use parbench_reports::{Cell, Results, Status};
+use parbench_reports::{Cell, Results, Stats, Status};
+
+use crate::stats::relative_half_width;
 
 /// A duration for people: `812 ns`, `1.52 µs`, `3.40 ms`, `2.31 s`.
 pub fn duration(ns: f64) -> String {
@@ -50,15 +52,25 @@ pub(crate) fn header(results: &Results, cells: usize, out: &Path) {
     println!("results: {}\n", out.join("results.json").display());
 }
 
+/// `± 1.2%`: the larger distance from the median to an end of its 95% confidence interval.
+fn ci(wall: &Stats) -> String {
+    format!("± {:>4.1}%", 100.0 * relative_half_width(wall))
+}
+
 pub(crate) fn cell_line(index: usize, total: usize, cell: &Cell) {
     let width = total.to_string().len();
     match (&cell.wall, &cell.error) {
         (Some(wall), None) => println!(
-            "[{index:>width$}/{total}] {:<48} {:>10} ± {:>4.1}%  ({} samples)  ok",
+            "[{index:>width$}/{total}] {:<48} {:>10} {}  ({} samples{})  ok",
             cell.id,
             duration(wall.median_ns),
-            100.0 * wall.mad_ns / wall.median_ns.max(1.0),
+            ci(wall),
             wall.n,
+            if cell.converged {
+                String::new()
+            } else {
+                format!(", short of ±{}%", 100.0 * cell.ci_target)
+            },
         ),
         (_, error) => println!(
             "[{index:>width$}/{total}] {:<48} FAILED: {}",
@@ -89,8 +101,8 @@ pub(crate) fn summary(results: &Results) {
             _ => println!("\n{workload}"),
         }
         println!(
-            "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>9} {:>10}  status",
-            "strategy", "workers", "tasks", "median", "speedup", "overhead", "peak RSS"
+            "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>10}  status",
+            "strategy", "workers", "tasks", "median", "95% CI", "speedup", "overhead", "peak RSS"
         );
         let cells = results.cells.iter().filter(|c| c.workload == workload);
         for cell in cells {
@@ -108,13 +120,14 @@ pub(crate) fn summary(results: &Results) {
                 _ => "-".to_owned(),
             };
             println!(
-                "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>9} {:>10}  {}",
+                "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>10}  {}",
                 cell.strategy,
                 cell.workers,
                 cell.tasks,
                 cell.wall
                     .as_ref()
                     .map_or("-".to_owned(), |w| duration(w.median_ns)),
+                cell.wall.as_ref().map_or("-".to_owned(), ci),
                 speedup,
                 cell.overhead
                     .map_or("-".to_owned(), |o| format!("{:.1}%", 100.0 * o.share())),

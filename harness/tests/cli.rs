@@ -33,6 +33,7 @@ fn run_writes_verified_results_for_a_suite_file() {
 name = "small"
 seed = 5
 samples = 3
+max_samples = 3
 
 [[workload]]
 name = "square"
@@ -102,6 +103,15 @@ tasks = [3]
         assert_eq!(cell.samples.len(), 3);
         let wall = cell.wall.as_ref().unwrap();
         assert!(wall.min_ns as f64 <= wall.median_ns && wall.median_ns <= wall.max_ns as f64);
+        // Three samples: the interval is [min, max], covering 1 - 2/8 of the time; not enough
+        // for the 95% target.
+        assert_eq!(
+            (wall.ci_low_ns, wall.ci_high_ns),
+            (wall.min_ns as f64, wall.max_ns as f64)
+        );
+        assert_eq!(wall.ci_level, 0.75);
+        assert!(!cell.converged);
+        assert_eq!(cell.ci_target, 0.02);
         let o = cell.overhead.unwrap();
         assert_eq!(
             o.busy_ns + o.startup_ns + o.gaps_ns + o.tail_ns,
@@ -169,6 +179,42 @@ tasks = [3]
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["results.json"]);
+}
+
+#[test]
+fn sampling_stops_at_the_confidence_target_or_the_time_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |settings: &str| {
+        let suite = dir.path().join("sampling.toml");
+        let text = format!(
+            "name = \"sampling\"\n{settings}\n[[workload]]\nname = \"spin\"\n\
+             params = {{ ns_per_item = 1000 }}\nsizes = [1000]\n"
+        );
+        fs::write(&suite, text).unwrap();
+        let out = dir.path().join("out");
+        parbench()
+            .arg("run")
+            .arg(&suite)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let results: Results =
+            serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+        results.cells.into_iter().next().unwrap()
+    };
+    // A loose target: met at 6 samples, the first count whose [min, max] covers 95%.
+    let loose = run("ci_target = 0.9\nsamples = 5\nwarmup = 0");
+    assert!(loose.converged);
+    assert_eq!(loose.samples.len(), 6);
+    assert!(loose.wall.unwrap().ci_level >= 0.95);
+    // A target no machine meets: sampling stops at the budget, short of it.
+    let tight = run("ci_target = 0.000001\ntime_budget = \"300ms\"\nmax_samples = 100000");
+    assert!(!tight.converged);
+    assert!(tight.samples.len() >= 5 && tight.samples.len() < 100_000);
+    // And at the sample cap.
+    let capped = run("ci_target = 0.000001\nmax_samples = 7");
+    assert_eq!((capped.converged, capped.samples.len()), (false, 7));
 }
 
 #[test]

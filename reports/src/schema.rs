@@ -111,6 +111,13 @@ pub struct Cell {
     pub features: Features,
     /// Every timed sample, in order (the warm-up is not one).
     pub samples: Vec<Sample>,
+    /// The half-width of the median's 95% confidence interval, relative to the median, that
+    /// sampling aimed for.
+    #[serde(default)]
+    pub ci_target: f64,
+    /// Whether sampling reached `ci_target` (rather than its time budget or sample cap).
+    #[serde(default)]
+    pub converged: bool,
     /// Statistics of the run times (steady state).
     pub wall: Option<Stats>,
     /// Statistics of setup + first run + teardown (end to end: one use of a fresh strategy).
@@ -207,6 +214,16 @@ pub struct Stats {
     pub n: usize,
     /// Median.
     pub median_ns: f64,
+    /// Lower end of the median's confidence interval (an order statistic).
+    #[serde(default)]
+    pub ci_low_ns: f64,
+    /// Upper end of the median's confidence interval.
+    #[serde(default)]
+    pub ci_high_ns: f64,
+    /// The interval's exact coverage: at least 0.95 from 6 samples on; below that, the
+    /// coverage of `[min, max]`.
+    #[serde(default)]
+    pub ci_level: f64,
     /// Arithmetic mean.
     pub mean_ns: f64,
     /// Sample standard deviation.
@@ -217,6 +234,23 @@ pub struct Stats {
     pub min_ns: u64,
     /// Slowest sample.
     pub max_ns: u64,
+    /// Samples beyond Tukey's fences.
+    #[serde(default)]
+    pub outliers: Outliers,
+}
+
+/// Samples beyond Tukey's fences: mild between 1.5 and 3 interquartile ranges outside the
+/// quartiles, severe beyond 3.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outliers {
+    /// Below `Q1 - 3 IQR`.
+    pub low_severe: usize,
+    /// Between `Q1 - 3 IQR` and `Q1 - 1.5 IQR`.
+    pub low_mild: usize,
+    /// Between `Q3 + 1.5 IQR` and `Q3 + 3 IQR`.
+    pub high_mild: usize,
+    /// Above `Q3 + 3 IQR`.
+    pub high_severe: usize,
 }
 
 /// Where a run's capacity (workers x run time) went, summed over workers, in nanoseconds.
