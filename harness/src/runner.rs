@@ -209,9 +209,14 @@ fn measure(
     let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
     let mut workers_peak = 0u64;
     reset_peak_rss();
+    // One steady run per sample until a sample has shown how long a run takes.
+    let mut iterations = 1;
     for index in 0.. {
-        let sample = take_sample(prepared, strategy, &params, &job, suite.policy)
+        let sample = take_sample(prepared, strategy, &params, &job, iterations)
             .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        if index == 0 {
+            iterations = iterations_for(sample.run_ns);
+        }
         if index < sampling.warmup {
             continue;
         }
@@ -244,14 +249,29 @@ fn measure(
     unreachable!("the sampling loop returns")
 }
 
-/// One sample: a fresh strategy set up, run twice (cold, then steady) with both answers
-/// verified, and torn down, each step timed.
+/// How long the steady runs of one sample should last together: short runs are repeated
+/// within a sample and averaged (as criterion does), so that a sample is not one
+/// timer-and-scheduler-sized measurement.
+const SAMPLE_TARGET_NS: u64 = 10_000_000;
+
+/// The most steady runs in one sample.
+const MAX_ITERATIONS: u64 = 1_000;
+
+/// Steady runs per sample for runs of `run_ns`.
+fn iterations_for(run_ns: u64) -> u32 {
+    SAMPLE_TARGET_NS
+        .div_ceil(run_ns.max(1))
+        .clamp(1, MAX_ITERATIONS) as u32
+}
+
+/// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
+/// with every answer verified, and torn down, each step timed.
 fn take_sample(
     prepared: &Prepared,
     strategy: &StrategySpec,
     params: &Params,
     job: &Job,
-    policy: FailurePolicy,
+    iterations: u32,
 ) -> Result<Sample, String> {
     let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
     let clock = Instant::now();
@@ -262,19 +282,32 @@ fn take_sample(
         return Err(format!("setup failed: {e}"));
     }
     // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
-    // their pages in) and counts toward end to end; the second is steady state.
+    // their pages in) and counts toward end to end; the next ones are steady state.
     let runs = run_verified(instance.as_mut(), prepared, job)
         .map_err(|e| format!("the first run {e}"))
         .and_then(|first| {
-            run_verified(instance.as_mut(), prepared, job)
-                .map(|steady| (first, steady))
-                .map_err(|e| format!("the second run {e}"))
+            let steady = (0..iterations)
+                .map(|i| {
+                    run_verified(instance.as_mut(), prepared, job)
+                        .map_err(|e| format!("steady run {} {e}", i + 1))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((first, steady))
         });
     let clock = Instant::now();
     let stopped = instance.teardown();
     let teardown_ns = clock.elapsed().as_nanos() as u64;
-    let ((first, _), (report, parent_cpu_ns)) = runs?;
+    let ((first, _), steady) = runs?;
     let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
+    let count = steady.len() as u64;
+    let total_ns: u64 = steady.iter().map(|(r, _)| r.wall_ns()).sum();
+    let cpu_ns: u64 = steady
+        .iter()
+        .map(|(r, parent_cpu)| parent_cpu + r.worker_cpu_ns)
+        .sum();
+    // The run whose time is the median of the sample stands for it in the decomposition.
+    let walls: Vec<u64> = steady.iter().map(|(r, _)| r.wall_ns()).collect();
+    let (report, _) = &steady[median_index(&walls).unwrap_or(0)];
     let overhead = decompose(
         report.lanes,
         report.start_ns,
@@ -286,11 +319,12 @@ fn take_sample(
     Ok(Sample {
         setup_ns,
         first_run_ns: first.wall_ns(),
-        run_ns: report.wall_ns(),
+        iterations: count as u32,
+        run_ns: total_ns / count,
         teardown_ns,
-        cpu_ns: parent_cpu_ns + report.worker_cpu_ns,
+        cpu_ns: cpu_ns / count,
         skipped_tasks: report.skipped(),
-        fail_stop_ns: match policy {
+        fail_stop_ns: match job.policy {
             FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
             _ => None,
         },
@@ -522,5 +556,20 @@ fn cell_record(
         samples,
         ci_target: 0.0,
         converged,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_runs_are_repeated_to_fill_a_sample() {
+        assert_eq!(iterations_for(1_000_000), 10);
+        assert_eq!(iterations_for(3_000_000), 4);
+        assert_eq!(iterations_for(10_000_000), 1);
+        assert_eq!(iterations_for(2_000_000_000), 1);
+        assert_eq!(iterations_for(20), 1_000);
+        assert_eq!(iterations_for(0), 1_000);
     }
 }

@@ -172,11 +172,14 @@ pub struct Sample {
     /// The first run after setup: fresh workers, cold caches (part of end to end).
     #[serde(default)]
     pub first_run_ns: u64,
-    /// The second run on the same set-up strategy (steady state).
+    /// Steady-state runs in the sample (short runs are repeated to last about 10 ms).
+    #[serde(default = "one")]
+    pub iterations: u32,
+    /// The mean of the steady-state runs that followed the first on the same set-up strategy.
     pub run_ns: u64,
     /// Stopping and joining.
     pub teardown_ns: u64,
-    /// CPU time (user + system) during the run: the measuring process and, for process
+    /// CPU time (user + system) per steady run: the measuring process and, for process
     /// strategies, its worker processes.
     pub cpu_ns: u64,
     /// Tasks that a fail-fast policy cancelled.
@@ -187,7 +190,7 @@ pub struct Sample {
     /// Lanes of the overhead decomposition: the workers, or an async runtime's tasks in flight.
     #[serde(default)]
     pub lanes: usize,
-    /// The sample's scheduling overhead.
+    /// The scheduling overhead of the sample's median steady run.
     pub overhead: Overhead,
     /// Bytes that crossed between processes to run the tasks (both directions).
     #[serde(default)]
@@ -195,6 +198,10 @@ pub struct Sample {
     /// Each worker process's memory as it exited; empty for in-process strategies.
     #[serde(default)]
     pub worker_memory: Vec<WorkerMemory>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A worker process's memory, as it reported it just before exiting.
