@@ -36,4 +36,8 @@ pub enum Command {
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]
     Worker,
+    /// Measure one cell in this process (started by parbench itself; a request on stdin, the
+    /// results on stdout).
+    #[command(name = "cell", hide = true)]
+    Cell,
 }

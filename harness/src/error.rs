@@ -32,6 +32,9 @@ pub enum Error {
     /// Serving as a worker process failed.
     #[error("worker: {0}")]
     Worker(#[from] parbench_strategies::process::ServeError),
+    /// Serving as a cell process failed.
+    #[error("cell: {0}")]
+    Cell(std::io::Error),
     /// The signal handling thread could not be started.
     #[error("cannot handle Ctrl-C: {0}")]
     Signals(std::io::Error),
@@ -44,7 +47,11 @@ impl Error {
     /// The exit code documented for this error: 2 for usage and input errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Report(_) | Error::OutputDir { .. } | Error::Worker(_) | Error::Signals(_) => 1,
+            Error::Report(_)
+            | Error::OutputDir { .. }
+            | Error::Worker(_)
+            | Error::Cell(_)
+            | Error::Signals(_) => 1,
             _ => 2,
         }
     }

@@ -26,6 +26,11 @@ pub fn install() -> std::io::Result<()> {
                 // No results file is left half-written, and none is written after this.
                 std::mem::forget(WRITING.lock().unwrap_or_else(PoisonError::into_inner));
                 let _ = parbench_strategies::process::shm::close();
+                // The cell running now, with its worker processes and segments.
+                if let Some(cell) = crate::cell::current() {
+                    crate::cell::kill_group(cell);
+                    let _ = parbench_strategies::process::shm::sweep(cell);
+                }
                 end_children();
                 eprintln!("\ninterrupted: the cells measured so far are saved");
                 std::process::exit(128 + signal);

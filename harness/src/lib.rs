@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cell;
 mod cli;
 mod error;
 pub mod interrupt;
@@ -23,6 +24,7 @@ mod machine;
 pub mod overhead;
 pub mod probe;
 pub mod runner;
+mod sampler;
 pub mod stats;
 pub mod suite;
 pub mod terminal;
@@ -79,6 +81,10 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
     match command {
         Command::List => {
             print!("{}", list::render(plugins));
+            Ok(0)
+        }
+        Command::Cell => {
+            cell::serve(plugins).map_err(Error::Cell)?;
             Ok(0)
         }
         Command::Worker => {

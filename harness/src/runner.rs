@@ -1,25 +1,23 @@
-//! Runs a suite: prepares each workload once per (size, tasks), measures every cell of it, and
-//! writes the results after every cell so an interrupted run keeps what it measured.
+//! Runs a suite: prepares each workload once per (size, tasks) — its input and sequential
+//! reference — then measures every cell of it, each in its own process (see [`crate::cell`]),
+//! and writes the results after every cell so an interrupted run keeps what it measured.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
-    write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Sample, Status,
-    SuiteInfo, WorkerMemory, SCHEMA_VERSION,
+    write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Status, SuiteInfo,
+    SCHEMA_VERSION,
 };
-use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy, StrategySpec};
-use parbench_workloads::{
-    plan_tasks, EnvVars, Environment, Input, ParamSpec, Params, Recipe, Task, Workload,
-};
+use parbench_strategies::StrategySpec;
+use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
 
-use crate::overhead::decompose;
-use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
-use crate::stats::{median_index, relative_half_width, summarize, CONFIDENCE};
-use crate::suite::{Group, Sampling, Suite};
+use crate::cell::{isolate, Fault, Limits, Reply, Request, Work};
+use crate::sampler::Measured;
+use crate::stats::{median_index, summarize};
+use crate::suite::{Group, Suite};
 use crate::{machine, terminal, Error};
 
 /// How to run a suite.
@@ -128,239 +126,6 @@ fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
     buckets
 }
 
-/// A workload ready to be measured over one task list.
-struct Prepared {
-    workload: Arc<dyn Workload>,
-    recipe: Arc<Recipe>,
-    input: Arc<Input>,
-    tasks: Vec<Task>,
-    reference: Reference,
-    features: Features,
-}
-
-fn prepare(bucket: &Bucket<'_>, suite: &Suite, env: &EnvVars) -> Result<Prepared, String> {
-    let recipe = Arc::new(Recipe::new(
-        &bucket.group.workload,
-        &bucket.group.params,
-        env,
-    ));
-    let workload = bucket
-        .group
-        .workload
-        .instantiate(&bucket.group.params, env)
-        .map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let input = Arc::new(workload.generate(bucket.size, suite.seed));
-    let generate_ns = started.elapsed().as_nanos() as u64;
-    let tasks = plan_tasks(input.items(), bucket.tasks).map_err(|e| e.to_string())?;
-    let job = Job {
-        workload: workload.clone(),
-        recipe: recipe.clone(),
-        input: input.clone(),
-        seed: suite.seed,
-        workers: 1,
-        policy: suite.policy,
-    };
-    let reference = Reference::compute(&job, &tasks).map_err(|e| e.to_string())?;
-    let features = Features {
-        items: input.items(),
-        input_bytes: input.bytes.len() as u64,
-        output_bytes: job.output_bytes() as u64,
-        generate_ns,
-        sequential_busy_ns: reference.busy_ns(),
-    };
-    Ok(Prepared {
-        workload,
-        recipe,
-        input,
-        tasks,
-        reference,
-        features,
-    })
-}
-
-/// What measuring one cell produced.
-struct Measured {
-    samples: Vec<Sample>,
-    peak_rss_bytes: Option<u64>,
-    /// Whether sampling stopped because the median's interval reached the target.
-    converged: bool,
-}
-
-/// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
-/// within the target, the time budget is spent, or the most samples are taken.
-fn measure(
-    prepared: &Prepared,
-    strategy: &StrategySpec,
-    workers: usize,
-    suite: &Suite,
-    sampling: Sampling,
-) -> Result<Measured, String> {
-    let job = Job {
-        workload: prepared.workload.clone(),
-        recipe: prepared.recipe.clone(),
-        input: prepared.input.clone(),
-        seed: suite.seed,
-        workers,
-        policy: suite.policy,
-    };
-    let params = suite.params_of(strategy);
-    let started = Instant::now();
-    let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
-    let mut workers_peak = 0u64;
-    reset_peak_rss();
-    // One steady run per sample until a sample has shown how long a run takes.
-    let mut iterations = 1;
-    for index in 0.. {
-        let sample = take_sample(prepared, strategy, &params, &job, iterations)
-            .map_err(|e| format!("sample {}: {e}", index + 1))?;
-        if index == 0 {
-            iterations = iterations_for(sample.run_ns);
-        }
-        if index < sampling.warmup {
-            continue;
-        }
-        workers_peak = workers_peak.max(
-            sample
-                .worker_memory
-                .iter()
-                .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
-                .sum(),
-        );
-        records.push(sample);
-        if records.len() < sampling.min_samples {
-            continue;
-        }
-        let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
-        let converged = summarize(&runs).is_some_and(|stats| {
-            stats.ci_level >= CONFIDENCE && relative_half_width(&stats) <= sampling.ci_target
-        });
-        if converged
-            || records.len() >= sampling.max_samples
-            || started.elapsed() >= sampling.time_budget
-        {
-            return Ok(Measured {
-                samples: records,
-                peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
-                converged,
-            });
-        }
-    }
-    unreachable!("the sampling loop returns")
-}
-
-/// How long the steady runs of one sample should last together: short runs are repeated
-/// within a sample and averaged (as criterion does), so that a sample is not one
-/// timer-and-scheduler-sized measurement.
-const SAMPLE_TARGET_NS: u64 = 10_000_000;
-
-/// The most steady runs in one sample.
-const MAX_ITERATIONS: u64 = 1_000;
-
-/// Steady runs per sample for runs of `run_ns`.
-fn iterations_for(run_ns: u64) -> u32 {
-    SAMPLE_TARGET_NS
-        .div_ceil(run_ns.max(1))
-        .clamp(1, MAX_ITERATIONS) as u32
-}
-
-/// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
-/// with every answer verified, and torn down, each step timed.
-fn take_sample(
-    prepared: &Prepared,
-    strategy: &StrategySpec,
-    params: &Params,
-    job: &Job,
-    iterations: u32,
-) -> Result<Sample, String> {
-    let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
-    let clock = Instant::now();
-    let setup = instance.setup(job);
-    let setup_ns = clock.elapsed().as_nanos() as u64;
-    if let Err(e) = setup {
-        let _ = instance.teardown();
-        return Err(format!("setup failed: {e}"));
-    }
-    // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
-    // their pages in) and counts toward end to end; the next ones are steady state.
-    let runs = run_verified(instance.as_mut(), prepared, job)
-        .map_err(|e| format!("the first run {e}"))
-        .and_then(|first| {
-            let steady = (0..iterations)
-                .map(|i| {
-                    run_verified(instance.as_mut(), prepared, job)
-                        .map_err(|e| format!("steady run {} {e}", i + 1))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((first, steady))
-        });
-    let clock = Instant::now();
-    let stopped = instance.teardown();
-    let teardown_ns = clock.elapsed().as_nanos() as u64;
-    let ((first, _), steady) = runs?;
-    let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
-    let count = steady.len() as u64;
-    let total_ns: u64 = steady.iter().map(|(r, _)| r.wall_ns()).sum();
-    let cpu_ns: u64 = steady
-        .iter()
-        .map(|(r, parent_cpu)| parent_cpu + r.worker_cpu_ns)
-        .sum();
-    // The run whose time is the median of the sample stands for it in the decomposition.
-    let walls: Vec<u64> = steady.iter().map(|(r, _)| r.wall_ns()).collect();
-    let (report, _) = &steady[median_index(&walls).unwrap_or(0)];
-    let overhead = decompose(
-        report.lanes,
-        report.start_ns,
-        report.end_ns,
-        &report.spans,
-        prepared.features.sequential_busy_ns,
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Sample {
-        setup_ns,
-        first_run_ns: first.wall_ns(),
-        iterations: count as u32,
-        run_ns: total_ns / count,
-        teardown_ns,
-        cpu_ns: cpu_ns / count,
-        skipped_tasks: report.skipped(),
-        fail_stop_ns: match job.policy {
-            FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
-            _ => None,
-        },
-        lanes: report.lanes,
-        overhead,
-        bytes_moved: report.bytes_moved,
-        worker_memory: stopped
-            .workers
-            .iter()
-            .map(|w| WorkerMemory {
-                peak_rss_bytes: w.peak_rss_bytes,
-                shared_rss_bytes: w.shared_rss_bytes,
-            })
-            .collect(),
-    })
-}
-
-/// Runs the prepared tasks once and checks the answer against the reference; returns the
-/// report and the CPU time of the measuring process during the run.
-fn run_verified(
-    instance: &mut dyn Strategy,
-    prepared: &Prepared,
-    job: &Job,
-) -> Result<(RunReport, u64), String> {
-    let cpu = process_cpu_ns();
-    let report = instance
-        .run(&prepared.tasks)
-        .map_err(|e| format!("failed: {e}"))?;
-    let cpu_ns = process_cpu_ns() - cpu;
-    prepared
-        .reference
-        .check(job, &prepared.tasks, &report, instance.output())
-        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
-    Ok((report, cpu_ns))
-}
-
 fn json_params(params: &Params) -> BTreeMap<String, serde_json::Value> {
     params
         .iter()
@@ -451,26 +216,69 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     terminal::header(&results, total, &options.out);
 
     crate::probe::raise_open_files_limit();
+    crate::cell::become_subreaper();
+    let limits = Limits {
+        time: suite.cell_timeout,
+        // Unless the suite says, a runaway cell is stopped before the machine starts swapping.
+        memory: suite
+            .memory_limit
+            .or(Some(results.machine.memory_bytes / 10 * 8)),
+    };
     let (environments, vars, env_failures) = start_environments(&buckets);
     for bucket in &buckets {
         let group = bucket.group;
+        let recipe = Recipe::new(&group.workload, &group.params, &vars);
+        let request = |work| Request {
+            recipe: recipe.clone(),
+            size: bucket.size,
+            seed: suite.seed,
+            tasks: bucket.tasks,
+            policy: suite.policy,
+            memory_limit: suite.memory_limit,
+            work,
+        };
         let prepared = match group
             .workload
             .environment
             .and_then(|e| env_failures.get(e.name))
         {
-            Some(failure) => Err(failure.clone()),
-            None => prepare(bucket, suite, &vars),
+            Some(failure) => Err(Fault {
+                status: Status::Failed,
+                message: failure.clone(),
+            }),
+            None => prepare(&request(Work::Prepare), limits),
         };
         for (strategy, workers, id) in &bucket.cells {
-            let measured = prepared
-                .as_ref()
-                .map_err(|e| e.clone())
-                .and_then(|p| measure(p, strategy, *workers, suite, sampling));
-            let cell = Cell {
-                ci_target: sampling.ci_target,
-                ..cell_record(bucket, strategy, *workers, id, suite, &prepared, measured)
+            let (measured, sampled_peak) = match &prepared {
+                Err(fault) => (Err(fault.clone()), 0),
+                Ok((answer, features)) => {
+                    let work = Work::Measure {
+                        strategy: strategy.name.to_owned(),
+                        params: suite
+                            .params_of(strategy)
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect(),
+                        workers: *workers,
+                        sampling,
+                        expected: answer.clone(),
+                        features: features.clone(),
+                    };
+                    let isolated = isolate(&request(work), limits);
+                    let measured = match isolated.outcome {
+                        Ok(Reply::Measured(measured)) => Ok(measured),
+                        other => Err(fault_of(other)),
+                    };
+                    (measured, isolated.sampled_peak_rss)
+                }
             };
+            let mut cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
+            cell.ci_target = sampling.ci_target;
+            // The larger of the exact high-water marks and the sampled sum of the tree.
+            cell.peak_rss_bytes = cell
+                .peak_rss_bytes
+                .map(|exact| exact.max(sampled_peak))
+                .or((sampled_peak > 0).then_some(sampled_peak));
             terminal::cell_line(results.cells.len() + 1, total, &cell);
             results.cells.push(cell);
             save(&options.out, &results)?;
@@ -499,25 +307,57 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     })
 }
 
+/// Prepares a bucket in a cell process: its reference answer and the workload's features.
+fn prepare(request: &Request, limits: Limits) -> Result<(Answer, Features), Fault> {
+    match isolate(request, limits).outcome {
+        Ok(Reply::Prepared { answer, features }) => Ok((answer, features)),
+        other => {
+            let fault = fault_of(other);
+            Err(Fault {
+                message: format!("preparing the input and the reference: {}", fault.message),
+                ..fault
+            })
+        }
+    }
+}
+
+/// The fault of a cell process's reply that is not the one expected.
+fn fault_of(outcome: Result<Reply, Fault>) -> Fault {
+    match outcome {
+        Err(fault) => fault,
+        Ok(Reply::Failed(message)) => Fault {
+            status: Status::Failed,
+            message,
+        },
+        Ok(Reply::Panicked(message)) => Fault {
+            status: Status::Panic,
+            message: format!("panicked: {message}"),
+        },
+        Ok(other) => Fault {
+            status: Status::Crash,
+            message: format!("the cell process answered out of turn: {other:?}"),
+        },
+    }
+}
+
 fn cell_record(
     bucket: &Bucket<'_>,
     strategy: &StrategySpec,
     workers: usize,
     id: &str,
     suite: &Suite,
-    prepared: &Result<Prepared, String>,
-    measured: Result<Measured, String>,
+    prepared: &Result<(Answer, Features), Fault>,
+    measured: Result<Measured, Fault>,
 ) -> Cell {
-    let (samples, peak_rss_bytes, converged, error) = match measured {
-        Ok(m) => (m.samples, m.peak_rss_bytes, m.converged, None),
-        Err(e) => (Vec::new(), None, false, Some(e)),
+    let (samples, peak_rss_bytes, converged, status, error) = match measured {
+        Ok(m) => (m.samples, m.peak_rss_bytes, m.converged, Status::Ok, None),
+        Err(fault) => (Vec::new(), None, false, fault.status, Some(fault.message)),
     };
     let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
     let end_to_end: Vec<u64> = samples
         .iter()
         .map(|s| s.setup_ns + s.first_run_ns + s.teardown_ns)
         .collect();
-    let ok = error.is_none();
     Cell {
         id: id.to_owned(),
         workload: bucket.group.workload.name.to_owned(),
@@ -529,14 +369,12 @@ fn cell_record(
         size: bucket.size,
         tasks: bucket.tasks,
         policy: suite.policy.to_string(),
-        status: if ok { Status::Ok } else { Status::Failed },
+        status,
         error,
-        verified: ok,
-        answer: prepared.as_ref().ok().map(|p| AnswerRecord {
-            digest: p.reference.answer.digest.to_string(),
-            failed_tasks: p
-                .reference
-                .answer
+        verified: status == Status::Ok,
+        answer: prepared.as_ref().ok().map(|(answer, _)| AnswerRecord {
+            digest: answer.digest.to_string(),
+            failed_tasks: answer
                 .failures
                 .iter()
                 .map(|f| FailedTask {
@@ -547,7 +385,7 @@ fn cell_record(
         }),
         features: prepared
             .as_ref()
-            .map(|p| p.features.clone())
+            .map(|(_, features)| features.clone())
             .unwrap_or_default(),
         overhead: median_index(&runs).map(|i| samples[i].overhead),
         wall: summarize(&runs),
@@ -556,20 +394,5 @@ fn cell_record(
         samples,
         ci_target: 0.0,
         converged,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_runs_are_repeated_to_fill_a_sample() {
-        assert_eq!(iterations_for(1_000_000), 10);
-        assert_eq!(iterations_for(3_000_000), 4);
-        assert_eq!(iterations_for(10_000_000), 1);
-        assert_eq!(iterations_for(2_000_000_000), 1);
-        assert_eq!(iterations_for(20), 1_000);
-        assert_eq!(iterations_for(0), 1_000);
     }
 }

@@ -15,6 +15,8 @@
 //! ci_target = 0.02        # more samples until the median's 95% CI is within ±2%...
 //! time_budget = "3s"      # ...or the cell has taken this long
 //! max_samples = 100       # and never more than this
+//! cell_timeout = "120s"   # a cell running longer is killed: status `timeout`
+//! memory_limit = "4GiB"   # a cell holding more is killed: status `oom`
 //!
 //! [[workload]]
 //! name = "http"
@@ -57,6 +59,8 @@ struct SuiteFile {
     max_samples: Option<Spanned<usize>>,
     ci_target: Option<Spanned<f64>>,
     time_budget: Option<Spanned<String>>,
+    cell_timeout: Option<Spanned<String>>,
+    memory_limit: Option<Spanned<String>>,
     strategy_params: Option<Spanned<toml::Table>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<WorkloadEntry>,
@@ -86,6 +90,11 @@ pub struct Suite {
     pub policy: FailurePolicy,
     /// How many samples each cell takes.
     pub sampling: Sampling,
+    /// Wall time after which a cell's processes are killed (status `timeout`).
+    pub cell_timeout: std::time::Duration,
+    /// Resident memory a cell's processes may hold together (status `oom`); also each cell
+    /// process's address-space limit when the suite sets it.
+    pub memory_limit: Option<u64>,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
     /// The validated parameters of every strategy the groups name.
@@ -95,7 +104,7 @@ pub struct Suite {
 /// How many samples a cell takes: a warm-up, then at least `min_samples`, then more until the
 /// median's 95% confidence interval is within `ci_target` of it, the cell has run for
 /// `time_budget`, or `max_samples` are taken.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize)]
 pub struct Sampling {
     /// Untimed samples before the timed ones.
     pub warmup: usize,
@@ -248,6 +257,37 @@ impl Suite {
                     ),
                 ))
             }
+        };
+        let duration = |value: &Option<Spanned<String>>, key: &str, default| match value {
+            None => Ok(default),
+            Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| {
+                at(
+                    text.span(),
+                    key,
+                    format!(
+                        "`{}` is not a duration such as \"3s\" or \"500ms\": {e}",
+                        text.get_ref()
+                    ),
+                )
+            }),
+        };
+        let cell_timeout = duration(
+            &raw.cell_timeout,
+            "cell_timeout",
+            std::time::Duration::from_secs(120),
+        )?;
+        let memory_limit = match &raw.memory_limit {
+            None => None,
+            Some(text) => Some(parse_bytes(text.get_ref()).ok_or_else(|| {
+                at(
+                    text.span(),
+                    "memory_limit",
+                    format!(
+                        "`{}` is not a size such as \"512MiB\" or \"4GiB\"",
+                        text.get_ref()
+                    ),
+                )
+            })?),
         };
         let time_budget = match &raw.time_budget {
             None => defaults.time_budget,
@@ -423,10 +463,37 @@ impl Suite {
                 ci_target,
                 time_budget,
             },
+            cell_timeout,
+            memory_limit,
             groups,
             strategy_params,
         })
     }
+}
+
+/// A size in bytes: a number with an optional unit, binary (`KiB`, `MiB`, `GiB`, `TiB`) or
+/// decimal (`kB`, `MB`, `GB`, `TB`).
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        _ => return None,
+    };
+    let bytes = number * scale;
+    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
 }
 
 fn param_value(value: &toml::Value) -> Result<Value, String> {

@@ -73,8 +73,12 @@ pub(crate) fn cell_line(index: usize, total: usize, cell: &Cell) {
             },
         ),
         (_, error) => println!(
-            "[{index:>width$}/{total}] {:<48} FAILED: {}",
+            "[{index:>width$}/{total}] {:<48} {}: {}",
             cell.id,
+            match cell.status {
+                Status::Ok => "FAILED".to_owned(),
+                status => status.as_str().to_uppercase(),
+            },
             error.as_deref().unwrap_or("no sample")
         ),
     }
@@ -133,8 +137,8 @@ pub(crate) fn summary(results: &Results) {
                     .map_or("-".to_owned(), |o| format!("{:.1}%", 100.0 * o.share())),
                 cell.peak_rss_bytes.map_or("-".to_owned(), bytes),
                 match cell.status {
-                    Status::Ok => "ok",
-                    Status::Failed => "FAILED",
+                    Status::Ok => "ok".to_owned(),
+                    other => other.as_str().to_uppercase(),
                 }
             );
         }

@@ -74,6 +74,28 @@ pub enum Status {
     Ok,
     /// A sample's answer differed from the reference, or the strategy failed.
     Failed,
+    /// The cell ran past its time limit and its processes were killed.
+    Timeout,
+    /// The cell's processes went over the memory limit.
+    Oom,
+    /// The cell's process died of a signal or exited without a result.
+    Crash,
+    /// The cell's process panicked outside a task.
+    Panic,
+}
+
+impl Status {
+    /// The status as the results files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Timeout => "timeout",
+            Status::Oom => "oom",
+            Status::Crash => "crash",
+            Status::Panic => "panic",
+        }
+    }
 }
 
 /// One measured combination of (workload, parameters, size, tasks, strategy, workers).

@@ -73,6 +73,17 @@ impl Reference {
         })
     }
 
+    /// A reference holding only an answer computed elsewhere (by another process), for the
+    /// policies under which every sample must reproduce it exactly: `collect` and `retry(N)`.
+    /// Returns `None` under `fail-fast`, whose check needs every task's output: compute it.
+    pub fn expecting(answer: Answer, policy: FailurePolicy) -> Option<Self> {
+        (policy != FailurePolicy::FailFast).then(|| Self {
+            answer,
+            report: RunReport::default(),
+            every_task: None,
+        })
+    }
+
     /// Time spent inside tasks by the sequential run: the base of the contention part.
     pub fn busy_ns(&self) -> u64 {
         self.report.spans.iter().map(|s| s.duration_ns()).sum()

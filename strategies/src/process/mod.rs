@@ -32,10 +32,10 @@ use std::time::Duration;
 use parbench_workloads::{Layout, Params, Task};
 use rustix::event::{poll, PollFd, PollFlags};
 
-pub use child::WORKER_COMMAND;
+pub use child::{describe, WORKER_COMMAND};
 pub use serve::{serve, ServeError};
 
-use self::child::{describe, Worker};
+use self::child::Worker;
 use self::serve::{read_span, SPAN_BYTES};
 use self::shm::Segment;
 use self::wire::{FromWorker, Hello, LogPlace, SharedPlace, ToWorker, WireError};

@@ -3,6 +3,10 @@
 //!
 //! With `fail_attempts = k > 0` a failing task fails on its first `k` attempts and succeeds on
 //! attempt `k + 1`: a transient failure that a retry policy recovers from.
+//!
+//! `fault` fails the whole process that generates the input instead — a panic, an abort, a
+//! segmentation fault, an allocation that never ends, a hang — to show that a cell's failure
+//! stays its own.
 
 use std::sync::Arc;
 
@@ -11,6 +15,58 @@ use crate::{
     mix64, unit_f64, EnvVars, Failure, FailureKind, Input, Items, ParamKind, ParamSpec, Params,
     Partial, Task, TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
+
+/// How `fault` ends the process that generates the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    Panic,
+    Abort,
+    Segfault,
+    Oom,
+    Hang,
+}
+
+impl Fault {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "panic" => Some(Fault::Panic),
+            "abort" => Some(Fault::Abort),
+            "segfault" => Some(Fault::Segfault),
+            "oom" => Some(Fault::Oom),
+            "hang" => Some(Fault::Hang),
+            _ => None,
+        }
+    }
+
+    fn strike(self) {
+        match self {
+            Fault::Panic => panic!("risky: a fault injected while generating the input"),
+            Fault::Abort => std::process::abort(),
+            Fault::Segfault => {
+                // Twice: Rust's own SIGSEGV handler (which reports stack overflows) takes the
+                // first, restores the default action and returns; the second is fatal.
+                for _ in 0..2 {
+                    let _ = rustix::process::kill_process(
+                        rustix::process::getpid(),
+                        rustix::process::Signal::SEGV,
+                    );
+                }
+            }
+            Fault::Oom => {
+                // Touch 64 MiB after 64 MiB until the allocator or the memory limit says no.
+                let mut held: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    held.push(vec![1u8; 64 << 20]);
+                }
+            }
+            Fault::Hang => {}
+        }
+        // A segmentation fault delivered to itself, or a hang: wait to be killed.
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
 
 /// Registration of `risky`.
 pub const SPEC: WorkloadSpec = WorkloadSpec {
@@ -35,6 +91,14 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
                 default: 0.02,
                 min: 0.0,
                 max: 1.0,
+            },
+        },
+        ParamSpec {
+            name: "fault",
+            help: "how generating the input kills its process: none, or panic, abort, segfault, oom, hang",
+            kind: ParamKind::Choice {
+                default: "none",
+                options: &["none", "panic", "abort", "segfault", "oom", "hang"],
             },
         },
         ParamSpec {
@@ -66,6 +130,7 @@ fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadErro
         });
     }
     Ok(Arc::new(Risky {
+        fault: Fault::from_name(params.text("fault")),
         error_rate,
         panic_rate,
         fail_attempts: params.int("fail_attempts") as u32,
@@ -75,6 +140,7 @@ fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadErro
 /// Mixes each integer and fails chosen tasks.
 #[derive(Debug, Clone, Copy)]
 pub struct Risky {
+    fault: Option<Fault>,
     error_rate: f64,
     panic_rate: f64,
     fail_attempts: u32,
@@ -84,6 +150,7 @@ impl Risky {
     /// A `risky` with these rates whose failures are permanent.
     pub fn new(error_rate: f64, panic_rate: f64) -> Self {
         Self {
+            fault: None,
             error_rate,
             panic_rate,
             fail_attempts: 0,
@@ -145,6 +212,9 @@ impl Workload for Risky {
     }
 
     fn generate(&self, size: usize, seed: u64) -> Input {
+        if let Some(fault) = self.fault {
+            fault.strike();
+        }
         random_words(size, seed)
     }
 

@@ -1,0 +1,271 @@
+//! The sampler: measures one cell inside the cell's own process — the warm-up, then samples
+//! until the median's confidence interval is tight enough or the time budget is spent; each
+//! sample sets a fresh strategy up, runs it cold once and in steady state as often as a sample
+//! needs, verifies every answer, and tears it down.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parbench_reports::{Features, Sample, WorkerMemory};
+use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy, StrategySpec};
+use parbench_workloads::{plan_tasks, Answer, Input, Params, Recipe, Task, Workload};
+
+use crate::overhead::decompose;
+use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
+use crate::stats::{median_index, relative_half_width, summarize, CONFIDENCE};
+use crate::suite::Sampling;
+
+/// A workload ready to be measured over one task list.
+pub(crate) struct Prepared {
+    pub workload: Arc<dyn Workload>,
+    pub recipe: Arc<Recipe>,
+    pub input: Arc<Input>,
+    pub tasks: Vec<Task>,
+    pub reference: Reference,
+    pub features: Features,
+}
+
+impl Prepared {
+    /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
+    /// and plans the tasks. The reference is `expected` when the policy lets an answer
+    /// computed elsewhere be checked exactly; otherwise it is computed here, sequentially.
+    pub fn new(
+        recipe: Recipe,
+        registry: &parbench_workloads::Registry,
+        (size, seed, tasks): (usize, u64, usize),
+        policy: FailurePolicy,
+        expected: Option<Answer>,
+    ) -> Result<Self, String> {
+        let workload = recipe.instantiate(registry).map_err(|e| e.to_string())?;
+        let recipe = Arc::new(recipe);
+        let started = Instant::now();
+        let input = Arc::new(workload.generate(size, seed));
+        let generate_ns = started.elapsed().as_nanos() as u64;
+        let tasks = plan_tasks(input.items(), tasks).map_err(|e| e.to_string())?;
+        let job = Job {
+            workload: workload.clone(),
+            recipe: recipe.clone(),
+            input: input.clone(),
+            seed,
+            workers: 1,
+            policy,
+        };
+        let reference = match expected.and_then(|answer| Reference::expecting(answer, policy)) {
+            Some(reference) => reference,
+            None => Reference::compute(&job, &tasks).map_err(|e| e.to_string())?,
+        };
+        let features = Features {
+            items: input.items(),
+            input_bytes: input.bytes.len() as u64,
+            output_bytes: job.output_bytes() as u64,
+            generate_ns,
+            sequential_busy_ns: reference.busy_ns(),
+        };
+        Ok(Self {
+            workload,
+            recipe,
+            input,
+            tasks,
+            reference,
+            features,
+        })
+    }
+}
+
+/// What measuring one cell produced.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Measured {
+    pub samples: Vec<Sample>,
+    /// This process's high-water mark plus the largest sum of the workers' private ones.
+    pub peak_rss_bytes: Option<u64>,
+    /// Whether sampling stopped because the median's interval reached the target.
+    pub converged: bool,
+}
+
+/// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
+/// within the target, the time budget is spent, or the most samples are taken.
+pub(crate) fn measure(
+    prepared: &Prepared,
+    (strategy, params): (&StrategySpec, &Params),
+    workers: usize,
+    (seed, policy): (u64, FailurePolicy),
+    sampling: Sampling,
+) -> Result<Measured, String> {
+    let job = Job {
+        workload: prepared.workload.clone(),
+        recipe: prepared.recipe.clone(),
+        input: prepared.input.clone(),
+        seed,
+        workers,
+        policy,
+    };
+    let started = Instant::now();
+    let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
+    let mut workers_peak = 0u64;
+    reset_peak_rss();
+    // One steady run per sample until a sample has shown how long a run takes.
+    let mut iterations = 1;
+    for index in 0.. {
+        let sample = take_sample(prepared, strategy, params, &job, iterations)
+            .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        if index == 0 {
+            iterations = iterations_for(sample.run_ns);
+        }
+        if index < sampling.warmup {
+            continue;
+        }
+        workers_peak = workers_peak.max(
+            sample
+                .worker_memory
+                .iter()
+                .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
+                .sum(),
+        );
+        records.push(sample);
+        if records.len() < sampling.min_samples {
+            continue;
+        }
+        let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
+        let converged = summarize(&runs).is_some_and(|stats| {
+            stats.ci_level >= CONFIDENCE && relative_half_width(&stats) <= sampling.ci_target
+        });
+        if converged
+            || records.len() >= sampling.max_samples
+            || started.elapsed() >= sampling.time_budget
+        {
+            return Ok(Measured {
+                samples: records,
+                peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
+                converged,
+            });
+        }
+    }
+    unreachable!("the sampling loop returns")
+}
+
+/// How long the steady runs of one sample should last together: short runs are repeated
+/// within a sample and averaged (as criterion does), so that a sample is not one
+/// timer-and-scheduler-sized measurement.
+const SAMPLE_TARGET_NS: u64 = 10_000_000;
+
+/// The most steady runs in one sample.
+const MAX_ITERATIONS: u64 = 1_000;
+
+/// Steady runs per sample for runs of `run_ns`.
+fn iterations_for(run_ns: u64) -> u32 {
+    SAMPLE_TARGET_NS
+        .div_ceil(run_ns.max(1))
+        .clamp(1, MAX_ITERATIONS) as u32
+}
+
+/// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
+/// with every answer verified, and torn down, each step timed.
+fn take_sample(
+    prepared: &Prepared,
+    strategy: &StrategySpec,
+    params: &Params,
+    job: &Job,
+    iterations: u32,
+) -> Result<Sample, String> {
+    let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
+    let clock = Instant::now();
+    let setup = instance.setup(job);
+    let setup_ns = clock.elapsed().as_nanos() as u64;
+    if let Err(e) = setup {
+        let _ = instance.teardown();
+        return Err(format!("setup failed: {e}"));
+    }
+    // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
+    // their pages in) and counts toward end to end; the next ones are steady state.
+    let runs = run_verified(instance.as_mut(), prepared, job)
+        .map_err(|e| format!("the first run {e}"))
+        .and_then(|first| {
+            let steady = (0..iterations)
+                .map(|i| {
+                    run_verified(instance.as_mut(), prepared, job)
+                        .map_err(|e| format!("steady run {} {e}", i + 1))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((first, steady))
+        });
+    let clock = Instant::now();
+    let stopped = instance.teardown();
+    let teardown_ns = clock.elapsed().as_nanos() as u64;
+    let ((first, _), steady) = runs?;
+    let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
+    let count = steady.len() as u64;
+    let total_ns: u64 = steady.iter().map(|(r, _)| r.wall_ns()).sum();
+    let cpu_ns: u64 = steady
+        .iter()
+        .map(|(r, parent_cpu)| parent_cpu + r.worker_cpu_ns)
+        .sum();
+    // The run whose time is the median of the sample stands for it in the decomposition.
+    let walls: Vec<u64> = steady.iter().map(|(r, _)| r.wall_ns()).collect();
+    let (report, _) = &steady[median_index(&walls).unwrap_or(0)];
+    let overhead = decompose(
+        report.lanes,
+        report.start_ns,
+        report.end_ns,
+        &report.spans,
+        prepared.features.sequential_busy_ns,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Sample {
+        setup_ns,
+        first_run_ns: first.wall_ns(),
+        iterations: count as u32,
+        run_ns: total_ns / count,
+        teardown_ns,
+        cpu_ns: cpu_ns / count,
+        skipped_tasks: report.skipped(),
+        fail_stop_ns: match job.policy {
+            FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
+            _ => None,
+        },
+        lanes: report.lanes,
+        overhead,
+        bytes_moved: report.bytes_moved,
+        worker_memory: stopped
+            .workers
+            .iter()
+            .map(|w| WorkerMemory {
+                peak_rss_bytes: w.peak_rss_bytes,
+                shared_rss_bytes: w.shared_rss_bytes,
+            })
+            .collect(),
+    })
+}
+
+/// Runs the prepared tasks once and checks the answer against the reference; returns the
+/// report and the CPU time of the measuring process during the run.
+fn run_verified(
+    instance: &mut dyn Strategy,
+    prepared: &Prepared,
+    job: &Job,
+) -> Result<(RunReport, u64), String> {
+    let cpu = process_cpu_ns();
+    let report = instance
+        .run(&prepared.tasks)
+        .map_err(|e| format!("failed: {e}"))?;
+    let cpu_ns = process_cpu_ns() - cpu;
+    prepared
+        .reference
+        .check(job, &prepared.tasks, &report, instance.output())
+        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
+    Ok((report, cpu_ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_runs_are_repeated_to_fill_a_sample() {
+        assert_eq!(iterations_for(1_000_000), 10);
+        assert_eq!(iterations_for(3_000_000), 4);
+        assert_eq!(iterations_for(10_000_000), 1);
+        assert_eq!(iterations_for(2_000_000_000), 1);
+        assert_eq!(iterations_for(20), 1_000);
+        assert_eq!(iterations_for(0), 1_000);
+    }
+}
