@@ -22,7 +22,7 @@
 //! name = "http"
 //! params = { latency_ms = 2 }
 //! sizes = [400]           # default: the workload's default size
-//! tasks = [1, 8, 100]     # default: [1]
+//! tasks = [1, 8, 100]     # default: [1]; or a sweep: "1..=10000 x10", "2..=16 +2"
 //! # strategies and workers may be overridden per workload too
 //!
 //! [strategy_params.tokio] # a strategy's parameters, for every cell it runs
@@ -53,7 +53,7 @@ struct SuiteFile {
     seed: Option<u64>,
     policy: Option<Spanned<String>>,
     strategies: Option<Spanned<Vec<String>>>,
-    workers: Option<Spanned<Vec<usize>>>,
+    workers: Option<Spanned<Counts>>,
     warmup: Option<usize>,
     samples: Option<Spanned<usize>>,
     max_samples: Option<Spanned<usize>>,
@@ -72,9 +72,77 @@ struct WorkloadEntry {
     name: Spanned<String>,
     params: Option<Spanned<toml::Table>>,
     sizes: Option<Spanned<Vec<usize>>>,
-    tasks: Option<Spanned<Vec<usize>>>,
+    tasks: Option<Spanned<Counts>>,
     strategies: Option<Spanned<Vec<String>>>,
-    workers: Option<Spanned<Vec<usize>>>,
+    workers: Option<Spanned<Counts>>,
+}
+
+/// A list of counts as a suite writes it: `[1, 8, 64]`, or a sweep such as
+/// `"1..=100000 x10"` (1, 10, ..., 100000), `"2..=16 +2"` or `"1..=cores"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Counts {
+    List(Vec<usize>),
+    Sweep(String),
+}
+
+impl Counts {
+    /// The counts, with `cores` standing for this machine's logical cores.
+    fn expand(&self, cores: usize) -> Result<Vec<usize>, String> {
+        match self {
+            Counts::List(list) => Ok(list.clone()),
+            Counts::Sweep(text) => sweep(text, cores),
+        }
+    }
+}
+
+/// Expands a sweep: `A..=B`, `A..=B xF` (geometric) or `A..=B +S` (arithmetic); `A` and `B`
+/// may be `cores`.
+pub fn sweep(text: &str, cores: usize) -> Result<Vec<usize>, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a sweep: write `A..=B`, `A..=B xF` or `A..=B +S` (A, B may be \
+             `cores`), or a list such as [1, 8, 64]"
+        )
+    };
+    let (range, step) = match text.trim().split_once(char::is_whitespace) {
+        Some((range, step)) => (range, Some(step.trim())),
+        None => (text.trim(), None),
+    };
+    let (from, to) = range.split_once("..=").ok_or_else(bad)?;
+    let bound = |b: &str| match b.trim() {
+        "cores" => Ok(cores),
+        n => n.parse::<usize>().map_err(|_| bad()),
+    };
+    let (from, to) = (bound(from)?, bound(to)?);
+    if from == 0 || from > to {
+        return Err(format!("`{text}`: the sweep must go up from at least 1"));
+    }
+    let mut values = Vec::new();
+    let mut value = from;
+    match step {
+        None => values.extend(from..=to),
+        Some(step) => {
+            let factor = step.strip_prefix('x').map(str::parse::<usize>);
+            let increment = step.strip_prefix('+').map(str::parse::<usize>);
+            match (factor, increment) {
+                (Some(Ok(f)), _) if f >= 2 => {
+                    while value <= to {
+                        values.push(value);
+                        value = value.saturating_mul(f);
+                    }
+                }
+                (_, Some(Ok(i))) if i >= 1 => {
+                    while value <= to {
+                        values.push(value);
+                        value = value.saturating_add(i);
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// A validated suite.
@@ -317,8 +385,12 @@ impl Suite {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let workers = |list: &Spanned<Vec<usize>>, key: &str| {
-            let w = list.get_ref();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = |list: &Spanned<Counts>, key: &str| {
+            let w = list
+                .get_ref()
+                .expand(cores)
+                .map_err(|e| at(list.span(), key, e))?;
             if w.is_empty() || w.contains(&0) {
                 return Err(at(
                     list.span(),
@@ -326,7 +398,7 @@ impl Suite {
                     "worker counts must be at least 1".to_owned(),
                 ));
             }
-            Ok(w.clone())
+            Ok(w)
         };
         let default_strategies = match &raw.strategies {
             Some(list) => strategies(list, "strategies")?,
@@ -390,20 +462,24 @@ impl Suite {
             let tasks = match &entry.tasks {
                 None => vec![1],
                 Some(t) => {
+                    let counts = t
+                        .get_ref()
+                        .expand(cores)
+                        .map_err(|e| at(t.span(), &key("tasks"), e))?;
                     for &size in &sizes {
-                        for &count in t.get_ref() {
+                        for &count in &counts {
                             plan_tasks(size, count)
                                 .map_err(|e| at(t.span(), &key("tasks"), e.to_string()))?;
                         }
                     }
-                    if t.get_ref().is_empty() {
+                    if counts.is_empty() {
                         return Err(at(
                             t.span(),
                             &key("tasks"),
                             "lists no task count".to_owned(),
                         ));
                     }
-                    t.get_ref().clone()
+                    counts
                 }
             };
             groups.push(Group {
@@ -627,6 +703,41 @@ mod tests {
 
         let err = parse("seed = \n").unwrap_err();
         assert_eq!((err.line, err.key.as_deref()), (Some(1), Some("seed")));
+    }
+
+    #[test]
+    fn counts_are_lists_or_sweeps() {
+        assert_eq!(
+            sweep("1..=100000 x10", 2).unwrap(),
+            [1, 10, 100, 1000, 10_000, 100_000]
+        );
+        assert_eq!(sweep("1..=cores", 4).unwrap(), [1, 2, 3, 4]);
+        assert_eq!(sweep("2..=9 +3", 4).unwrap(), [2, 5, 8]);
+        assert_eq!(sweep("3..=20 x2", 4).unwrap(), [3, 6, 12]);
+        assert!(sweep("0..=4", 4).is_err());
+        assert!(sweep("4..=2", 4).is_err());
+        assert!(sweep("1..=8 x1", 4).is_err());
+        let suite = parse(
+            "workers = \"1..=cores\"\n[[workload]]\nname = \"spin\"\nsizes = [1000]\n\
+             tasks = \"1..=1000 x10\"\n",
+        )
+        .unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(suite.groups[0].tasks, [1, 10, 100, 1000]);
+        assert_eq!(suite.groups[0].workers, (1..=cores).collect::<Vec<_>>());
+        let err = parse("[[workload]]\nname = \"spin\"\ntasks = \"1..10\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:3: workload[0].tasks: `1..10` is not a sweep: write `A..=B`, `A..=B xF` \
+             or `A..=B +S` (A, B may be `cores`), or a list such as [1, 8, 64]"
+        );
+        let err = parse("[[workload]]\nname = \"spin\"\nsizes = [50]\ntasks = \"1..=100 x10\"\n")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot split 50 items into 100 tasks"),
+            "{err}"
+        );
     }
 
     #[test]

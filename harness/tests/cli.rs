@@ -292,6 +292,49 @@ fn a_cell_that_dies_fails_alone_with_its_status() {
 }
 
 #[test]
+fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("memory.toml");
+    // Two tasks of 80 ms on two worker processes, each task holding `scratch_mib` while it runs.
+    let entry = |scratch: u64| {
+        format!(
+            "\n[[workload]]\nname = \"spin\"\nparams = {{ ns_per_item = 80000000, scratch_mib = \
+             {scratch} }}\nsizes = [2]\ntasks = [2]\n"
+        )
+    };
+    let text = format!(
+        "name = \"memory\"\nstrategies = [\"process-pool\"]\nworkers = [2]\nsamples = 3\n\
+         max_samples = 3\n{}{}",
+        entry(0),
+        entry(256)
+    );
+    fs::write(&suite, text).unwrap();
+    let out = dir.path().join("out");
+    parbench()
+        .arg("run")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let results: Results =
+        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    let peaks: Vec<u64> = results
+        .cells
+        .iter()
+        .map(|c| c.peak_rss_bytes.unwrap())
+        .collect();
+    // Two workers holding 256 MiB each at once: 512 MiB above the same cell without scratch.
+    let extra = peaks[1] as f64 - peaks[0] as f64;
+    let expected = (512u64 << 20) as f64;
+    assert!(
+        (extra - expected).abs() <= 0.1 * expected,
+        "peaks {peaks:?}: {:.0} MiB more, expected 512",
+        extra / f64::from(1 << 20)
+    );
+}
+
+#[test]
 fn the_filter_selects_cells_by_id() {
     let dir = tempfile::tempdir().unwrap();
     parbench()

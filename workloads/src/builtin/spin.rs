@@ -24,15 +24,26 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
     description: "calibrated busy work of ns_per_item nanoseconds per item; the granularity knob",
     kind: WorkKind::Synthetic,
     default_size: 100_000,
-    params: &[ParamSpec {
-        name: "ns_per_item",
-        help: "busy time per item, in nanoseconds",
-        kind: ParamKind::Int {
-            default: 1_000,
-            min: 1,
-            max: 1_000_000_000,
+    params: &[
+        ParamSpec {
+            name: "ns_per_item",
+            help: "busy time per item, in nanoseconds",
+            kind: ParamKind::Int {
+                default: 1_000,
+                min: 1,
+                max: 1_000_000_000,
+            },
         },
-    }],
+        ParamSpec {
+            name: "scratch_mib",
+            help: "memory each task fills and holds while it runs, in MiB (a known peak)",
+            kind: ParamKind::Int {
+                default: 0,
+                min: 0,
+                max: 65_536,
+            },
+        },
+    ],
     environment: Some(CALIBRATION),
     build,
 };
@@ -56,6 +67,7 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         .map_err(|_| missing())?;
     let ns = params.int("ns_per_item");
     Ok(Arc::new(Spin {
+        scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
         ns_per_item: ns,
         iters_per_item: (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64,
     }))
@@ -64,6 +76,7 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
 /// Spins a fixed number of loop iterations per item.
 #[derive(Debug, Clone, Copy)]
 pub struct Spin {
+    scratch_bytes: usize,
     ns_per_item: u64,
     iters_per_item: u64,
 }
@@ -113,6 +126,8 @@ impl Workload for Spin {
         items: Items<'_>,
         out: &mut [u8],
     ) -> Result<Partial, TaskError> {
+        // Every page written, so all of it is resident until the task ends.
+        let scratch = vec![1u8; self.scratch_bytes];
         let bytes = items.bytes();
         for (i, out) in out.chunks_exact_mut(8).enumerate() {
             let x = u64_at(bytes, i);
@@ -121,6 +136,7 @@ impl Workload for Spin {
             // calibrations still agree with the golden digests.
             out.copy_from_slice(&mix64(x).to_le_bytes());
         }
+        black_box(&scratch);
         Ok(Partial::new())
     }
 }
