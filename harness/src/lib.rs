@@ -19,6 +19,7 @@ mod cell;
 mod cli;
 mod error;
 pub mod interrupt;
+pub mod limits;
 pub mod list;
 mod machine;
 pub mod overhead;

@@ -29,6 +29,7 @@ pub fn describe() -> Machine {
         rustc: env!("PARBENCH_RUSTC_VERSION").to_owned(),
         git_commit,
         git_dirty,
+        limits: None,
     }
 }
 

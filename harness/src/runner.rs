@@ -207,6 +207,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         machine: machine::describe(),
         cells: Vec::with_capacity(total),
     };
+    // The machine's limits, measured before any cell (and before the environments start).
+    results.machine.limits = Some(crate::limits::probe(results.machine.logical_cores));
     let path = save(&options.out, &results)?;
     let sampling = if options.quick {
         suite.sampling.quick()
@@ -214,6 +216,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         suite.sampling
     };
     terminal::header(&results, total, &options.out);
+    let mut progress = terminal::Progress::new(total);
 
     crate::probe::raise_open_files_limit();
     crate::cell::become_subreaper();
@@ -246,9 +249,16 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 status: Status::Failed,
                 message: failure.clone(),
             }),
-            None => prepare(&request(Work::Prepare), limits),
+            None => {
+                progress.start(&format!(
+                    "preparing {}/size={}/tasks={}",
+                    group.workload.name, bucket.size, bucket.tasks
+                ));
+                prepare(&request(Work::Prepare), limits)
+            }
         };
         for (strategy, workers, id) in &bucket.cells {
+            progress.start(id);
             let (measured, sampled_peak) = match &prepared {
                 Err(fault) => (Err(fault.clone()), 0),
                 Ok((answer, features)) => {
@@ -279,7 +289,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 .peak_rss_bytes
                 .map(|exact| exact.max(sampled_peak))
                 .or((sampled_peak > 0).then_some(sampled_peak));
-            terminal::cell_line(results.cells.len() + 1, total, &cell);
+            progress.finish(&cell);
             results.cells.push(cell);
             save(&options.out, &results)?;
         }
@@ -290,8 +300,10 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         }
     }
 
+    rate_against_limits(&mut results);
     results.finished_at = Some(now_rfc3339());
     save(&options.out, &results)?;
+    progress.close();
     terminal::summary(&results);
     Ok(RunSummary {
         cells: results.cells.len(),
@@ -305,6 +317,44 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         results: path,
         elapsed: started.elapsed(),
     })
+}
+
+/// States every cell's efficiency against the machine's limits; the speedup needs the
+/// sequential cell of the same workload, parameters, size and tasks.
+fn rate_against_limits(results: &mut Results) {
+    let Some(limits) = results.machine.limits.clone() else {
+        return;
+    };
+    let sequential: Vec<(String, f64)> = results
+        .cells
+        .iter()
+        .filter(|c| c.strategy == "sequential")
+        .filter_map(|c| Some((bucket_of(c), c.wall.as_ref()?.median_ns)))
+        .collect();
+    for cell in &mut results.cells {
+        let Some(wall) = &cell.wall else { continue };
+        let key = bucket_of(cell);
+        let speedup = sequential
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, base)| base / wall.median_ns.max(1.0));
+        cell.efficiency = Some(crate::limits::efficiency(
+            &limits,
+            cell.workers,
+            cell.features.input_bytes + cell.features.output_bytes,
+            wall.median_ns,
+            speedup,
+        ));
+    }
+}
+
+/// What a cell shares with the sequential cell it is compared with: workload, parameters,
+/// size and tasks.
+fn bucket_of(cell: &Cell) -> String {
+    format!(
+        "{}{:?}/{}/{}",
+        cell.workload, cell.params, cell.size, cell.tasks
+    )
 }
 
 /// Prepares a bucket in a cell process: its reference answer and the workload's features.
@@ -388,6 +438,7 @@ fn cell_record(
             .map(|(_, features)| features.clone())
             .unwrap_or_default(),
         overhead: median_index(&runs).map(|i| samples[i].overhead),
+        efficiency: None,
         wall: summarize(&runs),
         end_to_end: summarize(&end_to_end),
         peak_rss_bytes,

@@ -20,7 +20,7 @@ mod schema;
 mod writer;
 
 pub use schema::{
-    AnswerRecord, Cell, FailedTask, Features, Machine, Outliers, Overhead, Results, Sample, Stats,
-    Status, SuiteInfo, WorkerMemory, SCHEMA_VERSION,
+    AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
+    Overhead, Results, Sample, Stats, Status, SuiteInfo, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{write_atomically, Json, ReportError, Writer};

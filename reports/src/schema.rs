@@ -64,6 +64,35 @@ pub struct Machine {
     pub git_commit: Option<String>,
     /// Whether that working tree had uncommitted changes.
     pub git_dirty: Option<bool>,
+    /// What the hardware allows, probed at the start of the run.
+    #[serde(default)]
+    pub limits: Option<MachineLimits>,
+}
+
+/// The machine's limits as probed at the start of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MachineLimits {
+    /// Threads of the all-core probes (the logical cores).
+    pub threads: usize,
+    /// Bytes of each thread's source and destination buffers in the copy probe.
+    pub copy_buffer_bytes: u64,
+    /// Bytes read plus written per second by one thread copying.
+    pub copy_one_bytes_per_s: f64,
+    /// Bytes read plus written per second by every core copying at once.
+    pub copy_all_bytes_per_s: f64,
+    /// Speedup of a dependent arithmetic loop on every core over one: the compute ceiling.
+    pub alu_speedup: f64,
+}
+
+/// How close a cell came to the machine's limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Efficiency {
+    /// Input plus output bytes per second of the median run, as a share of the copy
+    /// bandwidth for the cell's worker count (one thread, or every core).
+    pub bandwidth_share: f64,
+    /// Speedup over the sequential cell as a share of the compute ceiling for the cell's
+    /// worker count.
+    pub speedup_share: Option<f64>,
 }
 
 /// How a cell ended.
@@ -151,6 +180,9 @@ pub struct Cell {
     pub peak_rss_bytes: Option<u64>,
     /// Scheduling overhead of the sample with the median run time.
     pub overhead: Option<Overhead>,
+    /// How close the cell came to the machine's limits.
+    #[serde(default)]
+    pub efficiency: Option<Efficiency>,
 }
 
 /// The answer of the sequential reference.

@@ -1,0 +1,181 @@
+//! The machine's limits, probed once per run, so that every cell can say how close it came to
+//! what the hardware allows: memory bandwidth (a copy over buffers far larger than the caches,
+//! on one thread and on every core at once) and the compute speedup ceiling (a dependent chain
+//! of multiply-adds on one thread, then on every core at once).
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use parbench_reports::{Efficiency, MachineLimits};
+
+/// Bytes of each thread's source and destination buffers: far above the last-level cache of
+/// common CPUs, so the copy streams from and to memory.
+const COPY_BYTES: usize = 64 << 20;
+
+/// Timed rounds of each probe; the best one counts (a round that was interrupted is slower,
+/// never faster).
+const ROUNDS: usize = 5;
+
+/// Multiply-adds per thread in one round of the compute probe.
+const ALU_ITERATIONS: u64 = 100_000_000;
+
+/// Probes the machine with `threads` threads for the all-core figures.
+pub fn probe(threads: usize) -> MachineLimits {
+    let threads = threads.max(1);
+    let one = copy_rate(1);
+    let all = copy_rate(threads);
+    let alu_one = alu_time(1);
+    let alu_all = alu_time(threads);
+    MachineLimits {
+        threads,
+        copy_buffer_bytes: COPY_BYTES as u64,
+        copy_one_bytes_per_s: one,
+        copy_all_bytes_per_s: all,
+        alu_speedup: threads as f64 * alu_one.as_secs_f64() / alu_all.as_secs_f64().max(1e-9),
+    }
+}
+
+/// Bytes read plus written per second by `threads` threads each copying its own buffer, in
+/// the best round.
+fn copy_rate(threads: usize) -> f64 {
+    let best = best_round(
+        threads,
+        || {
+            let source = vec![1u8; COPY_BYTES];
+            let target = vec![0u8; COPY_BYTES];
+            (source, target)
+        },
+        |(source, target)| {
+            target.copy_from_slice(black_box(source));
+            black_box(target);
+        },
+    );
+    (2 * COPY_BYTES * threads) as f64 / best.as_secs_f64().max(1e-9)
+}
+
+/// The best round's wall time of `threads` threads each running the same dependent chain.
+fn alu_time(threads: usize) -> Duration {
+    best_round(
+        threads,
+        || (),
+        |()| {
+            black_box(chain(black_box(ALU_ITERATIONS)));
+        },
+    )
+}
+
+/// Runs `work` on `threads` threads at once, [`ROUNDS`] times, each thread on its own state
+/// from `prepare`; returns the best round's time, a round lasting as long as its slowest
+/// thread.
+fn best_round<S>(
+    threads: usize,
+    prepare: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S) + Sync,
+) -> Duration {
+    let barrier = Barrier::new(threads);
+    let times: Vec<Vec<Duration>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut state = prepare();
+                    (0..ROUNDS)
+                        .map(|_| {
+                            barrier.wait();
+                            let start = Instant::now();
+                            work(&mut state);
+                            let took = start.elapsed();
+                            // Every thread ends the round before the next starts.
+                            barrier.wait();
+                            took
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    (0..ROUNDS)
+        .filter_map(|round| times.iter().filter_map(|t| t.get(round)).max().copied())
+        .min()
+        .unwrap_or_default()
+}
+
+/// A dependent chain of multiply-adds: one at a time, whatever the CPU's width.
+fn chain(iterations: u64) -> u64 {
+    let mut x = 1u64;
+    for _ in 0..iterations {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+    }
+    x
+}
+
+/// How close a cell came to the machine's limits: its data rate as a share of the copy
+/// bandwidth for its worker count, and its speedup as a share of the compute ceiling.
+pub fn efficiency(
+    limits: &MachineLimits,
+    workers: usize,
+    data_bytes: u64,
+    run_ns: f64,
+    speedup: Option<f64>,
+) -> Efficiency {
+    let bandwidth = if workers > 1 {
+        limits.copy_all_bytes_per_s
+    } else {
+        limits.copy_one_bytes_per_s
+    };
+    // With fewer workers than cores the ceiling is the worker count, scaled as the all-core
+    // probe scaled.
+    let used = workers.min(limits.threads).max(1) as f64;
+    let ceiling = used * limits.alu_speedup / limits.threads as f64;
+    Efficiency {
+        bandwidth_share: data_bytes as f64 / (run_ns.max(1.0) / 1e9) / bandwidth.max(1.0),
+        speedup_share: speedup.map(|s| s / ceiling.max(1e-9)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn efficiency_against_known_limits() {
+        let limits = MachineLimits {
+            threads: 2,
+            copy_buffer_bytes: 1,
+            copy_one_bytes_per_s: 10e9,
+            copy_all_bytes_per_s: 16e9,
+            alu_speedup: 1.9,
+        };
+        // 16 MB in 2 ms on one worker: 8 GB/s of a 10 GB/s copy.
+        let one = efficiency(&limits, 1, 16_000_000, 2e6, Some(1.0));
+        assert!((one.bandwidth_share - 0.8).abs() < 1e-12);
+        assert!((one.speedup_share.unwrap() - 1.0 / 0.95).abs() < 1e-12);
+        // Two workers: the all-core bandwidth and the measured ceiling of 1.9.
+        let two = efficiency(&limits, 2, 16_000_000, 1e6, Some(1.71));
+        assert!((two.bandwidth_share - 1.0).abs() < 1e-12);
+        assert!((two.speedup_share.unwrap() - 0.9).abs() < 1e-12);
+        assert_eq!(efficiency(&limits, 4, 1, 1.0, None).speedup_share, None);
+    }
+
+    #[test]
+    fn the_probe_measures_positive_rates() {
+        let copy = copy_rate(1);
+        assert!(copy > 1e8, "{copy} B/s");
+        assert!(chain(10) != chain(11));
+        assert!(alu_time(1) > Duration::ZERO);
+        // Two threads on a machine with two cores or more: close to twice the work per time.
+        if std::thread::available_parallelism().map_or(1, usize::from) >= 2 {
+            let limits = probe(2);
+            assert!(
+                limits.alu_speedup > 1.2 && limits.alu_speedup < 2.2,
+                "{limits:?}"
+            );
+        }
+    }
+}
