@@ -57,13 +57,16 @@ impl Error {
     }
 }
 
-/// A problem in a suite file, located by file, line and key: `file:line: key: message`.
+/// A problem in a suite file, located by file, line, column and key:
+/// `file:line:column: key: message`.
 #[derive(Debug, thiserror::Error)]
 pub struct SuiteError {
     /// The suite file (`embedded:default` for the built-in suite).
     pub file: String,
     /// 1-based line; `None` when the file could not be read at all.
     pub line: Option<usize>,
+    /// 1-based column of the value or key at fault.
+    pub column: Option<usize>,
     /// The key at fault, as a dotted path (`workload[2].params.latency_ms`).
     pub key: Option<String>,
     /// What is wrong.
@@ -75,6 +78,9 @@ impl fmt::Display for SuiteError {
         write!(f, "{}", self.file)?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
+        }
+        if let Some(column) = self.column {
+            write!(f, ":{column}")?;
         }
         if let Some(key) = &self.key {
             write!(f, ": {key}")?;

@@ -129,13 +129,18 @@ pub fn efficiency(
     } else {
         limits.copy_one_bytes_per_s
     };
-    // With fewer workers than cores the ceiling is the worker count, scaled as the all-core
-    // probe scaled.
-    let used = workers.min(limits.threads).max(1) as f64;
-    let ceiling = used * limits.alu_speedup / limits.threads as f64;
+    // One worker's ceiling is 1; every core's is the probed speedup; in between, a straight
+    // line.
+    let used = workers.clamp(1, limits.threads.max(1));
+    let ceiling = if limits.threads > 1 {
+        1.0 + (used - 1) as f64 * (limits.alu_speedup - 1.0) / (limits.threads - 1) as f64
+    } else {
+        1.0
+    };
     Efficiency {
         bandwidth_share: data_bytes as f64 / (run_ns.max(1.0) / 1e9) / bandwidth.max(1.0),
         speedup_share: speedup.map(|s| s / ceiling.max(1e-9)),
+        parallel_efficiency: speedup.map(|s| s / workers.max(1) as f64),
     }
 }
 
@@ -155,11 +160,12 @@ mod tests {
         // 16 MB in 2 ms on one worker: 8 GB/s of a 10 GB/s copy.
         let one = efficiency(&limits, 1, 16_000_000, 2e6, Some(1.0));
         assert!((one.bandwidth_share - 0.8).abs() < 1e-12);
-        assert!((one.speedup_share.unwrap() - 1.0 / 0.95).abs() < 1e-12);
+        assert!((one.speedup_share.unwrap() - 1.0).abs() < 1e-12);
         // Two workers: the all-core bandwidth and the measured ceiling of 1.9.
         let two = efficiency(&limits, 2, 16_000_000, 1e6, Some(1.71));
         assert!((two.bandwidth_share - 1.0).abs() < 1e-12);
         assert!((two.speedup_share.unwrap() - 0.9).abs() < 1e-12);
+        assert!((two.parallel_efficiency.unwrap() - 0.855).abs() < 1e-12);
         assert_eq!(efficiency(&limits, 4, 1, 1.0, None).speedup_share, None);
     }
 

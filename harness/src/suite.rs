@@ -249,6 +249,7 @@ impl Suite {
         let text = std::fs::read_to_string(path).map_err(|e| SuiteError {
             file: file.clone(),
             line: None,
+            column: None,
             key: None,
             message: format!("cannot read the suite: {e}"),
         })?;
@@ -274,6 +275,7 @@ impl Suite {
         let at = |span: Range<usize>, key: &str, message: String| SuiteError {
             file: file.to_owned(),
             line: Some(line_of(text, span.start)),
+            column: Some(column_of(text, span.start)),
             key: Some(key.to_owned()),
             message,
         };
@@ -588,6 +590,13 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// 1-based column (in characters) of a byte offset.
+fn column_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[start..offset].chars().count() + 1
+}
+
 /// The key written at the start of the line holding `offset` (`key = value`), for errors the
 /// TOML parser reports by position only.
 fn key_at(text: &str, offset: usize) -> String {
@@ -654,7 +663,7 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:1: strategy_params.tokio: parameter `in_flight` of `tokio` must be in \
+            "bench.toml:1:2: strategy_params.tokio: parameter `in_flight` of `tokio` must be in \
              1..=100000, got 0"
         );
     }
@@ -671,7 +680,7 @@ mod tests {
         let err = parse("[[workload]]\nname = \"sqare\"\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:2: workload[0].name: unknown workload `sqare`; valid workloads: \
+            "bench.toml:2:8: workload[0].name: unknown workload `sqare`; valid workloads: \
              square, resize, json, http, risky, spin"
         );
 
@@ -679,7 +688,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:4: workload[0].params: parameter `latency_ms` of `http` must be in \
+            "bench.toml:4:10: workload[0].params: parameter `latency_ms` of `http` must be in \
              0..=60000, got 100000"
         );
 
@@ -687,7 +696,7 @@ mod tests {
             parse("strategies = [\"rayonn\"]\n[[workload]]\nname = \"square\"\n").unwrap_err();
         assert!(
             err.to_string().starts_with(
-                "bench.toml:1: strategies: unknown strategy `rayonn`; valid strategies: sequential"
+                "bench.toml:1:14: strategies: unknown strategy `rayonn`; valid strategies: sequential"
             ),
             "{err}"
         );
@@ -695,14 +704,18 @@ mod tests {
         let err = parse("[[workload]]\nname = \"square\"\nsizes = [5]\ntasks = [6]\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:4: workload[0].tasks: cannot split 5 items into 6 tasks: tasks must be in 1..=5"
+            "bench.toml:4:9: workload[0].tasks: cannot split 5 items into 6 tasks: tasks must be in 1..=5"
         );
 
         let err = parse("policy = \"sometimes\"\n[[workload]]\nname = \"square\"\n").unwrap_err();
-        assert_eq!(err.to_string(), "bench.toml:1: policy: invalid failure policy `sometimes`: expected collect, fail-fast or retry(N)");
+        assert_eq!(err.to_string(), "bench.toml:1:10: policy: invalid failure policy `sometimes`: expected collect, fail-fast or retry(N)");
 
         let err = parse("seed = \n").unwrap_err();
         assert_eq!((err.line, err.key.as_deref()), (Some(1), Some("seed")));
+        // The column points at the value at fault.
+        let err =
+            parse("name = \"ü\"\nworkers = [0]\n[[workload]]\nname = \"square\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(2), Some(11)));
     }
 
     #[test]
@@ -728,7 +741,7 @@ mod tests {
         let err = parse("[[workload]]\nname = \"spin\"\ntasks = \"1..10\"\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:3: workload[0].tasks: `1..10` is not a sweep: write `A..=B`, `A..=B xF` \
+            "bench.toml:3:9: workload[0].tasks: `1..10` is not a sweep: write `A..=B`, `A..=B xF` \
              or `A..=B +S` (A, B may be `cores`), or a list such as [1, 8, 64]"
         );
         let err = parse("[[workload]]\nname = \"spin\"\nsizes = [50]\ntasks = \"1..=100 x10\"\n")
@@ -762,20 +775,20 @@ mod tests {
         let err = parse(&format!("ci_target = 2.0{square}")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:1: ci_target: must be a fraction of the median between 0 and 1 (0.02 \
+            "bench.toml:1:13: ci_target: must be a fraction of the median between 0 and 1 (0.02 \
              is ±2%), not 2"
         );
         let err = parse(&format!("time_budget = \"soon\"{square}")).unwrap_err();
         assert!(
             err.to_string().starts_with(
-                "bench.toml:1: time_budget: `soon` is not a duration such as \"3s\" or \"500ms\""
+                "bench.toml:1:15: time_budget: `soon` is not a duration such as \"3s\" or \"500ms\""
             ),
             "{err}"
         );
         let err = parse(&format!("samples = 9\nmax_samples = 4{square}")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:2: max_samples: must be at least `samples` (9)"
+            "bench.toml:2:15: max_samples: must be at least `samples` (9)"
         );
     }
 }

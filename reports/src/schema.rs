@@ -93,6 +93,9 @@ pub struct Efficiency {
     /// Speedup over the sequential cell as a share of the compute ceiling for the cell's
     /// worker count.
     pub speedup_share: Option<f64>,
+    /// Speedup over the sequential cell divided by the workers: parallel efficiency.
+    #[serde(default)]
+    pub parallel_efficiency: Option<f64>,
 }
 
 /// How a cell ended.
