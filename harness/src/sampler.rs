@@ -101,8 +101,6 @@ pub(crate) fn measure(
     };
     let started = Instant::now();
     let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
-    let mut workers_peak = 0u64;
-    reset_peak_rss();
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
@@ -114,13 +112,6 @@ pub(crate) fn measure(
         if index < sampling.warmup {
             continue;
         }
-        workers_peak = workers_peak.max(
-            sample
-                .worker_memory
-                .iter()
-                .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
-                .sum(),
-        );
         records.push(sample);
         if records.len() < sampling.min_samples {
             continue;
@@ -134,8 +125,8 @@ pub(crate) fn measure(
             || started.elapsed() >= sampling.time_budget
         {
             return Ok(Measured {
+                peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
                 samples: records,
-                peak_rss_bytes: peak_rss_bytes().map(|own| own + workers_peak),
                 converged,
             });
         }
@@ -167,6 +158,8 @@ fn take_sample(
     job: &Job,
     iterations: u32,
 ) -> Result<Sample, String> {
+    // This sample's own high-water mark: from here to its teardown.
+    let resettable = reset_peak_rss();
     let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
     let clock = Instant::now();
     let setup = instance.setup(job);
@@ -193,6 +186,13 @@ fn take_sample(
     let teardown_ns = clock.elapsed().as_nanos() as u64;
     let ((first, _), steady) = runs?;
     let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
+    // Shared pages are counted once, in this process, which created and filled them.
+    let workers_private: u64 = stopped
+        .workers
+        .iter()
+        .map(|w| w.peak_rss_bytes.saturating_sub(w.shared_rss_bytes))
+        .sum();
+    let own_peak = peak_rss_bytes().filter(|_| resettable);
     let count = steady.len() as u64;
     let total_ns: u64 = steady.iter().map(|(r, _)| r.wall_ns()).sum();
     let cpu_ns: u64 = steady
@@ -225,6 +225,7 @@ fn take_sample(
         lanes: report.lanes,
         overhead,
         bytes_moved: report.bytes_moved,
+        peak_rss_bytes: own_peak.map(|own| own + workers_private),
         worker_memory: stopped
             .workers
             .iter()

@@ -176,10 +176,9 @@ pub struct Cell {
     pub wall: Option<Stats>,
     /// Statistics of setup + first run + teardown (end to end: one use of a fresh strategy).
     pub end_to_end: Option<Stats>,
-    /// Peak resident memory of the cell's processes, in bytes: the measuring process's
-    /// high-water mark plus, for process strategies, the largest sum over a sample of its
-    /// workers' private high-water marks (shared pages are counted once, in the measuring
-    /// process that created and filled them).
+    /// Peak resident memory of the cell's processes, in bytes: the larger of the sum of their
+    /// resident memory sampled every 5 ms and the largest sample's `peak_rss_bytes` (exact
+    /// high-water marks; shared pages counted once).
     pub peak_rss_bytes: Option<u64>,
     /// Scheduling overhead of the sample with the median run time.
     pub overhead: Option<Overhead>,
@@ -252,6 +251,11 @@ pub struct Sample {
     /// Bytes that crossed between processes to run the tasks (both directions).
     #[serde(default)]
     pub bytes_moved: u64,
+    /// The sample's peak memory: the cell process's high-water mark from setup to teardown
+    /// (reset through `/proc/self/clear_refs`; absent where that is not permitted) plus each
+    /// worker process's private high-water mark.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
     /// Each worker process's memory as it exited; empty for in-process strategies.
     #[serde(default)]
     pub worker_memory: Vec<WorkerMemory>,
