@@ -291,8 +291,9 @@ pub fn kill_group(pgid: u32) {
     }
 }
 
-/// Reaps every child process that has exited: worker processes re-parented to this process
-/// (a child subreaper) when their cell died.
+/// Reaps every child process that has exited or is exiting (giving up after two seconds):
+/// worker processes re-parented to this process (a child subreaper) when their cell died, or
+/// children just killed.
 pub fn reap_orphans() {
     use rustix::process::{wait, WaitOptions};
     let deadline = Instant::now() + Duration::from_secs(2);

@@ -8,7 +8,6 @@
 //! that, in some containers, never reaps), and exits.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -46,22 +45,13 @@ pub fn writing() -> MutexGuard<'static, ()> {
 
 /// Kills this process's children and reaps them, giving up after two seconds.
 fn end_children() {
-    use rustix::process::{kill_process, wait, Pid, Signal, WaitOptions};
+    use rustix::process::{kill_process, Pid, Signal};
     for child in children() {
         if let Some(pid) = Pid::from_raw(child) {
             let _ = kill_process(pid, Signal::KILL);
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        match wait(WaitOptions::NOHANG) {
-            Ok(Some(_)) => {}
-            // Children left, still dying.
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            // None left (ECHILD), or out of time.
-            _ => return,
-        }
-    }
+    crate::cell::reap_orphans();
 }
 
 /// The ids of this process's children, from `/proc/*/stat`.
