@@ -22,14 +22,19 @@ const ALU_ITERATIONS: u64 = 100_000_000;
 
 /// Probes the machine with `threads` threads for the all-core figures.
 pub fn probe(threads: usize) -> MachineLimits {
+    probe_sized(threads, COPY_BYTES, ALU_ITERATIONS)
+}
+
+/// [`probe`] with buffers of `copy_bytes` and chains of `iterations`.
+fn probe_sized(threads: usize, copy_bytes: usize, iterations: u64) -> MachineLimits {
     let threads = threads.max(1);
-    let one = copy_rate(1);
-    let all = copy_rate(threads);
-    let alu_one = alu_time(1);
-    let alu_all = alu_time(threads);
+    let one = copy_rate(1, copy_bytes);
+    let all = copy_rate(threads, copy_bytes);
+    let alu_one = alu_time(1, iterations);
+    let alu_all = alu_time(threads, iterations);
     MachineLimits {
         threads,
-        copy_buffer_bytes: COPY_BYTES as u64,
+        copy_buffer_bytes: copy_bytes as u64,
         copy_one_bytes_per_s: one,
         copy_all_bytes_per_s: all,
         alu_speedup: threads as f64 * alu_one.as_secs_f64() / alu_all.as_secs_f64().max(1e-9),
@@ -38,12 +43,12 @@ pub fn probe(threads: usize) -> MachineLimits {
 
 /// Bytes read plus written per second by `threads` threads each copying its own buffer, in
 /// the best round.
-fn copy_rate(threads: usize) -> f64 {
+fn copy_rate(threads: usize, bytes: usize) -> f64 {
     let best = best_round(
         threads,
         || {
-            let source = vec![1u8; COPY_BYTES];
-            let target = vec![0u8; COPY_BYTES];
+            let source = vec![1u8; bytes];
+            let target = vec![0u8; bytes];
             (source, target)
         },
         |(source, target)| {
@@ -51,16 +56,16 @@ fn copy_rate(threads: usize) -> f64 {
             black_box(target);
         },
     );
-    (2 * COPY_BYTES * threads) as f64 / best.as_secs_f64().max(1e-9)
+    (2 * bytes * threads) as f64 / best.as_secs_f64().max(1e-9)
 }
 
 /// The best round's wall time of `threads` threads each running the same dependent chain.
-fn alu_time(threads: usize) -> Duration {
+fn alu_time(threads: usize, iterations: u64) -> Duration {
     best_round(
         threads,
         || (),
         |()| {
-            black_box(chain(black_box(ALU_ITERATIONS)));
+            black_box(chain(black_box(iterations)));
         },
     )
 }
@@ -171,13 +176,14 @@ mod tests {
 
     #[test]
     fn the_probe_measures_positive_rates() {
-        let copy = copy_rate(1);
+        // Small sizes: the figures, not their precision, are under test.
+        let copy = copy_rate(1, 4 << 20);
         assert!(copy > 1e8, "{copy} B/s");
         assert!(chain(10) != chain(11));
-        assert!(alu_time(1) > Duration::ZERO);
+        assert!(alu_time(1, 1_000) > Duration::ZERO);
         // Two threads on a machine with two cores or more: close to twice the work per time.
         if std::thread::available_parallelism().map_or(1, usize::from) >= 2 {
-            let limits = probe(2);
+            let limits = probe_sized(2, 4 << 20, 2_000_000);
             assert!(
                 limits.alu_speedup > 1.2 && limits.alu_speedup < 2.2,
                 "{limits:?}"
