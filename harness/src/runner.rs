@@ -291,6 +291,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 .or((sampled_peak > 0).then_some(sampled_peak));
             progress.finish(&cell);
             results.cells.push(cell);
+            // Rated as soon as its sequential cell is known, so an interrupted run keeps it.
+            rate_against_limits(&mut results);
             save(&options.out, &results)?;
         }
     }
@@ -300,7 +302,6 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         }
     }
 
-    rate_against_limits(&mut results);
     results.finished_at = Some(now_rfc3339());
     save(&options.out, &results)?;
     progress.close();
