@@ -96,6 +96,8 @@ tasks = [3]
     assert!(results.machine.logical_cores >= 1);
     assert!(results.machine.memory_bytes > 0);
     assert!(results.machine.rustc.starts_with("rustc "));
+    let limits = results.machine.limits.as_ref().unwrap();
+    assert!(limits.copy_one_bytes_per_s > 1e8 && limits.alu_speedup > 0.5);
     assert_eq!(results.cells.len(), 10);
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
@@ -119,6 +121,11 @@ tasks = [3]
         );
         assert!(cell.peak_rss_bytes.unwrap() > 1 << 20);
         assert_eq!(cell.answer.as_ref().unwrap().digest.len(), 64);
+        let efficiency = cell.efficiency.unwrap();
+        assert!(efficiency.bandwidth_share > 0.0);
+        if cell.strategy == "sequential" {
+            assert_eq!(efficiency.parallel_efficiency, Some(1.0));
+        }
         // Worker processes re-executed from this binary report their memory and the bytes
         // that crossed to them; threads move nothing.
         for sample in &cell.samples {
