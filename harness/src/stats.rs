@@ -46,34 +46,25 @@ pub fn median_ci_rank(n: usize, confidence: f64) -> (usize, f64) {
     let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
     let mut ln_choose = 0.0f64;
     let mut below = 0.0f64;
-    let mut rank = 1;
+    let (mut rank, mut coverage) = (1, 0.0);
     for j in 0..n.div_ceil(2) {
         if j > 0 {
             ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
         }
         // Now `below` is P(B <= j): rank j + 1 covers 1 - 2 P(B <= j).
         below += (ln_choose + ln_half_n).exp();
-        if 1.0 - 2.0 * below >= confidence {
+        let covers = 1.0 - 2.0 * below;
+        // Rank 1, `[min, max]`, is reported even when it covers too little.
+        if j == 0 || covers >= confidence {
+            coverage = covers;
+        }
+        if covers >= confidence {
             rank = j + 1;
         } else {
             break;
         }
     }
-    (rank, 1.0 - 2.0 * binomial_below(n, rank))
-}
-
-/// `P(B < below)` for `B ~ Binomial(n, 1/2)`.
-fn binomial_below(n: usize, below: usize) -> f64 {
-    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
-    let mut ln_choose = 0.0f64;
-    let mut sum = 0.0;
-    for j in 0..below {
-        if j > 0 {
-            ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
-        }
-        sum += (ln_choose + ln_half_n).exp();
-    }
-    sum
+    (rank, coverage)
 }
 
 /// Counts of samples beyond Tukey's fences: mild between 1.5 and 3 interquartile ranges
@@ -148,6 +139,20 @@ pub fn median_index(values: &[u64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `P(B < below)` for `B ~ Binomial(n, 1/2)`, summed term by term: the tests' oracle.
+    fn binomial_below(n: usize, below: usize) -> f64 {
+        let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+        let mut ln_choose = 0.0f64;
+        let mut sum = 0.0;
+        for j in 0..below {
+            if j > 0 {
+                ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
+            }
+            sum += (ln_choose + ln_half_n).exp();
+        }
+        sum
+    }
 
     #[test]
     fn known_values() {
