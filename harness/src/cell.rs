@@ -338,7 +338,7 @@ fn tree_rss(pid: u32) -> u64 {
 }
 
 /// The children of process `pid`, from each of its threads' `children` file.
-fn children(pid: u32) -> Vec<u32> {
+pub fn children(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

@@ -46,30 +46,10 @@ pub fn writing() -> MutexGuard<'static, ()> {
 /// Kills this process's children and reaps them, giving up after two seconds.
 fn end_children() {
     use rustix::process::{kill_process, Pid, Signal};
-    for child in children() {
-        if let Some(pid) = Pid::from_raw(child) {
+    for child in crate::cell::children(std::process::id()) {
+        if let Some(pid) = Pid::from_raw(child as i32) {
             let _ = kill_process(pid, Signal::KILL);
         }
     }
     crate::cell::reap_orphans();
-}
-
-/// The ids of this process's children, from `/proc/*/stat`.
-fn children() -> Vec<i32> {
-    let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            // The fields after the command name, which may hold spaces and parentheses.
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(|p| p == me))
-                    .unwrap_or(false)
-            })
-        })
-        .collect()
 }
