@@ -222,7 +222,9 @@ impl Processes {
     fn try_setup(&mut self, job: &Job) -> Result<(), Failure> {
         let shared = match self.transport {
             Transport::Pipes => None,
-            Transport::SharedMemory => Some(place_input(job).map_err(|e| self.spawn_error(e))?),
+            Transport::SharedMemory => {
+                Some(place_input(job).map_err(|e| spawn_error(self.spec().name, e))?)
+            }
         };
         let (segment, place, output_range) = match shared {
             Some((segment, place)) => {
@@ -247,7 +249,7 @@ impl Processes {
             log: None,
         });
         for index in 0..job.workers.max(1) {
-            let worker = Worker::spawn(index).map_err(|e| self.spawn_error(e))?;
+            let worker = Worker::spawn(index).map_err(|e| spawn_error(self.spec().name, e))?;
             if let Some(running) = &mut self.state {
                 running.workers.push(worker);
             }
@@ -281,16 +283,19 @@ impl Processes {
         }
         // Every worker has mapped the segment: its name can go.
         if let Some(segment) = &mut running.segment {
-            segment.unlink().map_err(|e| self.spawn_error(e))?;
+            segment
+                .unlink()
+                .map_err(|e| spawn_error(self.spec().name, e))?;
         }
         Ok(())
     }
+}
 
-    fn spawn_error(&self, source: std::io::Error) -> StrategyError {
-        StrategyError::Spawn {
-            strategy: self.spec().name.to_owned(),
-            source,
-        }
+/// The error of `strategy` failing to start or place what its workers need.
+fn spawn_error(strategy: &str, source: std::io::Error) -> StrategyError {
+    StrategyError::Spawn {
+        strategy: strategy.to_owned(),
+        source,
     }
 }
 
@@ -399,7 +404,7 @@ impl Running {
                     .is_none_or(|(_, capacity)| *capacity < tasks)
                 {
                     let segment = Segment::create(workers * tasks * SPAN_BYTES)
-                        .map_err(|e| self.spawn_error(e))?;
+                        .map_err(|e| spawn_error(self.name, e))?;
                     self.log = Some((segment, tasks));
                 }
                 self.log.as_ref().map(|(segment, capacity)| {
@@ -432,17 +437,10 @@ impl Running {
         }
         if let Some((segment, _)) = &mut self.log {
             if let Err(e) = segment.unlink() {
-                return Err(self.spawn_error(e).into());
+                return Err(spawn_error(self.name, e).into());
             }
         }
         Ok(())
-    }
-
-    fn spawn_error(&self, source: std::io::Error) -> StrategyError {
-        StrategyError::Spawn {
-            strategy: self.name.to_owned(),
-            source,
-        }
     }
 
     /// Sends task `index` to worker `w`; returns the bytes written.
