@@ -11,6 +11,26 @@ fn parbench() -> Command {
     Command::cargo_bin("parbench").unwrap()
 }
 
+/// The results a run wrote into `out`.
+fn read_results(out: &std::path::Path) -> Results {
+    serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap()
+}
+
+/// Runs the suite `text` (written into `dir`), which must succeed, and returns its results.
+fn run_ok(dir: &std::path::Path, text: &str) -> Results {
+    let suite = dir.join("suite.toml");
+    fs::write(&suite, text).unwrap();
+    let out = dir.join("out");
+    parbench()
+        .arg("run")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    read_results(&out)
+}
+
 #[test]
 fn list_names_every_workload_and_strategy() {
     parbench()
@@ -88,8 +108,7 @@ tasks = [3]
             "square/size=5000/tasks=7/sequential/w1",
         ));
 
-    let results: Results =
-        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = read_results(&out);
     assert_eq!(results.schema_version, SCHEMA_VERSION);
     assert_eq!(results.suite.name, "small");
     assert!(results.finished_at.is_some());
@@ -193,23 +212,11 @@ tasks = [3]
 fn sampling_stops_at_the_confidence_target_or_the_time_budget() {
     let dir = tempfile::tempdir().unwrap();
     let run = |settings: &str| {
-        let suite = dir.path().join("sampling.toml");
         let text = format!(
             "name = \"sampling\"\n{settings}\n[[workload]]\nname = \"spin\"\n\
              params = {{ ns_per_item = 1000 }}\nsizes = [1000]\n"
         );
-        fs::write(&suite, text).unwrap();
-        let out = dir.path().join("out");
-        parbench()
-            .arg("run")
-            .arg(&suite)
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
-        let results: Results =
-            serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
-        results.cells.into_iter().next().unwrap()
+        run_ok(dir.path(), &text).cells.into_iter().next().unwrap()
     };
     // A loose target: met at 6 samples, the first count whose [min, max] covers 95%.
     let loose = run("ci_target = 0.9\nsamples = 5\nwarmup = 0");
@@ -251,8 +258,7 @@ fn a_cell_that_dies_fails_alone_with_its_status() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("\n12 cells, 10 failed"));
-    let results: Results =
-        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = read_results(&out);
     let status_of = |fault: &str| -> Vec<(Status, String)> {
         results
             .cells
@@ -301,7 +307,6 @@ fn a_cell_that_dies_fails_alone_with_its_status() {
 #[test]
 fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("memory.toml");
     // Two tasks of 80 ms on two worker processes, each task holding `scratch_mib` while it runs.
     let entry = |scratch: u64| {
         format!(
@@ -315,17 +320,7 @@ fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
         entry(0),
         entry(256)
     );
-    fs::write(&suite, text).unwrap();
-    let out = dir.path().join("out");
-    parbench()
-        .arg("run")
-        .arg(&suite)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let results: Results =
-        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = run_ok(dir.path(), &text);
     let peaks: Vec<u64> = results
         .cells
         .iter()
@@ -511,8 +506,7 @@ fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["results.json"]);
-    let results: Results =
-        serde_json::from_slice(&fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = read_results(&out);
     assert_eq!(results.suite.name, "long");
     assert!(results.finished_at.is_none());
 }
