@@ -116,7 +116,7 @@ tasks = [3]
     assert!(results.machine.memory_bytes > 0);
     assert!(results.machine.rustc.starts_with("rustc "));
     let limits = results.machine.limits.as_ref().unwrap();
-    assert!(limits.copy_one_bytes_per_s > 1e8 && limits.alu_speedup > 0.5);
+    assert!(limits.copy_one_bytes_per_s > 1e8 && limits.alu_speedup > 0.0);
     assert_eq!(results.cells.len(), 10);
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
