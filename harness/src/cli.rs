@@ -30,6 +30,13 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Render every report (results.csv, summary.md, report.html) again from the
+    /// results.json of an output directory.
+    Report {
+        /// The output directory of a run.
+        #[arg(default_value = "target/parbench/latest")]
+        dir: PathBuf,
+    },
     /// List every workload and strategy with its parameters.
     List,
     /// Serve as a worker process of a process strategy (started by parbench itself, speaking

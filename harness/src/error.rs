@@ -21,6 +21,9 @@ pub enum Error {
     /// Results that cannot be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A results file that cannot be read.
+    #[error(transparent)]
+    Results(ReportError),
     /// The output directory cannot be created.
     #[error("cannot create the output directory {path}: {source}")]
     OutputDir {

@@ -31,7 +31,10 @@ pub fn install() -> std::io::Result<()> {
                     let _ = parbench_strategies::process::shm::sweep(cell);
                 }
                 end_children();
-                eprintln!("\ninterrupted: the cells measured so far are saved");
+                eprintln!(
+                    "\ninterrupted: the cells measured so far are saved in results.json; \
+                     `parbench report DIR` renders them"
+                );
                 std::process::exit(128 + signal);
             }
         })?;

@@ -84,6 +84,14 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             print!("{}", list::render(plugins));
             Ok(0)
         }
+        Command::Report { dir } => {
+            let results =
+                parbench_reports::read(&dir.join("results.json")).map_err(Error::Results)?;
+            for file in parbench_reports::write_all(&dir, &results)? {
+                println!("{}", file.display());
+            }
+            Ok(0)
+        }
         Command::Cell => {
             cell::serve(plugins).map_err(Error::Cell)?;
             Ok(0)
@@ -106,14 +114,16 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             };
             let summary = runner::run(&suite, &RunOptions { out, filter, quick })?;
             println!(
-                "\n{} cells, {} failed, {} within ±{}% · in {:.1} s · {}",
+                "\n{} cells, {} failed, {} within ±{}% · in {:.1} s",
                 summary.cells,
                 summary.failed,
                 summary.converged,
                 100.0 * summary.ci_target,
                 summary.elapsed.as_secs_f64(),
-                summary.results.display()
             );
+            for file in &summary.files {
+                println!("  {}", file.display());
+            }
             Ok(if summary.failed > 0 { 1 } else { 0 })
         }
     }

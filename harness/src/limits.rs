@@ -184,7 +184,10 @@ mod tests {
         // The speedup's value depends on what else the machine runs (other tests run beside
         // this one), so only its sanity is a unit test; its figure belongs to a benchmark.
         let limits = probe_sized(2, 4 << 20, 200_000);
-        assert!(limits.alu_speedup.is_finite() && limits.alu_speedup > 0.0, "{limits:?}");
+        assert!(
+            limits.alu_speedup.is_finite() && limits.alu_speedup > 0.0,
+            "{limits:?}"
+        );
         assert_eq!(limits.threads, 2);
     }
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
-    write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Status, SuiteInfo,
-    SCHEMA_VERSION,
+    write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Status,
+    SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -44,6 +44,8 @@ pub struct RunSummary {
     pub ci_target: f64,
     /// Where `results.json` is.
     pub results: PathBuf,
+    /// Every file written at the end: results, CSV, Markdown, HTML.
+    pub files: Vec<PathBuf>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -289,6 +291,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 .peak_rss_bytes
                 .map(|exact| exact.max(sampled_peak))
                 .or((sampled_peak > 0).then_some(sampled_peak));
+            rebase_contention(&mut cell, &results.cells);
             progress.finish(&cell);
             results.cells.push(cell);
             // Rated as soon as its sequential cell is known, so an interrupted run keeps it.
@@ -303,7 +306,10 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
     }
 
     results.finished_at = Some(now_rfc3339());
-    save(&options.out, &results)?;
+    let files = {
+        let _writing = crate::interrupt::writing();
+        write_all(&options.out, &results)?
+    };
     progress.close();
     terminal::summary(&results);
     Ok(RunSummary {
@@ -316,6 +322,7 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         converged: results.cells.iter().filter(|c| c.converged).count(),
         ci_target: sampling.ci_target,
         results: path,
+        files,
         elapsed: started.elapsed(),
     })
 }
@@ -346,6 +353,33 @@ fn rate_against_limits(results: &mut Results) {
             wall.median_ns,
             speedup,
         ));
+    }
+}
+
+/// Contention compares a cell's busy time with the sequential cell's steady state (the busy
+/// time of its median sample) rather than with the one cold reference run, whose first touch
+/// of the output and cold caches would make every steady run look faster than sequential.
+/// Cells of a bucket without a sequential cell keep the reference's base.
+fn rebase_contention(cell: &mut Cell, measured: &[Cell]) {
+    let key = bucket_of(cell);
+    let base = if cell.strategy == "sequential" {
+        cell.overhead.map(|o| o.busy_ns)
+    } else {
+        measured
+            .iter()
+            .find(|c| c.strategy == "sequential" && bucket_of(c) == key)
+            .and_then(|c| c.overhead)
+            .map(|o| o.busy_ns)
+    };
+    let Some(base) = base else { return };
+    let rebase = |o: &mut parbench_reports::Overhead| {
+        o.contention_ns = o.busy_ns as i64 - base as i64;
+    };
+    cell.samples
+        .iter_mut()
+        .for_each(|s| rebase(&mut s.overhead));
+    if let Some(o) = cell.overhead.as_mut() {
+        rebase(o);
     }
 }
 
@@ -400,10 +434,16 @@ fn cell_record(
     prepared: &Result<(Answer, Features), Fault>,
     measured: Result<Measured, Fault>,
 ) -> Cell {
-    let (samples, peak_rss_bytes, converged, status, error) = match measured {
-        Ok(m) => (m.samples, m.peak_rss_bytes, m.converged, Status::Ok, None),
-        Err(fault) => (Vec::new(), None, false, fault.status, Some(fault.message)),
+    let (measured, status, error) = match measured {
+        Ok(m) => (m, Status::Ok, None),
+        Err(fault) => (Measured::default(), fault.status, Some(fault.message)),
     };
+    let Measured {
+        samples,
+        peak_rss_bytes,
+        converged,
+        timeline,
+    } = measured;
     let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
     let end_to_end: Vec<u64> = samples
         .iter()
@@ -446,5 +486,6 @@ fn cell_record(
         samples,
         ci_target: 0.0,
         converged,
+        timeline,
     }
 }

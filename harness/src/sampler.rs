@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use parbench_reports::{Features, Sample, WorkerMemory};
+use parbench_reports::{Features, Sample, Timeline, TimelineSpan, WorkerMemory};
 use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy, StrategySpec};
 use parbench_workloads::{plan_tasks, Answer, Input, Params, Recipe, Task, Workload};
 
 use crate::overhead::decompose;
 use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
-use crate::stats::{median_index, relative_half_width, summarize, CONFIDENCE};
+use crate::stats::{median_index, summarize, CONFIDENCE};
 use crate::suite::Sampling;
 
 /// A workload ready to be measured over one task list.
@@ -73,13 +73,15 @@ impl Prepared {
 }
 
 /// What measuring one cell produced.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Measured {
     pub samples: Vec<Sample>,
     /// This process's high-water mark plus the largest sum of the workers' private ones.
     pub peak_rss_bytes: Option<u64>,
     /// Whether sampling stopped because the median's interval reached the target.
     pub converged: bool,
+    /// The spans of the median sample's median run.
+    pub timeline: Option<Timeline>,
 }
 
 /// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
@@ -101,10 +103,11 @@ pub(crate) fn measure(
     };
     let started = Instant::now();
     let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
+    let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(sampling.min_samples);
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
-        let sample = take_sample(prepared, strategy, params, &job, iterations)
+        let (sample, timeline) = take_sample(prepared, strategy, params, &job, iterations)
             .map_err(|e| format!("sample {}: {e}", index + 1))?;
         if index == 0 {
             iterations = iterations_for(sample.run_ns);
@@ -113,21 +116,24 @@ pub(crate) fn measure(
             continue;
         }
         records.push(sample);
+        timelines.push(timeline);
         if records.len() < sampling.min_samples {
             continue;
         }
         let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
         let converged = summarize(&runs).is_some_and(|stats| {
-            stats.ci_level >= CONFIDENCE && relative_half_width(&stats) <= sampling.ci_target
+            stats.ci_level >= CONFIDENCE && stats.relative_half_width() <= sampling.ci_target
         });
         if converged
             || records.len() >= sampling.max_samples
             || started.elapsed() >= sampling.time_budget
         {
+            let median = median_index(&runs).unwrap_or(0);
             return Ok(Measured {
                 peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
                 samples: records,
                 converged,
+                timeline: timelines.swap_remove(median),
             });
         }
     }
@@ -150,14 +156,15 @@ fn iterations_for(run_ns: u64) -> u32 {
 }
 
 /// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
-/// with every answer verified, and torn down, each step timed.
+/// with every answer verified, and torn down, each step timed. Also returns the timeline of
+/// its median run.
 fn take_sample(
     prepared: &Prepared,
     strategy: &StrategySpec,
     params: &Params,
     job: &Job,
     iterations: u32,
-) -> Result<Sample, String> {
+) -> Result<(Sample, Option<Timeline>), String> {
     // This sample's own high-water mark: from here to its teardown.
     let resettable = reset_peak_rss();
     let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
@@ -210,7 +217,7 @@ fn take_sample(
         prepared.features.sequential_busy_ns,
     )
     .map_err(|e| e.to_string())?;
-    Ok(Sample {
+    let sample = Sample {
         setup_ns,
         first_run_ns: first.wall_ns(),
         iterations: count as u32,
@@ -234,6 +241,30 @@ fn take_sample(
                 shared_rss_bytes: w.shared_rss_bytes,
             })
             .collect(),
+    };
+    Ok((sample, timeline(report)))
+}
+
+/// The run's spans relative to its start, when there are few enough to draw.
+fn timeline(report: &RunReport) -> Option<Timeline> {
+    if report.spans.len() > Timeline::MAX_SPANS {
+        return None;
+    }
+    let mut spans: Vec<TimelineSpan> = report
+        .spans
+        .iter()
+        .map(|s| TimelineSpan {
+            lane: s.worker,
+            task: s.task,
+            start_ns: s.start_ns.saturating_sub(report.start_ns),
+            end_ns: s.end_ns.saturating_sub(report.start_ns),
+        })
+        .collect();
+    spans.sort_unstable_by_key(|s| (s.start_ns, s.lane));
+    Some(Timeline {
+        run_ns: report.wall_ns(),
+        lanes: report.lanes,
+        spans,
     })
 }
 

@@ -122,13 +122,6 @@ pub fn summarize(values: &[u64]) -> Option<Stats> {
     })
 }
 
-/// The larger distance from the median to an end of its interval, relative to the median:
-/// what the adaptive sampler compares with its target.
-pub fn relative_half_width(stats: &Stats) -> f64 {
-    let half = (stats.median_ns - stats.ci_low_ns).max(stats.ci_high_ns - stats.median_ns);
-    half / stats.median_ns.max(1.0)
-}
-
 /// Index of the sample whose value is the (lower) median.
 pub fn median_index(values: &[u64]) -> Option<usize> {
     let mut order: Vec<usize> = (0..values.len()).collect();
@@ -219,7 +212,7 @@ mod tests {
             (s.ci_low_ns, s.median_ns, s.ci_high_ns),
             (200.0, 550.0, 900.0)
         );
-        assert!((relative_half_width(&s) - 350.0 / 550.0).abs() < 1e-12);
+        assert!((s.relative_half_width() - 350.0 / 550.0).abs() < 1e-12);
     }
 
     #[test]

@@ -5,35 +5,8 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use parbench_reports::format::{bytes, duration};
 use parbench_reports::{Cell, Efficiency, Results, Stats, Status};
-
-use crate::stats::relative_half_width;
-
-/// A duration for people: `812 ns`, `1.52 µs`, `3.40 ms`, `2.31 s`.
-pub fn duration(ns: f64) -> String {
-    match ns {
-        n if n < 1e3 => format!("{n:.0} ns"),
-        n if n < 1e6 => format!("{:.2} µs", n / 1e3),
-        n if n < 1e9 => format!("{:.2} ms", n / 1e6),
-        n => format!("{:.2} s", n / 1e9),
-    }
-}
-
-/// A size for people, in binary units.
-pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = b as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{b} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
 
 pub(crate) fn header(results: &Results, cells: usize, out: &Path) {
     let m = &results.machine;
@@ -67,7 +40,7 @@ pub(crate) fn header(results: &Results, cells: usize, out: &Path) {
 
 /// `± 1.2%`: the larger distance from the median to an end of its 95% confidence interval.
 fn ci(wall: &Stats) -> String {
-    format!("± {:>4.1}%", 100.0 * relative_half_width(wall))
+    format!("± {:>4.1}%", 100.0 * wall.relative_half_width())
 }
 
 /// One line for a finished cell: its id, median and interval, sample count and status.
@@ -238,20 +211,5 @@ pub(crate) fn summary(results: &Results) {
                 }
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_sizes_read_naturally() {
-        assert_eq!(duration(812.0), "812 ns");
-        assert_eq!(duration(1_520.0), "1.52 µs");
-        assert_eq!(duration(3_404_000.0), "3.40 ms");
-        assert_eq!(duration(2_310_000_000.0), "2.31 s");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(3 << 20), "3.0 MiB");
     }
 }

@@ -16,11 +16,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod csv;
+pub mod format;
+mod html;
+mod markdown;
 mod schema;
+pub mod view;
 mod writer;
 
+pub use self::csv::Csv;
+pub use html::Html;
+pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, Results, Sample, Stats, Status, SuiteInfo, WorkerMemory, SCHEMA_VERSION,
+    Overhead, Results, Sample, Stats, Status, SuiteInfo, Timeline, TimelineSpan, WorkerMemory,
+    SCHEMA_VERSION,
 };
-pub use writer::{write_atomically, Json, ReportError, Writer};
+pub use writer::{read, write_all, write_atomically, writers, Json, ReportError, Writer};

@@ -185,6 +185,41 @@ pub struct Cell {
     /// How close the cell came to the machine's limits.
     #[serde(default)]
     pub efficiency: Option<Efficiency>,
+    /// The spans of one steady run (the median run of the median sample), for a timeline;
+    /// absent for failed cells and runs of more than [`Timeline::MAX_SPANS`] tasks.
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
+}
+
+/// One run's tasks on its lanes: where the gaps and the tail are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// The run's wall time.
+    pub run_ns: u64,
+    /// Its lanes (the workers, or an async runtime's tasks in flight).
+    pub lanes: usize,
+    /// Every task it ran, in start order, times relative to the run's start. Spans from
+    /// several machines are only comparable in their durations.
+    pub spans: Vec<TimelineSpan>,
+}
+
+impl Timeline {
+    /// The most spans a timeline keeps: a chart cannot show more, and `results.json` stays
+    /// small.
+    pub const MAX_SPANS: usize = 512;
+}
+
+/// One task in a [`Timeline`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineSpan {
+    /// The lane that ran it.
+    pub lane: u32,
+    /// The task's id.
+    pub task: u32,
+    /// Its start, from the run's start.
+    pub start_ns: u64,
+    /// Its end, from the run's start.
+    pub end_ns: u64,
 }
 
 /// The answer of the sequential reference.
@@ -307,6 +342,15 @@ pub struct Stats {
     pub outliers: Outliers,
 }
 
+impl Stats {
+    /// The larger distance from the median to an end of its interval, relative to the median:
+    /// what the adaptive sampler compares with its target.
+    pub fn relative_half_width(&self) -> f64 {
+        let half = (self.median_ns - self.ci_low_ns).max(self.ci_high_ns - self.median_ns);
+        half / self.median_ns.max(1.0)
+    }
+}
+
 /// Samples beyond Tukey's fences: mild between 1.5 and 3 interquartile ranges outside the
 /// quartiles, severe beyond 3.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,11 +382,18 @@ pub struct Overhead {
     pub gaps_ns: u64,
     /// Each worker's last task end to run end.
     pub tail_ns: u64,
-    /// Busy time beyond the sequential run's.
+    /// Busy time beyond the sequential run's: the busy time of the sequential cell's median
+    /// sample with the same workload, size and tasks (steady state), or of the one sequential
+    /// reference run when the suite measured no sequential cell.
     pub contention_ns: i64,
 }
 
 impl Overhead {
+    /// busy, startup, gaps and tail: the parts that add up to the capacity, in that order.
+    pub fn parts(&self) -> [u64; 4] {
+        [self.busy_ns, self.startup_ns, self.gaps_ns, self.tail_ns]
+    }
+
     /// Share of the capacity not spent inside tasks.
     pub fn share(&self) -> f64 {
         if self.capacity_ns == 0 {

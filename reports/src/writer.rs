@@ -17,11 +17,29 @@ pub enum ReportError {
         /// The underlying failure.
         source: std::io::Error,
     },
-    /// Serializing failed.
-    #[error("serializing {format}: {source}")]
+    /// Rendering a format failed.
+    #[error("rendering {format}: {source}")]
     Serialize {
         /// The format.
         format: &'static str,
+        /// The underlying failure.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A results file was written by a newer parbench, with a schema this one does not know.
+    #[error("{path}: results schema version {found}; this parbench reads up to {supported}")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
+    /// A results file could not be read as results.
+    #[error("{path}: not parbench results: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
         /// The underlying failure.
         source: serde_json::Error,
     },
@@ -76,7 +94,7 @@ impl Writer for Json {
         let mut bytes =
             serde_json::to_vec_pretty(results).map_err(|source| ReportError::Serialize {
                 format: "JSON",
-                source,
+                source: Box::new(source),
             })?;
         bytes.push(b'\n');
         Ok(bytes)
@@ -119,4 +137,44 @@ pub fn write_atomically(
         }
     })?;
     Ok(path)
+}
+
+/// Every writer parbench has, in the order their files are written.
+pub fn writers() -> [&'static dyn Writer; 4] {
+    [&Json, &crate::Csv, &crate::Markdown, &crate::Html]
+}
+
+/// Writes every file of the output directory (results, CSV, Markdown, HTML) atomically;
+/// returns their paths. Stops at the first that fails: the ones before it are written.
+pub fn write_all(dir: &Path, results: &Results) -> Result<Vec<PathBuf>, ReportError> {
+    writers()
+        .into_iter()
+        .map(|writer| write_atomically(dir, writer, results))
+        .collect()
+}
+
+/// Reads a `results.json`.
+pub fn read(path: &Path) -> Result<Results, ReportError> {
+    let bytes = fs::read(path).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let parse = |source| ReportError::Parse {
+        path: path.to_owned(),
+        source,
+    };
+    // The version first: a newer schema is named as such rather than as a missing field.
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        schema_version: u32,
+    }
+    let Versioned { schema_version } = serde_json::from_slice(&bytes).map_err(parse)?;
+    if schema_version > crate::SCHEMA_VERSION {
+        return Err(ReportError::Version {
+            path: path.to_owned(),
+            found: schema_version,
+            supported: crate::SCHEMA_VERSION,
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(parse)
 }

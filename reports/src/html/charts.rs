@@ -1,0 +1,527 @@
+//! The report's charts, drawn with plotters into inline SVG.
+//!
+//! Every chart takes plain series and returns the SVG text; the page decides what to plot.
+//! Text is laid out by the browser (plotters' SVG backend needs no font files), and each
+//! strategy has one colour in every chart of the report.
+
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+/// What drawing a chart can fail with.
+pub(crate) type ChartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Chart sizes in pixels: two side by side fill a laptop screen.
+pub(crate) const WIDTH: u32 = 520;
+pub(crate) const HEIGHT: u32 = 300;
+
+const FONT: &str = "sans-serif";
+const AXIS: RGBColor = RGBColor(71, 85, 105);
+const GRID: RGBColor = RGBColor(226, 232, 240);
+
+/// The built-in strategies' colours: the same in every chart, close relatives close in hue
+/// (threads and pools blue, processes warm).
+const KNOWN: [(&str, RGBColor); 9] = [
+    ("sequential", RGBColor(100, 116, 139)),
+    ("threads", RGBColor(37, 99, 235)),
+    ("thread-pool", RGBColor(8, 145, 178)),
+    ("rayon", RGBColor(22, 163, 74)),
+    ("tokio", RGBColor(147, 51, 234)),
+    ("actors", RGBColor(219, 39, 119)),
+    ("process-pool", RGBColor(234, 88, 12)),
+    ("process-shm", RGBColor(202, 138, 4)),
+    ("timely", RGBColor(220, 38, 38)),
+];
+
+/// Colours for strategies parbench does not know, chosen by name so they stay put.
+const EXTRA: [RGBColor; 6] = [
+    RGBColor(13, 148, 136),
+    RGBColor(79, 70, 229),
+    RGBColor(190, 24, 93),
+    RGBColor(101, 163, 13),
+    RGBColor(180, 83, 9),
+    RGBColor(30, 64, 175),
+];
+
+/// The colour of a strategy in every chart.
+pub(crate) fn strategy_colour(name: &str) -> RGBColor {
+    KNOWN
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, colour)| *colour)
+        .unwrap_or_else(|| {
+            let hash = name
+                .bytes()
+                .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+            EXTRA[hash % EXTRA.len()]
+        })
+}
+
+/// `#rrggbb` for CSS.
+pub(crate) fn css(colour: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", colour.0, colour.1, colour.2)
+}
+
+/// The parts of the overhead decomposition, in stacking order, with their colours.
+pub(crate) const PARTS: [(&str, RGBColor); 4] = [
+    ("busy", RGBColor(34, 197, 94)),
+    ("startup", RGBColor(245, 158, 11)),
+    ("gaps", RGBColor(239, 68, 68)),
+    ("tail", RGBColor(139, 92, 246)),
+];
+
+/// The unit that shows durations up to `max_ns` with short numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeUnit {
+    pub name: &'static str,
+    pub ns: f64,
+}
+
+impl TimeUnit {
+    pub(crate) fn fitting(max_ns: f64) -> Self {
+        let (name, ns) = match max_ns {
+            m if m < 1e4 => ("ns", 1.0),
+            m if m < 1e7 => ("µs", 1e3),
+            m if m < 1e10 => ("ms", 1e6),
+            _ => ("s", 1e9),
+        };
+        Self { name, ns }
+    }
+}
+
+/// The unit that shows sizes up to `max` bytes with short numbers.
+pub(crate) fn byte_unit(max: f64) -> (&'static str, f64) {
+    match max {
+        m if m < 10.0 * 1024.0 => ("B", 1.0),
+        m if m < 10.0 * 1024.0 * 1024.0 => ("KiB", 1024.0),
+        m if m < 10.0 * 1024.0 * 1024.0 * 1024.0 => ("MiB", 1024.0 * 1024.0),
+        _ => ("GiB", 1024.0 * 1024.0 * 1024.0),
+    }
+}
+
+/// One strategy's line: points (x, value, interval low, interval high).
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub colour: RGBColor,
+    pub points: Vec<(f64, f64, f64, f64)>,
+    /// Drawn dashed: a reference rather than a measurement of the x axis.
+    pub dashed: bool,
+}
+
+/// How a line chart's x axis reads.
+#[derive(Debug, Clone)]
+pub(crate) struct XAxis {
+    pub desc: String,
+    /// Logarithmic (task counts spanning decades).
+    pub log: bool,
+}
+
+/// Lines with shaded confidence bands; `ideal` adds the y = x diagonal (perfect speedup).
+pub(crate) fn lines(
+    x: &XAxis,
+    y_desc: &str,
+    lines: &[Line],
+    ideal: bool,
+) -> Result<String, ChartError> {
+    let points = lines.iter().flat_map(|l| l.points.iter());
+    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    for &(px, _, _, high) in points {
+        x0 = x0.min(px);
+        x1 = x1.max(px);
+        y1 = y1.max(high);
+    }
+    if !x0.is_finite() {
+        (x0, x1) = (1.0, 2.0);
+    }
+    if ideal {
+        y1 = y1.max(x1);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let y_range = 0.0..(y1 * 1.08).max(1e-9);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56);
+        if x.log {
+            let mut chart = builder.build_cartesian_2d((x0..x1 * 1.05).log_scale(), y_range)?;
+            draw_lines(&mut chart, x, y_desc, lines, ideal.then_some(x1))?;
+        } else {
+            let pad = (x1 - x0) * 0.04;
+            let mut chart = builder.build_cartesian_2d(x0 - pad..x1 + pad, y_range)?;
+            draw_lines(&mut chart, x, y_desc, lines, ideal.then_some(x1))?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+fn draw_lines<X>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
+    x: &XAxis,
+    y_desc: &str,
+    lines: &[Line],
+    ideal_to: Option<f64>,
+) -> Result<(), ChartError>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let whole = |v: &f64| {
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{v:.0}")
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .light_line_style(GRID)
+        .bold_line_style(GRID)
+        .axis_style(AXIS)
+        .x_desc(x.desc.as_str())
+        .y_desc(y_desc)
+        .x_label_formatter(&whole)
+        .y_label_formatter(&|v| {
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_owned()
+        })
+        .label_style((FONT, 12).into_font().color(&AXIS))
+        .axis_desc_style((FONT, 13).into_font().color(&AXIS))
+        .draw()?;
+    if let Some(to) = ideal_to {
+        chart.draw_series(DashedLineSeries::new(
+            [(1.0, 1.0), (to, to)],
+            6,
+            4,
+            BLACK.mix(0.45).stroke_width(1),
+        ))?;
+    }
+    for line in lines {
+        if line.points.len() > 1 && !line.dashed {
+            let mut band: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(line.points.iter().rev().map(|p| (p.0, p.2)));
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                line.colour.mix(0.16).filled(),
+            )))?;
+        }
+        let path = line.points.iter().map(|p| (p.0, p.1));
+        if line.dashed {
+            chart.draw_series(DashedLineSeries::new(
+                path,
+                5,
+                4,
+                line.colour.stroke_width(2),
+            ))?;
+        } else {
+            chart.draw_series(LineSeries::new(path, line.colour.stroke_width(2)))?;
+            chart.draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new((p.0, p.1), 3, line.colour.filled())),
+            )?;
+            // The interval as an error bar: visible even for a single point.
+            chart.draw_series(line.points.iter().map(|p| {
+                PathElement::new(vec![(p.0, p.2), (p.0, p.3)], line.colour.stroke_width(1))
+            }))?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of a horizontal bar chart: a label and stacked segments (value, colour).
+#[derive(Debug, Clone)]
+pub(crate) struct Bar {
+    pub label: String,
+    pub segments: Vec<(f64, RGBColor)>,
+}
+
+/// Horizontal bars, one row per label, segments stacked left to right; negative single
+/// segments extend left of zero.
+pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
+    let (mut low, mut high) = (0.0f64, 0.0f64);
+    for row in rows {
+        let total: f64 = row.segments.iter().map(|s| s.0).sum();
+        low = low.min(total);
+        high = high.max(total);
+    }
+    if high - low <= 0.0 {
+        high = 1.0;
+    }
+    let pad = (high - low) * 0.06;
+    let count = rows.len().max(1);
+    let height = (60 + 28 * count as u32).max(140);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(96)
+            .build_cartesian_2d(
+                (low - if low < 0.0 { pad } else { 0.0 })..high + pad,
+                -0.5..count as f64 - 0.5,
+            )?;
+        let label = |v: &f64| {
+            let index = v.round();
+            if (v - index).abs() > 1e-6 || index < 0.0 {
+                return String::new();
+            }
+            // Rows run top to bottom.
+            rows.get(count - 1 - index as usize)
+                .map_or(String::new(), |r| r.label.clone())
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .y_labels(count)
+            .y_label_formatter(&label)
+            .x_desc(x_desc)
+            .label_style((FONT, 12).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 13).into_font().color(&AXIS))
+            .draw()?;
+        for (i, row) in rows.iter().enumerate() {
+            let y = (count - 1 - i) as f64;
+            let mut start = 0.0;
+            for &(value, colour) in &row.segments {
+                let end = start + value;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(start, y - 0.32), (end, y + 0.32)],
+                    colour.filled(),
+                )))?;
+                start = end;
+            }
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// One strategy's samples for a box plot.
+#[derive(Debug, Clone)]
+pub(crate) struct Distribution {
+    pub label: String,
+    pub colour: RGBColor,
+    /// Run times in nanoseconds.
+    pub values: Vec<f64>,
+}
+
+/// Box plots, one row per strategy: whiskers at min and max, the box from the first to the
+/// third quartile, the median as a bar, every sample as a dot.
+pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
+    let max = rows
+        .iter()
+        .flat_map(|r| r.values.iter().copied())
+        .fold(0.0f64, f64::max);
+    let unit = TimeUnit::fitting(max);
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|r| Bar {
+            label: r.label.clone(),
+            segments: Vec::new(),
+        })
+        .collect();
+    let count = rows.len().max(1);
+    let height = (60 + 28 * count as u32).max(140);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(96)
+            .build_cartesian_2d(
+                0.0..(max / unit.ns * 1.06).max(1e-9),
+                -0.5..count as f64 - 0.5,
+            )?;
+        let label = |v: &f64| {
+            let index = v.round();
+            if (v - index).abs() > 1e-6 || index < 0.0 {
+                return String::new();
+            }
+            bars.get(count - 1 - index as usize)
+                .map_or(String::new(), |r| r.label.clone())
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .y_labels(count)
+            .y_label_formatter(&label)
+            .x_desc(format!("run time ({})", unit.name))
+            .label_style((FONT, 12).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 13).into_font().color(&AXIS))
+            .draw()?;
+        for (i, row) in rows.iter().enumerate() {
+            let y = (count - 1 - i) as f64;
+            let mut sorted: Vec<f64> = row.values.iter().map(|v| v / unit.ns).collect();
+            sorted.sort_by(f64::total_cmp);
+            let Some((&lo, &hi)) = sorted.first().zip(sorted.last()) else {
+                continue;
+            };
+            let q = |p: f64| quantile(&sorted, p);
+            let style = row.colour.stroke_width(1);
+            chart.draw_series([
+                PathElement::new(vec![(lo, y), (hi, y)], style),
+                PathElement::new(vec![(lo, y - 0.15), (lo, y + 0.15)], style),
+                PathElement::new(vec![(hi, y - 0.15), (hi, y + 0.15)], style),
+            ])?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(q(0.25), y - 0.28), (q(0.75), y + 0.28)],
+                row.colour.mix(0.25).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(q(0.25), y - 0.28), (q(0.75), y + 0.28)],
+                row.colour.stroke_width(1),
+            )))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(q(0.5), y - 0.28), (q(0.5), y + 0.28)],
+                row.colour.stroke_width(3),
+            )))?;
+            // Dots spread over the row's height so equal values stay visible.
+            chart.draw_series(sorted.iter().enumerate().map(|(k, &v)| {
+                let spread = ((k * 7) % 11) as f64 / 10.0 - 0.5;
+                Circle::new((v, y + spread * 0.4), 2, BLACK.mix(0.45).filled())
+            }))?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// The `p` quantile of sorted values, interpolated linearly.
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let position = p * (sorted.len().saturating_sub(1)) as f64;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    let weight = position - below as f64;
+    sorted[below] * (1.0 - weight) + sorted[above] * weight
+}
+
+/// A span on a lane, in nanoseconds from the run's start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    pub lane: u32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+/// A timeline of one run: a row per lane, a bar per task (alternating shades so neighbours
+/// stay apart), the run's end as a line.
+pub(crate) fn timeline(
+    lanes: usize,
+    run_ns: u64,
+    spans: &[Segment],
+    colour: RGBColor,
+) -> Result<String, ChartError> {
+    let unit = TimeUnit::fitting(run_ns as f64);
+    let end = run_ns as f64 / unit.ns;
+    let count = lanes.max(1);
+    let height = (56 + 22 * count as u32).max(110);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..(end * 1.02).max(1e-9), -0.5..count as f64 - 0.5)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .y_labels(count.min(16))
+            .y_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-6 && *v >= 0.0 {
+                    format!("lane {}", v.round())
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(format!("time since the run started ({})", unit.name))
+            .label_style((FONT, 11).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 12).into_font().color(&AXIS))
+            .draw()?;
+        let light = colour.mix(0.55);
+        chart.draw_series(spans.iter().enumerate().map(|(i, span)| {
+            let y = span.lane as f64;
+            let style = if i % 2 == 0 {
+                colour.filled()
+            } else {
+                light.filled()
+            };
+            Rectangle::new(
+                [
+                    (span.start_ns as f64 / unit.ns, y - 0.36),
+                    (span.end_ns as f64 / unit.ns, y + 0.36),
+                ],
+                style,
+            )
+        }))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(end, -0.5), (end, count as f64 - 0.5)],
+            BLACK.mix(0.6).stroke_width(1),
+        )))?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_fit_the_largest_value() {
+        assert_eq!(TimeUnit::fitting(812.0).name, "ns");
+        assert_eq!(TimeUnit::fitting(3_400_000.0).name, "µs");
+        assert_eq!(TimeUnit::fitting(34_000_000.0).name, "ms");
+        assert_eq!(byte_unit(3.0 * 1024.0 * 1024.0), ("KiB", 1024.0));
+        assert_eq!(byte_unit(300.0 * 1024.0 * 1024.0).0, "MiB");
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.5), 3.0);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
+        assert_eq!(quantile(&[7.0], 0.75), 7.0);
+    }
+
+    #[test]
+    fn strategies_keep_their_colours() {
+        assert_eq!(css(strategy_colour("rayon")), "#16a34a");
+        assert_eq!(strategy_colour("mine"), strategy_colour("mine"));
+        let svg = lines(
+            &XAxis {
+                desc: "workers".into(),
+                log: false,
+            },
+            "ms",
+            &[Line {
+                colour: strategy_colour("rayon"),
+                points: vec![(1.0, 2.0, 1.9, 2.1), (2.0, 1.1, 1.0, 1.2)],
+                dashed: false,
+            }],
+            true,
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("#16A34A") || svg.contains("#16a34a"));
+    }
+}

@@ -1,0 +1,729 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no script, no request) that
+//! answers, per workload, which strategy wins on this machine and why.
+
+mod charts;
+
+use std::fmt::Write as _;
+
+use crate::format::{bytes, duration, percent};
+use crate::markdown::{count, verdict_sentence};
+use crate::view::{groups, Group};
+use crate::{Cell, Overhead, ReportError, Results, Status, Writer};
+
+use charts::{
+    byte_unit, css, strategy_colour, Bar, ChartError, Distribution, Line, Segment, TimeUnit, XAxis,
+    PARTS,
+};
+
+/// `report.html`: machine and suite at the top, then per workload its verdict and charts —
+/// run time and speedup against workers, where the workers' time went, memory and bytes
+/// moved, the granularity sweep, the samples' distribution, a timeline per strategy, the
+/// failures — and a table of every cell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Html;
+
+impl Writer for Html {
+    fn file_name(&self) -> &'static str {
+        "report.html"
+    }
+
+    fn render(&self, results: &Results) -> Result<Vec<u8>, ReportError> {
+        page(results)
+            .map(String::into_bytes)
+            .map_err(|source| ReportError::Serialize {
+                format: "HTML",
+                source,
+            })
+    }
+}
+
+const STYLE: &str = r#"
+:root { --ink: #0f172a; --muted: #475569; --line: #e2e8f0; --panel: #f8fafc; --accent: #2563eb; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }
+main { max-width: 1160px; margin: 0 auto; padding: 24px 28px 64px; }
+h1 { font-size: 26px; margin: 0 0 4px; letter-spacing: -0.01em; }
+h2 { font-size: 21px; margin: 48px 0 4px; padding-top: 12px; border-top: 2px solid var(--line); }
+h3 { font-size: 16px; margin: 28px 0 8px; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+.verdict { background: #eff6ff; border-left: 4px solid var(--accent); padding: 10px 14px; margin: 12px 0; border-radius: 0 6px 6px 0; }
+.verdict.failed { background: #fef2f2; border-color: #dc2626; }
+dl.machine { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 16px; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; margin: 16px 0; }
+dl.machine dt { color: var(--muted); }
+dl.machine dd { margin: 0; }
+nav ol { columns: 2; padding-left: 20px; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 8px 0 4px; font-size: 13px; }
+.legend span::before { content: ""; display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 6px; vertical-align: -1px; background: var(--c); }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 16px; }
+.timelines { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 8px; background: #fff; }
+figcaption { font-weight: 600; font-size: 14px; }
+figcaption small { display: block; font-weight: 400; color: var(--muted); }
+figure svg { display: block; width: 100%; height: auto; margin-top: 6px; }
+figure p.none { color: var(--muted); font-size: 13px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th { background: var(--panel); position: sticky; top: 0; }
+td:first-child, th:first-child, td.text { text-align: left; }
+td.text { white-space: normal; }
+tr.bad td { background: #fef2f2; }
+.status-ok { color: #15803d; }
+.status-bad { color: #b91c1c; font-weight: 600; }
+details { margin-top: 16px; }
+summary { cursor: pointer; color: var(--accent); }
+.scroll { overflow-x: auto; }
+code { font-size: 12px; }
+footer { margin-top: 56px; color: var(--muted); font-size: 13px; }
+"#;
+
+fn page(results: &Results) -> Result<String, ChartError> {
+    let groups = groups(results);
+    let mut html = String::with_capacity(1 << 20);
+    let title = format!("parbench · suite {}", results.suite.name);
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        escape(&title)
+    );
+    header(&mut html, results);
+    html.push_str("<nav><h3>Workloads</h3><ol>");
+    for group in &groups {
+        let _ = write!(
+            html,
+            "<li><a href=\"#{}\">{} · {} items</a></li>",
+            group.slug(),
+            escape(group.label),
+            group.size
+        );
+    }
+    html.push_str("</ol></nav>\n");
+    for group in &groups {
+        section(&mut html, group)?;
+    }
+    footer(&mut html);
+    html.push_str("</main>\n</body>\n</html>\n");
+    Ok(html)
+}
+
+/// The title, the suite and the machine with its probed limits.
+fn header(html: &mut String, results: &Results) {
+    let m = &results.machine;
+    let failed = results
+        .cells
+        .iter()
+        .filter(|c| c.status != Status::Ok)
+        .count();
+    let _ = write!(
+        html,
+        "<h1>parbench report · suite <code>{}</code></h1>\n<p class=\"sub\">{} cells ({} failed) · \
+         parbench {} · started {} · {}</p>\n<dl class=\"machine\">",
+        escape(&results.suite.name),
+        results.cells.len(),
+        failed,
+        escape(&results.parbench_version),
+        escape(&results.started_at),
+        match &results.finished_at {
+            Some(at) => format!("finished {}", escape(at)),
+            None => "interrupted or still running".to_owned(),
+        }
+    );
+    let mut item = |key: &str, value: String| {
+        let _ = write!(html, "<dt>{key}</dt><dd>{}</dd>", escape(&value));
+    };
+    item("CPU", m.cpu_model.clone());
+    item(
+        "cores",
+        match m.physical_cores {
+            Some(p) => format!("{} logical, {p} physical", m.logical_cores),
+            None => format!("{} logical", m.logical_cores),
+        },
+    );
+    item("memory", bytes(m.memory_bytes));
+    item("OS", format!("{} · kernel {}", m.os, m.kernel));
+    item("compiler", m.rustc.clone());
+    item(
+        "commit",
+        match (&m.git_commit, m.git_dirty) {
+            (Some(c), Some(true)) => format!("{c} (with uncommitted changes)"),
+            (Some(c), _) => c.clone(),
+            (None, _) => "-".to_owned(),
+        },
+    );
+    if let Some(l) = &m.limits {
+        item(
+            "copy bandwidth",
+            format!(
+                "{:.1} GB/s on one thread, {:.1} GB/s on {}",
+                l.copy_one_bytes_per_s / 1e9,
+                l.copy_all_bytes_per_s / 1e9,
+                l.threads
+            ),
+        );
+        item(
+            "compute ceiling",
+            format!("{:.2}x on {} threads", l.alu_speedup, l.threads),
+        );
+    }
+    item(
+        "suite",
+        format!(
+            "{} · seed {} · policy {}",
+            results.suite.source, results.suite.seed, results.suite.policy
+        ),
+    );
+    html.push_str("</dl>\n");
+}
+
+/// The cell a strategy is shown with in the per-strategy charts: the focus task count, its
+/// most workers.
+fn at_focus<'a>(group: &Group<'a>, strategy: &str, tasks: usize) -> Option<&'a Cell> {
+    group
+        .cells
+        .iter()
+        .copied()
+        .filter(|c| c.strategy == strategy && c.tasks == tasks)
+        .max_by_key(|c| c.workers)
+}
+
+/// One workload: verdict, legend, charts, timelines, failures, every cell.
+fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
+    let strategies = group.strategies();
+    let first = group.cells[0];
+    let f = &first.features;
+    let _ = write!(
+        html,
+        "<section id=\"{}\">\n<h2>{} · {} items</h2>\n<p class=\"sub\">{} work · input {}, output {} · \
+         sequential busy time {}</p>\n",
+        group.slug(),
+        escape(group.label),
+        group.size,
+        escape(group.kind()),
+        bytes(f.input_bytes),
+        bytes(f.output_bytes),
+        duration(f.sequential_busy_ns as f64),
+    );
+    match group.verdict() {
+        Some(verdict) => {
+            let _ = write!(
+                html,
+                "<p class=\"verdict\">{}</p>\n",
+                escape(&verdict_sentence(&verdict))
+            );
+        }
+        None => {
+            html.push_str("<p class=\"verdict failed\">No cell of this workload ran well.</p>\n")
+        }
+    }
+    html.push_str("<div class=\"legend\">");
+    for s in &strategies {
+        let _ = write!(
+            html,
+            "<span style=\"--c:{}\">{}</span>",
+            css(strategy_colour(s)),
+            escape(s)
+        );
+    }
+    html.push_str("</div>\n");
+    let Some(focus) = group.focus_tasks() else {
+        failures(html, group);
+        every_cell(html, group);
+        html.push_str("</section>\n");
+        return Ok(());
+    };
+    let shown: Vec<&Cell> = strategies
+        .iter()
+        .filter_map(|s| at_focus(group, s, focus))
+        .collect();
+
+    html.push_str("<div class=\"grid\">\n");
+    scaling(html, group, &strategies, focus)?;
+    overhead(html, &shown, focus)?;
+    memory(html, &shown, focus)?;
+    if group.task_counts().len() > 1 {
+        granularity(html, group, &strategies)?;
+    }
+    distribution(html, &shown, focus)?;
+    html.push_str("</div>\n");
+    timelines(html, &shown)?;
+    failures(html, group);
+    every_cell(html, group);
+    html.push_str("</section>\n");
+    Ok(())
+}
+
+fn figure(html: &mut String, caption: &str, note: &str, svg: &str) {
+    let _ = write!(
+        html,
+        "<figure><figcaption>{}<small>{}</small></figcaption>\n{svg}</figure>\n",
+        escape(caption),
+        escape(note)
+    );
+}
+
+/// Run time and speedup against workers, each strategy at the focus task count.
+fn scaling(
+    html: &mut String,
+    group: &Group<'_>,
+    strategies: &[&str],
+    focus: usize,
+) -> Result<(), ChartError> {
+    let workers = group.worker_counts();
+    let max_ns = group
+        .cells
+        .iter()
+        .filter(|c| c.tasks == focus)
+        .filter_map(|c| c.wall.as_ref().map(|w| w.ci_high_ns))
+        .fold(0.0, f64::max);
+    let unit = TimeUnit::fitting(max_ns);
+    let baseline = group
+        .cells
+        .iter()
+        .find(|c| c.strategy == "sequential" && c.tasks == focus)
+        .and_then(|c| c.wall.as_ref())
+        .map(|w| w.median_ns);
+    let mut times = Vec::new();
+    let mut speedups = Vec::new();
+    for &strategy in strategies {
+        let mut time = Vec::new();
+        let mut speedup = Vec::new();
+        for &w in &workers {
+            let Some(wall) = group
+                .cell(strategy, w, focus)
+                .filter(|c| c.status == Status::Ok)
+                .and_then(|c| c.wall.as_ref())
+            else {
+                continue;
+            };
+            time.push((
+                w as f64,
+                wall.median_ns / unit.ns,
+                wall.ci_low_ns / unit.ns,
+                wall.ci_high_ns / unit.ns,
+            ));
+            if let Some(base) = baseline {
+                speedup.push((
+                    w as f64,
+                    base / wall.median_ns,
+                    base / wall.ci_high_ns.max(1.0),
+                    base / wall.ci_low_ns.max(1.0),
+                ));
+            }
+        }
+        let colour = strategy_colour(strategy);
+        // A strategy measured at one worker count only (sequential) is a reference level.
+        let flat = |points: Vec<(f64, f64, f64, f64)>| match points.as_slice() {
+            [(_, v, lo, hi)] if workers.len() > 1 => Line {
+                colour,
+                points: vec![
+                    (workers[0] as f64, *v, *lo, *hi),
+                    (workers[workers.len() - 1] as f64, *v, *lo, *hi),
+                ],
+                dashed: true,
+            },
+            _ => Line {
+                colour,
+                points,
+                dashed: false,
+            },
+        };
+        times.push(flat(time));
+        speedups.push(flat(speedup));
+    }
+    let axis = XAxis {
+        desc: "workers".to_owned(),
+        log: false,
+    };
+    let note = format!(
+        "median of the steady-state runs at {focus} tasks, shaded: its 95% confidence interval"
+    );
+    figure(
+        html,
+        "Run time vs workers",
+        &note,
+        &charts::lines(&axis, &format!("run time ({})", unit.name), &times, false)?,
+    );
+    figure(
+        html,
+        "Speedup vs workers",
+        &format!("sequential median ÷ median at {focus} tasks; dashed diagonal: ideal"),
+        &charts::lines(&axis, "speedup over sequential", &speedups, true)?,
+    );
+    Ok(())
+}
+
+/// Where the workers' time went, and the contention beside it.
+fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartError> {
+    let with: Vec<(&Cell, Overhead)> = shown
+        .iter()
+        .filter_map(|c| Some((*c, c.overhead?)))
+        .collect();
+    let max = with
+        .iter()
+        .map(|(_, o)| o.capacity_ns.max(o.contention_ns.unsigned_abs()) as f64)
+        .fold(0.0, f64::max);
+    let unit = TimeUnit::fitting(max);
+    let rows: Vec<Bar> = with
+        .iter()
+        .map(|(cell, o)| Bar {
+            label: format!("{} w{}", cell.strategy, cell.workers),
+            segments: o
+                .parts()
+                .iter()
+                .zip(PARTS)
+                .map(|(ns, (_, colour))| (*ns as f64 / unit.ns, colour))
+                .collect(),
+        })
+        .collect();
+    let key: Vec<&str> = PARTS.iter().map(|(name, _)| *name).collect();
+    figure(
+        html,
+        "Where the workers' time went",
+        &format!(
+            "workers × run time at {focus} tasks, split into {} (left to right)",
+            key.join(", ")
+        ),
+        &charts::bars(&format!("worker time ({})", unit.name), &rows)?,
+    );
+    let contention: Vec<Bar> = with
+        .iter()
+        .map(|(cell, o)| Bar {
+            label: format!("{} w{}", cell.strategy, cell.workers),
+            segments: vec![(
+                o.contention_ns as f64 / unit.ns,
+                strategy_colour(&cell.strategy),
+            )],
+        })
+        .collect();
+    figure(
+        html,
+        "Contention",
+        "busy time beyond the sequential run's: the tasks themselves slowed by sharing the machine",
+        &charts::bars(&format!("extra busy time ({})", unit.name), &contention)?,
+    );
+    Ok(())
+}
+
+/// Peak memory and bytes moved between processes.
+fn memory(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartError> {
+    let peak = shown
+        .iter()
+        .filter_map(|c| c.peak_rss_bytes)
+        .max()
+        .unwrap_or(0);
+    let (unit, size) = byte_unit(peak as f64);
+    let rows: Vec<Bar> = shown
+        .iter()
+        .map(|c| Bar {
+            label: format!("{} w{}", c.strategy, c.workers),
+            segments: vec![(
+                c.peak_rss_bytes.unwrap_or(0) as f64 / size,
+                strategy_colour(&c.strategy),
+            )],
+        })
+        .collect();
+    figure(
+        html,
+        "Peak memory",
+        &format!("resident memory of the cell's whole process tree at {focus} tasks"),
+        &charts::bars(&format!("peak RSS ({unit})"), &rows)?,
+    );
+    let moved = |c: &Cell| c.median_sample().map_or(0, |s| s.bytes_moved);
+    let most = shown.iter().map(|c| moved(c)).max().unwrap_or(0);
+    let (unit, size) = byte_unit(most as f64);
+    let rows: Vec<Bar> = shown
+        .iter()
+        .map(|c| Bar {
+            label: format!("{} w{}", c.strategy, c.workers),
+            segments: vec![(moved(c) as f64 / size, strategy_colour(&c.strategy))],
+        })
+        .collect();
+    figure(
+        html,
+        "Bytes moved between processes",
+        "per run, both directions; threads share memory and move none",
+        &charts::bars(&format!("bytes moved ({unit})"), &rows)?,
+    );
+    Ok(())
+}
+
+/// Run time against the task count, each strategy at its most workers.
+fn granularity(
+    html: &mut String,
+    group: &Group<'_>,
+    strategies: &[&str],
+) -> Result<(), ChartError> {
+    let max_ns = group
+        .cells
+        .iter()
+        .filter_map(|c| c.wall.as_ref().map(|w| w.ci_high_ns))
+        .fold(0.0, f64::max);
+    let unit = TimeUnit::fitting(max_ns);
+    let lines: Vec<Line> = strategies
+        .iter()
+        .map(|&strategy| {
+            let most = group
+                .cells
+                .iter()
+                .filter(|c| c.strategy == strategy)
+                .map(|c| c.workers)
+                .max()
+                .unwrap_or(1);
+            let points = group
+                .task_counts()
+                .into_iter()
+                .filter_map(|tasks| {
+                    let wall = group
+                        .cell(strategy, most, tasks)
+                        .filter(|c| c.status == Status::Ok)?
+                        .wall
+                        .as_ref()?;
+                    Some((
+                        tasks as f64,
+                        wall.median_ns / unit.ns,
+                        wall.ci_low_ns / unit.ns,
+                        wall.ci_high_ns / unit.ns,
+                    ))
+                })
+                .collect();
+            Line {
+                colour: strategy_colour(strategy),
+                points,
+                dashed: false,
+            }
+        })
+        .collect();
+    figure(
+        html,
+        "Granularity: run time vs tasks",
+        "the same work split into more, smaller tasks, each strategy at its most workers: \
+         where the line turns up, scheduling costs more than the work",
+        &charts::lines(
+            &XAxis {
+                desc: "tasks (log scale)".to_owned(),
+                log: true,
+            },
+            &format!("run time ({})", unit.name),
+            &lines,
+            false,
+        )?,
+    );
+    Ok(())
+}
+
+/// Every sample's run time per strategy.
+fn distribution(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartError> {
+    let rows: Vec<Distribution> = shown
+        .iter()
+        .map(|c| Distribution {
+            label: format!("{} w{}", c.strategy, c.workers),
+            colour: strategy_colour(&c.strategy),
+            values: c.samples.iter().map(|s| s.run_ns as f64).collect(),
+        })
+        .collect();
+    figure(
+        html,
+        "Distribution of samples",
+        &format!("each dot one sample at {focus} tasks; box: quartiles; bar: median; whiskers: min and max"),
+        &charts::boxes(&rows)?,
+    );
+    Ok(())
+}
+
+/// A timeline of one run per strategy.
+fn timelines(html: &mut String, shown: &[&Cell]) -> Result<(), ChartError> {
+    html.push_str(
+        "<h3>Timelines</h3>\n<p class=\"sub\">One steady run per strategy (the median run of the \
+         median sample): a bar per task, a row per lane. White space is overhead: before the first \
+         task (startup), between tasks (gaps) and after the last (tail).</p>\n\
+         <div class=\"grid timelines\">\n",
+    );
+    for cell in shown {
+        let caption = format!(
+            "{} · {} · {}",
+            cell.strategy,
+            count(cell.workers, "worker"),
+            count(cell.tasks, "task")
+        );
+        match &cell.timeline {
+            Some(t) => {
+                let spans: Vec<Segment> = t
+                    .spans
+                    .iter()
+                    .map(|s| Segment {
+                        lane: s.lane,
+                        start_ns: s.start_ns,
+                        end_ns: s.end_ns,
+                    })
+                    .collect();
+                let note = format!(
+                    "run {} · overhead {}",
+                    duration(t.run_ns as f64),
+                    cell.overhead.map_or("-".into(), |o| percent(o.share()))
+                );
+                figure(
+                    html,
+                    &caption,
+                    &note,
+                    &charts::timeline(t.lanes, t.run_ns, &spans, strategy_colour(&cell.strategy))?,
+                );
+            }
+            None => {
+                let _ = write!(
+                    html,
+                    "<figure><figcaption>{}</figcaption><p class=\"none\">No timeline: {}.</p></figure>\n",
+                    escape(&caption),
+                    if cell.status == Status::Ok {
+                        format!(
+                            "{} tasks are more than the {} a timeline keeps",
+                            cell.tasks,
+                            crate::Timeline::MAX_SPANS
+                        )
+                    } else {
+                        "the cell failed".to_owned()
+                    }
+                );
+            }
+        }
+    }
+    html.push_str("</div>\n");
+    Ok(())
+}
+
+/// Tasks that failed by design, cells that failed, and what fail-fast cancelled.
+fn failures(html: &mut String, group: &Group<'_>) {
+    let relevant: Vec<&Cell> = group
+        .cells
+        .iter()
+        .copied()
+        .filter(|c| {
+            c.status != Status::Ok
+                || c.answer
+                    .as_ref()
+                    .is_some_and(|a| !a.failed_tasks.is_empty())
+        })
+        .collect();
+    if relevant.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h3>Failures</h3>\n<div class=\"scroll\"><table><thead><tr><th>cell</th><th>status</th>\
+         <th>tasks failed</th><th>errors</th><th>panics</th><th>skipped</th><th>stopped after</th>\
+         <th>message</th></tr></thead><tbody>\n",
+    );
+    for cell in relevant {
+        let failed = cell
+            .answer
+            .as_ref()
+            .map_or(&[][..], |a| &a.failed_tasks[..]);
+        let panics = failed.iter().filter(|f| f.kind == "panic").count();
+        let sample = cell.median_sample();
+        let _ = write!(
+            html,
+            "<tr{}><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>\n",
+            if cell.status == Status::Ok { "" } else { " class=\"bad\"" },
+            escape(&cell.id),
+            status_class(cell.status),
+            cell.status.as_str(),
+            failed.len(),
+            failed.len() - panics,
+            panics,
+            sample.map_or("-".into(), |s| s.skipped_tasks.to_string()),
+            sample
+                .and_then(|s| s.fail_stop_ns)
+                .map_or("-".into(), |ns| duration(ns as f64)),
+            escape(cell.error.as_deref().unwrap_or("")),
+        );
+    }
+    html.push_str("</tbody></table></div>\n");
+}
+
+/// Every cell of the workload with its figures.
+fn every_cell(html: &mut String, group: &Group<'_>) {
+    let _ = write!(
+        html,
+        "<details><summary>All {} cells</summary>\n<div class=\"scroll\"><table><thead><tr>\
+         <th>cell</th><th>status</th><th>samples</th><th>median</th><th>95% CI</th>\
+         <th>end to end</th><th>speedup</th><th>overhead</th><th>peak RSS</th>\
+         <th>bytes moved</th></tr></thead><tbody>\n",
+        group.cells.len()
+    );
+    for cell in &group.cells {
+        let wall = cell.wall.as_ref();
+        let _ = write!(
+            html,
+            "<tr id=\"cell-{}\"><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
+             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            anchor(&cell.id),
+            escape(&cell.id),
+            status_class(cell.status),
+            cell.status.as_str(),
+            cell.samples.len(),
+            wall.map_or("-".into(), |w| duration(w.median_ns)),
+            wall.map_or("-".into(), |w| percent(w.relative_half_width())),
+            cell.end_to_end
+                .as_ref()
+                .map_or("-".into(), |w| duration(w.median_ns)),
+            group
+                .speedup(cell)
+                .map_or("-".into(), |s| format!("{s:.2}x")),
+            cell.overhead.map_or("-".into(), |o| percent(o.share())),
+            cell.peak_rss_bytes.map_or("-".into(), bytes),
+            cell.median_sample().map_or("-".into(), |s| bytes(s.bytes_moved)),
+        );
+    }
+    html.push_str("</tbody></table></div></details>\n");
+}
+
+fn footer(html: &mut String) {
+    html.push_str(
+        "<footer><h3>How to read this report</h3><p><b>Run time</b> is the median of the \
+         steady-state runs (a strategy already set up), with the 95% confidence interval of the \
+         median from order statistics. <b>End to end</b> adds setup, the first (cold) run and \
+         teardown. <b>Speedup</b> is the sequential median at the same task count divided by the \
+         cell's. The <b>overhead</b> decomposition splits workers × run time into busy (inside \
+         tasks), startup (before each worker's first task), gaps (between its tasks) and tail \
+         (after its last); the four add up exactly. <b>Contention</b> is busy time beyond the \
+         sequential run's. <b>Peak memory</b> is the resident memory of the cell's whole process \
+         tree. Every sample's answer was verified against the sequential reference.</p></footer>\n",
+    );
+}
+
+fn status_class(status: Status) -> &'static str {
+    if status == Status::Ok {
+        "status-ok"
+    } else {
+        "status-bad"
+    }
+}
+
+/// A cell id as an HTML id: characters other than letters, digits, `-` and `_` become `_`.
+pub(crate) fn anchor(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Text safe inside HTML elements and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

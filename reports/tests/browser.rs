@@ -1,0 +1,284 @@
+//! `report.html` in a real browser: Debian's `chromium`, headless, driven over the DevTools
+//! protocol on a pipe. The page opens from `file://` with no console error and no request
+//! beyond itself, names every cell, draws every chart, and does not screenshot blank.
+//!
+//! Without chromium the test says so and passes, unless `PARBENCH_REQUIRE_BROWSER` is set (as
+//! CI sets it after installing chromium): then a missing browser fails it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use parbench_reports::{write_all, Results};
+use serde_json::{json, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixture() -> Results {
+    serde_json::from_str(include_str!("fixtures/results.json")).unwrap()
+}
+
+/// The first of Debian's and other distributions' names for the browser on `PATH`.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// A headless browser spoken to over `--remote-debugging-pipe`: commands on its fd 3,
+/// replies and events on its fd 4, each message JSON ended by a NUL byte.
+struct Browser {
+    child: Child,
+    commands: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: u64,
+    /// Events that arrived while waiting for replies.
+    events: Vec<Value>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch(binary: &str) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        // The shell hands our pipes to the browser as fds 3 and 4: no unsafe `pre_exec`.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec {binary} --headless --no-sandbox --disable-gpu \
+                 --disable-background-networking --disable-extensions --no-first-run \
+                 --disable-sync --disable-component-update --remote-debugging-pipe \
+                 --window-size=1280,900 --user-data-dir=\"$0\" 3<&0 4>&1 0</dev/null 1>&2"
+            ))
+            .arg(profile.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let commands = child.stdin.take().unwrap();
+        let replies = child.stdout.take().unwrap();
+        let (tx, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(replies);
+            let mut message = Vec::new();
+            while reader.read_until(0, &mut message).is_ok_and(|n| n > 0) {
+                message.pop();
+                if let Ok(value) = serde_json::from_slice(&message) {
+                    if tx.send(value).is_err() {
+                        return;
+                    }
+                }
+                message.clear();
+            }
+        });
+        Browser {
+            child,
+            commands,
+            messages,
+            next_id: 0,
+            events: Vec::new(),
+            _profile: profile,
+        }
+    }
+
+    /// Sends a command (to a page when `session` is given) and waits for its result.
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if let Some(session) = session {
+            message["sessionId"] = json!(session);
+        }
+        let mut bytes = serde_json::to_vec(&message).unwrap();
+        bytes.push(0);
+        self.commands.write_all(&bytes).unwrap();
+        let reply = self.wait_for(|m| m["id"] == id);
+        assert!(reply.get("error").is_none(), "{method}: {reply}");
+        reply["result"].clone()
+    }
+
+    /// Waits for the first message that `wanted` accepts, keeping the events before it.
+    fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.messages.recv_timeout(left) {
+                Ok(message) if wanted(&message) => return message,
+                Ok(message) => {
+                    if message.get("method").is_some() {
+                        self.events.push(message);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("the browser did not answer in time"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the browser exited"),
+            }
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the page says about itself, from inside.
+const INSPECT: &str = r#"JSON.stringify({
+  text: document.documentElement.textContent,
+  title: document.title,
+  svgs: Array.from(document.querySelectorAll('svg')).map(svg => {
+    const box = svg.getBoundingClientRect();
+    return {
+      shapes: svg.querySelectorAll('rect, path, polyline, polygon, circle, line').length,
+      texts: svg.querySelectorAll('text').length,
+      width: box.width,
+      height: box.height,
+    };
+  }),
+  figures: document.querySelectorAll('figure').length,
+  width: document.documentElement.scrollWidth,
+  height: document.documentElement.scrollHeight,
+})"#;
+
+/// Opens `page` and returns what it says about itself, every event seen, and a screenshot of
+/// the top of the page.
+fn open(binary: &str, page: &Path) -> (Value, Vec<Value>, Vec<u8>) {
+    let mut browser = Browser::launch(binary);
+    let target = browser.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let session = Some(session.as_str());
+    for domain in ["Page", "Runtime", "Log", "Network"] {
+        browser.call(session, &format!("{domain}.enable"), json!({}));
+    }
+    let url = format!("file://{}", page.display());
+    browser.call(session, "Page.navigate", json!({ "url": url }));
+    browser.wait_for(|m| m["method"] == "Page.loadEventFired");
+    let inspected = browser.call(
+        session,
+        "Runtime.evaluate",
+        json!({ "expression": INSPECT, "returnByValue": true }),
+    );
+    let facts: Value =
+        serde_json::from_str(inspected["result"]["value"].as_str().unwrap()).unwrap();
+    let shot = browser.call(
+        session,
+        "Page.captureScreenshot",
+        json!({ "format": "png", "clip": { "x": 0, "y": 0, "width": 1280, "height": 2400, "scale": 1 },
+                "captureBeyondViewport": true }),
+    );
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    let events = std::mem::take(&mut browser.events);
+    (facts, events, png)
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var_os("PARBENCH_REQUIRE_BROWSER").is_none(),
+            "PARBENCH_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium on PATH (Debian: apt-get install chromium)");
+        return;
+    };
+    let results = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &results).unwrap();
+    let page = dir.path().join("report.html");
+    let (facts, events, png) = open(binary, &page);
+
+    // No console error, no uncaught exception, no log entry of level error.
+    let errors: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["method"] == "Runtime.exceptionThrown"
+                || (e["method"] == "Runtime.consoleAPICalled" && e["params"]["type"] == "error")
+                || (e["method"] == "Log.entryAdded" && e["params"]["entry"]["level"] == "error")
+        })
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // The only request is the page itself.
+    let url = format!("file://{}", page.display());
+    let requests: Vec<&str> = events
+        .iter()
+        .filter(|e| e["method"] == "Network.requestWillBeSent")
+        .filter_map(|e| e["params"]["request"]["url"].as_str())
+        .collect();
+    assert_eq!(requests, [url.as_str()], "requests beyond the page");
+
+    // Every cell named, every workload with its verdict.
+    let text = facts["text"].as_str().unwrap();
+    for cell in &results.cells {
+        assert!(text.contains(&cell.id), "{} is not in the page", cell.id);
+    }
+    assert_eq!(
+        text.matches("Fastest: ").count(),
+        2,
+        "two workloads ran well"
+    );
+    assert!(text.contains("No cell of this workload ran well."));
+    assert!(facts["title"].as_str().unwrap().contains("fixture"));
+
+    // Every chart drawn: shapes, labels and a size on screen.
+    let svgs = facts["svgs"].as_array().unwrap();
+    assert!(svgs.len() >= 20, "{} charts", svgs.len());
+    for (i, svg) in svgs.iter().enumerate() {
+        assert!(
+            svg["shapes"].as_u64().unwrap() >= 3,
+            "chart {i} is empty: {svg}"
+        );
+        assert!(
+            svg["texts"].as_u64().unwrap() >= 2,
+            "chart {i} has no labels: {svg}"
+        );
+        assert!(
+            svg["width"].as_f64().unwrap() > 200.0 && svg["height"].as_f64().unwrap() > 80.0,
+            "chart {i} is not visible: {svg}"
+        );
+    }
+    // Readable on a laptop: nothing wider than the window.
+    assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
+
+    // The screenshot is a picture, not a blank page.
+    let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (1280, 2400));
+    let channels = frame.color_type.samples();
+    let pixels = &pixels[..frame.buffer_size()];
+    let mut colours = std::collections::HashSet::new();
+    let mut inked = 0usize;
+    for pixel in pixels.chunks(channels) {
+        colours.insert(pixel[..3].to_vec());
+        if pixel[..3].iter().any(|&c| c < 200) {
+            inked += 1;
+        }
+    }
+    let share = inked as f64 / (pixels.len() / channels) as f64;
+    assert!(colours.len() > 50, "{} colours", colours.len());
+    assert!(
+        share > 0.02,
+        "only {:.1}% of the screenshot is drawn",
+        100.0 * share
+    );
+}
