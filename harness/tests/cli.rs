@@ -138,6 +138,17 @@ tasks = [3]
             o.busy_ns + o.startup_ns + o.gaps_ns + o.tail_ns,
             o.capacity_ns
         );
+        // Contention is measured from the sequential cell's median sample: zero for itself.
+        if cell.strategy == "sequential" {
+            assert_eq!(o.contention_ns, 0, "{}", cell.id);
+        }
+        // The median run's timeline: every task on a lane, within the run.
+        let timeline = cell.timeline.as_ref().unwrap();
+        assert_eq!(timeline.spans.len(), cell.tasks, "{}", cell.id);
+        assert!(timeline
+            .spans
+            .iter()
+            .all(|s| (s.lane as usize) < timeline.lanes && s.end_ns <= timeline.run_ns));
         assert!(cell.peak_rss_bytes.unwrap() > 1 << 20);
         assert_eq!(cell.answer.as_ref().unwrap().digest.len(), 64);
         let efficiency = cell.efficiency.unwrap();
@@ -200,12 +211,51 @@ tasks = [3]
     let busy = spin.features.sequential_busy_ns;
     assert!((100_000..20_000_000).contains(&busy), "{busy} ns");
     assert_eq!(spin.params["ns_per_item"], 2000);
-    // No temporary file is left beside the results.
-    let names: Vec<_> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    // Every report is written, and no temporary file is left beside them.
+    let names = || {
+        let mut names: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = ["report.html", "results.csv", "results.json", "summary.md"];
+    assert_eq!(names(), files);
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(results.cells.iter().all(|c| html.contains(&c.id)));
+
+    // `parbench report` renders them again from results.json alone.
+    for file in ["report.html", "results.csv", "summary.md"] {
+        fs::remove_file(out.join(file)).unwrap();
+    }
+    let printed: String = ["results.json", "results.csv", "summary.md", "report.html"]
+        .iter()
+        .map(|f| format!("{}\n", out.join(f).display()))
         .collect();
-    assert_eq!(names, ["results.json"]);
+    parbench()
+        .arg("report")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(printed);
+    assert_eq!(names(), files);
+    assert_eq!(fs::read_to_string(out.join("report.html")).unwrap(), html);
+}
+
+#[test]
+fn report_of_a_directory_without_results_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("results.json");
+    parbench()
+        .arg("report")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        ));
 }
 
 #[test]

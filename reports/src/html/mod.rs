@@ -192,10 +192,10 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     let strategies = group.strategies();
     let first = group.cells[0];
     let f = &first.features;
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<section id=\"{}\">\n<h2>{} · {} items</h2>\n<p class=\"sub\">{} work · input {}, output {} · \
-         sequential busy time {}</p>\n",
+         sequential busy time {}</p>",
         group.slug(),
         escape(group.label),
         group.size,
@@ -206,9 +206,9 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     );
     match group.verdict() {
         Some(verdict) => {
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<p class=\"verdict\">{}</p>\n",
+                "<p class=\"verdict\">{}</p>",
                 escape(&verdict_sentence(&verdict))
             );
         }
@@ -254,9 +254,9 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
 }
 
 fn figure(html: &mut String, caption: &str, note: &str, svg: &str) {
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<figure><figcaption>{}<small>{}</small></figcaption>\n{svg}</figure>\n",
+        "<figure><figcaption>{}<small>{}</small></figcaption>\n{svg}</figure>",
         escape(caption),
         escape(note)
     );
@@ -570,9 +570,9 @@ fn timelines(html: &mut String, shown: &[&Cell]) -> Result<(), ChartError> {
                 );
             }
             None => {
-                let _ = write!(
+                let _ = writeln!(
                     html,
-                    "<figure><figcaption>{}</figcaption><p class=\"none\">No timeline: {}.</p></figure>\n",
+                    "<figure><figcaption>{}</figcaption><p class=\"none\">No timeline: {}.</p></figure>",
                     escape(&caption),
                     if cell.status == Status::Ok {
                         format!(
@@ -619,10 +619,10 @@ fn failures(html: &mut String, group: &Group<'_>) {
             .map_or(&[][..], |a| &a.failed_tasks[..]);
         let panics = failed.iter().filter(|f| f.kind == "panic").count();
         let sample = cell.median_sample();
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<tr{}><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             if cell.status == Status::Ok { "" } else { " class=\"bad\"" },
             escape(&cell.id),
             status_class(cell.status),
@@ -652,10 +652,10 @@ fn every_cell(html: &mut String, group: &Group<'_>) {
     );
     for cell in &group.cells {
         let wall = cell.wall.as_ref();
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<tr id=\"cell-{}\"><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
-             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             anchor(&cell.id),
             escape(&cell.id),
             status_class(cell.status),
