@@ -55,6 +55,9 @@ pub(crate) fn cell_line(index: usize, total: usize, cell: &Cell) -> String {
             wall.n,
             if cell.converged {
                 String::new()
+            } else if wall.ci_level < crate::stats::CONFIDENCE {
+                // Too few samples for a 95% interval: the one shown covers less.
+                format!(", a {:.1}% interval", 100.0 * wall.ci_level)
             } else {
                 format!(", short of ±{}%", 100.0 * cell.ci_target)
             },

@@ -70,6 +70,13 @@ pub(crate) const PARTS: [(&str, RGBColor); 4] = [
     ("tail", RGBColor(139, 92, 246)),
 ];
 
+/// The phases of one use of a fresh strategy, in stacking order, with their colours.
+pub(crate) const PHASES: [(&str, RGBColor); 3] = [
+    ("setup", RGBColor(14, 165, 233)),
+    ("first run", RGBColor(71, 85, 105)),
+    ("teardown", RGBColor(244, 114, 182)),
+];
+
 /// The unit that shows durations up to `max_ns` with short numbers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeUnit {
@@ -181,7 +188,7 @@ where
     };
     chart
         .configure_mesh()
-        .light_line_style(GRID)
+        .light_line_style(TRANSPARENT)
         .bold_line_style(GRID)
         .axis_style(AXIS)
         .x_desc(x.desc.as_str())
@@ -237,6 +244,17 @@ where
     Ok(())
 }
 
+/// An axis number without trailing zeros: `0`, `2.5`, `1200`.
+fn number(v: &f64) -> String {
+    let text = format!("{v:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 /// One row of a horizontal bar chart: a label and stacked segments (value, colour).
 #[derive(Debug, Clone)]
 pub(crate) struct Bar {
@@ -283,12 +301,13 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_style(AXIS)
             .y_labels(count)
             .y_label_formatter(&label)
             .x_desc(x_desc)
+            .x_label_formatter(&number)
             .label_style((FONT, 12).into_font().color(&AXIS))
             .axis_desc_style((FONT, 13).into_font().color(&AXIS))
             .draw()?;
@@ -358,12 +377,13 @@ pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_style(AXIS)
             .y_labels(count)
             .y_label_formatter(&label)
             .x_desc(format!("run time ({})", unit.name))
+            .x_label_formatter(&number)
             .label_style((FONT, 12).into_font().color(&AXIS))
             .axis_desc_style((FONT, 13).into_font().color(&AXIS))
             .draw()?;
@@ -444,7 +464,7 @@ pub(crate) fn timeline(
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .axis_style(AXIS)
             .y_labels(count.min(16))
@@ -456,13 +476,18 @@ pub(crate) fn timeline(
                 }
             })
             .x_desc(format!("time since the run started ({})", unit.name))
+            .x_label_formatter(&number)
             .label_style((FONT, 11).into_font().color(&AXIS))
             .axis_desc_style((FONT, 12).into_font().color(&AXIS))
             .draw()?;
         let light = colour.mix(0.55);
-        chart.draw_series(spans.iter().enumerate().map(|(i, span)| {
+        // Shades alternate along each lane, so neighbouring tasks stay apart.
+        let mut nth = vec![0usize; count];
+        chart.draw_series(spans.iter().map(|span| {
             let y = span.lane as f64;
-            let style = if i % 2 == 0 {
+            let lane = (span.lane as usize).min(count - 1);
+            nth[lane] += 1;
+            let style = if nth[lane] % 2 == 1 {
                 colour.filled()
             } else {
                 light.filled()

@@ -12,7 +12,7 @@ use crate::{Cell, Overhead, ReportError, Results, Status, Writer};
 
 use charts::{
     byte_unit, css, strategy_colour, Bar, ChartError, Distribution, Line, Segment, TimeUnit, XAxis,
-    PARTS,
+    PARTS, PHASES,
 };
 
 /// `report.html`: machine and suite at the top, then per workload its verdict and charts —
@@ -240,6 +240,7 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     html.push_str("<div class=\"grid\">\n");
     scaling(html, group, &strategies, focus)?;
     overhead(html, &shown, focus)?;
+    end_to_end(html, &shown, focus)?;
     memory(html, &shown, focus)?;
     if group.task_counts().len() > 1 {
         granularity(html, group, &strategies)?;
@@ -254,12 +255,25 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
 }
 
 fn figure(html: &mut String, caption: &str, note: &str, svg: &str) {
+    figure_keyed(html, caption, note, &[], svg);
+}
+
+/// A figure with a colour key of its own (the overhead parts) under the caption.
+fn figure_keyed(html: &mut String, caption: &str, note: &str, key: &[(&str, String)], svg: &str) {
     let _ = writeln!(
         html,
-        "<figure><figcaption>{}<small>{}</small></figcaption>\n{svg}</figure>",
+        "<figure><figcaption>{}<small>{}</small></figcaption>",
         escape(caption),
         escape(note)
     );
+    if !key.is_empty() {
+        html.push_str("<div class=\"legend\">");
+        for (name, colour) in key {
+            let _ = write!(html, "<span style=\"--c:{colour}\">{}</span>", escape(name));
+        }
+        html.push_str("</div>");
+    }
+    let _ = writeln!(html, "{svg}</figure>");
 }
 
 /// Run time and speedup against workers, each strategy at the focus task count.
@@ -376,14 +390,12 @@ fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Char
                 .collect(),
         })
         .collect();
-    let key: Vec<&str> = PARTS.iter().map(|(name, _)| *name).collect();
-    figure(
+    let key: Vec<(&str, String)> = PARTS.iter().map(|(name, c)| (*name, css(*c))).collect();
+    figure_keyed(
         html,
         "Where the workers' time went",
-        &format!(
-            "workers × run time at {focus} tasks, split into {} (left to right)",
-            key.join(", ")
-        ),
+        &format!("workers × run time at {focus} tasks, split into its parts (left to right)"),
+        &key,
         &charts::bars(&format!("worker time ({})", unit.name), &rows)?,
     );
     let contention: Vec<Bar> = with
@@ -401,6 +413,43 @@ fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Char
         "Contention",
         "busy time beyond the sequential run's: the tasks themselves slowed by sharing the machine",
         &charts::bars(&format!("extra busy time ({})", unit.name), &contention)?,
+    );
+    Ok(())
+}
+
+/// What one use of a fresh strategy costs: setup, the first (cold) run, teardown.
+fn end_to_end(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartError> {
+    let phases = |c: &Cell| {
+        c.median_sample()
+            .map_or([0; 3], |s| [s.setup_ns, s.first_run_ns, s.teardown_ns])
+    };
+    let max = shown
+        .iter()
+        .map(|c| phases(c).iter().sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let unit = TimeUnit::fitting(max as f64);
+    let rows: Vec<Bar> = shown
+        .iter()
+        .map(|c| Bar {
+            label: format!("{} w{}", c.strategy, c.workers),
+            segments: phases(c)
+                .iter()
+                .zip(PHASES)
+                .map(|(ns, (_, colour))| (*ns as f64 / unit.ns, colour))
+                .collect(),
+        })
+        .collect();
+    let key: Vec<(&str, String)> = PHASES.iter().map(|(name, c)| (*name, css(*c))).collect();
+    figure_keyed(
+        html,
+        "End to end: one use of a fresh strategy",
+        &format!(
+            "the median sample at {focus} tasks: spawning threads, pools or processes, the cold \
+             first run, stopping them"
+        ),
+        &key,
+        &charts::bars(&format!("time ({})", unit.name), &rows)?,
     );
     Ok(())
 }
