@@ -194,3 +194,75 @@ impl Cell {
         order.get(order.len().checked_sub(1)? / 2).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Stats;
+
+    fn cell(
+        strategy: &str,
+        workers: usize,
+        tasks: usize,
+        median: f64,
+        half: f64,
+        peak: u64,
+    ) -> Cell {
+        let json = serde_json::json!({
+            "id": format!("spin[ns_per_item=5]/size=100/tasks={tasks}/{strategy}/w{workers}"),
+            "workload": "spin", "workload_kind": "synthetic", "params": {"ns_per_item": 5},
+            "strategy": strategy, "strategy_params": {}, "workers": workers, "size": 100,
+            "tasks": tasks, "policy": "collect", "status": "ok", "error": null, "verified": true,
+            "answer": null, "samples": [],
+            "features": {"items": 100, "input_bytes": 800, "output_bytes": 800, "generate_ns": 1, "sequential_busy_ns": 1}, "wall": null, "end_to_end": null,
+            "peak_rss_bytes": peak, "overhead": null
+        });
+        let mut cell: Cell = serde_json::from_value(json).unwrap();
+        cell.wall = Some(Stats {
+            n: 10,
+            median_ns: median,
+            ci_low_ns: median - half,
+            ci_high_ns: median + half,
+            ..Stats::default()
+        });
+        cell
+    }
+
+    #[test]
+    fn the_verdict_compares_each_strategy_at_its_best() {
+        let mut results: Results =
+            serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+        results.cells = vec![
+            cell("sequential", 1, 1, 1000.0, 10.0, 5 << 20),
+            cell("sequential", 1, 8, 1100.0, 10.0, 5 << 20),
+            cell("rayon", 1, 8, 1050.0, 10.0, 7 << 20),
+            cell("rayon", 2, 8, 500.0, 20.0, 8 << 20),
+            cell("threads", 2, 1, 990.0, 10.0, 6 << 20),
+            cell("threads", 2, 8, 520.0, 30.0, 6 << 20),
+        ];
+        let groups = groups(&results);
+        assert_eq!(groups.len(), 1);
+        let group = &groups[0];
+        assert_eq!(group.slug(), "spin-ns-per-item-5-100");
+        assert_eq!(group.strategies(), ["sequential", "rayon", "threads"]);
+        assert_eq!(
+            (group.task_counts(), group.worker_counts()),
+            (vec![1, 8], vec![1, 2])
+        );
+        assert_eq!(group.focus_tasks(), Some(8));
+        let rayon = group.cell("rayon", 2, 8).unwrap();
+        assert_eq!(group.speedup(rayon), Some(2.2));
+
+        let verdict = group.verdict().unwrap();
+        assert_eq!(verdict.fastest.id, rayon.id);
+        assert_eq!(
+            verdict.runner_up.unwrap().id,
+            group.cell("threads", 2, 8).unwrap().id
+        );
+        // 520 / 500, and [480, 520] overlaps [490, 550]: not apart.
+        assert_eq!(verdict.margin(), Some((1.04, false)));
+        // Of the best cells (sequential at 1 task, rayon and threads at 8), the smallest.
+        assert_eq!(verdict.leanest.unwrap().strategy, "sequential");
+        assert_eq!(verdict.failed, 0);
+    }
+}
