@@ -40,6 +40,9 @@ fn the_fixture_reads_and_round_trips_unchanged() {
     let bytes = Json.render(&results).unwrap();
     let back: Results = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(back, results);
+    // Byte for byte: every float reads back to the same bits (`parbench report` rewrites the
+    // file it read, and a regression gate compares raw samples).
+    assert!(bytes == include_bytes!("fixtures/results.json"));
 }
 
 #[test]
