@@ -43,6 +43,18 @@ pub enum Command {
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]
     Worker,
+    /// Serve as a node of a timely cluster (`timely` with `mode=cluster`): start one on each
+    /// machine of the hostfile but the first, where `parbench run` starts node 0.
+    #[command(name = "timely-node")]
+    TimelyNode {
+        /// A file of `host:port` lines, one per node, node 0 (the machine running
+        /// `parbench run`) first; the same file on every machine.
+        #[arg(long)]
+        hostfile: Option<PathBuf>,
+        /// This node's line in the hostfile, from 1.
+        #[arg(long, default_value_t = 0)]
+        process: usize,
+    },
     /// Measure one cell in this process (started by parbench itself; a request on stdin, the
     /// results on stdout).
     #[command(name = "cell", hide = true)]

@@ -100,6 +100,11 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             parbench_strategies::process::serve(&plugins.workloads)?;
             Ok(0)
         }
+        Command::TimelyNode { hostfile, process } => {
+            let args = parbench_strategies::dataflow::NodeArgs { hostfile, process };
+            parbench_strategies::dataflow::serve_node(&plugins.workloads, &args)?;
+            Ok(0)
+        }
         Command::Run {
             suite,
             out,

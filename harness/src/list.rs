@@ -8,9 +8,12 @@ use crate::Plugins;
 
 fn params(out: &mut String, params: &[ParamSpec]) {
     for p in params {
-        let default = p.kind.default_value();
+        let default = match p.kind.default_value().to_string() {
+            empty if empty.is_empty() => "none".to_owned(),
+            default => default,
+        };
         let valid = match p.kind {
-            ParamKind::Choice { .. } => p.kind.valid(),
+            ParamKind::Choice { .. } | ParamKind::Text { .. } => p.kind.valid(),
             _ => format!("in {}", p.kind.valid()),
         };
         let _ = writeln!(

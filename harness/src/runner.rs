@@ -17,7 +17,7 @@ use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe
 use crate::cell::{isolate, Fault, Limits, Reply, Request, Work};
 use crate::sampler::Measured;
 use crate::stats::{median_index, summarize};
-use crate::suite::{Group, Suite};
+use crate::suite::{Configured, Group, Suite};
 use crate::{machine, terminal, Error};
 
 /// How to run a suite.
@@ -55,7 +55,7 @@ struct Bucket<'a> {
     group: &'a Group,
     size: usize,
     tasks: usize,
-    cells: Vec<(StrategySpec, usize, String)>,
+    cells: Vec<(&'a Configured, usize, String)>,
 }
 
 /// `[k=v,...]` for the parameters that differ from their defaults; empty when none does.
@@ -101,16 +101,15 @@ fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
             for &tasks in &group.tasks {
                 let mut cells = Vec::new();
                 for strategy in &group.strategies {
-                    let workers: &[usize] = if strategy.uses_workers {
+                    let workers: &[usize] = if strategy.spec.uses_workers {
                         &group.workers
                     } else {
                         &[1]
                     };
                     for &w in workers {
-                        let params = suite.params_of(strategy);
-                        let id = cell_id(group, size, tasks, (strategy, &params), w);
+                        let id = cell_id(group, size, tasks, (&strategy.spec, &strategy.params), w);
                         if filter.is_none_or(|f| id.contains(f)) {
-                            cells.push((*strategy, w, id));
+                            cells.push((strategy, w, id));
                         }
                     }
                 }
@@ -265,9 +264,9 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 Err(fault) => (Err(fault.clone()), 0),
                 Ok((answer, features)) => {
                     let work = Work::Measure {
-                        strategy: strategy.name.to_owned(),
-                        params: suite
-                            .params_of(strategy)
+                        strategy: strategy.spec.name.to_owned(),
+                        params: strategy
+                            .params
                             .iter()
                             .map(|(k, v)| format!("{k}={v}"))
                             .collect(),
@@ -427,7 +426,7 @@ fn fault_of(outcome: Result<Reply, Fault>) -> Fault {
 
 fn cell_record(
     bucket: &Bucket<'_>,
-    strategy: &StrategySpec,
+    strategy: &Configured,
     workers: usize,
     id: &str,
     suite: &Suite,
@@ -454,8 +453,8 @@ fn cell_record(
         workload: bucket.group.workload.name.to_owned(),
         workload_kind: bucket.group.workload.kind.to_string(),
         params: json_params(&bucket.group.params),
-        strategy: strategy.name.to_owned(),
-        strategy_params: json_params(&suite.params_of(strategy)),
+        strategy: strategy.spec.name.to_owned(),
+        strategy_params: json_params(&strategy.params),
         workers,
         size: bucket.size,
         tasks: bucket.tasks,

@@ -165,8 +165,6 @@ pub struct Suite {
     pub memory_limit: Option<u64>,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
-    /// The validated parameters of every strategy the groups name.
-    pub strategy_params: BTreeMap<&'static str, Params>,
 }
 
 /// How many samples a cell takes: a warm-up, then at least `min_samples`, then more until the
@@ -212,17 +210,66 @@ impl Sampling {
     }
 }
 
-impl Suite {
-    /// The parameters `strategy` runs with (its defaults when the suite names none).
-    pub fn params_of(&self, strategy: &StrategySpec) -> Params {
-        self.strategy_params
-            .get(strategy.name)
-            .cloned()
-            .unwrap_or_else(|| {
-                Params::resolve(strategy.name, strategy.params, &BTreeMap::new())
-                    .unwrap_or_default()
-            })
+/// A strategy with the parameters it runs with in a suite: `name` or `name[k=v,...]` in a
+/// `strategies` list, over the suite's `[strategy_params.name]`.
+#[derive(Debug, Clone)]
+pub struct Configured {
+    /// The strategy.
+    pub spec: StrategySpec,
+    /// Its validated parameters, defaults included.
+    pub params: Params,
+}
+
+/// Resolves a `strategies` entry: `name`, or `name[k=v,...]` (as cell ids spell it), its own
+/// parameters over the suite-wide ones.
+fn configure(
+    plugins: &Plugins,
+    entry: &str,
+    suite_wide: &BTreeMap<&'static str, BTreeMap<String, Value>>,
+) -> Result<Configured, String> {
+    let (name, own) = match entry.split_once('[') {
+        Some((name, rest)) => match rest.strip_suffix(']') {
+            Some(inner) => (name.trim(), inner),
+            None => return Err(format!("`{entry}`: expected `name[key=value,...]`")),
+        },
+        None => (entry.trim(), ""),
+    };
+    let spec = *plugins.strategies.get(name).map_err(|e| e.to_string())?;
+    let mut given = suite_wide.get(spec.name).cloned().unwrap_or_default();
+    for pair in own.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, text) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{entry}`: `{pair}` is not `key=value`"))?;
+        let kind = spec
+            .params
+            .iter()
+            .find(|p| p.name == key.trim())
+            .map(|p| p.kind)
+            .ok_or_else(|| {
+                let valid: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+                format!(
+                    "`{entry}`: `{}` has no parameter `{}`; valid: {}",
+                    spec.name,
+                    key.trim(),
+                    if valid.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        valid.join(", ")
+                    }
+                )
+            })?;
+        let value = kind.parse(text).map_err(|got| {
+            format!(
+                "`{entry}`: parameter `{}` of `{}` must be {}, not `{got}`",
+                key.trim(),
+                spec.name,
+                kind.valid()
+            )
+        })?;
+        given.insert(key.trim().to_owned(), value);
     }
+    let params = Params::resolve(spec.name, spec.params, &given).map_err(|e| e.to_string())?;
+    Ok(Configured { spec, params })
 }
 
 /// One `[[workload]]` entry: a workload with its parameters, and the grid to measure it on.
@@ -236,8 +283,8 @@ pub struct Group {
     pub sizes: Vec<usize>,
     /// Task counts (granularities).
     pub tasks: Vec<usize>,
-    /// Strategies.
-    pub strategies: Vec<StrategySpec>,
+    /// Strategies, each with its parameters.
+    pub strategies: Vec<Configured>,
     /// Worker counts.
     pub workers: Vec<usize>,
 }
@@ -372,18 +419,45 @@ impl Suite {
                 )
             })?,
         };
+        // Suite-wide strategy parameters, which a `strategies` entry's own (`name[k=v]`)
+        // override.
+        let mut strategy_given: BTreeMap<&'static str, BTreeMap<String, Value>> = BTreeMap::new();
+        if let Some(table) = &raw.strategy_params {
+            for (name, value) in table.get_ref() {
+                let key = format!("strategy_params.{name}");
+                let spec = plugins
+                    .strategies
+                    .get(name)
+                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
+                let toml::Value::Table(values) = value else {
+                    return Err(at(
+                        table.span(),
+                        &key,
+                        "expected a table of parameters".to_owned(),
+                    ));
+                };
+                let given = values
+                    .iter()
+                    .map(|(k, v)| {
+                        param_value(v)
+                            .map(|v| (k.clone(), v))
+                            .map_err(|m| at(table.span(), &format!("{key}.{k}"), m))
+                    })
+                    .collect::<Result<BTreeMap<_, _>, _>>()?;
+                Params::resolve(spec.name, spec.params, &given)
+                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
+                strategy_given.insert(spec.name, given);
+            }
+        }
         let strategies = |list: &Spanned<Vec<String>>, key: &str| {
             if list.get_ref().is_empty() {
                 return Err(at(list.span(), key, "lists no strategy".to_owned()));
             }
             list.get_ref()
                 .iter()
-                .map(|name| {
-                    plugins
-                        .strategies
-                        .get(name)
-                        .copied()
-                        .map_err(|e| at(list.span(), key, e.to_string()))
+                .map(|entry| {
+                    configure(plugins, entry, &strategy_given)
+                        .map_err(|message| at(list.span(), key, message))
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
@@ -404,10 +478,8 @@ impl Suite {
         };
         let default_strategies = match &raw.strategies {
             Some(list) => strategies(list, "strategies")?,
-            None => vec![*plugins
-                .strategies
-                .get("sequential")
-                .map_err(|e| at(0..0, "strategies", e.to_string()))?],
+            None => vec![configure(plugins, "sequential", &strategy_given)
+                .map_err(|message| at(0..0, "strategies", message))?],
         };
         let default_workers = match &raw.workers {
             Some(list) => workers(list, "workers")?,
@@ -500,35 +572,6 @@ impl Suite {
             });
         }
 
-        let mut strategy_params = BTreeMap::new();
-        if let Some(table) = &raw.strategy_params {
-            for (name, value) in table.get_ref() {
-                let key = format!("strategy_params.{name}");
-                let spec = plugins
-                    .strategies
-                    .get(name)
-                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
-                let toml::Value::Table(values) = value else {
-                    return Err(at(
-                        table.span(),
-                        &key,
-                        "expected a table of parameters".to_owned(),
-                    ));
-                };
-                let given = values
-                    .iter()
-                    .map(|(k, v)| {
-                        param_value(v)
-                            .map(|v| (k.clone(), v))
-                            .map_err(|m| at(table.span(), &format!("{key}.{k}"), m))
-                    })
-                    .collect::<Result<BTreeMap<_, _>, _>>()?;
-                let params = Params::resolve(spec.name, spec.params, &given)
-                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
-                strategy_params.insert(spec.name, params);
-            }
-        }
-
         Ok(Suite {
             name: raw.name.unwrap_or_else(|| stem.to_owned()),
             source: file.to_owned(),
@@ -544,7 +587,6 @@ impl Suite {
             cell_timeout,
             memory_limit,
             groups,
-            strategy_params,
         })
     }
 }
@@ -645,19 +687,38 @@ mod tests {
         assert_eq!(group.params.int("latency_ms"), 3);
         assert_eq!(group.params.int("body_bytes"), 1024);
         assert_eq!(group.sizes, [10, 20]);
-        assert_eq!(group.strategies[0].name, "sequential");
+        assert_eq!(group.strategies[0].spec.name, "sequential");
         assert_eq!(group.workers, [1]);
     }
 
     #[test]
     fn strategy_parameters_are_validated() {
-        let suite =
-            parse("[strategy_params.tokio]\nin_flight = 8\n[[workload]]\nname = \"square\"\n")
-                .unwrap();
-        let tokio = *Plugins::default().strategies.get("tokio").unwrap();
-        assert_eq!(suite.params_of(&tokio).int("in_flight"), 8);
-        let rayon = *Plugins::default().strategies.get("rayon").unwrap();
-        assert!(suite.params_of(&rayon).is_empty());
+        let suite = parse(
+            "strategies = [\"tokio\", \"rayon\", \"tokio[cpu=block-in-place]\", \"tokio[in_flight=2]\"]\n\
+             [strategy_params.tokio]\nin_flight = 8\n[[workload]]\nname = \"square\"\n",
+        )
+        .unwrap();
+        let strategies = &suite.groups[0].strategies;
+        let [tokio, rayon, in_place, two] = [0, 1, 2, 3].map(|i| &strategies[i]);
+        assert_eq!(tokio.spec.name, "tokio");
+        assert_eq!(tokio.params.int("in_flight"), 8);
+        assert!(rayon.params.is_empty());
+        // An entry's own parameters go over the suite-wide ones.
+        assert_eq!(
+            (
+                in_place.params.int("in_flight"),
+                in_place.params.text("cpu")
+            ),
+            (8, "block-in-place")
+        );
+        assert_eq!(two.params.int("in_flight"), 2);
+        let err = parse("strategies = [\"tokio[in_fligth=2]\"]\n[[workload]]\nname = \"square\"\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1:14: strategies: `tokio[in_fligth=2]`: `tokio` has no parameter \
+             `in_fligth`; valid: in_flight, cpu"
+        );
         let err =
             parse("[strategy_params.tokio]\nin_flight = 0\n[[workload]]\nname = \"square\"\n")
                 .unwrap_err();

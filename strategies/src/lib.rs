@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod actors;
+pub mod dataflow;
 mod error;
 pub mod exec;
 mod policy;

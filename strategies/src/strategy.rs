@@ -299,6 +299,7 @@ impl Registry {
                 crate::actors::SPEC,
                 crate::process::POOL,
                 crate::process::SHM,
+                crate::dataflow::SPEC,
             ],
         }
     }

@@ -16,7 +16,7 @@ pub enum Value {
     Int(u64),
     /// A real number.
     Float(f64),
-    /// A word from a fixed set of choices.
+    /// A word from a fixed set of choices, or free text.
     Text(String),
 }
 
@@ -58,6 +58,11 @@ pub enum ParamKind {
         /// Valid values.
         options: &'static [&'static str],
     },
+    /// Free text, such as a path.
+    Text {
+        /// Value when not given.
+        default: &'static str,
+    },
 }
 
 impl ParamKind {
@@ -66,7 +71,9 @@ impl ParamKind {
         match *self {
             ParamKind::Int { default, .. } => Value::Int(default),
             ParamKind::Float { default, .. } => Value::Float(default),
-            ParamKind::Choice { default, .. } => Value::Text(default.to_owned()),
+            ParamKind::Choice { default, .. } | ParamKind::Text { default } => {
+                Value::Text(default.to_owned())
+            }
         }
     }
 
@@ -76,6 +83,7 @@ impl ParamKind {
             ParamKind::Int { min, max, .. } => format!("{min}..={max}"),
             ParamKind::Float { min, max, .. } => format!("{min:?}..={max:?}"),
             ParamKind::Choice { options, .. } => options.join(" | "),
+            ParamKind::Text { .. } => "any text".to_owned(),
         }
     }
 
@@ -98,6 +106,7 @@ impl ParamKind {
             {
                 Ok(Value::Text(v))
             }
+            (ParamKind::Text { .. }, Value::Text(v)) => Ok(Value::Text(v)),
             (_, other) => Err(other.to_string()),
         }
     }
@@ -114,7 +123,9 @@ impl ParamKind {
             ParamKind::Float { .. } => {
                 Value::Float(text.trim().parse().map_err(|_| text.to_owned())?)
             }
-            ParamKind::Choice { .. } => Value::Text(text.trim().to_owned()),
+            ParamKind::Choice { .. } | ParamKind::Text { .. } => {
+                Value::Text(text.trim().to_owned())
+            }
         };
         self.check(value)
     }
@@ -234,10 +245,10 @@ impl Params {
         }
     }
 
-    /// A choice parameter.
+    /// A choice or text parameter.
     ///
     /// # Panics
-    /// When `name` is not a declared choice parameter.
+    /// When `name` is not a declared choice or text parameter.
     pub fn text(&self, name: &str) -> &str {
         match self.values.get(name) {
             Some(Value::Text(v)) => v,

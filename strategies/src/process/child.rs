@@ -38,9 +38,14 @@ impl Worker {
     /// Starts worker `index`: this binary again, with the worker command; stderr is shared so
     /// that a worker's own crash report reaches the terminal.
     pub fn spawn(index: usize) -> io::Result<Self> {
+        Self::spawn_command(index, WORKER_COMMAND)
+    }
+
+    /// Starts worker `index` as this binary's hidden `command`.
+    pub fn spawn_command(index: usize, command: &str) -> io::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .arg(WORKER_COMMAND)
+            .arg(command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -73,6 +78,20 @@ impl Worker {
             wait_exit(self.pid, grace);
         }
         self.kill()
+    }
+
+    /// Whether the worker has exited (reaping it if so).
+    pub fn exited(&mut self) -> bool {
+        if self.status.is_some() {
+            return true;
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.status = Some(status);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Kills the worker unless it has exited, and reaps it.

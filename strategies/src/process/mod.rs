@@ -21,10 +21,10 @@
 //! The parent-death signal fires when the *thread* that spawned a worker exits, so a strategy
 //! is set up, run and torn down on one thread (as the harness does).
 
-mod child;
-mod serve;
+pub(crate) mod child;
+pub(crate) mod serve;
 pub mod shm;
-mod wire;
+pub(crate) mod wire;
 
 use std::ops::Range;
 use std::time::Duration;

@@ -46,11 +46,7 @@ pub enum ServeError {
 /// A binary answers the hidden worker command by calling this, as the `parbench` binary does
 /// (`parbench worker`); the process strategies start `current_exe() worker`.
 pub fn serve(registry: &Registry) -> Result<(), ServeError> {
-    // The protocol owns the real stdout; whatever a workload prints goes to stderr instead.
-    let protocol = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3).map_err(io::Error::from)?;
-    rustix::stdio::dup2_stdout(io::stderr()).map_err(io::Error::from)?;
-    let mut to_parent = Sender::new(File::from(protocol));
-    let mut from_parent = Receiver::new(io::stdin().lock());
+    let (mut to_parent, mut from_parent) = protocol_pipes()?;
 
     let hello = match from_parent.recv::<ToWorker>() {
         Ok((ToWorker::Hello(hello), 0, _)) => hello,
@@ -59,11 +55,8 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
         Err(WireError::Closed) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    // Die with the parent even when busy in a long task; a parent that is already gone (this
-    // process was re-parented before the signal was armed) ends the worker here.
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-        .map_err(io::Error::from)?;
-    if rustix::process::getppid().map(|p| p.as_raw_pid() as u32) != Some(hello.parent) {
+    // Die with the parent even when busy in a long task.
+    if !die_with(hello.parent)? {
         return Ok(());
     }
     let name = format!("pb-worker-{}", hello.worker);
@@ -384,7 +377,26 @@ fn as_u64s(bytes: &[u8]) -> Result<&[u64], ServeError> {
 }
 
 /// This process's peak resident set (`VmHWM`) and shared resident set (`RssShmem`), in bytes.
-fn own_memory() -> (u64, u64) {
+/// The pipes to the parent: stdin, and the real stdout, which the protocol owns from here on;
+/// whatever a workload prints goes to stderr instead.
+pub(crate) fn protocol_pipes() -> io::Result<(Sender<File>, Receiver<io::StdinLock<'static>>)> {
+    let protocol = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3)?;
+    rustix::stdio::dup2_stdout(io::stderr())?;
+    Ok((
+        Sender::new(File::from(protocol)),
+        Receiver::new(io::stdin().lock()),
+    ))
+}
+
+/// Arms the parent-death signal; false when the parent is already gone (this process was
+/// re-parented before the signal was armed).
+pub(crate) fn die_with(parent: u32) -> io::Result<bool> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    Ok(rustix::process::getppid().map(|p| p.as_raw_pid() as u32) == Some(parent))
+}
+
+/// This process's peak resident memory (`VmHWM`) and its shared part (`RssShmem`), in bytes.
+pub(crate) fn own_memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

@@ -190,19 +190,30 @@ impl<W: Write> Sender<W> {
         message: &impl Serialize,
         payload: &[u8],
     ) -> Result<u64, WireError> {
+        self.send_with_all(message, &[payload])
+    }
+
+    /// Sends `message` followed by a payload in `parts`, written one after the other;
+    /// returns the bytes written.
+    pub fn send_with_all(
+        &mut self,
+        message: &impl Serialize,
+        parts: &[&[u8]],
+    ) -> Result<u64, WireError> {
         let mut head = std::mem::take(&mut self.head);
         head.clear();
         head.extend_from_slice(&[0; 16]);
         let mut head = postcard::to_extend(message, head)?;
         let len = (head.len() - 16) as u64;
+        let payload: usize = parts.iter().map(|p| p.len()).sum();
         head[..8].copy_from_slice(&len.to_le_bytes());
-        head[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        head[8..16].copy_from_slice(&(payload as u64).to_le_bytes());
         let written = self
             .pipe
             .write_all(&head)
-            .and_then(|()| self.pipe.write_all(payload))
+            .and_then(|()| parts.iter().try_for_each(|part| self.pipe.write_all(part)))
             .and_then(|()| self.pipe.flush());
-        let bytes = (head.len() + payload.len()) as u64;
+        let bytes = (head.len() + payload) as u64;
         self.head = head;
         match written {
             Ok(()) => Ok(bytes),
@@ -270,6 +281,19 @@ impl<R: Read> Receiver<R> {
             });
         }
         self.pending = 0;
+        read_all(&mut self.pipe, dest)
+    }
+
+    /// Reads the next `dest.len()` bytes of the pending payload into `dest`, which must not
+    /// be more than is pending.
+    pub fn payload_part_into(&mut self, dest: &mut [u8]) -> Result<(), WireError> {
+        if dest.len() as u64 > self.pending {
+            return Err(WireError::Payload {
+                pending: self.pending,
+                asked: dest.len() as u64,
+            });
+        }
+        self.pending -= dest.len() as u64;
         read_all(&mut self.pipe, dest)
     }
 

@@ -73,8 +73,18 @@ pub fn main_serving_workers(
     one_at_a_time: bool,
 ) -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some(parbench_strategies::process::WORKER_COMMAND) {
-        return match parbench_strategies::process::serve(&parbench_workloads::Registry::builtin()) {
+    let registry = parbench_workloads::Registry::builtin();
+    let served = match args.next().as_deref() {
+        Some(parbench_strategies::process::WORKER_COMMAND) => {
+            Some(parbench_strategies::process::serve(&registry))
+        }
+        Some(parbench_strategies::dataflow::NODE_COMMAND) => Some(
+            parbench_strategies::dataflow::serve_node(&registry, &node_args(args)),
+        ),
+        _ => None,
+    };
+    if let Some(served) = served {
+        return match served {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("worker: {e}");
@@ -87,4 +97,19 @@ pub fn main_serving_workers(
         arguments.test_threads = Some(1);
     }
     libtest_mimic::run(&arguments, trials).exit_code()
+}
+
+/// `--hostfile FILE --process N`, as a user starts a node of a timely cluster.
+pub fn node_args(
+    mut args: impl Iterator<Item = String>,
+) -> parbench_strategies::dataflow::NodeArgs {
+    let mut node = parbench_strategies::dataflow::NodeArgs::default();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--hostfile" => node.hostfile = args.next().map(Into::into),
+            "--process" => node.process = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            _ => {}
+        }
+    }
+    node
 }

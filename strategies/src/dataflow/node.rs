@@ -1,0 +1,934 @@
+//! `timely` on processes: the strategy's side ([`Cluster`]) and a node's side ([`serve_node`]).
+//!
+//! A node is this binary again (`timely-node`). The strategy starts node 0 (and, with
+//! `mode=processes`, every other node) and speaks to it over its pipes; nodes on other machines
+//! are started by the user and serve one cluster after another. Forming a cluster:
+//!
+//! 1. each node binds its listening address (`127.0.0.1:0` for local nodes: the kernel picks a
+//!    free port and the bound listener holds it, so no other program can take it in between;
+//!    a hostfile's port that is taken is an error naming it) and reports the port;
+//! 2. the strategy tells every local node all the addresses; node `i` connects to every node
+//!    below it and accepts every node above it, each connection opening with the connector's
+//!    index;
+//! 3. node 0 sends the job (the workload's recipe, the input's size and seed, the failure
+//!    policy) on each of its connections, and every node generates the input itself;
+//! 4. the connections are handed to timely (`initialize_networking_from_sockets`), each
+//!    wrapped to count the bytes that cross it.
+//!
+//! A run: the strategy sends node 0 the task list, node 0's worker drives the dataflow
+//! ([`super::program`]) and replies with the records and, as the frame's payload, the tasks'
+//! output bytes. Node 0 counts what crossed its connections; the strategy adds what crossed the
+//! pipe. A node whose peer dies panics out of timely ("timely communication error") and exits;
+//! the strategy watches every local node's pipe, so the first death fails the run with the
+//! node's pid and signal, and the other nodes are killed and reaped.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use parbench_workloads::{Recipe, Registry, Task};
+use rustix::event::{poll, PollFd, PollFlags};
+use serde::{Deserialize, Serialize};
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::zero_copy::stream::Stream;
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
+use timely::communication::Hooks;
+use timely::execute::execute_from;
+use timely::WorkerConfig;
+
+use super::program::{self, Assign, Done, Driver, Execute};
+use super::{report, SPEC};
+use crate::process::child::{describe, Worker};
+use crate::process::serve::{die_with, own_memory, protocol_pipes, ServeError};
+use crate::process::wire::{Receiver, Sender, WireError};
+use crate::{now_ns, FailurePolicy, Job, RunReport, Strategy, StrategyError, TaskOutcome};
+use crate::{Teardown, WorkerMemory};
+
+/// The hidden command a binary answers by serving as a timely node ([`serve_node`]).
+pub const NODE_COMMAND: &str = "timely-node";
+
+/// How long a cluster may take to form before setup gives up: long enough to start a node on
+/// another machine by hand.
+const FORMING: Duration = Duration::from_secs(60);
+
+/// What a node needs to run its part of a job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct JobSpec {
+    recipe: Recipe,
+    /// Items of the input, which every node generates from the recipe and seed.
+    items: u64,
+    /// Bytes of the input: a node whose generated input differs refuses to run.
+    input_bytes: u64,
+    seed: u64,
+    policy: FailurePolicy,
+}
+
+/// What the strategy sends a node.
+#[derive(Debug, Serialize, Deserialize)]
+enum ToNode {
+    /// Bind `listen` and say which port it got.
+    Hello {
+        parent: u32,
+        process: u32,
+        listen: String,
+        /// For node 0 only: the job, which it hands on to the others.
+        job: Option<JobSpec>,
+    },
+    /// Every node's address, in process order: form the cluster.
+    Peers(Vec<String>),
+    /// Node 0: run these tasks (id, first item, one past the last).
+    Run(Vec<(u32, u64, u64)>),
+    /// Finish the dataflow, report your memory and exit.
+    Shutdown,
+}
+
+/// A task's record as node 0 returns it; its output bytes follow in the payload.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    index: u32,
+    lane: u32,
+    start_ns: u64,
+    end_ns: u64,
+    outcome: TaskOutcome,
+    output_len: u64,
+}
+
+/// What a node sends back.
+#[derive(Debug, Serialize, Deserialize)]
+enum FromNode {
+    Listening(u16),
+    Ready,
+    Ran {
+        records: Vec<Record>,
+        network_bytes: u64,
+    },
+    Bye {
+        peak_rss_bytes: u64,
+        shared_rss_bytes: u64,
+    },
+    Fatal(String),
+}
+
+/// How a node was started.
+#[derive(Clone, Debug, Default)]
+pub struct NodeArgs {
+    /// A hostfile, for a node a user starts on a machine of the cluster; `None` for a node the
+    /// strategy starts (it then reads its role on stdin).
+    pub hostfile: Option<PathBuf>,
+    /// This node's line in the hostfile (0-based).
+    pub process: usize,
+}
+
+/// Serves as a timely node: for the strategy that started this process (one cluster, over
+/// stdin and stdout), or, with a hostfile, for every cluster that node 0 forms, until killed.
+pub fn serve_node(registry: &Registry, args: &NodeArgs) -> Result<(), ServeError> {
+    match &args.hostfile {
+        Some(hostfile) => serve_rounds(registry, hostfile, args.process),
+        None => serve_spawned(registry),
+    }
+}
+
+fn protocol(message: impl Into<String>) -> ServeError {
+    ServeError::Protocol(message.into())
+}
+
+/// Reads a hostfile: one `host:port` per line, blank lines and `#` comments skipped.
+fn read_hostfile(path: &Path) -> io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let hosts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    if hosts.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: no `host:port` line", path.display()),
+        ));
+    }
+    Ok(hosts)
+}
+
+/// A node started by the strategy: one cluster.
+fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
+    let (mut to_parent, mut from_parent) = protocol_pipes()?;
+    let (parent, process, listen, job) = match from_parent.recv::<ToNode>() {
+        Ok((
+            ToNode::Hello {
+                parent,
+                process,
+                listen,
+                job,
+            },
+            _,
+            _,
+        )) => (parent, process as usize, listen, job),
+        Ok((other, _, _)) => return Err(protocol(format!("{other:?} before Hello"))),
+        Err(WireError::Closed) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if !die_with(parent)? {
+        return Ok(());
+    }
+    let fatal = |to_parent: &mut Sender<File>, e: ServeError| {
+        let _ = to_parent.send(&FromNode::Fatal(e.to_string()));
+        e
+    };
+    let listener = TcpListener::bind(&listen)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))
+        .map_err(|e| fatal(&mut to_parent, e.into()))?;
+    let port = listener.local_addr()?.port();
+    to_parent.send(&FromNode::Listening(port))?;
+    let addresses = match from_parent.recv::<ToNode>()? {
+        (ToNode::Peers(addresses), _, _) => addresses,
+        (other, _, _) => return Err(protocol(format!("{other:?} instead of Peers"))),
+    };
+    let formed = form(
+        &listener,
+        &addresses,
+        process,
+        job,
+        Instant::now() + FORMING,
+    )
+    .and_then(|(sockets, job)| start(registry, sockets, process, &job, process == 0));
+    let mut node = match formed {
+        Ok(node) => node,
+        Err(e) => return Err(fatal(&mut to_parent, e)),
+    };
+    to_parent.send(&FromNode::Ready)?;
+    loop {
+        match from_parent.recv::<ToNode>() {
+            Ok((ToNode::Run(tasks), _, _)) => {
+                let (records, outputs) = match node.run(tasks) {
+                    Ok(ran) => ran,
+                    Err(e) => return Err(fatal(&mut to_parent, e)),
+                };
+                let network_bytes = node.bytes.load(Ordering::Relaxed);
+                let payload: Vec<&[u8]> = outputs.iter().map(Vec::as_slice).collect();
+                to_parent.send_with_all(
+                    &FromNode::Ran {
+                        records,
+                        network_bytes,
+                    },
+                    &payload,
+                )?;
+            }
+            Ok((ToNode::Shutdown, _, _)) | Err(WireError::Closed) => break,
+            Ok((other, _, _)) => return Err(protocol(format!("{other:?} during the runs"))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    node.finish().map_err(|e| fatal(&mut to_parent, e))?;
+    let (peak_rss_bytes, shared_rss_bytes) = own_memory();
+    to_parent.send(&FromNode::Bye {
+        peak_rss_bytes,
+        shared_rss_bytes,
+    })?;
+    Ok(())
+}
+
+/// A node a user started on a machine of the cluster: serves every cluster node 0 forms.
+fn serve_rounds(registry: &Registry, hostfile: &Path, process: usize) -> Result<(), ServeError> {
+    let addresses = read_hostfile(hostfile)?;
+    if process == 0 || process >= addresses.len() {
+        return Err(protocol(format!(
+            "--process {process}: a started node is one of 1..{} (node 0 is started by `parbench run`)",
+            addresses.len()
+        )));
+    }
+    let listener = TcpListener::bind(&addresses[process]).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}: {e}", addresses[process]),
+        )
+    })?;
+    eprintln!(
+        "timely node {process} of {}: listening on {}",
+        addresses.len(),
+        addresses[process]
+    );
+    loop {
+        // A round that fails (a peer died, node 0 gave up) ends; the node waits for the next.
+        let round = std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> Result<(), ServeError> {
+                    let (sockets, job) = form(&listener, &addresses, process, None, far_future())?;
+                    let node = start(registry, sockets, process, &job, false)?;
+                    node.finish()
+                })
+                .join()
+        });
+        match round {
+            Ok(Ok(())) => eprintln!("timely node {process}: cluster done"),
+            Ok(Err(e)) => eprintln!("timely node {process}: {e}"),
+            Err(_) => eprintln!("timely node {process}: the cluster broke up"),
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+/// A connection that counts the bytes crossing it, for timely.
+struct Counted {
+    stream: TcpStream,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Stream for Counted {
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            stream: self.stream.try_clone()?,
+            bytes: self.bytes.clone(),
+        })
+    }
+
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how)
+    }
+}
+
+/// Connects node `me` with every other node and agrees on the job; returns the connections
+/// (none to itself) and the job.
+fn form(
+    listener: &TcpListener,
+    addresses: &[String],
+    me: usize,
+    job: Option<JobSpec>,
+    deadline: Instant,
+) -> Result<(Vec<Option<TcpStream>>, JobSpec), ServeError> {
+    let mut sockets: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
+    for (peer, address) in addresses.iter().enumerate().take(me) {
+        let mut stream = loop {
+            match TcpStream::connect(address) {
+                Ok(stream) => break stream,
+                // Not listening yet: the other node is still starting.
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot reach node {peer} at {address}: {e}"),
+                    )
+                    .into())
+                }
+            }
+        };
+        stream.set_nodelay(true)?;
+        stream.write_all(&(me as u64).to_le_bytes())?;
+        sockets[peer] = Some(stream);
+    }
+    listener.set_nonblocking(true)?;
+    let mut waiting = addresses.len() - me - 1;
+    while waiting > 0 {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                stream.set_nonblocking(false)?;
+                stream.set_nodelay(true)?;
+                let mut index = [0u8; 8];
+                stream.read_exact(&mut index)?;
+                let index = u64::from_le_bytes(index) as usize;
+                if index <= me || index >= addresses.len() || sockets[index].is_some() {
+                    // Not a node of this cluster (a stray connection): ignore it.
+                    continue;
+                }
+                sockets[index] = Some(stream);
+                waiting -= 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    let missing: Vec<String> = (me + 1..addresses.len())
+                        .filter(|&i| sockets[i].is_none())
+                        .map(|i| format!("node {i} ({})", addresses[i]))
+                        .collect();
+                    return Err(protocol(format!(
+                        "the cluster did not form within {} s: {} did not connect (is `parbench {NODE_COMMAND} --hostfile FILE --process N` running there?)",
+                        FORMING.as_secs(),
+                        missing.join(", ")
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    listener.set_nonblocking(false)?;
+    // Node 0 hands the job to every other node, which waits for it.
+    let job = match job {
+        Some(job) => {
+            for stream in sockets.iter().flatten() {
+                Sender::new(stream.try_clone()?).send(&job)?;
+            }
+            job
+        }
+        None => {
+            let Some(zero) = &sockets[0] else {
+                return Err(protocol("node 0 gave no job"));
+            };
+            let (job, _, _) = Receiver::new(zero.try_clone()?).recv::<JobSpec>()?;
+            job
+        }
+    };
+    Ok((sockets, job))
+}
+
+/// A node's running part of the cluster.
+struct Node {
+    guards: timely::communication::WorkerGuards<()>,
+    /// Node 0's driver: runs in, records out.
+    runs: Option<mpsc::Sender<Vec<Task>>>,
+    done: Option<mpsc::Receiver<Vec<Done>>>,
+    /// Bytes that crossed this node's connections.
+    bytes: Arc<AtomicU64>,
+}
+
+/// Builds the workload, generates the input and starts this node's timely worker over the
+/// connections.
+fn start(
+    registry: &Registry,
+    sockets: Vec<Option<TcpStream>>,
+    me: usize,
+    spec: &JobSpec,
+    drives: bool,
+) -> Result<Node, ServeError> {
+    let workload = spec.recipe.instantiate(registry)?;
+    let input = Arc::new(workload.generate(spec.items as usize, spec.seed));
+    if input.items() as u64 != spec.items || input.bytes.len() as u64 != spec.input_bytes {
+        return Err(protocol(format!(
+            "the input generated here ({} items, {} bytes) differs from node 0's ({} items, {} bytes)",
+            input.items(),
+            input.bytes.len(),
+            spec.items,
+            spec.input_bytes
+        )));
+    }
+    let peers = sockets.len();
+    let job = Job {
+        workload,
+        recipe: Arc::new(spec.recipe.clone()),
+        input,
+        seed: spec.seed,
+        workers: peers,
+        policy: spec.policy,
+    };
+    let bytes = Arc::new(AtomicU64::new(0));
+    let sockets: Vec<Option<Counted>> = sockets
+        .into_iter()
+        .map(|s| {
+            s.map(|stream| Counted {
+                stream,
+                bytes: bytes.clone(),
+            })
+        })
+        .collect();
+    let hooks = Hooks::default();
+    let local = ProcessBuilder::new_typed_vector(1, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, guard) = initialize_networking_from_sockets(local, sockets, me, 1, hooks)?;
+    let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+
+    let (runs, driver) = if drives {
+        let (runs, runs_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        (
+            Some((runs, done)),
+            Some(Driver {
+                runs: runs_rx,
+                done: done_tx,
+            }),
+        )
+    } else {
+        (None, None)
+    };
+    let driver = Mutex::new(driver);
+    let guards = execute_from(
+        builders,
+        Box::new(guard),
+        WorkerConfig::default(),
+        move |worker| {
+            let job = job.clone();
+            // Fail-fast within this node: a failed task cancels the node's later tasks of the run.
+            let cancel = AtomicBool::new(false);
+            let mut run = u64::MAX;
+            let execute: Execute = Box::new(move |assign: &Assign, lane| {
+                if assign.run != run {
+                    run = assign.run;
+                    cancel.store(false, Ordering::Relaxed);
+                }
+                let task = assign.task();
+                let now = now_ns();
+                if cancel.load(Ordering::Relaxed) {
+                    return Done {
+                        index: assign.index,
+                        lane,
+                        start_ns: now,
+                        end_ns: now,
+                        outcome: TaskOutcome::Skipped,
+                        output: Vec::new(),
+                    };
+                }
+                let mut output = vec![0; task.items.len() * job.workload.output_len()];
+                let start_ns = now_ns();
+                let outcome = crate::exec::execute(&job, &task, &mut output);
+                let end_ns = now_ns();
+                if matches!(outcome, TaskOutcome::Failed { .. })
+                    && job.policy == FailurePolicy::FailFast
+                {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                Done {
+                    index: assign.index,
+                    lane,
+                    start_ns,
+                    end_ns,
+                    outcome,
+                    output,
+                }
+            });
+            let driver = driver.lock().unwrap_or_else(PoisonError::into_inner).take();
+            program::work(worker, execute, driver);
+        },
+    )
+    .map_err(|e| protocol(format!("timely could not start: {e}")))?;
+    let (runs, done) = runs.unzip();
+    Ok(Node {
+        guards,
+        runs,
+        done,
+        bytes,
+    })
+}
+
+impl Node {
+    /// Node 0: one run; returns the records and the outputs in record order.
+    fn run(
+        &mut self,
+        tasks: Vec<(u32, u64, u64)>,
+    ) -> Result<(Vec<Record>, Vec<Vec<u8>>), ServeError> {
+        let (Some(runs), Some(done)) = (&self.runs, &self.done) else {
+            return Err(protocol("a run sent to a node other than 0"));
+        };
+        let tasks = tasks
+            .into_iter()
+            .map(|(id, start, end)| Task {
+                id,
+                items: start as usize..end as usize,
+            })
+            .collect();
+        let gone = || protocol("the timely worker stopped (a peer died?)");
+        runs.send(tasks).map_err(|_| gone())?;
+        let done = done.recv().map_err(|_| gone())?;
+        Ok(done
+            .into_iter()
+            .map(|d| {
+                (
+                    Record {
+                        index: d.index,
+                        lane: d.lane,
+                        start_ns: d.start_ns,
+                        end_ns: d.end_ns,
+                        outcome: d.outcome,
+                        output_len: d.output.len() as u64,
+                    },
+                    d.output,
+                )
+            })
+            .unzip())
+    }
+
+    /// Closes the input (node 0) and waits for the dataflow to complete everywhere.
+    fn finish(mut self) -> Result<(), ServeError> {
+        self.runs.take();
+        self.done.take();
+        for result in self.guards.join() {
+            result.map_err(|e| protocol(format!("the timely worker failed: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// `timely` with `mode=processes` or `mode=cluster`: the strategy's side.
+pub struct Cluster {
+    /// The hostfile's addresses; `None` for local nodes on free loopback ports.
+    hosts: Option<Vec<String>>,
+    running: Option<Running>,
+    output: Vec<u8>,
+}
+
+struct Running {
+    job: Job,
+    /// The local nodes, node 0 first.
+    nodes: Vec<Worker>,
+}
+
+impl Cluster {
+    /// Every node a local process, on loopback ports the kernel picks.
+    pub fn local() -> Self {
+        Self {
+            hosts: None,
+            running: None,
+            output: Vec::new(),
+        }
+    }
+
+    /// Node 0 here, the others on the machines of `hostfile`'s lines.
+    pub fn from_hostfile(hostfile: &str) -> Result<Self, StrategyError> {
+        let invalid = |message: String| StrategyError::Internal {
+            strategy: SPEC.name.to_owned(),
+            message,
+        };
+        if hostfile.is_empty() {
+            return Err(invalid(
+                "mode=cluster needs `hostfile`: a file of `host:port` lines, this machine first"
+                    .to_owned(),
+            ));
+        }
+        let hosts = read_hostfile(Path::new(hostfile)).map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            hosts: Some(hosts),
+            running: None,
+            output: Vec::new(),
+        })
+    }
+
+    fn error(&self, message: impl Into<String>) -> StrategyError {
+        StrategyError::Internal {
+            strategy: SPEC.name.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn form(&self, job: &Job) -> Result<Vec<Worker>, StrategyError> {
+        let peers = match &self.hosts {
+            Some(hosts) if hosts.len() != job.workers.max(1) => {
+                return Err(self.error(format!(
+                    "mode=cluster runs one worker per hostfile line ({}), not {}",
+                    hosts.len(),
+                    job.workers
+                )))
+            }
+            Some(hosts) => hosts.len(),
+            None => job.workers.max(1),
+        };
+        let local = if self.hosts.is_some() { 1 } else { peers };
+        let spec = JobSpec {
+            recipe: (*job.recipe).clone(),
+            items: job.input.items() as u64,
+            input_bytes: job.input.bytes.len() as u64,
+            seed: job.seed,
+            policy: job.policy,
+        };
+        let mut nodes = Vec::with_capacity(local);
+        for process in 0..local {
+            let mut node = Worker::spawn_command(process, NODE_COMMAND).map_err(|source| {
+                StrategyError::Spawn {
+                    strategy: SPEC.name.to_owned(),
+                    source,
+                }
+            })?;
+            let listen = match &self.hosts {
+                Some(hosts) => hosts[process].clone(),
+                None => "127.0.0.1:0".to_owned(),
+            };
+            let hello = ToNode::Hello {
+                parent: std::process::id(),
+                process: process as u32,
+                listen,
+                job: (process == 0).then(|| spec.clone()),
+            };
+            send(&mut node, &hello, &[])?;
+            nodes.push(node);
+        }
+        let mut addresses = match &self.hosts {
+            Some(hosts) => hosts.clone(),
+            None => Vec::with_capacity(peers),
+        };
+        for node in &mut nodes {
+            match recv(node)? {
+                FromNode::Listening(port) if self.hosts.is_none() => {
+                    addresses.push(format!("127.0.0.1:{port}"));
+                }
+                FromNode::Listening(_) => {}
+                other => return Err(unexpected(node, "forming the cluster", &other)),
+            }
+        }
+        for node in &mut nodes {
+            send(node, &ToNode::Peers(addresses.clone()), &[])?;
+        }
+        for node in &mut nodes {
+            match recv(node)? {
+                FromNode::Ready => {}
+                other => return Err(unexpected(node, "forming the cluster", &other)),
+            }
+        }
+        Ok(nodes)
+    }
+}
+
+fn send(node: &mut Worker, message: &ToNode, payload: &[u8]) -> Result<u64, StrategyError> {
+    match node.to.send_with(message, payload) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => Err(lost(node, &e.to_string())),
+    }
+}
+
+fn recv(node: &mut Worker) -> Result<FromNode, StrategyError> {
+    match node.from.recv::<FromNode>() {
+        Ok((FromNode::Fatal(message), _, _)) => Err(StrategyError::Worker {
+            strategy: SPEC.name.to_owned(),
+            worker: node.index,
+            pid: node.pid,
+            what: format!("failed: {message}"),
+        }),
+        Ok((message, _, _)) => Ok(message),
+        Err(e) => Err(lost(node, &e.to_string())),
+    }
+}
+
+/// The error of a node that went away: how it ended, once reaped.
+fn lost(node: &mut Worker, wire: &str) -> StrategyError {
+    let ended = match node.reap(Duration::from_secs(1)) {
+        Ok(status) => describe(status),
+        Err(e) => format!("could not be reaped ({e}); the pipe said: {wire}"),
+    };
+    StrategyError::Worker {
+        strategy: SPEC.name.to_owned(),
+        worker: node.index,
+        pid: node.pid,
+        what: format!("died: {ended}"),
+    }
+}
+
+fn unexpected(node: &Worker, during: &str, message: &FromNode) -> StrategyError {
+    StrategyError::Worker {
+        strategy: SPEC.name.to_owned(),
+        worker: node.index,
+        pid: node.pid,
+        what: format!("broke the protocol {during}: {message:?}"),
+    }
+}
+
+impl Strategy for Cluster {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
+        let nodes = self.form(job)?;
+        self.output = vec![0; job.output_bytes()];
+        self.running = Some(Running {
+            job: job.clone(),
+            nodes,
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let running = crate::worker::set_up(&self.running, SPEC.name)?;
+        running.job.check_tasks(tasks)?;
+        let result = self.run_nodes(tasks);
+        if result.is_err() {
+            // A node died or broke: the others go too, and the strategy is torn down.
+            if let Some(mut running) = self.running.take() {
+                for node in &mut running.nodes {
+                    let _ = node.kill();
+                }
+            }
+        }
+        result
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
+        let Some(mut running) = self.running.take() else {
+            self.output = Vec::new();
+            return Ok(Teardown::default());
+        };
+        let mut workers = Vec::new();
+        let mut failure = None;
+        for node in &mut running.nodes {
+            if let Err(e) = send(node, &ToNode::Shutdown, &[]) {
+                failure.get_or_insert(e);
+            }
+        }
+        for node in &mut running.nodes {
+            match recv(node) {
+                Ok(FromNode::Bye {
+                    peak_rss_bytes,
+                    shared_rss_bytes,
+                }) => workers.push(WorkerMemory {
+                    pid: node.pid,
+                    peak_rss_bytes,
+                    shared_rss_bytes,
+                }),
+                Ok(other) => {
+                    failure.get_or_insert(unexpected(node, "at teardown", &other));
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+            let _ = node.reap(Duration::from_secs(2));
+        }
+        self.output = Vec::new();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Teardown { workers }),
+        }
+    }
+}
+
+impl Cluster {
+    fn run_nodes(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let Some(running) = self.running.as_mut() else {
+            return Err(StrategyError::NotSetUp(SPEC.name.to_owned()));
+        };
+        let message = ToNode::Run(
+            tasks
+                .iter()
+                .map(|t| (t.id, t.items.start as u64, t.items.end as u64))
+                .collect(),
+        );
+        let start_ns = now_ns();
+        let mut moved = send(&mut running.nodes[0], &message, &[])?;
+        // Wait for node 0's reply, or for any node to die first.
+        let ready = watch(&mut running.nodes)?;
+        if ready != 0 {
+            let node = &mut running.nodes[ready];
+            return Err(match recv(node) {
+                Ok(other) => unexpected(node, "during the run", &other),
+                Err(e) => e,
+            });
+        }
+        let zero = &mut running.nodes[0];
+        let (records, network_bytes) = match zero.from.recv::<FromNode>() {
+            Ok((
+                FromNode::Ran {
+                    records,
+                    network_bytes,
+                },
+                _,
+                frame,
+            )) => {
+                moved += frame;
+                (records, network_bytes)
+            }
+            Ok((FromNode::Fatal(message), _, _)) => {
+                // Node 0 failed because a peer died: name the peer when it did.
+                return Err(
+                    dead_peer(&mut running.nodes).unwrap_or(StrategyError::Worker {
+                        strategy: SPEC.name.to_owned(),
+                        worker: 0,
+                        pid: running.nodes[0].pid,
+                        what: format!("failed during the run: {message}"),
+                    }),
+                );
+            }
+            Ok((other, _, _)) => return Err(unexpected(zero, "during the run", &other)),
+            Err(e) => {
+                return Err(dead_peer(&mut running.nodes)
+                    .unwrap_or_else(|| lost(&mut running.nodes[0], &e.to_string())))
+            }
+        };
+        // The outputs arrive in record order, each into its task's place.
+        let output_len = running.job.workload.output_len();
+        let mut done = Vec::with_capacity(records.len());
+        for record in records {
+            let index = record.index as usize;
+            let Some(task) = tasks.get(index) else {
+                return Err(self.error(format!("node 0 returned task index {index}")));
+            };
+            let place = task.items.start * output_len..task.items.end * output_len;
+            let zero = &mut running.nodes[0];
+            if record.output_len > 0 {
+                if record.output_len as usize != place.len() {
+                    return Err(unexpected(zero, "during the run", &FromNode::Ready));
+                }
+                zero.from
+                    .payload_part_into(&mut self.output[place])
+                    .map_err(|e| lost(zero, &e.to_string()))?;
+            }
+            done.push(Done {
+                index: record.index,
+                lane: record.lane,
+                start_ns: record.start_ns,
+                end_ns: record.end_ns,
+                outcome: record.outcome,
+                output: Vec::new(),
+            });
+        }
+        let end_ns = now_ns();
+        let lanes = running.job.workers.max(1);
+        let mut report = report(tasks, &done, (start_ns, end_ns), lanes);
+        report.bytes_moved = moved + network_bytes;
+        Ok(report)
+    }
+}
+
+/// Blocks until node 0 has something to say or another node's pipe closes; returns which.
+fn watch(nodes: &mut [Worker]) -> Result<usize, StrategyError> {
+    let mut fds: Vec<PollFd<'_>> = nodes
+        .iter()
+        .map(|n| PollFd::new(n.from.get_ref(), PollFlags::IN))
+        .collect();
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(StrategyError::Internal {
+                    strategy: SPEC.name.to_owned(),
+                    message: format!("poll failed: {e}"),
+                })
+            }
+        }
+    }
+    Ok(fds
+        .iter()
+        .position(|fd| !fd.revents().is_empty())
+        .unwrap_or(0))
+}
+
+/// The first node other than 0 that has died, as the run's error.
+fn dead_peer(nodes: &mut [Worker]) -> Option<StrategyError> {
+    // Give a dying peer a moment to be reaped with its real status.
+    std::thread::sleep(Duration::from_millis(50));
+    for node in nodes.iter_mut().skip(1) {
+        if node.exited() {
+            return Some(lost(node, "closed"));
+        }
+    }
+    None
+}
