@@ -167,8 +167,17 @@ pub(crate) fn summary(results: &Results) {
             ),
             _ => println!("\n{workload}"),
         }
+        // Wide enough for configured strategies (`timely[mode=processes]`).
+        let width = results
+            .cells
+            .iter()
+            .filter(|c| c.workload == workload)
+            .map(|c| c.strategy_label().chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         println!(
-            "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  status",
+            "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  status",
             "strategy",
             "workers",
             "tasks",
@@ -195,8 +204,8 @@ pub(crate) fn summary(results: &Results) {
                 _ => "-".to_owned(),
             };
             println!(
-                "  {:<12} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  {}",
-                cell.strategy,
+                "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  {}",
+                cell.strategy_label(),
                 cell.workers,
                 cell.tasks,
                 cell.wall

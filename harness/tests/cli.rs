@@ -396,7 +396,7 @@ fn the_filter_selects_cells_by_id() {
         .assert()
         .success()
         // Sequential once, every other strategy on one and two workers.
-        .stdout(predicate::str::contains("\n15 cells, 0 failed"));
+        .stdout(predicate::str::contains("\n19 cells, 0 failed"));
     parbench()
         .args(["run", "--filter", "no-such-cell", "--out"])
         .arg(dir.path())

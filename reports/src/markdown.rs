@@ -78,9 +78,13 @@ fn section(md: &mut String, group: &Group<'_>) {
          |---|--:|--:|--:|--:|--:|--:|--:|---|"
     );
     for strategy in group.strategies() {
-        let cell = group
-            .best_of(strategy)
-            .or_else(|| group.cells.iter().copied().find(|c| c.strategy == strategy));
+        let cell = group.best_of(strategy).or_else(|| {
+            group
+                .cells
+                .iter()
+                .copied()
+                .find(|c| c.strategy_label() == strategy)
+        });
         let Some(cell) = cell else { continue };
         let (median, ci) = cell.wall.as_ref().map_or(("-".into(), "-".into()), |w| {
             (
@@ -91,7 +95,7 @@ fn section(md: &mut String, group: &Group<'_>) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            cell.strategy,
+            cell.strategy_label(),
             cell.workers,
             cell.tasks,
             median,
@@ -113,7 +117,7 @@ pub(crate) fn verdict_sentence(verdict: &Verdict<'_>) -> String {
     let fast = verdict.fastest;
     let mut sentence = format!(
         "Fastest: {} ({}, {}), {} ± {}",
-        fast.strategy,
+        fast.strategy_label(),
         count(fast.workers, "worker"),
         count(fast.tasks, "task"),
         fast.wall
@@ -129,7 +133,7 @@ pub(crate) fn verdict_sentence(verdict: &Verdict<'_>) -> String {
                 sentence,
                 "; {:.2}x ahead of the runner-up, {} ({})",
                 ratio,
-                next.strategy,
+                next.strategy_label(),
                 if apart {
                     "confidence intervals apart"
                 } else {
@@ -143,7 +147,7 @@ pub(crate) fn verdict_sentence(verdict: &Verdict<'_>) -> String {
         let _ = write!(
             sentence,
             ". Leanest in memory: {} ({})",
-            lean.strategy,
+            lean.strategy_label(),
             lean.peak_rss_bytes.map_or("-".into(), bytes)
         );
     }

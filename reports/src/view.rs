@@ -19,7 +19,7 @@ pub struct Group<'a> {
 pub fn groups(results: &Results) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     for cell in &results.cells {
-        let label = cell.id.split('/').next().unwrap_or(&cell.workload);
+        let label = cell.workload_label();
         match groups
             .iter_mut()
             .find(|g| g.label == label && g.size == cell.size)
@@ -58,8 +58,8 @@ impl<'a> Group<'a> {
     pub fn strategies(&self) -> Vec<&'a str> {
         let mut names: Vec<&str> = Vec::new();
         for cell in &self.cells {
-            if !names.contains(&cell.strategy.as_str()) {
-                names.push(&cell.strategy);
+            if !names.contains(&cell.strategy_label()) {
+                names.push(cell.strategy_label());
             }
         }
         names
@@ -85,7 +85,7 @@ impl<'a> Group<'a> {
     pub fn cell(&self, strategy: &str, workers: usize, tasks: usize) -> Option<&'a Cell> {
         self.cells
             .iter()
-            .find(|c| c.strategy == strategy && c.workers == workers && c.tasks == tasks)
+            .find(|c| c.strategy_label() == strategy && c.workers == workers && c.tasks == tasks)
             .copied()
     }
 
@@ -112,7 +112,7 @@ impl<'a> Group<'a> {
             self.cells
                 .iter()
                 .copied()
-                .filter(|c| c.strategy == strategy),
+                .filter(|c| c.strategy_label() == strategy),
         )
     }
 
@@ -186,6 +186,27 @@ fn median(cell: &Cell) -> f64 {
 }
 
 impl Cell {
+    /// The workload with its non-default parameters, as the cell's id spells it
+    /// (`spin[ns_per_item=100]`).
+    pub fn workload_label(&self) -> &str {
+        self.id
+            .split_once("/size=")
+            .map_or(self.workload.as_str(), |(label, _)| label)
+    }
+
+    /// The strategy with its non-default parameters, as the cell's id spells it
+    /// (`timely[mode=processes]`): two configurations of one strategy are two lines in a
+    /// report.
+    pub fn strategy_label(&self) -> &str {
+        let marker = format!("/tasks={}/", self.tasks);
+        let start = self.id.find(&marker).map(|i| i + marker.len());
+        let end = self.id.rfind("/w");
+        match (start, end) {
+            (Some(start), Some(end)) if start < end => &self.id[start..end],
+            _ => &self.strategy,
+        }
+    }
+
     /// The sample whose run time is the median of the cell's (the lower one for an even
     /// count): the sample its overhead and timeline come from.
     pub fn median_sample(&self) -> Option<&Sample> {
@@ -264,5 +285,20 @@ mod tests {
         // Of the best cells (sequential at 1 task, rayon and threads at 8), the smallest.
         assert_eq!(verdict.leanest.unwrap().strategy, "sequential");
         assert_eq!(verdict.failed, 0);
+    }
+
+    #[test]
+    fn labels_keep_parameters_even_with_slashes() {
+        let mut c = cell("timely", 3, 8, 1.0, 0.1, 1);
+        assert_eq!(
+            (c.workload_label(), c.strategy_label()),
+            ("spin[ns_per_item=5]", "timely")
+        );
+        c.id = "spin/size=100/tasks=8/timely[hostfile=/tmp/hosts.txt,mode=cluster]/w3".into();
+        assert_eq!(
+            c.strategy_label(),
+            "timely[hostfile=/tmp/hosts.txt,mode=cluster]"
+        );
+        assert_eq!(c.workload_label(), "spin");
     }
 }

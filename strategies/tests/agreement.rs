@@ -61,12 +61,17 @@ fn check_spans(report: &RunReport) {
     }
 }
 
-/// Every strategy with its defaults, and tokio with its other CPU path.
+/// Every strategy with its defaults, tokio with its other CPU path, and timely on processes
+/// (its cluster mode has its own test: it needs nodes started from a hostfile).
 fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value>)> {
     let mut all: Vec<_> = strategies.iter().map(|s| (s, BTreeMap::new())).collect();
     all.push((
         strategies.get("tokio").unwrap(),
         BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]),
+    ));
+    all.push((
+        strategies.get("timely").unwrap(),
+        BTreeMap::from([("mode".to_owned(), Value::Text("processes".into()))]),
     ));
     all
 }

@@ -43,13 +43,25 @@ const EXTRA: [RGBColor; 6] = [
     RGBColor(30, 64, 175),
 ];
 
-/// The colour of a strategy in every chart.
-pub(crate) fn strategy_colour(name: &str) -> RGBColor {
-    KNOWN
-        .iter()
-        .find(|(known, _)| *known == name)
-        .map(|(_, colour)| *colour)
+/// The colour of a strategy in every chart; a configuration of a built-in strategy
+/// (`timely[mode=processes]`) is a darker shade of its colour.
+pub(crate) fn strategy_colour(label: &str) -> RGBColor {
+    let known = |name: &str| {
+        KNOWN
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, colour)| *colour)
+    };
+    let base = label.split('[').next().unwrap_or(label);
+    known(label)
+        .or_else(|| {
+            known(base).map(|RGBColor(r, g, b)| {
+                let dark = |c: u8| (f64::from(c) * 0.6) as u8;
+                RGBColor(dark(r), dark(g), dark(b))
+            })
+        })
         .unwrap_or_else(|| {
+            let name = label;
             let hash = name
                 .bytes()
                 .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));

@@ -183,7 +183,7 @@ fn at_focus<'a>(group: &Group<'a>, strategy: &str, tasks: usize) -> Option<&'a C
         .cells
         .iter()
         .copied()
-        .filter(|c| c.strategy == strategy && c.tasks == tasks)
+        .filter(|c| c.strategy_label() == strategy && c.tasks == tasks)
         .max_by_key(|c| c.workers)
 }
 
@@ -381,7 +381,7 @@ fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Char
     let rows: Vec<Bar> = with
         .iter()
         .map(|(cell, o)| Bar {
-            label: format!("{} w{}", cell.strategy, cell.workers),
+            label: format!("{} w{}", cell.strategy_label(), cell.workers),
             segments: o
                 .parts()
                 .iter()
@@ -401,10 +401,10 @@ fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Char
     let contention: Vec<Bar> = with
         .iter()
         .map(|(cell, o)| Bar {
-            label: format!("{} w{}", cell.strategy, cell.workers),
+            label: format!("{} w{}", cell.strategy_label(), cell.workers),
             segments: vec![(
                 o.contention_ns as f64 / unit.ns,
-                strategy_colour(&cell.strategy),
+                strategy_colour(cell.strategy_label()),
             )],
         })
         .collect();
@@ -432,7 +432,7 @@ fn end_to_end(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Ch
     let rows: Vec<Bar> = shown
         .iter()
         .map(|c| Bar {
-            label: format!("{} w{}", c.strategy, c.workers),
+            label: format!("{} w{}", c.strategy_label(), c.workers),
             segments: phases(c)
                 .iter()
                 .zip(PHASES)
@@ -465,10 +465,10 @@ fn memory(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartE
     let rows: Vec<Bar> = shown
         .iter()
         .map(|c| Bar {
-            label: format!("{} w{}", c.strategy, c.workers),
+            label: format!("{} w{}", c.strategy_label(), c.workers),
             segments: vec![(
                 c.peak_rss_bytes.unwrap_or(0) as f64 / size,
-                strategy_colour(&c.strategy),
+                strategy_colour(c.strategy_label()),
             )],
         })
         .collect();
@@ -484,8 +484,8 @@ fn memory(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartE
     let rows: Vec<Bar> = shown
         .iter()
         .map(|c| Bar {
-            label: format!("{} w{}", c.strategy, c.workers),
-            segments: vec![(moved(c) as f64 / size, strategy_colour(&c.strategy))],
+            label: format!("{} w{}", c.strategy_label(), c.workers),
+            segments: vec![(moved(c) as f64 / size, strategy_colour(c.strategy_label()))],
         })
         .collect();
     figure(
@@ -515,7 +515,7 @@ fn granularity(
             let most = group
                 .cells
                 .iter()
-                .filter(|c| c.strategy == strategy)
+                .filter(|c| c.strategy_label() == strategy)
                 .map(|c| c.workers)
                 .max()
                 .unwrap_or(1);
@@ -566,8 +566,8 @@ fn distribution(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), 
     let rows: Vec<Distribution> = shown
         .iter()
         .map(|c| Distribution {
-            label: format!("{} w{}", c.strategy, c.workers),
-            colour: strategy_colour(&c.strategy),
+            label: format!("{} w{}", c.strategy_label(), c.workers),
+            colour: strategy_colour(c.strategy_label()),
             values: c.samples.iter().map(|s| s.run_ns as f64).collect(),
         })
         .collect();
@@ -591,7 +591,7 @@ fn timelines(html: &mut String, shown: &[&Cell]) -> Result<(), ChartError> {
     for cell in shown {
         let caption = format!(
             "{} · {} · {}",
-            cell.strategy,
+            cell.strategy_label(),
             count(cell.workers, "worker"),
             count(cell.tasks, "task")
         );
@@ -615,7 +615,12 @@ fn timelines(html: &mut String, shown: &[&Cell]) -> Result<(), ChartError> {
                     html,
                     &caption,
                     &note,
-                    &charts::timeline(t.lanes, t.run_ns, &spans, strategy_colour(&cell.strategy))?,
+                    &charts::timeline(
+                        t.lanes,
+                        t.run_ns,
+                        &spans,
+                        strategy_colour(cell.strategy_label()),
+                    )?,
                 );
             }
             None => {

@@ -29,7 +29,7 @@ use parbench_workloads::{ParamKind, ParamSpec, Params, Task};
 use timely::communication::WorkerGuards;
 use timely::execute::execute;
 
-pub use node::{serve_node, NodeArgs, NODE_COMMAND};
+pub use node::{serve_node, Cluster, NodeArgs, NODE_COMMAND};
 
 use self::program::{Assign, Done, Driver, Execute};
 use crate::worker::{set_up, RunShared};

@@ -126,10 +126,31 @@ pub struct NodeArgs {
 /// Serves as a timely node: for the strategy that started this process (one cluster, over
 /// stdin and stdout), or, with a hostfile, for every cluster that node 0 forms, until killed.
 pub fn serve_node(registry: &Registry, args: &NodeArgs) -> Result<(), ServeError> {
+    // A peer's death makes timely panic on every thread of this node: one line each says why,
+    // without the backtraces of an expected failure.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!(
+            "timely node (pid {}), thread {}: {}",
+            std::process::id(),
+            thread.name().unwrap_or("?"),
+            panic_text(info)
+        );
+    }));
     match &args.hostfile {
         Some(hostfile) => serve_rounds(registry, hostfile, args.process),
         None => serve_spawned(registry),
     }
+}
+
+/// A panic's message.
+fn panic_text(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
 }
 
 fn protocol(message: impl Into<String>) -> ServeError {
@@ -195,8 +216,12 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
         process,
         job,
         Instant::now() + FORMING,
-    )
-    .and_then(|(sockets, job)| start(registry, sockets, process, &job, process == 0));
+    );
+    // Formed: a node of a later cluster that dials this address must be refused (and retry)
+    // rather than wait in this listener's backlog for a job that never comes.
+    drop(listener);
+    let formed =
+        formed.and_then(|(sockets, job)| start(registry, sockets, process, &job, process == 0));
     let mut node = match formed {
         Ok(node) => node,
         Err(e) => return Err(fatal(&mut to_parent, e)),
@@ -591,6 +616,13 @@ struct Running {
 }
 
 impl Cluster {
+    /// The process ids of the local nodes, node 0 first (empty before setup).
+    pub fn pids(&self) -> Vec<u32> {
+        self.running
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.nodes.iter().map(|n| n.pid).collect())
+    }
+
     /// Every node a local process, on loopback ports the kernel picks.
     pub fn local() -> Self {
         Self {
@@ -826,6 +858,10 @@ impl Cluster {
         // Wait for node 0's reply, or for any node to die first.
         let ready = watch(&mut running.nodes)?;
         if ready != 0 {
+            // Another node has nothing to say during a run: it died or failed.
+            if let Some(e) = dead_peer(&mut running.nodes) {
+                return Err(e);
+            }
             let node = &mut running.nodes[ready];
             return Err(match recv(node) {
                 Ok(other) => unexpected(node, "during the run", &other),
@@ -921,14 +957,17 @@ fn watch(nodes: &mut [Worker]) -> Result<usize, StrategyError> {
         .unwrap_or(0))
 }
 
-/// The first node other than 0 that has died, as the run's error.
+/// The node whose death broke the cluster, as the run's error: one killed by a signal rather
+/// than one that exited because its peer was gone; `None` when every node is alive.
 fn dead_peer(nodes: &mut [Worker]) -> Option<StrategyError> {
-    // Give a dying peer a moment to be reaped with its real status.
+    // Give a dying node a moment to be reaped with its real status.
     std::thread::sleep(Duration::from_millis(50));
-    for node in nodes.iter_mut().skip(1) {
-        if node.exited() {
-            return Some(lost(node, "closed"));
-        }
-    }
-    None
+    let exited: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].exited()).collect();
+    let killed = exited.iter().copied().find(|&i| {
+        nodes[i]
+            .status()
+            .is_some_and(|s| std::os::unix::process::ExitStatusExt::signal(&s).is_some())
+    });
+    let culprit = killed.or_else(|| exited.first().copied())?;
+    Some(lost(&mut nodes[culprit], "closed"))
 }

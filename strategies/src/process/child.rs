@@ -80,6 +80,11 @@ impl Worker {
         self.kill()
     }
 
+    /// How the worker ended, once it has been reaped.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+
     /// Whether the worker has exited (reaping it if so).
     pub fn exited(&mut self) -> bool {
         if self.status.is_some() {
