@@ -138,7 +138,7 @@ fn unknown_strategies_list_the_valid_names_and_bad_tasks_are_refused() {
     let err = Registry::builtin().get("rayonn").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown strategy `rayonn`; valid strategies: sequential, threads, thread-pool, rayon, tokio, actors, process-pool, process-shm"
+        "unknown strategy `rayonn`; valid strategies: sequential, threads, thread-pool, rayon, tokio, actors, process-pool, process-shm, timely"
     );
     let job = risky_job(FailurePolicy::Collect, 0);
     let mut strategy = sequential();

@@ -81,6 +81,9 @@ fn exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// A workload, its parameters and an input size.
+type Case = (&'static str, Vec<(&'static str, Value)>, usize);
+
 fn cluster_mode_verifies_every_workload(n: usize) -> Result<(), Failed> {
     let started = Started::cluster(n);
     let timely = Registry::builtin().get("timely").unwrap().to_owned();
@@ -93,7 +96,7 @@ fn cluster_mode_verifies_every_workload(n: usize) -> Result<(), Failed> {
     ]
     .into_iter()
     .collect();
-    let cases: Vec<(&str, Vec<(&str, Value)>, usize)> = vec![
+    let cases: Vec<Case> = vec![
         ("square", vec![], 3_000),
         (
             "resize",

@@ -230,11 +230,13 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
     loop {
         match from_parent.recv::<ToNode>() {
             Ok((ToNode::Run(tasks), _, _)) => {
+                let before = node.bytes.load(Ordering::Relaxed);
                 let (records, outputs) = match node.run(tasks) {
                     Ok(ran) => ran,
                     Err(e) => return Err(fatal(&mut to_parent, e)),
                 };
-                let network_bytes = node.bytes.load(Ordering::Relaxed);
+                // This run's share: the counter runs from the cluster's formation.
+                let network_bytes = node.bytes.load(Ordering::Relaxed) - before;
                 let payload: Vec<&[u8]> = outputs.iter().map(Vec::as_slice).collect();
                 to_parent.send_with_all(
                     &FromNode::Ran {

@@ -65,7 +65,9 @@ pub(crate) struct Done {
     pub end_ns: u64,
     /// How it ended.
     pub outcome: TaskOutcome,
-    /// Its part of the output buffer, when the worker does not share the driver's buffer.
+    /// Its part of the output buffer, when the worker does not share the driver's buffer;
+    /// serialized as one byte string, not byte by byte.
+    #[serde(with = "serde_bytes")]
     pub output: Vec<u8>,
 }
 
