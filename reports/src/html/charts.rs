@@ -267,6 +267,13 @@ fn number(v: &f64) -> String {
     }
 }
 
+/// Room for the longest row label of a bar or box chart, in pixels (about 7 per character at
+/// the labels' size).
+fn label_area(labels: impl Iterator<Item = usize>) -> u32 {
+    let longest = labels.max().unwrap_or(0) as u32;
+    (longest * 7 + 12).max(96)
+}
+
 /// One row of a horizontal bar chart: a label and stacked segments (value, colour).
 #[derive(Debug, Clone)]
 pub(crate) struct Bar {
@@ -296,7 +303,7 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(96)
+            .y_label_area_size(label_area(rows.iter().map(|r| r.label.chars().count())))
             .build_cartesian_2d(
                 (low - if low < 0.0 { pad } else { 0.0 })..high + pad,
                 -0.5..count as f64 - 0.5,
@@ -373,7 +380,7 @@ pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(96)
+            .y_label_area_size(label_area(rows.iter().map(|r| r.label.chars().count())))
             .build_cartesian_2d(
                 0.0..(max / unit.ns * 1.06).max(1e-9),
                 -0.5..count as f64 - 0.5,

@@ -912,7 +912,16 @@ impl Cluster {
             let zero = &mut running.nodes[0];
             if record.output_len > 0 {
                 if record.output_len as usize != place.len() {
-                    return Err(unexpected(zero, "during the run", &FromNode::Ready));
+                    return Err(StrategyError::Worker {
+                        strategy: SPEC.name.to_owned(),
+                        worker: 0,
+                        pid: zero.pid,
+                        what: format!(
+                            "sent {} output bytes for task {index}, whose output has {}",
+                            record.output_len,
+                            place.len()
+                        ),
+                    });
                 }
                 zero.from
                     .payload_part_into(&mut self.output[place])
