@@ -9,21 +9,27 @@
 //! allocation failure from other aborts. A child that dies without a reply is classified by how
 //! it ended: `timeout`, `oom`, `crash` (with its signal) — a panic is caught in the child and
 //! reported as `panic` with its message.
+//!
+//! A cell that measures is profiled afterwards in the same process: it sends its measurement
+//! first, so the profiled run can neither change it nor lose it (a profile that crashes or
+//! hangs costs the profile alone), and the parent stops counting memory once the measurement
+//! is in.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use parbench_reports::{Features, Status};
 use parbench_strategies::process::{describe, shm};
-use parbench_strategies::FailurePolicy;
+use parbench_strategies::{FailurePolicy, StrategySpec};
 use parbench_workloads::{Answer, Params, Recipe};
 use serde::{Deserialize, Serialize};
 
+use crate::profile::{record, ProfileFailure, Profiled, Profiling};
 use crate::sampler::{measure, Measured, Prepared};
 use crate::suite::Sampling;
 use crate::Plugins;
@@ -54,6 +60,8 @@ pub struct Request {
 }
 
 /// The two kinds of work a cell process does.
+// One request a cell: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Work {
     /// Generate the input and compute the sequential reference.
@@ -72,6 +80,8 @@ pub enum Work {
         expected: Answer,
         /// What preparing measured about the workload.
         features: Features,
+        /// Profile the cell after measuring it, when set.
+        profile: Option<Profiling>,
     },
 }
 
@@ -87,6 +97,8 @@ pub enum Reply {
     },
     /// A measured cell.
     Measured(Measured),
+    /// Its profile, after [`Reply::Measured`] when the request asked for one.
+    Profiled(Result<Profiled, ProfileFailure>),
     /// The work failed with an error (a wrong answer, a strategy error).
     Failed(String),
     /// The work panicked outside a task.
@@ -128,7 +140,10 @@ pub fn current() -> Option<u32> {
 pub struct Isolated {
     /// The reply, or how the process ended without one.
     pub outcome: Result<Reply, Fault>,
-    /// The largest sampled sum of resident memory over the child's processes.
+    /// The profile that followed the reply, when one was asked for and the work succeeded.
+    pub profile: Option<Result<Profiled, ProfileFailure>>,
+    /// The largest sampled sum of resident memory over the child's processes until its reply
+    /// came (a profiled run after it is not the cell's measurement).
     pub sampled_peak_rss: u64,
 }
 
@@ -141,12 +156,20 @@ pub fn isolate(request: &Request, limits: Limits) -> Isolated {
                 status: Status::Crash,
                 message: format!("could not run the cell process: {e}"),
             }),
+            profile: None,
             sampled_peak_rss: 0,
         },
     }
 }
 
 fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
+    let profiling = matches!(
+        request.work,
+        Work::Measure {
+            profile: Some(_),
+            ..
+        }
+    );
     let mut child = Command::new(std::env::current_exe()?)
         .arg(CELL_COMMAND)
         // Its own process group: the whole tree (the cell and its worker processes) can be
@@ -158,7 +181,7 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
         .spawn()?;
     let pid = child.id();
     CURRENT.store(pid, Ordering::SeqCst);
-    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+    let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         let _ = child.kill();
@@ -170,9 +193,17 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     let _ = stdin.write_all(&request);
     drop(stdin);
 
-    let reply = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        stdout.read_to_end(&mut bytes).map(|_| bytes)
+    // Replies are JSON documents one after another; each is handed over as it arrives.
+    let (replies, arrived) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let stream = serde_json::Deserializer::from_reader(BufReader::new(stdout));
+        for reply in stream.into_iter::<Reply>() {
+            // A truncated document is a process that died mid-write: its status tells why.
+            let Ok(reply) = reply else { break };
+            if replies.send(reply).is_err() {
+                break;
+            }
+        }
     });
     let tail = Arc::new(Mutex::new(VecDeque::<u8>::new()));
     let kept = tail.clone();
@@ -194,12 +225,16 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     let deadline = Instant::now() + limits.time;
     let mut peak = 0u64;
     let mut killed = None;
+    let mut received = Vec::new();
     let status = loop {
+        received.extend(arrived.try_iter());
         if let Some(status) = child.try_wait()? {
             break status;
         }
         let rss = tree_rss(pid);
-        peak = peak.max(rss);
+        if received.is_empty() {
+            peak = peak.max(rss);
+        }
         if killed.is_none() {
             if Instant::now() >= deadline {
                 killed = Some(Fault {
@@ -231,9 +266,10 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     reap_orphans();
     let _ = shm::sweep(pid);
     CURRENT.store(0, Ordering::SeqCst);
-    let bytes = reply
+    reader
         .join()
-        .map_err(|_| io::Error::other("the reply reader panicked"))??;
+        .map_err(|_| io::Error::other("the reply reader panicked"))?;
+    received.extend(arrived.try_iter());
     let _ = passthrough.join();
     let tail = String::from_utf8_lossy(
         &tail
@@ -245,15 +281,34 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     )
     .into_owned();
 
-    let outcome = match killed {
-        Some(fault) => Err(fault),
-        None => match serde_json::from_slice::<Reply>(&bytes) {
-            Ok(reply) => Ok(reply),
-            Err(_) => Err(classify(status, &tail, limits.memory)),
-        },
+    let fault = || {
+        killed
+            .clone()
+            .unwrap_or_else(|| classify(status, &tail, limits.memory))
+    };
+    let mut received = received.into_iter();
+    let Some(reply) = received.next() else {
+        return Ok(Isolated {
+            outcome: Err(fault()),
+            profile: None,
+            sampled_peak_rss: peak,
+        });
+    };
+    let wanted = profiling && matches!(reply, Reply::Measured(_));
+    let profile = match (received.next(), wanted) {
+        (Some(Reply::Profiled(profile)), _) => Some(profile),
+        (Some(other), _) => Some(Err(ProfileFailure::Profiler(format!(
+            "the cell process answered out of turn: {other:?}"
+        )))),
+        (None, true) => Some(Err(ProfileFailure::Profiler(format!(
+            "no profile: {}",
+            fault().message
+        )))),
+        (None, false) => None,
     };
     Ok(Isolated {
-        outcome,
+        outcome: Ok(reply),
+        profile,
         sampled_peak_rss: peak,
     })
 }
@@ -374,23 +429,57 @@ pub fn serve(plugins: &Plugins) -> io::Result<()> {
         };
         rustix::process::setrlimit(rustix::process::Resource::As, limit)?;
     }
-    let reply =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(request, plugins))) {
-            Ok(reply) => reply,
-            Err(payload) => Reply::Panicked(
-                payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic with a non-text payload".to_owned()),
-            ),
-        };
     let mut out = std::fs::File::from(reply_fd);
-    serde_json::to_writer(&mut out, &reply).map_err(io::Error::other)?;
-    out.flush()
+    let mut send = |reply: &Reply| {
+        serde_json::to_writer(&mut out, reply).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    let (reply, then) = caught(|| work(request, plugins))
+        .unwrap_or_else(|message| (Reply::Panicked(message), None));
+    send(&reply)?;
+    // The measurement is out: now the profiled run, which cannot change or lose it.
+    if let Some(cell) = then {
+        let profile = caught(|| {
+            let job = cell.prepared.job(cell.workers, cell.seed, cell.policy);
+            record(
+                &cell.prepared,
+                (cell.spec, &cell.params),
+                &job,
+                cell.profiling,
+            )
+        })
+        .unwrap_or_else(|message| Err(ProfileFailure::Strategy(format!("panicked: {message}"))));
+        send(&Reply::Profiled(profile))?;
+    }
+    Ok(())
 }
 
-fn work(request: Request, plugins: &Plugins) -> Reply {
+/// Runs `f`, turning a panic into its message.
+fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-text payload".to_owned())
+    })
+}
+
+/// A measured cell kept for its profiled run.
+struct ToProfile<'a> {
+    prepared: Prepared,
+    spec: &'a StrategySpec,
+    params: Params,
+    workers: usize,
+    seed: u64,
+    policy: FailurePolicy,
+    profiling: Profiling,
+}
+
+/// Does the work; returns the reply and, for a measured cell that is to be profiled, what its
+/// profiled run needs.
+fn work(request: Request, plugins: &Plugins) -> (Reply, Option<ToProfile<'_>>) {
     let shape = (request.size, request.seed, request.tasks);
     match request.work {
         Work::Prepare => {
@@ -401,11 +490,14 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
                 request.policy,
                 None,
             ) {
-                Ok(prepared) => Reply::Prepared {
-                    answer: prepared.reference.answer.clone(),
-                    features: prepared.features,
-                },
-                Err(e) => Reply::Failed(e),
+                Ok(prepared) => (
+                    Reply::Prepared {
+                        answer: prepared.reference.answer.clone(),
+                        features: prepared.features,
+                    },
+                    None,
+                ),
+                Err(e) => (Reply::Failed(e), None),
             }
         }
         Work::Measure {
@@ -415,6 +507,7 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
             sampling,
             expected,
             features,
+            profile,
         } => {
             let measured = plugins
                 .strategies
@@ -433,17 +526,24 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
                     )?;
                     // Contention is measured against the bucket's sequential run.
                     prepared.features = features;
-                    measure(
-                        &prepared,
-                        (spec, &params),
-                        workers,
-                        (request.seed, request.policy),
-                        sampling,
-                    )
+                    let job = prepared.job(workers, request.seed, request.policy);
+                    let measured = measure(&prepared, (spec, &params), &job, sampling)?;
+                    Ok((measured, spec, params, prepared))
                 });
             match measured {
-                Ok(measured) => Reply::Measured(measured),
-                Err(e) => Reply::Failed(e),
+                Ok((measured, spec, params, prepared)) => (
+                    Reply::Measured(measured),
+                    profile.map(|profiling| ToProfile {
+                        prepared,
+                        spec,
+                        params,
+                        workers,
+                        seed: request.seed,
+                        policy: request.policy,
+                        profiling,
+                    }),
+                ),
+                Err(e) => (Reply::Failed(e), None),
             }
         }
     }

@@ -29,6 +29,9 @@ pub enum Command {
         /// Fewer samples: a quick look rather than figures to defend.
         #[arg(long)]
         quick: bool,
+        /// Skip each cell's profiled run (and its flame graph).
+        #[arg(long)]
+        no_profile: bool,
     },
     /// Render every report (results.csv, summary.md, report.html) again from the
     /// results.json of an output directory.
@@ -39,6 +42,28 @@ pub enum Command {
     },
     /// List every workload and strategy with its parameters.
     List,
+    /// Write a differential flame graph: where the time went between two cells (two
+    /// strategies, say) or the same cell in two runs (two versions). Each side is a cell id or
+    /// its flame graph's file name in DIR, `OTHER_DIR:CELL` for a cell of another run, or a
+    /// `.folded` file.
+    #[command(name = "diff-flame")]
+    DiffFlame {
+        /// The before side.
+        before: String,
+        /// The after side: its flame graph's shape, coloured by how each frame's share changed
+        /// (red grew, blue shrank).
+        after: String,
+        /// The output directory cells are looked up in.
+        #[arg(long, default_value = "target/parbench/latest")]
+        dir: PathBuf,
+        /// The SVG to write (default: DIR/flamegraphs/diff-BEFORE--AFTER.svg).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Keep the process and thread frames at the root of each stack (by default they are
+        /// dropped, so that two strategies' stacks meet in the code they share).
+        #[arg(long)]
+        keep_roots: bool,
+    },
     /// Serve as a worker process of a process strategy (started by parbench itself, speaking
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]

@@ -44,6 +44,32 @@ pub enum Error {
     /// The filter selected no cell.
     #[error("--filter `{0}` matches no cell of the suite")]
     NothingSelected(String),
+    /// A side of `diff-flame` names no cell of its results.
+    #[error("{}: no cell `{cell}`; the profiled cells are: {}", dir.display(), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    UnknownCell {
+        /// The output directory looked in.
+        dir: PathBuf,
+        /// The cell asked for.
+        cell: String,
+        /// The cells with a profile there.
+        known: Vec<String>,
+    },
+    /// A cell of `diff-flame` has no profile.
+    #[error("{cell} has no profile: {reason}")]
+    NoProfile {
+        /// The cell.
+        cell: String,
+        /// Why.
+        reason: String,
+    },
+    /// A folded-stacks file cannot be read.
+    #[error("{path}: {source}")]
+    Folded {
+        /// The file.
+        path: PathBuf,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -24,6 +24,7 @@ pub mod list;
 mod machine;
 pub mod overhead;
 pub mod probe;
+pub mod profile;
 pub mod runner;
 mod sampler;
 pub mod stats;
@@ -90,6 +91,25 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             for file in parbench_reports::write_all(&dir, &results)? {
                 println!("{}", file.display());
             }
+            let graphs = parbench_reports::flame::rerender(&dir, &results)?;
+            if !graphs.is_empty() {
+                println!(
+                    "{} ({} flame graphs)",
+                    dir.join(parbench_reports::flame::DIR).display(),
+                    graphs.len()
+                );
+            }
+            Ok(0)
+        }
+        Command::DiffFlame {
+            before,
+            after,
+            dir,
+            out,
+            keep_roots,
+        } => {
+            let path = profile::diff_flame(&before, &after, &dir, out.as_deref(), keep_roots)?;
+            println!("{}", path.display());
             Ok(0)
         }
         Command::Cell => {
@@ -110,6 +130,7 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             out,
             filter,
             quick,
+            no_profile,
         } => {
             // A worker process never gets here: only a run handles signals itself.
             interrupt::install().map_err(Error::Signals)?;
@@ -117,7 +138,13 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
                 Some(path) => Suite::load(&path, plugins)?,
                 None => Suite::embedded(plugins)?,
             };
-            let summary = runner::run(&suite, &RunOptions { out, filter, quick })?;
+            let options = RunOptions {
+                out,
+                filter,
+                quick,
+                profile: !no_profile,
+            };
+            let summary = runner::run(&suite, &options)?;
             println!(
                 "\n{} cells, {} failed, {} within ±{}% · in {:.1} s",
                 summary.cells,

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
-    write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Results, Status,
-    SuiteInfo, SCHEMA_VERSION,
+    flame, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Profile,
+    Results, Status, SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
 
 use crate::cell::{isolate, Fault, Limits, Reply, Request, Work};
+use crate::profile::{ProfileFailure, Profiled};
 use crate::sampler::Measured;
 use crate::stats::{median_index, summarize};
 use crate::suite::{Configured, Group, Suite};
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub filter: Option<String>,
     /// Fewer samples: a quick look rather than a measurement to defend.
     pub quick: bool,
+    /// Profile every cell after its samples (and draw its flame graph).
+    pub profile: bool,
 }
 
 /// What a finished run did.
@@ -260,8 +263,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         };
         for (strategy, workers, id) in &bucket.cells {
             progress.start(id);
-            let (measured, sampled_peak) = match &prepared {
-                Err(fault) => (Err(fault.clone()), 0),
+            let (measured, sampled_peak, profile) = match &prepared {
+                Err(fault) => (Err(fault.clone()), 0, None),
                 Ok((answer, features)) => {
                     let work = Work::Measure {
                         strategy: strategy.spec.name.to_owned(),
@@ -274,13 +277,14 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                         sampling,
                         expected: answer.clone(),
                         features: features.clone(),
+                        profile: options.profile.then_some(suite.profiling),
                     };
                     let isolated = isolate(&request(work), limits);
                     let measured = match isolated.outcome {
                         Ok(Reply::Measured(measured)) => Ok(measured),
                         other => Err(fault_of(other)),
                     };
-                    (measured, isolated.sampled_peak_rss)
+                    (measured, isolated.sampled_peak_rss, isolated.profile)
                 }
             };
             let mut cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
@@ -291,6 +295,9 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 .map(|exact| exact.max(sampled_peak))
                 .or((sampled_peak > 0).then_some(sampled_peak));
             rebase_contention(&mut cell, &results.cells);
+            if let Some(profile) = profile {
+                attach_profile(&mut cell, profile, suite.profiling.frequency, &options.out);
+            }
             progress.finish(&cell);
             results.cells.push(cell);
             // Rated as soon as its sequential cell is known, so an interrupted run keeps it.
@@ -324,6 +331,63 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         files,
         elapsed: started.elapsed(),
     })
+}
+
+/// Frames kept in a cell's profile summary.
+const TOP_FRAMES: usize = 8;
+
+/// Writes a cell's flame graph and folded stacks and records its profile. A profiled run that
+/// failed or answered wrongly fails the cell, as a timed sample would; a profiler that failed
+/// leaves the cell's measurement as it was.
+fn attach_profile(
+    cell: &mut Cell,
+    profile: Result<Profiled, ProfileFailure>,
+    frequency_hz: u32,
+    out: &std::path::Path,
+) {
+    let failed = |error: String| Profile {
+        frequency_hz,
+        error: Some(error),
+        ..Profile::default()
+    };
+    cell.profile = Some(match profile {
+        Ok(p) => {
+            let title = flame::title(&cell.id, p.samples, p.runs, p.frequency);
+            let written = {
+                let _writing = crate::interrupt::writing();
+                flame::write_graph(out, &cell.id, &p.stacks, &title)
+            };
+            let ((folded, flamegraph), error) = match written {
+                Ok(paths) => (paths, None),
+                Err(e) => {
+                    terminal::warning(&format!("{}: no flame graph: {e}", cell.id));
+                    (Default::default(), Some(e.to_string()))
+                }
+            };
+            Profile {
+                flamegraph,
+                folded,
+                samples: p.samples,
+                frequency_hz: p.frequency,
+                runs: p.runs,
+                rounds: p.rounds,
+                duration_ns: p.duration_ns,
+                top_frames: flame::top_frames(&p.stacks, TOP_FRAMES),
+                processes: flame::processes(&p.stacks),
+                error,
+            }
+        }
+        Err(ProfileFailure::Strategy(message)) => {
+            cell.status = Status::Failed;
+            cell.verified = false;
+            cell.error = Some(message.clone());
+            failed(message)
+        }
+        Err(ProfileFailure::Profiler(message)) => {
+            terminal::warning(&format!("{}: no profile: {message}", cell.id));
+            failed(message)
+        }
+    });
 }
 
 /// States every cell's efficiency against the machine's limits; the speedup needs the
@@ -486,5 +550,6 @@ fn cell_record(
         ci_target: 0.0,
         converged,
         timeline,
+        profile: None,
     }
 }

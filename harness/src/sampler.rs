@@ -26,6 +26,18 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// The job of a strategy measuring these tasks on `workers`.
+    pub fn job(&self, workers: usize, seed: u64, policy: FailurePolicy) -> Job {
+        Job {
+            workload: self.workload.clone(),
+            recipe: self.recipe.clone(),
+            input: self.input.clone(),
+            seed,
+            workers,
+            policy,
+        }
+    }
+
     /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
     /// and plans the tasks. The reference is `expected` when the policy lets an answer
     /// computed elsewhere be checked exactly; otherwise it is computed here, sequentially.
@@ -89,25 +101,16 @@ pub(crate) struct Measured {
 pub(crate) fn measure(
     prepared: &Prepared,
     (strategy, params): (&StrategySpec, &Params),
-    workers: usize,
-    (seed, policy): (u64, FailurePolicy),
+    job: &Job,
     sampling: Sampling,
 ) -> Result<Measured, String> {
-    let job = Job {
-        workload: prepared.workload.clone(),
-        recipe: prepared.recipe.clone(),
-        input: prepared.input.clone(),
-        seed,
-        workers,
-        policy,
-    };
     let started = Instant::now();
     let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
     let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(sampling.min_samples);
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
-        let (sample, timeline) = take_sample(prepared, strategy, params, &job, iterations)
+        let (sample, timeline) = take_sample(prepared, strategy, params, job, iterations)
             .map_err(|e| format!("sample {}: {e}", index + 1))?;
         if index == 0 {
             iterations = iterations_for(sample.run_ns);
@@ -270,7 +273,7 @@ fn timeline(report: &RunReport) -> Option<Timeline> {
 
 /// Runs the prepared tasks once and checks the answer against the reference; returns the
 /// report and the CPU time of the measuring process during the run.
-fn run_verified(
+pub(crate) fn run_verified(
     instance: &mut dyn Strategy,
     prepared: &Prepared,
     job: &Job,

@@ -17,6 +17,9 @@
 //! max_samples = 100       # and never more than this
 //! cell_timeout = "120s"   # a cell running longer is killed: status `timeout`
 //! memory_limit = "4GiB"   # a cell holding more is killed: status `oom`
+//! profile_hz = 997        # after its samples, each cell runs once more under a profiler...
+//! profile_samples = 100   # ...until the profile holds this many samples...
+//! profile_time = "1s"     # ...or has run this long (`parbench run --no-profile` skips it)
 //!
 //! [[workload]]
 //! name = "http"
@@ -61,6 +64,9 @@ struct SuiteFile {
     time_budget: Option<Spanned<String>>,
     cell_timeout: Option<Spanned<String>>,
     memory_limit: Option<Spanned<String>>,
+    profile_hz: Option<Spanned<u32>>,
+    profile_samples: Option<Spanned<u64>>,
+    profile_time: Option<Spanned<String>>,
     strategy_params: Option<Spanned<toml::Table>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<WorkloadEntry>,
@@ -163,6 +169,8 @@ pub struct Suite {
     /// Resident memory a cell's processes may hold together (status `oom`); also each cell
     /// process's address-space limit when the suite sets it.
     pub memory_limit: Option<u64>,
+    /// How each cell's profiled run samples.
+    pub profiling: crate::profile::Profiling,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
 }
@@ -406,6 +414,35 @@ impl Suite {
                 )
             })?),
         };
+        let profile_defaults = crate::profile::Profiling::default();
+        let profiling = crate::profile::Profiling {
+            frequency: match &raw.profile_hz {
+                None => profile_defaults.frequency,
+                Some(hz) if (1..=10_000).contains(hz.get_ref()) => *hz.get_ref(),
+                Some(hz) => {
+                    return Err(at(
+                        hz.span(),
+                        "profile_hz",
+                        format!(
+                            "must be between 1 and 10000 samples per second, not {}",
+                            hz.get_ref()
+                        ),
+                    ))
+                }
+            },
+            samples: match &raw.profile_samples {
+                None => profile_defaults.samples,
+                Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+                Some(n) => {
+                    return Err(at(
+                        n.span(),
+                        "profile_samples",
+                        "must be at least 1".to_owned(),
+                    ))
+                }
+            },
+            time: duration(&raw.profile_time, "profile_time", profile_defaults.time)?,
+        };
         let time_budget = match &raw.time_budget {
             None => defaults.time_budget,
             Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| {
@@ -586,6 +623,7 @@ impl Suite {
             },
             cell_timeout,
             memory_limit,
+            profiling,
             groups,
         })
     }
@@ -850,6 +888,23 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bench.toml:2:15: max_samples: must be at least `samples` (9)"
+        );
+        let profiled = parse(&format!(
+            "profile_hz = 499\nprofile_samples = 300\nprofile_time = \"3s\"{square}"
+        ))
+        .unwrap();
+        assert_eq!(
+            profiled.profiling,
+            crate::profile::Profiling {
+                frequency: 499,
+                samples: 300,
+                time: std::time::Duration::from_secs(3),
+            }
+        );
+        let err = parse(&format!("profile_hz = 0{square}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1:14: profile_hz: must be between 1 and 10000 samples per second, not 0"
         );
     }
 }

@@ -54,6 +54,8 @@ name = "small"
 seed = 5
 samples = 3
 max_samples = 3
+profile_samples = 20
+profile_time = "200ms"
 
 [[workload]]
 name = "square"
@@ -156,6 +158,25 @@ tasks = [3]
         if cell.strategy == "sequential" {
             assert_eq!(efficiency.parallel_efficiency, Some(1.0));
         }
+        // Profiled after its samples: the flame graph and its stacks are on disk.
+        let profile = cell.profile.as_ref().unwrap();
+        assert!(profile.error.is_none(), "{}: {:?}", cell.id, profile.error);
+        assert!(profile.runs >= 1 && profile.rounds >= 1, "{}", cell.id);
+        assert_eq!(profile.frequency_hz, 997);
+        let folded = fs::read_to_string(out.join(&profile.folded)).unwrap();
+        let counted: u64 = parbench_reports::flame::parse(&folded)
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(counted, profile.samples, "{}", cell.id);
+        let processes: u64 = profile.processes.iter().map(|p| p.samples).sum();
+        assert_eq!(processes, profile.samples, "{}", cell.id);
+        let svg = fs::read_to_string(out.join(&profile.flamegraph)).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains(&cell.id),
+            "{}",
+            cell.id
+        );
         // Worker processes re-executed from this binary report their memory and the bytes
         // that crossed to them; threads move nothing.
         for sample in &cell.samples {
@@ -220,8 +241,17 @@ tasks = [3]
         names.sort();
         names
     };
-    let files = ["report.html", "results.csv", "results.json", "summary.md"];
+    let files = [
+        "flamegraphs",
+        "report.html",
+        "results.csv",
+        "results.json",
+        "summary.md",
+    ];
     assert_eq!(names(), files);
+    // Two files a cell in `flamegraphs/`, and nothing else.
+    let graphs = fs::read_dir(out.join("flamegraphs")).unwrap().count();
+    assert_eq!(graphs, 2 * results.cells.len());
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     assert!(results.cells.iter().all(|c| html.contains(&c.id)));
 
@@ -229,10 +259,11 @@ tasks = [3]
     for file in ["report.html", "results.csv", "summary.md"] {
         fs::remove_file(out.join(file)).unwrap();
     }
-    let printed: String = ["results.json", "results.csv", "summary.md", "report.html"]
+    let mut printed: String = ["results.json", "results.csv", "summary.md", "report.html"]
         .iter()
         .map(|f| format!("{}\n", out.join(f).display()))
         .collect();
+    printed += &format!("{} (10 flame graphs)\n", out.join("flamegraphs").display());
     parbench()
         .arg("report")
         .arg(&out)
@@ -241,6 +272,135 @@ tasks = [3]
         .stdout(printed);
     assert_eq!(names(), files);
     assert_eq!(fs::read_to_string(out.join("report.html")).unwrap(), html);
+}
+
+#[test]
+fn flame_graphs_show_the_work_and_the_worker_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = run_ok(
+        dir.path(),
+        r#"
+name = "profiles"
+samples = 3
+max_samples = 3
+profile_samples = 300
+profile_time = "4s"
+
+[[workload]]
+name = "resize"
+sizes = [4]
+tasks = [4]
+strategies = ["sequential", "process-pool"]
+workers = [2]
+"#,
+    );
+    let out = dir.path().join("out");
+    let stacks = |strategy: &str| {
+        let cell = results
+            .cells
+            .iter()
+            .find(|c| c.strategy == strategy)
+            .unwrap();
+        let profile = cell.profile.as_ref().unwrap();
+        assert!(profile.samples >= 100, "{}: {profile:?}", cell.id);
+        let text = fs::read_to_string(out.join(&profile.folded)).unwrap();
+        (profile.clone(), parbench_reports::flame::parse(&text))
+    };
+    // The resize routine of the `image` crate, called from the workload's task, in the cell.
+    let (sequential, own) = stacks("sequential");
+    // A frame's function without its path and generics: `image::imageops::sample::resize`
+    // (full debug information) and `resize<image::..>` (line tables) are both `resize`.
+    let function = |frame: &str| {
+        let (mut depth, mut start, mut end) = (0usize, 0, frame.len());
+        for (i, c) in frame.char_indices() {
+            match c {
+                '<' if depth == 0 && i > start => {
+                    end = end.min(i);
+                    depth += 1;
+                }
+                '<' => depth += 1,
+                '>' => depth = depth.saturating_sub(1),
+                ':' if depth == 0 && frame[i..].starts_with("::") => {
+                    (start, end) = (i + 2, frame.len());
+                }
+                _ => {}
+            }
+        }
+        frame[start.min(end)..end].to_owned()
+    };
+    let calls = |stack: &str, name: &str| stack.split(';').any(|f| function(f) == name);
+    let resizing = |stack: &str| calls(stack, "run_task") && calls(stack, "resize");
+    let roots = |stacks: &[(String, u64)]| -> Vec<String> {
+        stacks
+            .iter()
+            .map(|(s, _)| s.split(';').take(2).collect::<Vec<_>>().join(";"))
+            .collect()
+    };
+    assert!(
+        own.iter()
+            .any(|(stack, _)| stack.starts_with("cell;") && resizing(stack)),
+        "{:?}",
+        roots(&own)
+    );
+    assert_eq!(sequential.processes.len(), 1);
+    assert!(!sequential.top_frames.is_empty());
+    // process-pool: the workers' own stacks under their root frames — the resize, and the
+    // framing and copying of the task's bytes through the pipe.
+    let (pool, stacks) = stacks("process-pool");
+    for worker in ["process-pool worker 0;", "process-pool worker 1;"] {
+        let theirs: Vec<&str> = stacks
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .filter(|s| s.starts_with(worker))
+            .collect();
+        assert!(
+            theirs.iter().any(|s| resizing(s)),
+            "{worker}: {} stacks",
+            theirs.len()
+        );
+        assert!(
+            theirs
+                .iter()
+                .any(|s| s.contains("parbench_strategies::process::wire")),
+            "{worker}: {} stacks",
+            theirs.len()
+        );
+    }
+    assert!(pool.processes.len() >= 2, "{:?}", pool.processes);
+    let svg = fs::read_to_string(out.join(&pool.flamegraph)).unwrap();
+    assert!(svg.contains("process-pool worker 1") && svg.contains("resize"));
+
+    // Where the time went between the two strategies.
+    let [a, b] = ["sequential/w1", "process-pool/w2"].map(|s| format!("resize/size=4/tasks=4/{s}"));
+    let diff = out.join("flamegraphs/diff-resize_size_4_tasks_4_sequential_w1--resize_size_4_tasks_4_process-pool_w2.svg");
+    parbench()
+        .args(["diff-flame", &a, &b, "--dir"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(format!("{}\n", diff.display()));
+    let svg = fs::read_to_string(&diff).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("resize"));
+    // A folded file and a cell of another run (`DIR:CELL`) are sides too.
+    let other = format!("{}:{a}", out.display());
+    let mine = dir.path().join("mine.svg");
+    parbench()
+        .args(["diff-flame", &other])
+        .arg(out.join(&sequential.folded))
+        .arg("-o")
+        .arg(&mine)
+        .assert()
+        .success();
+    assert!(fs::read_to_string(&mine).unwrap().contains("<svg"));
+    parbench()
+        .args(["diff-flame", &a, "resize/size=4/tasks=4/rayon/w2", "--dir"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: {}: no cell `resize/size=4/tasks=4/rayon/w2`; the profiled cells are: {a}, {b}\n",
+            out.display()
+        ));
 }
 
 #[test]
@@ -390,7 +550,8 @@ fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
 fn the_filter_selects_cells_by_id() {
     let dir = tempfile::tempdir().unwrap();
     parbench()
-        .args(["run", "--quick", "--filter", "square/size=1000000/tasks=8/"])
+        .args(["run", "--quick", "--no-profile"])
+        .args(["--filter", "square/size=1000000/tasks=8/"])
         .arg("--out")
         .arg(dir.path())
         .assert()

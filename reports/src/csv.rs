@@ -70,6 +70,10 @@ struct Row<'a> {
     output_bytes: u64,
     generate_ns: u64,
     sequential_busy_ns: u64,
+    profile_samples: Option<u64>,
+    top_frame: Option<&'a str>,
+    top_frame_share: Option<f64>,
+    flamegraph: Option<&'a str>,
 }
 
 impl<'a> Row<'a> {
@@ -80,6 +84,8 @@ impl<'a> Row<'a> {
         // The setup, teardown, CPU and bytes of the sample the overhead comes from.
         let sample = cell.median_sample();
         let overhead = cell.overhead.as_ref();
+        let profile = cell.profile.as_ref().filter(|p| p.samples > 0);
+        let top = profile.and_then(|p| p.top_frames.first());
         Self {
             id: &cell.id,
             workload: &cell.workload,
@@ -137,6 +143,12 @@ impl<'a> Row<'a> {
             output_bytes: cell.features.output_bytes,
             generate_ns: cell.features.generate_ns,
             sequential_busy_ns: cell.features.sequential_busy_ns,
+            profile_samples: profile.map(|p| p.samples),
+            top_frame: top.map(|f| f.frame.as_str()),
+            top_frame_share: top.map(|f| f.share),
+            flamegraph: profile
+                .map(|p| p.flamegraph.as_str())
+                .filter(|f| !f.is_empty()),
         }
     }
 }

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod csv;
+pub mod flame;
 pub mod format;
 mod html;
 mod markdown;
@@ -29,7 +30,9 @@ pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, Results, Sample, Stats, Status, SuiteInfo, Timeline, TimelineSpan, WorkerMemory,
-    SCHEMA_VERSION,
+    Overhead, ProcessSamples, Profile, Results, Sample, Stats, Status, SuiteInfo, Timeline,
+    TimelineSpan, TopFrame, WorkerMemory, SCHEMA_VERSION,
 };
-pub use writer::{read, write_all, write_atomically, writers, Json, ReportError, Writer};
+pub use writer::{
+    read, write_all, write_atomically, write_file_atomically, writers, Json, ReportError, Writer,
+};

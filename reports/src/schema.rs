@@ -189,6 +189,55 @@ pub struct Cell {
     /// absent for failed cells and runs of more than [`Timeline::MAX_SPANS`] tasks.
     #[serde(default)]
     pub timeline: Option<Timeline>,
+    /// The cell's profile: one extra run under a sampling profiler after its timed samples.
+    #[serde(default)]
+    pub profile: Option<Profile>,
+}
+
+/// A cell's profile: where its processes spent their CPU time, from one extra, verified run
+/// (never a timed sample) under a sampling profiler, worker processes included.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The flame graph (SVG), relative to the output directory.
+    pub flamegraph: String,
+    /// The folded stacks it was drawn from, relative to the output directory.
+    pub folded: String,
+    /// Samples the profile holds: what the kernel delivered, not what was asked for.
+    pub samples: u64,
+    /// The sampling rate asked for, per second of CPU time.
+    pub frequency_hz: u32,
+    /// Profiled runs, each verified against the reference.
+    pub runs: u32,
+    /// Rounds of setup, runs and teardown (worker processes return their stacks as they exit).
+    #[serde(default)]
+    pub rounds: u32,
+    /// Wall time of the profiled runs.
+    pub duration_ns: u64,
+    /// The frames with the most self time, most first.
+    pub top_frames: Vec<TopFrame>,
+    /// Samples per process (the root frames: `cell`, `process-pool worker 1`, ...).
+    pub processes: Vec<ProcessSamples>,
+    /// Why the profile is missing or partial, when it is.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A frame and its self time: the share of a profile's samples in which it was running.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopFrame {
+    /// The function, as the profile names it.
+    pub frame: String,
+    /// Samples in which it was the innermost frame, over all samples.
+    pub share: f64,
+}
+
+/// One process's samples in a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSamples {
+    /// The root frame naming it.
+    pub process: String,
+    /// Its samples.
+    pub samples: u64,
 }
 
 /// One run's tasks on its lanes: where the gaps and the tail are.

@@ -109,19 +109,23 @@ pub fn write_atomically(
     results: &Results,
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(writer.file_name());
-    let bytes = writer.render(results)?;
-    let temp = dir.join(format!(
-        ".{}.{}.tmp",
-        writer.file_name(),
-        std::process::id()
-    ));
+    write_file_atomically(&path, &writer.render(results)?)?;
+    Ok(path)
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it and a rename.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ReportError::Io { path, source }
     };
     let written = fs::File::create(&temp)
         .and_then(|mut file| {
-            file.write_all(&bytes)?;
+            file.write_all(bytes)?;
             file.sync_data()
         })
         .map_err(io(&temp));
@@ -129,14 +133,13 @@ pub fn write_atomically(
         let _ = fs::remove_file(&temp);
         return Err(e);
     }
-    fs::rename(&temp, &path).map_err(|source| {
+    fs::rename(&temp, path).map_err(|source| {
         let _ = fs::remove_file(&temp);
         ReportError::Io {
-            path: path.clone(),
+            path: path.to_owned(),
             source,
         }
-    })?;
-    Ok(path)
+    })
 }
 
 /// Every writer parbench has, in the order their files are written.

@@ -14,6 +14,7 @@ pub mod exec;
 mod policy;
 pub mod pool;
 pub mod process;
+pub mod profile;
 pub mod rayon_pool;
 mod reference;
 pub mod sequential;

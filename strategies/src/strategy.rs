@@ -165,6 +165,8 @@ impl RunReport {
 pub struct Teardown {
     /// One entry per worker process; empty for strategies that stay in one process.
     pub workers: Vec<WorkerMemory>,
+    /// The worker processes' profiles, when [`Strategy::profile_workers`] asked for them.
+    pub profiles: Vec<crate::profile::Stacks>,
 }
 
 /// A worker process's memory, read from its own `/proc/self/status` just before it exited.
@@ -235,6 +237,13 @@ pub trait Strategy: Send {
 
     /// Stops and joins every worker. Calling it twice, or without `setup`, is harmless.
     fn teardown(&mut self) -> Result<Teardown, StrategyError>;
+
+    /// Asks a strategy whose workers are processes to profile them at `frequency` from the
+    /// next `setup`, and to return their stacks from `teardown`. Strategies that stay in one
+    /// process have nothing to do: the profiler samples that process already.
+    fn profile_workers(&mut self, frequency: u32) {
+        let _ = frequency;
+    }
 }
 
 /// A registered strategy: its name, description, parameters and how to build it.

@@ -55,7 +55,11 @@ nav ol { columns: 2; padding-left: 20px; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 8px 0 4px; font-size: 13px; }
 .legend span::before { content: ""; display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 6px; vertical-align: -1px; background: var(--c); }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 16px; }
-.timelines { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
+.timelines, .profiles { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
+table.frames td { white-space: nowrap; }
+table.frames td.text { max-width: 240px; overflow: hidden; text-overflow: ellipsis; }
+table.frames td:last-child { width: 120px; }
+.share { display: inline-block; height: 10px; width: calc(var(--w) * 0.6px); min-width: 1px; background: var(--c); border-radius: 2px; margin-right: 6px; vertical-align: 0; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 8px; background: #fff; }
 figcaption { font-weight: 600; font-size: 14px; }
 figcaption small { display: block; font-weight: 400; color: var(--muted); }
@@ -248,6 +252,7 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     distribution(html, &shown, focus)?;
     html.push_str("</div>\n");
     timelines(html, &shown)?;
+    profiles(html, &shown);
     failures(html, group);
     every_cell(html, group);
     html.push_str("</section>\n");
@@ -645,6 +650,71 @@ fn timelines(html: &mut String, shown: &[&Cell]) -> Result<(), ChartError> {
     Ok(())
 }
 
+/// Frames shown per strategy in the side-by-side of profiles.
+const PROFILE_FRAMES: usize = 6;
+
+/// Where each strategy's processes spent their CPU time: the frames with the most self time,
+/// side by side, each strategy's flame graph linked.
+fn profiles(html: &mut String, shown: &[&Cell]) {
+    let profiled: Vec<(&Cell, &crate::Profile)> = shown
+        .iter()
+        .filter_map(|c| Some((*c, c.profile.as_ref()?)))
+        .collect();
+    if profiled.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h3>Profiles</h3>\n<p class=\"sub\">Where the CPU time went in one extra, verified run \
+         per strategy under a sampling profiler (never a timed sample), worker processes \
+         included: the frames with the most self time, as a share of the profile's samples. \
+         Time spent blocked (waiting on a pipe, a lock or the network) costs no CPU and does not \
+         show. A strategy's name opens its flame graph.</p>\n<div class=\"grid profiles\">\n",
+    );
+    for (cell, profile) in profiled {
+        let name = escape(cell.strategy_label());
+        let title = if profile.flamegraph.is_empty() {
+            name
+        } else {
+            format!("<a href=\"{}\">{name}</a>", escape(&profile.flamegraph))
+        };
+        let processes = profile
+            .processes
+            .iter()
+            .map(|p| {
+                let share = p.samples as f64 / profile.samples.max(1) as f64;
+                format!("{} {}", escape(&p.process), percent(share))
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let _ = writeln!(
+            html,
+            "<figure><figcaption>{title}<small>{} samples over {} runs ({}) · {}</small>\
+             </figcaption>",
+            profile.samples,
+            profile.runs,
+            duration(profile.duration_ns as f64),
+            processes
+        );
+        if let Some(error) = &profile.error {
+            let _ = writeln!(html, "<p class=\"none\">No profile: {}</p>", escape(error));
+        }
+        html.push_str("<table class=\"frames\"><tbody>");
+        let colour = css(strategy_colour(cell.strategy_label()));
+        for frame in profile.top_frames.iter().take(PROFILE_FRAMES) {
+            let _ = write!(
+                html,
+                "<tr><td class=\"text\" title=\"{0}\"><code>{0}</code></td><td><span \
+                 class=\"share\" style=\"--w:{1:.1};--c:{colour}\"></span>{2}</td></tr>",
+                escape(&frame.frame),
+                100.0 * frame.share,
+                percent(frame.share)
+            );
+        }
+        html.push_str("</tbody></table></figure>\n");
+    }
+    html.push_str("</div>\n");
+}
+
 /// Tasks that failed by design, cells that failed, and what fail-fast cancelled.
 fn failures(html: &mut String, group: &Group<'_>) {
     let relevant: Vec<&Cell> = group
@@ -701,7 +771,7 @@ fn every_cell(html: &mut String, group: &Group<'_>) {
         "<details><summary>All {} cells</summary>\n<div class=\"scroll\"><table><thead><tr>\
          <th>cell</th><th>status</th><th>samples</th><th>median</th><th>95% CI</th>\
          <th>end to end</th><th>speedup</th><th>overhead</th><th>peak RSS</th>\
-         <th>bytes moved</th></tr></thead><tbody>\n",
+         <th>bytes moved</th><th>profile</th></tr></thead><tbody>\n",
         group.cells.len()
     );
     for cell in &group.cells {
@@ -709,7 +779,7 @@ fn every_cell(html: &mut String, group: &Group<'_>) {
         let _ = writeln!(
             html,
             "<tr id=\"cell-{}\"><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
-             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             anchor(&cell.id),
             escape(&cell.id),
             status_class(cell.status),
@@ -726,6 +796,14 @@ fn every_cell(html: &mut String, group: &Group<'_>) {
             cell.overhead.map_or("-".into(), |o| percent(o.share())),
             cell.peak_rss_bytes.map_or("-".into(), bytes),
             cell.median_sample().map_or("-".into(), |s| bytes(s.bytes_moved)),
+            match &cell.profile {
+                Some(p) if !p.flamegraph.is_empty() => format!(
+                    "<a href=\"{}\">{} samples</a>",
+                    escape(&p.flamegraph),
+                    p.samples
+                ),
+                _ => "-".to_owned(),
+            },
         );
     }
     html.push_str("</tbody></table></div></details>\n");

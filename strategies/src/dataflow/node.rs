@@ -65,6 +65,8 @@ struct JobSpec {
     input_bytes: u64,
     seed: u64,
     policy: FailurePolicy,
+    /// Nodes the strategy started profile themselves at this rate.
+    profile: Option<u32>,
 }
 
 /// What the strategy sends a node.
@@ -109,6 +111,7 @@ enum FromNode {
     Bye {
         peak_rss_bytes: u64,
         shared_rss_bytes: u64,
+        profile: Option<crate::profile::Stacks>,
     },
     Fatal(String),
 }
@@ -220,6 +223,13 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
     // Formed: a node of a later cluster that dials this address must be refused (and retry)
     // rather than wait in this listener's backlog for a job that never comes.
     drop(listener);
+    let profiler = match formed.as_ref().ok().and_then(|(_, job)| job.profile) {
+        Some(frequency) => match crate::profile::Profiler::start(frequency) {
+            Ok(profiler) => Some(profiler),
+            Err(e) => return Err(fatal(&mut to_parent, protocol(e))),
+        },
+        None => None,
+    };
     let formed =
         formed.and_then(|(sockets, job)| start(registry, sockets, process, &job, process == 0));
     let mut node = match formed {
@@ -252,10 +262,17 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
         }
     }
     node.finish().map_err(|e| fatal(&mut to_parent, e))?;
+    let root = format!("timely node {process}");
+    let profile = match profiler.map(|p| p.finish(&root)) {
+        Some(Ok(stacks)) => Some(stacks),
+        Some(Err(e)) => return Err(fatal(&mut to_parent, protocol(e))),
+        None => None,
+    };
     let (peak_rss_bytes, shared_rss_bytes) = own_memory();
     to_parent.send(&FromNode::Bye {
         peak_rss_bytes,
         shared_rss_bytes,
+        profile,
     })?;
     Ok(())
 }
@@ -607,6 +624,8 @@ impl Node {
 pub struct Cluster {
     /// The hostfile's addresses; `None` for local nodes on free loopback ports.
     hosts: Option<Vec<String>>,
+    /// Local nodes profile themselves at this rate when set.
+    profile: Option<u32>,
     running: Option<Running>,
     output: Vec<u8>,
 }
@@ -629,6 +648,7 @@ impl Cluster {
     pub fn local() -> Self {
         Self {
             hosts: None,
+            profile: None,
             running: None,
             output: Vec::new(),
         }
@@ -649,6 +669,7 @@ impl Cluster {
         let hosts = read_hostfile(Path::new(hostfile)).map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
             hosts: Some(hosts),
+            profile: None,
             running: None,
             output: Vec::new(),
         })
@@ -680,6 +701,7 @@ impl Cluster {
             input_bytes: job.input.bytes.len() as u64,
             seed: job.seed,
             policy: job.policy,
+            profile: self.profile,
         };
         let mut nodes = Vec::with_capacity(local);
         for process in 0..local {
@@ -805,12 +827,17 @@ impl Strategy for Cluster {
         &self.output
     }
 
+    fn profile_workers(&mut self, frequency: u32) {
+        self.profile = Some(frequency);
+    }
+
     fn teardown(&mut self) -> Result<Teardown, StrategyError> {
         let Some(mut running) = self.running.take() else {
             self.output = Vec::new();
             return Ok(Teardown::default());
         };
         let mut workers = Vec::new();
+        let mut profiles = Vec::new();
         let mut failure = None;
         for node in &mut running.nodes {
             if let Err(e) = send(node, &ToNode::Shutdown, &[]) {
@@ -822,11 +849,15 @@ impl Strategy for Cluster {
                 Ok(FromNode::Bye {
                     peak_rss_bytes,
                     shared_rss_bytes,
-                }) => workers.push(WorkerMemory {
-                    pid: node.pid,
-                    peak_rss_bytes,
-                    shared_rss_bytes,
-                }),
+                    profile,
+                }) => {
+                    workers.push(WorkerMemory {
+                        pid: node.pid,
+                        peak_rss_bytes,
+                        shared_rss_bytes,
+                    });
+                    profiles.extend(profile);
+                }
                 Ok(other) => {
                     failure.get_or_insert(unexpected(node, "at teardown", &other));
                 }
@@ -839,7 +870,7 @@ impl Strategy for Cluster {
         self.output = Vec::new();
         match failure {
             Some(e) => Err(e),
-            None => Ok(Teardown { workers }),
+            None => Ok(Teardown { workers, profiles }),
         }
     }
 }

@@ -86,6 +86,8 @@ const GRACE: Duration = Duration::from_secs(5);
 pub struct Processes {
     transport: Transport,
     state: Option<Running>,
+    /// Workers profile themselves at this rate when set.
+    profile: Option<u32>,
     /// A test hook: panic after this many results of a run.
     panic_after: Option<usize>,
 }
@@ -137,6 +139,7 @@ impl Processes {
         Self {
             transport,
             state: None,
+            profile: None,
             panic_after: None,
         }
     }
@@ -271,6 +274,7 @@ impl Processes {
                 tsc: clock.is_tsc(),
                 item_len,
                 shared: place.clone(),
+                profile: self.profile,
             });
             send(worker, &hello, &[], "during setup")?;
         }
@@ -655,17 +659,22 @@ impl Running {
             send(worker, &ToWorker::Shutdown, &[], "at teardown")?;
         }
         let mut memory = Vec::with_capacity(self.workers.len());
+        let mut profiles = Vec::new();
         for worker in &mut self.workers {
             let (index, pid) = (worker.index, worker.pid);
             match receive_message(worker, "at teardown")? {
                 FromWorker::Bye {
                     peak_rss_bytes,
                     shared_rss_bytes,
-                } => memory.push(WorkerMemory {
-                    pid,
-                    peak_rss_bytes,
-                    shared_rss_bytes,
-                }),
+                    profile,
+                } => {
+                    memory.push(WorkerMemory {
+                        pid,
+                        peak_rss_bytes,
+                        shared_rss_bytes,
+                    });
+                    profiles.extend(profile);
+                }
                 other => return Err(unexpected(index, "at teardown", &other)),
             }
         }
@@ -682,7 +691,10 @@ impl Running {
                 what: ended,
             }));
         }
-        Ok(Teardown { workers: memory })
+        Ok(Teardown {
+            workers: memory,
+            profiles,
+        })
     }
 }
 
@@ -694,6 +706,10 @@ impl Strategy for Processes {
     fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
         self.teardown()?;
         self.try_setup(job).map_err(|failure| self.fail(failure))
+    }
+
+    fn profile_workers(&mut self, frequency: u32) {
+        self.profile = Some(frequency);
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {

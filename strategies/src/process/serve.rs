@@ -64,6 +64,28 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
         let _ = rustix::thread::set_name(&name);
     }
 
+    // Profiling starts before the workload is built: a profiled worker's stacks cover its
+    // whole life, and the strategy profiles only instances it sets up for that.
+    let mut profiler = match hello.profile {
+        Some(frequency) => match crate::profile::Profiler::start(frequency) {
+            Ok(profiler) => Some(profiler),
+            Err(e) => {
+                let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
+                return Err(ServeError::Protocol(e));
+            }
+        },
+        None => None,
+    };
+    // No pid in the root: the rounds of one profile merge worker by worker.
+    let root = format!(
+        "{} worker {}",
+        if hello.shared.is_some() {
+            "process-shm"
+        } else {
+            "process-pool"
+        },
+        hello.worker,
+    );
     let mut state = match Served::new(hello, registry) {
         Ok(state) => state,
         Err(e) => {
@@ -105,10 +127,19 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
                 to_parent.send(&logged)?;
             }
             ToWorker::Shutdown => {
+                let profile = match profiler.take().map(|p| p.finish(&root)) {
+                    Some(Ok(stacks)) => Some(stacks),
+                    Some(Err(e)) => {
+                        let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
+                        return Err(ServeError::Protocol(e));
+                    }
+                    None => None,
+                };
                 let (peak_rss_bytes, shared_rss_bytes) = own_memory();
                 to_parent.send(&FromWorker::Bye {
                     peak_rss_bytes,
                     shared_rss_bytes,
+                    profile,
                 })?;
                 return Ok(());
             }

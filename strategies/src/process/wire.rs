@@ -72,6 +72,8 @@ pub struct Hello {
     pub item_len: u64,
     /// Where the input and output live, for workers that share memory with the strategy.
     pub shared: Option<SharedPlace>,
+    /// Profile this worker at this rate from now to `Shutdown`.
+    pub profile: Option<u32>,
 }
 
 /// A shared-memory segment holding the input, its offsets and the output buffer.
@@ -132,6 +134,8 @@ pub enum FromWorker {
         peak_rss_bytes: u64,
         /// `RssShmem`.
         shared_rss_bytes: u64,
+        /// The worker's profile, when `Hello` asked for one.
+        profile: Option<crate::profile::Stacks>,
     },
     /// The worker cannot go on (e.g. the workload could not be built).
     Fatal(String),

@@ -1,0 +1,96 @@
+//! Sampling profiles of a process, folded into stacks: what a profiled run records in the
+//! cell's process and in each of its worker processes.
+//!
+//! The profiler is pprof, driven by `setitimer(ITIMER_PROF)`: it samples CPU time, so a thread
+//! blocked on a pipe or a lock costs nothing and shows nowhere, and the kernel's tick bounds the
+//! rate whatever rate is asked for.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A process's profile as folded stacks: each rooted at the process (`process-pool worker 1`),
+/// then the thread, then the frames from the outermost in, with the samples that saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stacks(pub Vec<(String, u64)>);
+
+impl Stacks {
+    /// Samples over every stack.
+    pub fn samples(&self) -> u64 {
+        self.0.iter().map(|(_, count)| count).sum()
+    }
+}
+
+/// A profiler sampling this whole process.
+///
+/// ```
+/// use parbench_strategies::profile::Profiler;
+///
+/// let profiler = Profiler::start(997)?;
+/// let mut x = 1u64;
+/// for i in 0..1_000_000u64 {
+///     x = x.wrapping_mul(i | 1).rotate_left(7);
+/// }
+/// std::hint::black_box(x);
+/// let stacks = profiler.finish("doc")?;
+/// assert!(stacks.0.iter().all(|(stack, _)| stack.starts_with("doc;")));
+/// # Ok::<(), String>(())
+/// ```
+pub struct Profiler {
+    guard: pprof::ProfilerGuard<'static>,
+}
+
+impl fmt::Debug for Profiler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profiler").finish_non_exhaustive()
+    }
+}
+
+impl Profiler {
+    /// Starts sampling this process at `frequency` per second of CPU time (a request: the
+    /// kernel's tick bounds it). One profiler runs in a process at a time.
+    pub fn start(frequency: u32) -> Result<Self, String> {
+        let guard = pprof::ProfilerGuardBuilder::default()
+            .frequency(frequency.clamp(1, i32::MAX as u32) as i32)
+            .build()
+            .map_err(|e| format!("the profiler could not start: {e}"))?;
+        Ok(Self { guard })
+    }
+
+    /// Samples taken so far (symbols are not resolved: this is cheap enough to poll).
+    pub fn samples(&self) -> u64 {
+        self.guard
+            .report()
+            .build_unresolved()
+            .map_or(0, |r| r.data.values().map(|&c| c.max(0) as u64).sum())
+    }
+
+    /// Stops sampling and folds what was sampled, each stack rooted at `process`.
+    pub fn finish(self, process: &str) -> Result<Stacks, String> {
+        let report = self
+            .guard
+            .report()
+            .build()
+            .map_err(|e| format!("the profile could not be read: {e}"))?;
+        drop(self.guard);
+        Ok(Stacks(
+            report
+                .data
+                .iter()
+                .map(|(frames, count)| {
+                    // `;` separates frames, and the last space the count.
+                    let clean = |name: &str| name.replace(';', ":");
+                    let mut stack = format!("{process};{}", clean(&frames.thread_name_or_id()));
+                    for frame in frames.frames.iter().rev() {
+                        for symbol in frame.iter().rev() {
+                            stack.push(';');
+                            stack.push_str(&clean(&symbol.name()));
+                        }
+                    }
+                    (stack, (*count).max(0) as u64)
+                })
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        ))
+    }
+}
