@@ -142,6 +142,8 @@ pub struct Isolated {
     pub outcome: Result<Reply, Fault>,
     /// The profile that followed the reply, when one was asked for and the work succeeded.
     pub profile: Option<Result<Profiled, ProfileFailure>>,
+    /// Wall time from the reply to the process's end: what profiling cost.
+    pub after_reply: Duration,
     /// The largest sampled sum of resident memory over the child's processes until its reply
     /// came (a profiled run after it is not the cell's measurement).
     pub sampled_peak_rss: u64,
@@ -157,6 +159,7 @@ pub fn isolate(request: &Request, limits: Limits) -> Isolated {
                 message: format!("could not run the cell process: {e}"),
             }),
             profile: None,
+            after_reply: Duration::ZERO,
             sampled_peak_rss: 0,
         },
     }
@@ -226,8 +229,12 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     let mut peak = 0u64;
     let mut killed = None;
     let mut received = Vec::new();
+    let mut replied = None;
     let status = loop {
         received.extend(arrived.try_iter());
+        if !received.is_empty() {
+            replied.get_or_insert_with(Instant::now);
+        }
         if let Some(status) = child.try_wait()? {
             break status;
         }
@@ -281,6 +288,7 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     )
     .into_owned();
 
+    let after_reply = replied.map_or(Duration::ZERO, |t| t.elapsed());
     let fault = || {
         killed
             .clone()
@@ -291,6 +299,7 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
         return Ok(Isolated {
             outcome: Err(fault()),
             profile: None,
+            after_reply,
             sampled_peak_rss: peak,
         });
     };
@@ -309,6 +318,7 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
     Ok(Isolated {
         outcome: Ok(reply),
         profile,
+        after_reply,
         sampled_peak_rss: peak,
     })
 }

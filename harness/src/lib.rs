@@ -156,6 +156,14 @@ pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
             for file in &summary.files {
                 println!("  {}", file.display());
             }
+            if summary.flame_graphs > 0 {
+                println!(
+                    "  {} ({} flame graphs; profiling took {:.1} s of the run)",
+                    options.out.join(parbench_reports::flame::DIR).display(),
+                    summary.flame_graphs,
+                    summary.profiling.as_secs_f64()
+                );
+            }
             Ok(if summary.failed > 0 { 1 } else { 0 })
         }
     }

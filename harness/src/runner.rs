@@ -51,6 +51,10 @@ pub struct RunSummary {
     pub files: Vec<PathBuf>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
+    /// Cells with a flame graph.
+    pub flame_graphs: usize,
+    /// Wall time the profiled runs took (part of `elapsed`).
+    pub profiling: Duration,
 }
 
 /// The cells of one (workload entry, size, tasks): they share an input and a reference.
@@ -284,7 +288,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                         Ok(Reply::Measured(measured)) => Ok(measured),
                         other => Err(fault_of(other)),
                     };
-                    (measured, isolated.sampled_peak_rss, isolated.profile)
+                    let profile = isolated.profile.map(|p| (p, isolated.after_reply));
+                    (measured, isolated.sampled_peak_rss, profile)
                 }
             };
             let mut cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
@@ -295,8 +300,9 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                 .map(|exact| exact.max(sampled_peak))
                 .or((sampled_peak > 0).then_some(sampled_peak));
             rebase_contention(&mut cell, &results.cells);
-            if let Some(profile) = profile {
-                attach_profile(&mut cell, profile, suite.profiling.frequency, &options.out);
+            if let Some((profile, cost)) = profile {
+                let profiling = (suite.profiling.frequency, cost);
+                attach_profile(&mut cell, profile, profiling, &options.out);
             }
             progress.finish(&cell);
             results.cells.push(cell);
@@ -330,6 +336,18 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         results: path,
         files,
         elapsed: started.elapsed(),
+        flame_graphs: results
+            .cells
+            .iter()
+            .filter(|c| c.profile.as_ref().is_some_and(|p| !p.flamegraph.is_empty()))
+            .count(),
+        profiling: Duration::from_nanos(
+            results
+                .cells
+                .iter()
+                .filter_map(|c| Some(c.profile.as_ref()?.cost_ns))
+                .sum(),
+        ),
     })
 }
 
@@ -342,11 +360,13 @@ const TOP_FRAMES: usize = 8;
 fn attach_profile(
     cell: &mut Cell,
     profile: Result<Profiled, ProfileFailure>,
-    frequency_hz: u32,
+    (frequency_hz, cost): (u32, Duration),
     out: &std::path::Path,
 ) {
+    let cost_ns = cost.as_nanos() as u64;
     let failed = |error: String| Profile {
         frequency_hz,
+        cost_ns,
         error: Some(error),
         ..Profile::default()
     };
@@ -372,6 +392,7 @@ fn attach_profile(
                 runs: p.runs,
                 rounds: p.rounds,
                 duration_ns: p.duration_ns,
+                cost_ns,
                 top_frames: flame::top_frames(&p.stacks, TOP_FRAMES),
                 processes: flame::processes(&p.stacks),
                 error,

@@ -213,6 +213,10 @@ pub struct Profile {
     pub rounds: u32,
     /// Wall time of the profiled runs.
     pub duration_ns: u64,
+    /// What profiling cost the run: wall time from the cell's measurement to the end of its
+    /// process (setups, profiled runs, symbol resolution, teardowns).
+    #[serde(default)]
+    pub cost_ns: u64,
     /// The frames with the most self time, most first.
     pub top_frames: Vec<TopFrame>,
     /// Samples per process (the root frames: `cell`, `process-pool worker 1`, ...).

@@ -237,6 +237,19 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
     );
     assert!(text.contains("No cell of this workload ran well."));
     assert!(facts["title"].as_str().unwrap().contains("fixture"));
+    // The profiles side by side, with their real sample counts.
+    assert_eq!(
+        text.matches("Profiles").count(),
+        2,
+        "a side-by-side per workload that ran"
+    );
+    let profiled = results
+        .cells
+        .iter()
+        .filter_map(|c| c.profile.as_ref())
+        .find(|p| p.samples > 0)
+        .unwrap();
+    assert!(text.contains(&format!("{} samples", profiled.samples)));
 
     // Every chart drawn: shapes, labels and a size on screen.
     let svgs = facts["svgs"].as_array().unwrap();
