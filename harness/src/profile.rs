@@ -54,6 +54,9 @@ pub const CELL_ROOT: &str = "cell";
 /// the kernel tick of common configurations. Only sizes a round; the real count decides.
 const ASSUMED_RATE: f64 = 250.0;
 
+/// Rounds a profile takes at most: each costs a setup and every process's symbol resolution.
+const MAX_ROUNDS: u32 = 3;
+
 /// How often a round looks at its sample count.
 const CHECK_EVERY: Duration = Duration::from_millis(50);
 
@@ -115,13 +118,26 @@ pub(crate) fn record(
             let rate = profiled.samples as f64 / run_time.as_secs_f64().max(1e-3);
             Duration::from_secs_f64(1.2 * need as f64 / rate.max(1.0)).min(left)
         };
-        let round = round(prepared, (strategy, params), job, profiling, need, limit)?;
+        // Only the first round guesses the workers' samples from their CPU time; the rounds
+        // after it are sized by the real counts.
+        let guess = profiled.rounds == 0;
+        let round = round(
+            prepared,
+            (strategy, params),
+            job,
+            profiling,
+            (need, guess),
+            limit,
+        )?;
         run_time += round.elapsed;
         profiled.runs += round.runs;
         profiled.rounds += 1;
         profiled.stacks.extend(round.stacks);
         profiled.samples = profiled.stacks.iter().map(|(_, c)| c).sum();
-        if profiled.samples >= profiling.samples || run_time >= profiling.time {
+        if profiled.samples >= profiling.samples
+            || run_time >= profiling.time
+            || profiled.rounds >= MAX_ROUNDS
+        {
             break;
         }
     }
@@ -138,14 +154,15 @@ struct Round {
 }
 
 /// A fresh instance set up with its workers profiling, runs under the profiler until the
-/// samples seen (or, for worker processes, expected from their CPU time) reach `need` or the
-/// round has taken `limit` (always one run at least), then torn down.
+/// samples seen (and, with `guess`, those expected of the worker processes from their CPU
+/// time) reach `need` or the round has taken `limit` (always one run at least), then torn
+/// down.
 fn round(
     prepared: &Prepared,
     (strategy, params): (&StrategySpec, &Params),
     job: &Job,
     profiling: Profiling,
-    need: u64,
+    (need, guess): (u64, bool),
     limit: Duration,
 ) -> Result<Round, ProfileFailure> {
     let failed = |what: &str, e: String| ProfileFailure::Strategy(format!("{what}: {e}"));
@@ -189,8 +206,12 @@ fn round(
             }
             if elapsed - checked >= CHECK_EVERY {
                 checked = elapsed;
-                let expected = worker_cpu_ns as f64 * 1e-9 * ASSUMED_RATE;
-                if profiler.samples() + expected as u64 >= need {
+                let expected = if guess {
+                    (worker_cpu_ns as f64 * 1e-9 * ASSUMED_RATE) as u64
+                } else {
+                    0
+                };
+                if profiler.samples() + expected >= need {
                     break;
                 }
             }
@@ -351,6 +372,52 @@ pub fn diff_flame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One test, not two: a process runs one profiler at a time, and tests share a process.
+    #[test]
+    fn the_profiled_run_is_verified_and_holds_real_samples() {
+        let workloads = parbench_workloads::Registry::builtin();
+        let spec = workloads.get("square").unwrap();
+        let params = spec.resolve(&Default::default()).unwrap();
+        let recipe = parbench_workloads::Recipe::new(spec, &params, &Default::default());
+        let shape = (200_000, 3, 8);
+        let policy = parbench_strategies::FailurePolicy::Collect;
+        let prepared = Prepared::new(recipe.clone(), &workloads, shape, policy, None).unwrap();
+        let strategies = parbench_strategies::Registry::builtin();
+        let threads = strategies.get("threads").unwrap();
+        let threads_params = Params::parse(threads.name, threads.params, &[]).unwrap();
+        let job = prepared.job(2, 3, policy);
+        let profiling = Profiling {
+            samples: 20,
+            time: Duration::from_millis(500),
+            ..Profiling::default()
+        };
+        let profiled = record(&prepared, (threads, &threads_params), &job, profiling).unwrap();
+        assert_eq!(
+            profiled.rounds, 1,
+            "a strategy within the process takes one round"
+        );
+        assert!(profiled.runs >= 1);
+        assert_eq!(
+            profiled.samples,
+            profiled.stacks.iter().map(|(_, n)| n).sum::<u64>()
+        );
+        assert!(profiled.samples > 0 && profiled.duration_ns > 0);
+        assert!(profiled.stacks.iter().all(|(s, _)| s.starts_with("cell;")));
+
+        // A reference that is not the answer: the profiled run says so, as a sample would.
+        let mut wrong = prepared.reference.answer.clone();
+        wrong.digest.0[0] ^= 1;
+        let liar = Prepared::new(recipe, &workloads, shape, policy, Some(wrong)).unwrap();
+        let job = liar.job(2, 3, policy);
+        match record(&liar, (threads, &threads_params), &job, profiling) {
+            Err(ProfileFailure::Strategy(message)) => assert!(
+                message.contains("differs from the sequential reference"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn rounds_merge_stack_by_stack() {

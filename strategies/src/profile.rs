@@ -5,6 +5,7 @@
 //! blocked on a pipe or a lock costs nothing and shows nowhere, and the kernel's tick bounds the
 //! rate whatever rate is asked for.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -66,31 +67,60 @@ impl Profiler {
     }
 
     /// Stops sampling and folds what was sampled, each stack rooted at `process`.
+    ///
+    /// The samples are copied out and the profiler stopped before any symbol is resolved:
+    /// resolving reads the binary's debug information, which should neither be sampled nor
+    /// be interrupted by the profiler's signal. Each address is resolved once.
     pub fn finish(self, process: &str) -> Result<Stacks, String> {
         let report = self
             .guard
             .report()
-            .build()
+            .build_unresolved()
             .map_err(|e| format!("the profile could not be read: {e}"))?;
         drop(self.guard);
-        Ok(Stacks(
-            report
-                .data
-                .iter()
-                .map(|(frames, count)| {
-                    // `;` separates frames, and the last space the count.
-                    let clean = |name: &str| name.replace(';', ":");
-                    let mut stack = format!("{process};{}", clean(&frames.thread_name_or_id()));
-                    for frame in frames.frames.iter().rev() {
-                        for symbol in frame.iter().rev() {
-                            stack.push(';');
-                            stack.push_str(&clean(&symbol.name()));
-                        }
-                    }
-                    (stack, (*count).max(0) as u64)
-                })
-                .filter(|(_, count)| *count > 0)
-                .collect(),
-        ))
+        let mut names: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut folded: HashMap<String, u64> = HashMap::new();
+        for (frames, count) in &report.data {
+            let thread = &frames.thread_name[..frames.thread_name_length];
+            let thread = match String::from_utf8_lossy(thread) {
+                name if name.is_empty() => frames.thread_id.to_string(),
+                name => clean(&name),
+            };
+            let mut stack = format!("{process};{thread}");
+            // Outermost first; an address names its inlined frames innermost first. Every frame
+            // but the innermost is a return address: the call is the instruction before it.
+            for (depth, frame) in frames.frames.iter().enumerate().rev() {
+                let ip = if depth == 0 { frame.ip } else { frame.ip - 1 };
+                let symbols = names.entry(ip).or_insert_with(|| resolve(ip));
+                for name in symbols.iter().rev() {
+                    stack.push(';');
+                    stack.push_str(name);
+                }
+            }
+            *folded.entry(stack).or_default() += (*count).max(0) as u64;
+        }
+        let mut stacks: Vec<(String, u64)> = folded.into_iter().filter(|(_, n)| *n > 0).collect();
+        stacks.sort_unstable();
+        Ok(Stacks(stacks))
     }
+}
+
+/// The functions at `ip`, innermost (inlined) first, demangled without their hashes.
+fn resolve(ip: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
+        names.push(match symbol.name() {
+            Some(name) => clean(&format!("{name:#}")),
+            None => format!("{ip:#x}"),
+        });
+    });
+    if names.is_empty() {
+        names.push(format!("{ip:#x}"));
+    }
+    names
+}
+
+/// `;` separates frames in a folded stack, and its last space the count.
+fn clean(name: &str) -> String {
+    name.replace(';', ":")
 }
