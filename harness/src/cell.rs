@@ -122,6 +122,9 @@ pub struct Limits {
     /// Resident memory of the cell's processes together (also the child's address-space
     /// limit).
     pub memory: Option<u64>,
+    /// Wall time from the reply to the process's end (its profiled run) before the cell's
+    /// processes are killed; the measurement stands.
+    pub after_reply: Duration,
 }
 
 /// The process group of the cell running now (0 for none), for the signal handler.
@@ -243,7 +246,16 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
             peak = peak.max(rss);
         }
         if killed.is_none() {
-            if Instant::now() >= deadline {
+            let profiling_for = replied.map(|t: Instant| t.elapsed());
+            if profiling_for.is_some_and(|t| t > limits.after_reply) {
+                killed = Some(Fault {
+                    status: Status::Timeout,
+                    message: format!(
+                        "its profiled run ran past {}",
+                        humantime::format_duration(limits.after_reply)
+                    ),
+                });
+            } else if Instant::now() >= deadline {
                 killed = Some(Fault {
                     status: Status::Timeout,
                     message: format!(

@@ -234,6 +234,8 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         memory: suite
             .memory_limit
             .or(Some(results.machine.memory_bytes / 10 * 8)),
+        // A profile's runs take `profile_time`; the rest is setups and symbol resolution.
+        after_reply: suite.profiling.time * 4 + Duration::from_secs(20),
     };
     let (environments, vars, env_failures) = start_environments(&buckets);
     for bucket in &buckets {

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Once;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,9 @@ impl Stacks {
         self.0.iter().map(|(_, count)| count).sum()
     }
 }
+
+/// Makes the unwinder ready once per process, before any sample can interrupt an allocation.
+static WARM: Once = Once::new();
 
 /// A profiler sampling this whole process.
 ///
@@ -51,11 +55,24 @@ impl Profiler {
     /// Starts sampling this process at `frequency` per second of CPU time (a request: the
     /// kernel's tick bounds it). One profiler runs in a process at a time.
     pub fn start(frequency: u32) -> Result<Self, String> {
-        let guard = pprof::ProfilerGuardBuilder::default()
-            .frequency(frequency.clamp(1, i32::MAX as u32) as i32)
-            .build()
-            .map_err(|e| format!("the profiler could not start: {e}"))?;
-        Ok(Self { guard })
+        let build = || {
+            pprof::ProfilerGuardBuilder::default()
+                .frequency(frequency.clamp(1, i32::MAX as u32) as i32)
+                .build()
+                .map_err(|e| format!("the profiler could not start: {e}"))
+        };
+        // The unwinder reads the process's modules on its first sample, allocating: were that
+        // sample to interrupt a thread inside `malloc`, the signal handler would wait for the
+        // allocator's lock that thread holds, forever. So a first profiler takes one sample
+        // here, on this thread, outside any allocation, and is dropped with it.
+        WARM.call_once(|| {
+            if let Ok(warm) = build() {
+                // SAFETY: `raise` only sends this thread a signal whose handler pprof installed.
+                unsafe { libc::raise(libc::SIGPROF) };
+                drop(warm);
+            }
+        });
+        Ok(Self { guard: build()? })
     }
 
     /// Samples taken so far (symbols are not resolved: this is cheap enough to poll).
