@@ -321,10 +321,7 @@ fn spawn_and_wait(request: &Request, limits: Limits) -> io::Result<Isolated> {
         (Some(other), _) => Some(Err(ProfileFailure::Profiler(format!(
             "the cell process answered out of turn: {other:?}"
         )))),
-        (None, true) => Some(Err(ProfileFailure::Profiler(format!(
-            "no profile: {}",
-            fault().message
-        )))),
+        (None, true) => Some(Err(ProfileFailure::Profiler(fault().message))),
         (None, false) => None,
     };
     Ok(Isolated {
