@@ -6,9 +6,10 @@
 //! rate it gets: where the kernel ticks at 250 Hz a process gets about 250 samples per second
 //! of CPU time, shared unevenly by its threads. A profile therefore counts the samples it really
 //! holds and runs until it holds [`Profiling::samples`] or its runs have taken
-//! [`Profiling::time`] (an IO-bound run burns little CPU and gets few samples). Worker processes profile themselves and
-//! return their stacks only when they exit, so a strategy that spawns them is profiled in
-//! rounds — set up, run, tear down — each sized by what the rounds before it collected.
+//! [`Profiling::time`] (an IO-bound run burns little CPU and gets few samples). Worker
+//! processes profile themselves and return their stacks only when they exit, so a strategy
+//! that spawns them is profiled in rounds — set up, run, tear down — each sized by what the
+//! rounds before it collected.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -70,16 +71,19 @@ pub struct Profiled {
     /// Folded stacks, each rooted at its process (`cell`, `process-pool worker 1`, `timely node
     /// 0`), then its thread.
     pub stacks: Vec<(String, u64)>,
-    /// Samples in the profile.
-    pub samples: u64,
     /// Profiled runs, each verified.
     pub runs: u32,
     /// Rounds of setup, runs and teardown.
     pub rounds: u32,
     /// Wall time of the profiled runs.
     pub duration_ns: u64,
-    /// The rate asked for.
-    pub frequency: u32,
+}
+
+impl Profiled {
+    /// Samples in the profile.
+    pub fn samples(&self) -> u64 {
+        self.stacks.iter().map(|(_, count)| count).sum()
+    }
 }
 
 /// Why a profile is missing.
@@ -99,15 +103,13 @@ pub(crate) fn record(
     job: &Job,
     profiling: Profiling,
 ) -> Result<Profiled, ProfileFailure> {
-    let mut profiled = Profiled {
-        frequency: profiling.frequency,
-        ..Profiled::default()
-    };
+    let mut profiled = Profiled::default();
     let mut run_time = Duration::ZERO;
     loop {
         // The time is the profiled runs': resolving symbols and the rounds' setups do not count.
         let left = profiling.time.saturating_sub(run_time);
-        let need = profiling.samples.saturating_sub(profiled.samples);
+        let samples = profiled.samples();
+        let need = profiling.samples.saturating_sub(samples);
         // A round's length: all that is left when the cell process sees every sample itself;
         // otherwise a share of it at first, then what the rounds so far say is needed.
         let limit = if !strategy.spawns_processes {
@@ -115,7 +117,7 @@ pub(crate) fn record(
         } else if profiled.rounds == 0 {
             left / FIRST_ROUND_SHARE
         } else {
-            let rate = profiled.samples as f64 / run_time.as_secs_f64().max(1e-3);
+            let rate = samples as f64 / run_time.as_secs_f64().max(1e-3);
             Duration::from_secs_f64(1.2 * need as f64 / rate.max(1.0)).min(left)
         };
         // Only the first round guesses the workers' samples from their CPU time; the rounds
@@ -133,8 +135,7 @@ pub(crate) fn record(
         profiled.runs += round.runs;
         profiled.rounds += 1;
         profiled.stacks.extend(round.stacks);
-        profiled.samples = profiled.stacks.iter().map(|(_, c)| c).sum();
-        if profiled.samples >= profiling.samples
+        if profiled.samples() >= profiling.samples
             || run_time >= profiling.time
             || profiled.rounds >= MAX_ROUNDS
         {
@@ -142,7 +143,7 @@ pub(crate) fn record(
         }
     }
     profiled.duration_ns = run_time.as_nanos() as u64;
-    profiled.stacks = merge(profiled.stacks);
+    profiled.stacks = Stacks::merged(profiled.stacks).0;
     Ok(profiled)
 }
 
@@ -242,15 +243,6 @@ fn round(
     })
 }
 
-/// Adds up the counts of equal stacks (the rounds of one profile).
-fn merge(stacks: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    let mut merged = std::collections::BTreeMap::<String, u64>::new();
-    for (stack, count) in stacks {
-        *merged.entry(stack).or_default() += count;
-    }
-    merged.into_iter().collect()
-}
-
 /// One side of a differential flame graph: a name and its folded stacks.
 struct Side {
     name: String,
@@ -319,16 +311,12 @@ fn resolve(side: &str, dir: &Path) -> Result<Side, Error> {
 /// Stacks without their process and thread frames: two strategies name their processes and
 /// threads differently, and what is compared is where the code spent its time.
 fn without_roots(stacks: &[(String, u64)]) -> Vec<(String, u64)> {
-    merge(
-        stacks
-            .iter()
-            .filter_map(|(stack, count)| {
-                let mut frames = stack.splitn(3, ';');
-                let (_process, _thread) = (frames.next(), frames.next());
-                Some((frames.next()?.to_owned(), *count))
-            })
-            .collect(),
-    )
+    let bare = stacks.iter().filter_map(|(stack, count)| {
+        let mut frames = stack.splitn(3, ';');
+        let (_process, _thread) = (frames.next(), frames.next());
+        Some((frames.next()?.to_owned(), *count))
+    });
+    Stacks::merged(bare).0
 }
 
 /// `parbench diff-flame`: writes the differential flame graph of `before` and `after` and
@@ -398,11 +386,7 @@ mod tests {
             "a strategy within the process takes one round"
         );
         assert!(profiled.runs >= 1);
-        assert_eq!(
-            profiled.samples,
-            profiled.stacks.iter().map(|(_, n)| n).sum::<u64>()
-        );
-        assert!(profiled.samples > 0 && profiled.duration_ns > 0);
+        assert!(profiled.samples() > 0 && profiled.duration_ns > 0);
         assert!(profiled.stacks.iter().all(|(s, _)| s.starts_with("cell;")));
 
         // A reference that is not the answer: the profiled run says so, as a sample would.
@@ -421,11 +405,12 @@ mod tests {
 
     #[test]
     fn rounds_merge_stack_by_stack() {
-        let merged = merge(vec![
+        let merged = Stacks::merged(vec![
             ("cell;main;a".into(), 2),
             ("w1;main;b".into(), 3),
             ("cell;main;a".into(), 5),
-        ]);
+        ])
+        .0;
         assert_eq!(
             merged,
             [("cell;main;a".to_owned(), 7), ("w1;main;b".to_owned(), 3)]

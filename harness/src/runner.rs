@@ -374,7 +374,8 @@ fn attach_profile(
     };
     cell.profile = Some(match profile {
         Ok(p) => {
-            let title = flame::title(&cell.id, p.samples, p.runs, p.frequency);
+            let samples = p.samples();
+            let title = flame::title(&cell.id, samples, p.runs, frequency_hz);
             let written = {
                 let _writing = crate::interrupt::writing();
                 flame::write_graph(out, &cell.id, &p.stacks, &title)
@@ -389,8 +390,8 @@ fn attach_profile(
             Profile {
                 flamegraph,
                 folded,
-                samples: p.samples,
-                frequency_hz: p.frequency,
+                samples,
+                frequency_hz,
                 runs: p.runs,
                 rounds: p.rounds,
                 duration_ns: p.duration_ns,

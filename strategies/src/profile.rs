@@ -5,7 +5,7 @@
 //! blocked on a pipe or a lock costs nothing and shows nowhere, and the kernel's tick bounds the
 //! rate whatever rate is asked for.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Once;
 
@@ -17,9 +17,13 @@ use serde::{Deserialize, Serialize};
 pub struct Stacks(pub Vec<(String, u64)>);
 
 impl Stacks {
-    /// Samples over every stack.
-    pub fn samples(&self) -> u64 {
-        self.0.iter().map(|(_, count)| count).sum()
+    /// `stacks` with the counts of equal stacks added up (zero counts dropped), sorted.
+    pub fn merged(stacks: impl IntoIterator<Item = (String, u64)>) -> Self {
+        let mut merged = BTreeMap::<String, u64>::new();
+        for (stack, count) in stacks {
+            *merged.entry(stack).or_default() += count;
+        }
+        Self(merged.into_iter().filter(|(_, n)| *n > 0).collect())
     }
 }
 
@@ -96,7 +100,7 @@ impl Profiler {
             .map_err(|e| format!("the profile could not be read: {e}"))?;
         drop(self.guard);
         let mut names: HashMap<usize, Vec<String>> = HashMap::new();
-        let mut folded: HashMap<String, u64> = HashMap::new();
+        let mut folded = Vec::with_capacity(report.data.len());
         for (frames, count) in &report.data {
             let thread = &frames.thread_name[..frames.thread_name_length];
             let thread = match String::from_utf8_lossy(thread) {
@@ -114,11 +118,9 @@ impl Profiler {
                     stack.push_str(name);
                 }
             }
-            *folded.entry(stack).or_default() += (*count).max(0) as u64;
+            folded.push((stack, (*count).max(0) as u64));
         }
-        let mut stacks: Vec<(String, u64)> = folded.into_iter().filter(|(_, n)| *n > 0).collect();
-        stacks.sort_unstable();
-        Ok(Stacks(stacks))
+        Ok(Stacks::merged(folded))
     }
 }
 

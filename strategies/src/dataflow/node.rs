@@ -223,12 +223,10 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
     // Formed: a node of a later cluster that dials this address must be refused (and retry)
     // rather than wait in this listener's backlog for a job that never comes.
     drop(listener);
-    let profiler = match formed.as_ref().ok().and_then(|(_, job)| job.profile) {
-        Some(frequency) => match crate::profile::Profiler::start(frequency) {
-            Ok(profiler) => Some(profiler),
-            Err(e) => return Err(fatal(&mut to_parent, protocol(e))),
-        },
-        None => None,
+    let frequency = formed.as_ref().ok().and_then(|(_, job)| job.profile);
+    let profiler = match frequency.map(crate::profile::Profiler::start).transpose() {
+        Ok(profiler) => profiler,
+        Err(e) => return Err(fatal(&mut to_parent, protocol(e))),
     };
     let formed =
         formed.and_then(|(sockets, job)| start(registry, sockets, process, &job, process == 0));
@@ -263,10 +261,9 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
     }
     node.finish().map_err(|e| fatal(&mut to_parent, e))?;
     let root = format!("timely node {process}");
-    let profile = match profiler.map(|p| p.finish(&root)) {
-        Some(Ok(stacks)) => Some(stacks),
-        Some(Err(e)) => return Err(fatal(&mut to_parent, protocol(e))),
-        None => None,
+    let profile = match profiler.map(|p| p.finish(&root)).transpose() {
+        Ok(profile) => profile,
+        Err(e) => return Err(fatal(&mut to_parent, protocol(e))),
     };
     let (peak_rss_bytes, shared_rss_bytes) = own_memory();
     to_parent.send(&FromNode::Bye {

@@ -66,15 +66,16 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
 
     // Profiling starts before the workload is built: a profiled worker's stacks cover its
     // whole life, and the strategy profiles only instances it sets up for that.
-    let mut profiler = match hello.profile {
-        Some(frequency) => match crate::profile::Profiler::start(frequency) {
-            Ok(profiler) => Some(profiler),
-            Err(e) => {
-                let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
-                return Err(ServeError::Protocol(e));
-            }
-        },
-        None => None,
+    let mut profiler = match hello
+        .profile
+        .map(crate::profile::Profiler::start)
+        .transpose()
+    {
+        Ok(profiler) => profiler,
+        Err(e) => {
+            let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
+            return Err(ServeError::Protocol(e));
+        }
     };
     // No pid in the root: the rounds of one profile merge worker by worker.
     let root = format!(
@@ -127,13 +128,12 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
                 to_parent.send(&logged)?;
             }
             ToWorker::Shutdown => {
-                let profile = match profiler.take().map(|p| p.finish(&root)) {
-                    Some(Ok(stacks)) => Some(stacks),
-                    Some(Err(e)) => {
+                let profile = match profiler.take().map(|p| p.finish(&root)).transpose() {
+                    Ok(profile) => profile,
+                    Err(e) => {
                         let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
                         return Err(ServeError::Protocol(e));
                     }
-                    None => None,
                 };
                 let (peak_rss_bytes, shared_rss_bytes) = own_memory();
                 to_parent.send(&FromWorker::Bye {
