@@ -6,10 +6,8 @@
 //! cargo run --release -- run harness/suites/compare.toml --out target/parbench/compare
 //! ```
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use parbench_strategies::{FailurePolicy, Job, Registry};
+use parbench_strategies::{Job, Registry};
 use parbench_workloads::{plan_tasks, Recipe};
 
 fn resize_sequential(c: &mut Criterion) {
@@ -19,17 +17,8 @@ fn resize_sequential(c: &mut Criterion) {
         .resolve(&Default::default())
         .expect("default parameters");
     let recipe = Recipe::new(spec, &params, &Default::default());
-    let workload = recipe.instantiate(&workloads).expect("resize builds");
-    let input = Arc::new(workload.generate(24, 42));
-    let tasks = plan_tasks(input.items(), 1).expect("one task");
-    let job = Job {
-        workload,
-        recipe: Arc::new(recipe),
-        input,
-        seed: 42,
-        workers: 1,
-        policy: FailurePolicy::Collect,
-    };
+    let job = Job::generate(recipe, &workloads, 24, 42).expect("resize builds");
+    let tasks = plan_tasks(job.input.items(), 1).expect("one task");
     let mut sequential = Registry::builtin()
         .get("sequential")
         .and_then(|s| s.instantiate(&Default::default()))

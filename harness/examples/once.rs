@@ -11,9 +11,8 @@
 //! `resize/size=24/tasks=1/sequential/w1` cell measures.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use parbench_strategies::{FailurePolicy, Job, Registry};
+use parbench_strategies::{Job, Registry};
 use parbench_workloads::{plan_tasks, Recipe};
 
 fn main() -> ExitCode {
@@ -43,28 +42,19 @@ fn main() -> ExitCode {
         }
     };
     let recipe = Recipe::new(spec, &params, &Default::default());
-    let workload = match recipe.instantiate(&workloads) {
-        Ok(workload) => workload,
+    let job = match Job::generate(recipe, &workloads, size, 42) {
+        Ok(job) => job,
         Err(e) => {
             eprintln!("once: {e}");
             return ExitCode::from(2);
         }
     };
-    let input = Arc::new(workload.generate(size, 42));
     if generate_only {
         return ExitCode::SUCCESS;
     }
-    let outcome = plan_tasks(input.items(), 1)
+    let outcome = plan_tasks(job.input.items(), 1)
         .map_err(|e| e.to_string())
         .and_then(|tasks| {
-            let job = Job {
-                workload,
-                recipe: Arc::new(recipe),
-                input,
-                seed: 42,
-                workers: 1,
-                policy: FailurePolicy::Collect,
-            };
             let mut sequential = Registry::builtin()
                 .get("sequential")
                 .and_then(|s| s.instantiate(&Default::default()))

@@ -1,21 +1,27 @@
-//! The command line.
+//! The command line: its flags, parsed once, and what each command does.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::error::Error;
+use crate::plugins::Plugins;
+use crate::runner::RunOptions;
+use crate::suite::Suite;
+use crate::terminal::Terminal;
+
 /// Which parallel execution strategy for this work, on this machine, and why?
 #[derive(Debug, Parser)]
 #[command(name = "parbench", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a suite (the embedded default suite when no file is given) and write the results.
     Run {
         /// A suite file in TOML.
@@ -84,4 +90,82 @@ pub enum Command {
     /// results on stdout).
     #[command(name = "cell", hide = true)]
     Cell,
+}
+
+/// Runs one command; returns the exit code of a command that ran.
+pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
+    match command {
+        Command::List => {
+            print!("{}", crate::list::render(plugins));
+            Ok(0)
+        }
+        Command::Report { dir } => {
+            let results =
+                parbench_reports::read(&dir.join("results.json")).map_err(Error::Results)?;
+            for file in parbench_reports::write_all(&dir, &results)? {
+                println!("{}", file.display());
+            }
+            for writer in &plugins.writers {
+                let file = parbench_reports::write_atomically(&dir, writer.as_ref(), &results)?;
+                println!("{}", file.display());
+            }
+            let graphs = parbench_reports::flame::rerender(&dir, &results)?;
+            if !graphs.is_empty() {
+                println!(
+                    "{} ({} flame graphs)",
+                    dir.join(parbench_reports::flame::DIR).display(),
+                    graphs.len()
+                );
+            }
+            Ok(0)
+        }
+        Command::DiffFlame {
+            before,
+            after,
+            dir,
+            out,
+            keep_roots,
+        } => {
+            let path =
+                parbench_reports::flame::diff(&before, &after, &dir, out.as_deref(), keep_roots)?;
+            println!("{}", path.display());
+            Ok(0)
+        }
+        Command::Cell => {
+            crate::cell::child::serve(plugins).map_err(Error::Cell)?;
+            Ok(0)
+        }
+        Command::Worker => {
+            parbench_strategies::process::serve(&plugins.workloads)?;
+            Ok(0)
+        }
+        Command::TimelyNode { hostfile, process } => {
+            let args = parbench_strategies::dataflow::NodeArgs { hostfile, process };
+            parbench_strategies::dataflow::serve_node(&plugins.workloads, &args)?;
+            Ok(0)
+        }
+        Command::Run {
+            suite,
+            out,
+            filter,
+            quick,
+            no_profile,
+        } => {
+            // A worker process never gets here: only a run handles signals itself.
+            crate::interrupt::install().map_err(Error::Signals)?;
+            let suite = match suite {
+                Some(path) => Suite::load(&path, plugins)?,
+                None => Suite::embedded(plugins)?,
+            };
+            let options = RunOptions {
+                out,
+                filter,
+                quick,
+                profile: !no_profile,
+                writers: plugins.writers.clone(),
+            };
+            let summary = crate::runner::run(&suite, &options, &mut Terminal::default())?;
+            Ok(if summary.failed > 0 { 1 } else { 0 })
+        }
+    }
 }

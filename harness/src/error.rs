@@ -44,38 +44,25 @@ pub enum Error {
     /// The filter selected no cell.
     #[error("--filter `{0}` matches no cell of the suite")]
     NothingSelected(String),
-    /// A side of `diff-flame` names no cell of its results.
-    #[error("{}: no cell `{cell}`; the profiled cells are: {}", dir.display(), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
-    UnknownCell {
-        /// The output directory looked in.
-        dir: PathBuf,
-        /// The cell asked for.
-        cell: String,
-        /// The cells with a profile there.
-        known: Vec<String>,
-    },
-    /// A cell of `diff-flame` has no profile.
-    #[error("{cell} has no profile: {reason}")]
-    NoProfile {
-        /// The cell.
-        cell: String,
-        /// Why.
-        reason: String,
-    },
-    /// A folded-stacks file cannot be read.
-    #[error("{path}: {source}")]
-    Folded {
-        /// The file.
-        path: PathBuf,
-        /// The underlying failure.
-        source: std::io::Error,
-    },
+    /// `parbench diff-flame` cannot draw its graph.
+    #[error(transparent)]
+    DiffFlame(#[from] parbench_reports::flame::DiffError),
+    /// [`crate::run`] was called in a binary that does not serve the hidden commands its cells
+    /// and workers are started with.
+    #[error(
+        "this binary cannot run cells: parbench starts each cell by running the current binary \
+         again with a hidden command (`cell`, `worker`, `timely-node`), and this one does not \
+         serve them. Call `parbench::serve_hidden_commands(&plugins)` first thing in `main` \
+         (or hand `main` to `parbench::main_with`)"
+    )]
+    NotServing,
 }
 
 impl Error {
     /// The exit code documented for this error: 2 for usage and input errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::DiffFlame(e) if !e.is_input() => 1,
             Error::Report(_)
             | Error::OutputDir { .. }
             | Error::Worker(_)

@@ -16,7 +16,7 @@ use signal_hook::iterator::Signals;
 static WRITING: Mutex<()> = Mutex::new(());
 
 /// Starts the thread that handles termination signals for the rest of the process's life.
-pub fn install() -> std::io::Result<()> {
+pub(crate) fn install() -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("parbench-signals".into())
@@ -26,8 +26,8 @@ pub fn install() -> std::io::Result<()> {
                 std::mem::forget(WRITING.lock().unwrap_or_else(PoisonError::into_inner));
                 let _ = parbench_strategies::process::shm::close();
                 // The cell running now, with its worker processes and segments.
-                if let Some(cell) = crate::cell::current() {
-                    crate::cell::kill_group(cell);
+                if let Some(cell) = crate::cell::parent::current() {
+                    crate::cell::parent::kill_group(cell);
                     let _ = parbench_strategies::process::shm::sweep(cell);
                 }
                 end_children();
@@ -42,17 +42,17 @@ pub fn install() -> std::io::Result<()> {
 }
 
 /// Keeps the signal thread from exiting while results are written.
-pub fn writing() -> MutexGuard<'static, ()> {
+pub(crate) fn writing() -> MutexGuard<'static, ()> {
     WRITING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Kills this process's children and reaps them, giving up after two seconds.
 fn end_children() {
     use rustix::process::{kill_process, Pid, Signal};
-    for child in crate::cell::children(std::process::id()) {
+    for child in crate::cell::parent::children(std::process::id()) {
         if let Some(pid) = Pid::from_raw(child as i32) {
             let _ = kill_process(pid, Signal::KILL);
         }
     }
-    crate::cell::reap_orphans();
+    crate::cell::parent::reap_orphans();
 }

@@ -1,8 +1,8 @@
 //! parbench: which parallel execution strategy for this work, on this machine, and why?
 //!
-//! The harness crate: the command line, suite files, the runner and its measurements. The
-//! binary is a thin `main` around [`main_with`]; a user's own binary hands its own workloads
-//! and strategies to the same entry point:
+//! The harness crate: the command line, suites, the runner and its measurements. The `parbench`
+//! binary is a thin `main` around [`main_with`]; a user's own binary hands its own workloads,
+//! strategies and report writers to the same entry point:
 //!
 //! ```no_run
 //! use parbench::Plugins;
@@ -10,161 +10,90 @@
 //! fn main() -> std::process::ExitCode {
 //!     let plugins = Plugins::default();
 //!     // plugins.workloads.register(my_crate::MY_WORKLOAD)?;
+//!     // plugins.strategies.register(my_crate::MY_STRATEGY)?;
 //!     parbench::main_with(plugins)
 //! }
 //! ```
+//!
+//! Or drives a run as a library: a [`Suite`] from TOML or from [`Suite::builder`], [`run`] with
+//! an [`Observer`] of its own (or [`Quiet`]), in a binary that calls
+//! [`serve_hidden_commands`] first (cells and workers are that binary started again):
+//!
+//! ```no_run
+//! use parbench::{Plugins, Quiet, RunOptions, Suite, WorkloadEntry};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let plugins = Plugins::default();
+//!     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
+//!         std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
+//!     }
+//!     let suite = Suite::builder("square")
+//!         .workload(WorkloadEntry::new("square").sizes([1_000_000]).tasks([1, 8, 64]))
+//!         .strategies(["sequential", "threads", "rayon"])
+//!         .workers([1, 2])
+//!         .build(&plugins)?;
+//!     let summary = parbench::run(&suite, &RunOptions::new("target/parbench/square"), &mut Quiet)?;
+//!     println!("{} cells, {} failed", summary.cells, summary.failed);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Cargo features choose the built-in workloads and strategies that are compiled in (all by
+//! default): `http`, `resize`, `tokio`, `actors`, `timely`. A crate that only brings its own
+//! workload depends on `parbench` with `default-features = false`.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod cell;
 mod cli;
 mod error;
-pub mod interrupt;
-pub mod limits;
-pub mod list;
+mod interrupt;
+mod limits;
+mod list;
 mod machine;
+mod observer;
 pub mod overhead;
-pub mod probe;
-pub mod profile;
-pub mod runner;
-mod sampler;
-pub mod stats;
-pub mod suite;
-pub mod terminal;
+mod plugins;
+mod probe;
+mod runner;
+mod stats;
+mod suite;
+mod terminal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use cli::{Cli, Command};
+pub use cell::protocol::{Profiling, Sampling};
 pub use error::{Error, SuiteError};
-pub use runner::{RunOptions, RunSummary};
-pub use suite::Suite;
+pub use observer::{Observer, Plan, Quiet};
+pub use plugins::{serve_hidden_commands, Plugins, HIDDEN_COMMANDS};
+pub use runner::{run, RunOptions, RunSummary};
+pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 
-/// The workloads and strategies a binary knows by name.
-#[derive(Debug, Clone)]
-pub struct Plugins {
-    /// Workloads by name.
-    pub workloads: parbench_workloads::Registry,
-    /// Strategies by name.
-    pub strategies: parbench_strategies::Registry,
-}
-
-impl Default for Plugins {
-    /// The built-in workloads and strategies.
-    fn default() -> Self {
-        Self {
-            workloads: parbench_workloads::Registry::builtin(),
-            strategies: parbench_strategies::Registry::builtin(),
-        }
-    }
-}
-
-/// Runs the command line with these plugins and returns the process's exit code:
-/// 0 all well, 1 a cell failed, 2 a usage or input error.
+/// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1
+/// a cell failed, 2 a usage or input error, 130 on Ctrl-C. It also serves the hidden commands
+/// parbench starts its cell and worker processes with.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     parbench::main_with(parbench::Plugins::default())
+/// }
+/// ```
 pub fn main_with(plugins: Plugins) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    plugins::mark_serving();
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match execute(cli.command, &plugins) {
+    match cli::execute(cli.command, &plugins) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-/// Runs one command; returns the exit code of a command that ran.
-pub fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> {
-    match command {
-        Command::List => {
-            print!("{}", list::render(plugins));
-            Ok(0)
-        }
-        Command::Report { dir } => {
-            let results =
-                parbench_reports::read(&dir.join("results.json")).map_err(Error::Results)?;
-            for file in parbench_reports::write_all(&dir, &results)? {
-                println!("{}", file.display());
-            }
-            let graphs = parbench_reports::flame::rerender(&dir, &results)?;
-            if !graphs.is_empty() {
-                println!(
-                    "{} ({} flame graphs)",
-                    dir.join(parbench_reports::flame::DIR).display(),
-                    graphs.len()
-                );
-            }
-            Ok(0)
-        }
-        Command::DiffFlame {
-            before,
-            after,
-            dir,
-            out,
-            keep_roots,
-        } => {
-            let path = profile::diff_flame(&before, &after, &dir, out.as_deref(), keep_roots)?;
-            println!("{}", path.display());
-            Ok(0)
-        }
-        Command::Cell => {
-            cell::serve(plugins).map_err(Error::Cell)?;
-            Ok(0)
-        }
-        Command::Worker => {
-            parbench_strategies::process::serve(&plugins.workloads)?;
-            Ok(0)
-        }
-        Command::TimelyNode { hostfile, process } => {
-            let args = parbench_strategies::dataflow::NodeArgs { hostfile, process };
-            parbench_strategies::dataflow::serve_node(&plugins.workloads, &args)?;
-            Ok(0)
-        }
-        Command::Run {
-            suite,
-            out,
-            filter,
-            quick,
-            no_profile,
-        } => {
-            // A worker process never gets here: only a run handles signals itself.
-            interrupt::install().map_err(Error::Signals)?;
-            let suite = match suite {
-                Some(path) => Suite::load(&path, plugins)?,
-                None => Suite::embedded(plugins)?,
-            };
-            let options = RunOptions {
-                out,
-                filter,
-                quick,
-                profile: !no_profile,
-            };
-            let summary = runner::run(&suite, &options)?;
-            println!(
-                "\n{} cells, {} failed, {} within ±{}% · in {:.1} s",
-                summary.cells,
-                summary.failed,
-                summary.converged,
-                100.0 * summary.ci_target,
-                summary.elapsed.as_secs_f64(),
-            );
-            for file in &summary.files {
-                println!("  {}", file.display());
-            }
-            if summary.flame_graphs > 0 {
-                println!(
-                    "  {} ({} flame graphs; profiling took {:.1} s of the run)",
-                    options.out.join(parbench_reports::flame::DIR).display(),
-                    summary.flame_graphs,
-                    summary.profiling.as_secs_f64()
-                );
-            }
-            Ok(if summary.failed > 0 { 1 } else { 0 })
         }
     }
 }

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use parbench_reports::{Efficiency, MachineLimits};
+use parbench_reports::MachineLimits;
 
 /// Bytes of each thread's source and destination buffers: far above the last-level cache of
 /// common CPUs, so the copy streams from and to memory.
@@ -120,59 +120,9 @@ fn chain(iterations: u64) -> u64 {
     x
 }
 
-/// How close a cell came to the machine's limits: its data rate as a share of the copy
-/// bandwidth for its worker count, and its speedup as a share of the compute ceiling.
-pub fn efficiency(
-    limits: &MachineLimits,
-    workers: usize,
-    data_bytes: u64,
-    run_ns: f64,
-    speedup: Option<f64>,
-) -> Efficiency {
-    let bandwidth = if workers > 1 {
-        limits.copy_all_bytes_per_s
-    } else {
-        limits.copy_one_bytes_per_s
-    };
-    // One worker's ceiling is 1; every core's is the probed speedup; in between, a straight
-    // line.
-    let used = workers.clamp(1, limits.threads.max(1));
-    let ceiling = if limits.threads > 1 {
-        1.0 + (used - 1) as f64 * (limits.alu_speedup - 1.0) / (limits.threads - 1) as f64
-    } else {
-        1.0
-    };
-    Efficiency {
-        bandwidth_share: data_bytes as f64 / (run_ns.max(1.0) / 1e9) / bandwidth.max(1.0),
-        speedup_share: speedup.map(|s| s / ceiling.max(1e-9)),
-        parallel_efficiency: speedup.map(|s| s / workers.max(1) as f64),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn efficiency_against_known_limits() {
-        let limits = MachineLimits {
-            threads: 2,
-            copy_buffer_bytes: 1,
-            copy_one_bytes_per_s: 10e9,
-            copy_all_bytes_per_s: 16e9,
-            alu_speedup: 1.9,
-        };
-        // 16 MB in 2 ms on one worker: 8 GB/s of a 10 GB/s copy.
-        let one = efficiency(&limits, 1, 16_000_000, 2e6, Some(1.0));
-        assert!((one.bandwidth_share - 0.8).abs() < 1e-12);
-        assert!((one.speedup_share.unwrap() - 1.0).abs() < 1e-12);
-        // Two workers: the all-core bandwidth and the measured ceiling of 1.9.
-        let two = efficiency(&limits, 2, 16_000_000, 1e6, Some(1.71));
-        assert!((two.bandwidth_share - 1.0).abs() < 1e-12);
-        assert!((two.speedup_share.unwrap() - 0.9).abs() < 1e-12);
-        assert!((two.parallel_efficiency.unwrap() - 0.855).abs() < 1e-12);
-        assert_eq!(efficiency(&limits, 4, 1, 1.0, None).speedup_share, None);
-    }
 
     #[test]
     fn the_probe_measures_positive_rates() {

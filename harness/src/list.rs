@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use parbench_workloads::{ParamKind, ParamSpec};
 
-use crate::Plugins;
+use crate::plugins::Plugins;
 
 fn params(out: &mut String, params: &[ParamSpec]) {
     for p in params {

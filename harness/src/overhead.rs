@@ -48,14 +48,27 @@ pub enum SpanError {
     },
 }
 
-/// Decomposes a run's capacity. `sequential_busy_ns` is the busy time of the sequential run of
-/// the same tasks, for the contention part.
+/// Decomposes a run's capacity into busy, startup, gaps and tail.
+///
+/// Contention is left at zero: it compares the busy time with the sequential cell of the same
+/// bucket, which only the whole run knows (`parbench_reports::figures`).
+///
+/// ```
+/// use parbench::overhead::decompose;
+/// use parbench_strategies::Span;
+///
+/// // Two workers over 100 ns: one busy for 60 ns after a 10 ns start, one idle.
+/// let spans = [Span { worker: 0, task: 0, start_ns: 10, end_ns: 70 }];
+/// let o = decompose(2, 0, 100, &spans)?;
+/// assert_eq!(o.parts(), [60, 10, 0, 130]);
+/// assert_eq!(o.capacity_ns, 200);
+/// # Ok::<(), parbench::overhead::SpanError>(())
+/// ```
 pub fn decompose(
     workers: usize,
     run_start: u64,
     run_end: u64,
     spans: &[Span],
-    sequential_busy_ns: u64,
 ) -> Result<Overhead, SpanError> {
     let wall = run_end.saturating_sub(run_start);
     let mut per_worker: Vec<Vec<&Span>> = vec![Vec::new(); workers];
@@ -102,7 +115,6 @@ pub fn decompose(
         }
         parts.busy_ns += spans.iter().map(|s| s.duration_ns()).sum::<u64>();
     }
-    parts.contention_ns = parts.busy_ns as i64 - sequential_busy_ns as i64;
     assert_eq!(
         parts.busy_ns + parts.startup_ns + parts.gaps_ns + parts.tail_ns,
         parts.capacity_ns,
@@ -133,34 +145,33 @@ mod tests {
             span(0, 2, 210, 310),
             span(1, 1, 100, 200),
         ];
-        let o = decompose(2, 100, 310, &spans, 290).unwrap();
+        let o = decompose(2, 100, 310, &spans).unwrap();
         assert_eq!(o.capacity_ns, 420);
         assert_eq!(o.busy_ns, 300);
         assert_eq!(o.startup_ns, 5);
         assert_eq!(o.gaps_ns, 5);
         assert_eq!(o.tail_ns, 110);
-        assert_eq!(o.contention_ns, 10);
         assert!((o.share() - (1.0 - 300.0 / 420.0)).abs() < 1e-12);
     }
 
     #[test]
     fn an_idle_worker_is_all_tail() {
-        let o = decompose(3, 0, 50, &[span(0, 0, 0, 50)], 50).unwrap();
+        let o = decompose(3, 0, 50, &[span(0, 0, 0, 50)]).unwrap();
         assert_eq!((o.capacity_ns, o.busy_ns, o.tail_ns), (150, 50, 100));
     }
 
     #[test]
     fn impossible_spans_are_errors() {
         assert!(matches!(
-            decompose(1, 0, 100, &[span(1, 0, 0, 10)], 0),
+            decompose(1, 0, 100, &[span(1, 0, 0, 10)]),
             Err(SpanError::Worker { worker: 1, .. })
         ));
         assert!(matches!(
-            decompose(1, 10, 100, &[span(0, 0, 0, 10)], 0),
+            decompose(1, 10, 100, &[span(0, 0, 0, 10)]),
             Err(SpanError::Outside { .. })
         ));
         assert_eq!(
-            decompose(1, 0, 100, &[span(0, 3, 0, 50), span(0, 4, 40, 60)], 0),
+            decompose(1, 0, 100, &[span(0, 3, 0, 50), span(0, 4, 40, 60)]),
             Err(SpanError::Overlap {
                 worker: 0,
                 first: 3,

@@ -1,28 +1,36 @@
 //! Runs a suite: prepares each workload once per (size, tasks) — its input and sequential
 //! reference — then measures every cell of it, each in its own process (see [`crate::cell`]),
-//! and writes the results after every cell so an interrupted run keeps what it measured.
+//! and writes the results after every cell so an interrupted run keeps what it measured. What
+//! happens is told to an [`Observer`]; the runner prints nothing itself.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
-    flame, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json, Profile,
-    Results, Status, SuiteInfo, SCHEMA_VERSION,
+    figures, flame, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json,
+    Profile, Results, Status, SuiteInfo, Writer, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
 
-use crate::cell::{isolate, Fault, Limits, Reply, Request, Work};
-use crate::profile::{ProfileFailure, Profiled};
-use crate::sampler::Measured;
+use crate::cell::parent::{become_subreaper, isolate, Fault, Limits};
+use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, Sampling, Work};
+use crate::error::Error;
+use crate::machine;
+use crate::observer::{Observer, Plan};
 use crate::stats::{median_index, summarize};
 use crate::suite::{Configured, Group, Suite};
-use crate::{machine, terminal, Error};
 
 /// How to run a suite.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// let options = parbench::RunOptions::new("target/parbench/mine");
+/// assert!(options.profile && !options.quick && options.filter.is_none());
+/// ```
+#[derive(Clone)]
 pub struct RunOptions {
     /// The output directory.
     pub out: PathBuf,
@@ -32,6 +40,40 @@ pub struct RunOptions {
     pub quick: bool,
     /// Profile every cell after its samples (and draw its flame graph).
     pub profile: bool,
+    /// Report writers run after the built-in ones at the end of the run.
+    pub writers: Vec<Arc<dyn Writer + Send + Sync>>,
+}
+
+impl RunOptions {
+    /// Every cell, full sampling, profiled, written to `out`.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        Self {
+            out: out.into(),
+            filter: None,
+            quick: false,
+            profile: true,
+            writers: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("out", &self.out)
+            .field("filter", &self.filter)
+            .field("quick", &self.quick)
+            .field("profile", &self.profile)
+            .field(
+                "writers",
+                &self
+                    .writers
+                    .iter()
+                    .map(|w| w.file_name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// What a finished run did.
@@ -47,7 +89,7 @@ pub struct RunSummary {
     pub ci_target: f64,
     /// Where `results.json` is.
     pub results: PathBuf,
-    /// Every file written at the end: results, CSV, Markdown, HTML.
+    /// Every file written at the end: results, CSV, Markdown, HTML, and the extra writers'.
     pub files: Vec<PathBuf>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
@@ -63,6 +105,16 @@ struct Bucket<'a> {
     size: usize,
     tasks: usize,
     cells: Vec<(&'a Configured, usize, String)>,
+}
+
+impl Bucket<'_> {
+    /// `workload/size=N/tasks=N`, for the terminal.
+    fn name(&self) -> String {
+        format!(
+            "{}/size={}/tasks={}",
+            self.group.workload.name, self.size, self.tasks
+        )
+    }
 }
 
 /// `[k=v,...]` for the parameters that differ from their defaults; empty when none does.
@@ -179,16 +231,26 @@ fn start_environments(
 }
 
 /// Writes `results.json` atomically, never while the process exits on a signal.
-fn save(
-    out: &std::path::Path,
-    results: &Results,
-) -> Result<PathBuf, parbench_reports::ReportError> {
+fn save(path: &Path, results: &Results) -> Result<PathBuf, parbench_reports::ReportError> {
     let _writing = crate::interrupt::writing();
-    write_atomically(out, &Json, results)
+    write_atomically(path, &Json, results)
 }
 
-/// Runs the suite and writes `results.json` into the output directory after every cell.
-pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
+/// Runs the suite, writing `results.json` into the output directory after every cell and every
+/// report at the end, and tells `observer` what happens.
+///
+/// Cells run in child processes of this one, started from the current binary with a hidden
+/// command: the binary must call [`crate::serve_hidden_commands`] first thing in `main` (as
+/// [`crate::main_with`] does), or `run` refuses with [`Error::NotServing`]. See
+/// [`crate::Observer`] for an example.
+pub fn run(
+    suite: &Suite,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, Error> {
+    if !crate::plugins::serves_hidden_commands() {
+        return Err(Error::NotServing);
+    }
     let started = Instant::now();
     let buckets = expand(suite, options.filter.as_deref());
     if buckets.is_empty() {
@@ -201,7 +263,73 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
         path: options.out.clone(),
         source,
     })?;
-    let mut results = Results {
+    let mut results = begin(suite, total);
+    let path = save(&options.out, &results)?;
+    observer.run_started(&Plan {
+        suite,
+        results: &results,
+        cells: total,
+        out: &options.out,
+    });
+
+    crate::probe::raise_open_files_limit();
+    become_subreaper();
+    let mut runner = Runner {
+        suite,
+        options,
+        sampling: if options.quick {
+            suite.sampling.quick()
+        } else {
+            suite.sampling
+        },
+        limits: Limits {
+            time: suite.cell_timeout,
+            // Unless the suite says, a runaway cell is stopped before the machine starts
+            // swapping.
+            memory: suite
+                .memory_limit
+                .or(Some(results.machine.memory_bytes / 10 * 8)),
+            // A profile's runs take `profile_time`; the rest is setups and symbol resolution.
+            after_reply: suite.profiling.time * 4 + Duration::from_secs(20),
+        },
+        total,
+        observer,
+    };
+    let (environments, vars, env_failures) = start_environments(&buckets);
+    for bucket in &buckets {
+        let failure = bucket
+            .group
+            .workload
+            .environment
+            .and_then(|e| env_failures.get(e.name));
+        runner.bucket(bucket, &vars, failure, &mut results)?;
+    }
+    for env in environments {
+        if let Err(e) = env.stop() {
+            runner.observer.warning(&e.to_string());
+        }
+    }
+
+    results.finished_at = Some(now_rfc3339());
+    let files = {
+        let _writing = crate::interrupt::writing();
+        let mut files = write_all(&options.out, &results)?;
+        for writer in &options.writers {
+            files.push(write_atomically(&options.out, writer.as_ref(), &results)?);
+        }
+        files
+    };
+    let summary = summarize_run(&results, runner.sampling, path, files, started.elapsed());
+    runner.observer.run_finished(&results, &summary);
+    Ok(summary)
+}
+
+/// The results before the first cell: the suite, the machine and its limits — measured before
+/// any cell and before the environments start.
+fn begin(suite: &Suite, cells: usize) -> Results {
+    let mut machine = machine::describe();
+    machine.limits = Some(crate::limits::probe(machine.logical_cores));
+    Results {
         schema_version: SCHEMA_VERSION,
         parbench_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: now_rfc3339(),
@@ -212,80 +340,87 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
             seed: suite.seed,
             policy: suite.policy.to_string(),
         },
-        machine: machine::describe(),
-        cells: Vec::with_capacity(total),
-    };
-    // The machine's limits, measured before any cell (and before the environments start).
-    results.machine.limits = Some(crate::limits::probe(results.machine.logical_cores));
-    let path = save(&options.out, &results)?;
-    let sampling = if options.quick {
-        suite.sampling.quick()
-    } else {
-        suite.sampling
-    };
-    terminal::header(&results, total, &options.out);
-    let mut progress = terminal::Progress::new(total);
+        machine,
+        cells: Vec::with_capacity(cells),
+    }
+}
 
-    crate::probe::raise_open_files_limit();
-    crate::cell::become_subreaper();
-    let limits = Limits {
-        time: suite.cell_timeout,
-        // Unless the suite says, a runaway cell is stopped before the machine starts swapping.
-        memory: suite
-            .memory_limit
-            .or(Some(results.machine.memory_bytes / 10 * 8)),
-        // A profile's runs take `profile_time`; the rest is setups and symbol resolution.
-        after_reply: suite.profiling.time * 4 + Duration::from_secs(20),
-    };
-    let (environments, vars, env_failures) = start_environments(&buckets);
-    for bucket in &buckets {
-        let group = bucket.group;
-        let recipe = Recipe::new(&group.workload, &group.params, &vars);
+fn summarize_run(
+    results: &Results,
+    sampling: Sampling,
+    results_path: PathBuf,
+    files: Vec<PathBuf>,
+    elapsed: Duration,
+) -> RunSummary {
+    let cells = &results.cells;
+    RunSummary {
+        cells: cells.len(),
+        failed: cells.iter().filter(|c| c.status != Status::Ok).count(),
+        converged: cells.iter().filter(|c| c.converged).count(),
+        ci_target: sampling.ci_target,
+        results: results_path,
+        files,
+        elapsed,
+        flame_graphs: cells
+            .iter()
+            .filter(|c| c.profile.as_ref().is_some_and(|p| !p.flamegraph.is_empty()))
+            .count(),
+        profiling: Duration::from_nanos(
+            cells
+                .iter()
+                .filter_map(|c| Some(c.profile.as_ref()?.cost_ns))
+                .sum(),
+        ),
+    }
+}
+
+/// What stays the same for every cell of a run.
+struct Runner<'a> {
+    suite: &'a Suite,
+    options: &'a RunOptions,
+    sampling: Sampling,
+    limits: Limits,
+    total: usize,
+    observer: &'a mut dyn Observer,
+}
+
+impl Runner<'_> {
+    /// Prepares a bucket (unless its environment failed to start) and measures its cells, each
+    /// saved as soon as it is measured.
+    fn bucket(
+        &mut self,
+        bucket: &Bucket<'_>,
+        vars: &EnvVars,
+        environment_failure: Option<&String>,
+        results: &mut Results,
+    ) -> Result<(), Error> {
+        let recipe = Recipe::new(&bucket.group.workload, &bucket.group.params, vars);
         let request = |work| Request {
             recipe: recipe.clone(),
             size: bucket.size,
-            seed: suite.seed,
+            seed: self.suite.seed,
             tasks: bucket.tasks,
-            policy: suite.policy,
-            memory_limit: suite.memory_limit,
+            policy: self.suite.policy,
+            memory_limit: self.suite.memory_limit,
             work,
         };
-        let prepared = match group
-            .workload
-            .environment
-            .and_then(|e| env_failures.get(e.name))
-        {
+        let prepared = match environment_failure {
             Some(failure) => Err(Fault {
                 status: Status::Failed,
                 message: failure.clone(),
             }),
             None => {
-                progress.start(&format!(
-                    "preparing {}/size={}/tasks={}",
-                    group.workload.name, bucket.size, bucket.tasks
-                ));
-                prepare(&request(Work::Prepare), limits)
+                self.observer.preparing(&bucket.name());
+                prepare(&request(Work::Prepare), self.limits)
             }
         };
         for (strategy, workers, id) in &bucket.cells {
-            progress.start(id);
+            self.observer.cell_started(id);
             let (measured, sampled_peak, profile) = match &prepared {
                 Err(fault) => (Err(fault.clone()), 0, None),
                 Ok((answer, features)) => {
-                    let work = Work::Measure {
-                        strategy: strategy.spec.name.to_owned(),
-                        params: strategy
-                            .params
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect(),
-                        workers: *workers,
-                        sampling,
-                        expected: answer.clone(),
-                        features: features.clone(),
-                        profile: options.profile.then_some(suite.profiling),
-                    };
-                    let isolated = isolate(&request(work), limits);
+                    let work = self.measure_work(strategy, *workers, answer, features);
+                    let isolated = isolate(&request(work), self.limits);
                     let measured = match isolated.outcome {
                         Ok(Reply::Measured(measured)) => Ok(measured),
                         other => Err(fault_of(other)),
@@ -294,63 +429,58 @@ pub fn run(suite: &Suite, options: &RunOptions) -> Result<RunSummary, Error> {
                     (measured, isolated.sampled_peak_rss, profile)
                 }
             };
-            let mut cell = cell_record(bucket, strategy, *workers, id, suite, &prepared, measured);
-            cell.ci_target = sampling.ci_target;
+            let mut cell = cell_record(
+                bucket, strategy, *workers, id, self.suite, &prepared, measured,
+            );
+            cell.ci_target = self.sampling.ci_target;
             // The larger of the exact high-water marks and the sampled sum of the tree.
             cell.peak_rss_bytes = cell
                 .peak_rss_bytes
                 .map(|exact| exact.max(sampled_peak))
                 .or((sampled_peak > 0).then_some(sampled_peak));
-            rebase_contention(&mut cell, &results.cells);
             if let Some((profile, cost)) = profile {
-                let profiling = (suite.profiling.frequency, cost);
-                attach_profile(&mut cell, profile, profiling, &options.out);
+                let profiling = (self.suite.profiling.frequency, cost);
+                if let Some(warning) =
+                    attach_profile(&mut cell, profile, profiling, &self.options.out)
+                {
+                    self.observer.warning(&warning);
+                }
             }
-            progress.finish(&cell);
             results.cells.push(cell);
-            // Rated as soon as its sequential cell is known, so an interrupted run keeps it.
-            rate_against_limits(&mut results);
-            save(&options.out, &results)?;
+            // Contention and efficiency as soon as the bucket's sequential cell is known, so an
+            // interrupted run keeps them.
+            figures::derive(results);
+            save(&self.options.out, results)?;
+            if let Some(cell) = results.cells.last() {
+                self.observer
+                    .cell_finished(cell, results.cells.len(), self.total);
+            }
         }
-    }
-    for env in environments {
-        if let Err(e) = env.stop() {
-            terminal::warning(&e.to_string());
-        }
+        Ok(())
     }
 
-    results.finished_at = Some(now_rfc3339());
-    let files = {
-        let _writing = crate::interrupt::writing();
-        write_all(&options.out, &results)?
-    };
-    progress.close();
-    terminal::summary(&results);
-    Ok(RunSummary {
-        cells: results.cells.len(),
-        failed: results
-            .cells
-            .iter()
-            .filter(|c| c.status != Status::Ok)
-            .count(),
-        converged: results.cells.iter().filter(|c| c.converged).count(),
-        ci_target: sampling.ci_target,
-        results: path,
-        files,
-        elapsed: started.elapsed(),
-        flame_graphs: results
-            .cells
-            .iter()
-            .filter(|c| c.profile.as_ref().is_some_and(|p| !p.flamegraph.is_empty()))
-            .count(),
-        profiling: Duration::from_nanos(
-            results
-                .cells
+    /// The request to measure one cell of a prepared bucket.
+    fn measure_work(
+        &self,
+        strategy: &Configured,
+        workers: usize,
+        answer: &Answer,
+        features: &Features,
+    ) -> Work {
+        Work::Measure {
+            strategy: strategy.spec.name.to_owned(),
+            params: strategy
+                .params
                 .iter()
-                .filter_map(|c| Some(c.profile.as_ref()?.cost_ns))
-                .sum(),
-        ),
-    })
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            workers,
+            sampling: self.sampling,
+            expected: answer.clone(),
+            features: features.clone(),
+            profile: self.options.profile.then_some(self.suite.profiling),
+        }
+    }
 }
 
 /// Frames kept in a cell's profile summary.
@@ -358,13 +488,13 @@ const TOP_FRAMES: usize = 8;
 
 /// Writes a cell's flame graph and folded stacks and records its profile. A profiled run that
 /// failed or answered wrongly fails the cell, as a timed sample would; a profiler that failed
-/// leaves the cell's measurement as it was.
+/// leaves the cell's measurement as it was. Returns a warning for the user, if any.
 fn attach_profile(
     cell: &mut Cell,
     profile: Result<Profiled, ProfileFailure>,
     (frequency_hz, cost): (u32, Duration),
-    out: &std::path::Path,
-) {
+    out: &Path,
+) -> Option<String> {
     let cost_ns = cost.as_nanos() as u64;
     let failed = |error: String| Profile {
         frequency_hz,
@@ -372,6 +502,7 @@ fn attach_profile(
         error: Some(error),
         ..Profile::default()
     };
+    let mut warning = None;
     cell.profile = Some(match profile {
         Ok(p) => {
             let samples = p.samples();
@@ -383,7 +514,7 @@ fn attach_profile(
             let ((folded, flamegraph), error) = match written {
                 Ok(paths) => (paths, None),
                 Err(e) => {
-                    terminal::warning(&format!("{}: no flame graph: {e}", cell.id));
+                    warning = Some(format!("{}: no flame graph: {e}", cell.id));
                     (Default::default(), Some(e.to_string()))
                 }
             };
@@ -408,75 +539,11 @@ fn attach_profile(
             failed(message)
         }
         Err(ProfileFailure::Profiler(message)) => {
-            terminal::warning(&format!("{}: no profile: {message}", cell.id));
+            warning = Some(format!("{}: no profile: {message}", cell.id));
             failed(message)
         }
     });
-}
-
-/// States every cell's efficiency against the machine's limits; the speedup needs the
-/// sequential cell of the same workload, parameters, size and tasks.
-fn rate_against_limits(results: &mut Results) {
-    let Some(limits) = results.machine.limits.clone() else {
-        return;
-    };
-    let sequential: Vec<(String, f64)> = results
-        .cells
-        .iter()
-        .filter(|c| c.strategy == "sequential")
-        .filter_map(|c| Some((bucket_of(c), c.wall.as_ref()?.median_ns)))
-        .collect();
-    for cell in &mut results.cells {
-        let Some(wall) = &cell.wall else { continue };
-        let key = bucket_of(cell);
-        let speedup = sequential
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, base)| base / wall.median_ns.max(1.0));
-        cell.efficiency = Some(crate::limits::efficiency(
-            &limits,
-            cell.workers,
-            cell.features.input_bytes + cell.features.output_bytes,
-            wall.median_ns,
-            speedup,
-        ));
-    }
-}
-
-/// Contention compares a cell's busy time with the sequential cell's steady state (the busy
-/// time of its median sample) rather than with the one cold reference run, whose first touch
-/// of the output and cold caches would make every steady run look faster than sequential.
-/// Cells of a bucket without a sequential cell keep the reference's base.
-fn rebase_contention(cell: &mut Cell, measured: &[Cell]) {
-    let key = bucket_of(cell);
-    let base = if cell.strategy == "sequential" {
-        cell.overhead.map(|o| o.busy_ns)
-    } else {
-        measured
-            .iter()
-            .find(|c| c.strategy == "sequential" && bucket_of(c) == key)
-            .and_then(|c| c.overhead)
-            .map(|o| o.busy_ns)
-    };
-    let Some(base) = base else { return };
-    let rebase = |o: &mut parbench_reports::Overhead| {
-        o.contention_ns = o.busy_ns as i64 - base as i64;
-    };
-    cell.samples
-        .iter_mut()
-        .for_each(|s| rebase(&mut s.overhead));
-    if let Some(o) = cell.overhead.as_mut() {
-        rebase(o);
-    }
-}
-
-/// What a cell shares with the sequential cell it is compared with: workload, parameters,
-/// size and tasks.
-fn bucket_of(cell: &Cell) -> String {
-    format!(
-        "{}{:?}/{}/{}",
-        cell.workload, cell.params, cell.size, cell.tasks
-    )
+    warning
 }
 
 /// Prepares a bucket in a cell process: its reference answer and the workload's features.

@@ -35,13 +35,16 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use parbench_strategies::{FailurePolicy, StrategySpec};
 use parbench_workloads::{plan_tasks, Params, Value, WorkloadSpec};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::{Plugins, SuiteError};
+use crate::cell::protocol::{Profiling, Sampling};
+use crate::error::SuiteError;
+use crate::plugins::Plugins;
 
 /// The suite `parbench run` measures when no file is given.
 pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
@@ -49,7 +52,8 @@ pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
 /// The name under which the embedded suite is reported.
 pub const DEFAULT_SOURCE: &str = "embedded:default";
 
-#[derive(Deserialize)]
+/// A suite as written: TOML, or made by [`SuiteBuilder`] (whose values carry no position).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SuiteFile {
     name: Option<String>,
@@ -69,12 +73,12 @@ struct SuiteFile {
     profile_time: Option<Spanned<String>>,
     strategy_params: Option<Spanned<toml::Table>>,
     #[serde(rename = "workload", default)]
-    workloads: Vec<WorkloadEntry>,
+    workloads: Vec<RawWorkload>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WorkloadEntry {
+struct RawWorkload {
     name: Spanned<String>,
     params: Option<Spanned<toml::Table>>,
     sizes: Option<Spanned<Vec<usize>>>,
@@ -85,7 +89,7 @@ struct WorkloadEntry {
 
 /// A list of counts as a suite writes it: `[1, 8, 64]`, or a sweep such as
 /// `"1..=100000 x10"` (1, 10, ..., 100000), `"2..=16 +2"` or `"1..=cores"`.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(untagged)]
 enum Counts {
     List(Vec<usize>),
@@ -165,57 +169,14 @@ pub struct Suite {
     /// How many samples each cell takes.
     pub sampling: Sampling,
     /// Wall time after which a cell's processes are killed (status `timeout`).
-    pub cell_timeout: std::time::Duration,
+    pub cell_timeout: Duration,
     /// Resident memory a cell's processes may hold together (status `oom`); also each cell
     /// process's address-space limit when the suite sets it.
     pub memory_limit: Option<u64>,
     /// How each cell's profiled run samples.
-    pub profiling: crate::profile::Profiling,
+    pub profiling: Profiling,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
-}
-
-/// How many samples a cell takes: a warm-up, then at least `min_samples`, then more until the
-/// median's 95% confidence interval is within `ci_target` of it, the cell has run for
-/// `time_budget`, or `max_samples` are taken.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize)]
-pub struct Sampling {
-    /// Untimed samples before the timed ones.
-    pub warmup: usize,
-    /// Timed samples every cell takes.
-    pub min_samples: usize,
-    /// Timed samples no cell exceeds.
-    pub max_samples: usize,
-    /// The largest distance from the median to an end of its confidence interval, relative to
-    /// the median, at which sampling stops.
-    pub ci_target: f64,
-    /// How long a cell may sample (warm-up included) before it stops short of its target.
-    pub time_budget: std::time::Duration,
-}
-
-impl Default for Sampling {
-    fn default() -> Self {
-        Self {
-            warmup: 1,
-            min_samples: 5,
-            max_samples: 100,
-            ci_target: 0.02,
-            time_budget: std::time::Duration::from_secs(3),
-        }
-    }
-}
-
-impl Sampling {
-    /// `--quick`: a look rather than a measurement to defend.
-    pub fn quick(self) -> Self {
-        Self {
-            warmup: self.warmup.min(1),
-            min_samples: self.min_samples.min(3),
-            max_samples: self.max_samples.min(3),
-            ci_target: self.ci_target.max(0.05),
-            time_budget: self.time_budget.min(std::time::Duration::from_millis(500)),
-        }
-    }
 }
 
 /// A strategy with the parameters it runs with in a suite: `name` or `name[k=v,...]` in a
@@ -327,305 +288,620 @@ impl Suite {
         stem: &str,
         plugins: &Plugins,
     ) -> Result<Self, SuiteError> {
-        let at = |span: Range<usize>, key: &str, message: String| SuiteError {
-            file: file.to_owned(),
-            line: Some(line_of(text, span.start)),
-            column: Some(column_of(text, span.start)),
-            key: Some(key.to_owned()),
-            message,
-        };
+        let source = Source { file, text };
         let raw: SuiteFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            at(
+            source.at(
                 span.clone(),
                 &key_at(text, span.start),
                 e.message().to_owned(),
             )
         })?;
+        validate(raw, &source, stem, plugins)
+    }
 
-        let policy = match &raw.policy {
-            None => FailurePolicy::default(),
-            Some(p) => p
-                .get_ref()
-                .parse()
-                .map_err(|e: parbench_strategies::StrategyError| {
-                    at(p.span(), "policy", e.to_string())
-                })?,
-        };
-        let defaults = Sampling::default();
-        let min_samples = match &raw.samples {
-            None => defaults.min_samples,
-            Some(s) if *s.get_ref() >= 1 => *s.get_ref(),
-            Some(s) => return Err(at(s.span(), "samples", "must be at least 1".to_owned())),
-        };
-        let max_samples = match &raw.max_samples {
-            None => defaults.max_samples.max(min_samples),
-            Some(s) if *s.get_ref() >= min_samples => *s.get_ref(),
-            Some(s) => {
-                return Err(at(
-                    s.span(),
-                    "max_samples",
-                    format!("must be at least `samples` ({min_samples})"),
-                ))
-            }
-        };
-        let ci_target = match &raw.ci_target {
-            None => defaults.ci_target,
-            Some(t) if *t.get_ref() > 0.0 && *t.get_ref() < 1.0 => *t.get_ref(),
-            Some(t) => {
-                return Err(at(
-                    t.span(),
-                    "ci_target",
-                    format!(
-                        "must be a fraction of the median between 0 and 1 (0.02 is ±2%), not {}",
-                        t.get_ref()
-                    ),
-                ))
-            }
-        };
-        let duration = |value: &Option<Spanned<String>>, key: &str, default| match value {
-            None => Ok(default),
-            Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| {
-                at(
-                    text.span(),
-                    key,
-                    format!(
-                        "`{}` is not a duration such as \"3s\" or \"500ms\": {e}",
-                        text.get_ref()
-                    ),
-                )
-            }),
-        };
-        let cell_timeout = duration(
-            &raw.cell_timeout,
-            "cell_timeout",
-            std::time::Duration::from_secs(120),
-        )?;
-        let memory_limit = match &raw.memory_limit {
-            None => None,
-            Some(text) => Some(parse_bytes(text.get_ref()).ok_or_else(|| {
-                at(
-                    text.span(),
-                    "memory_limit",
-                    format!(
-                        "`{}` is not a size such as \"512MiB\" or \"4GiB\"",
-                        text.get_ref()
-                    ),
-                )
-            })?),
-        };
-        let profile_defaults = crate::profile::Profiling::default();
-        let profiling = crate::profile::Profiling {
-            frequency: match &raw.profile_hz {
-                None => profile_defaults.frequency,
-                Some(hz) if (1..=10_000).contains(hz.get_ref()) => *hz.get_ref(),
-                Some(hz) => {
-                    return Err(at(
-                        hz.span(),
-                        "profile_hz",
-                        format!(
-                            "must be between 1 and 10000 samples per second, not {}",
-                            hz.get_ref()
-                        ),
-                    ))
-                }
+    /// A builder of a suite in code, validated as a suite file is.
+    ///
+    /// ```
+    /// use parbench::{Plugins, Suite, WorkloadEntry};
+    /// use std::time::Duration;
+    ///
+    /// let plugins = Plugins::default();
+    /// let suite = Suite::builder("square")
+    ///     .workload(WorkloadEntry::new("square").sizes([100_000]).tasks([1, 8]))
+    ///     .strategies(["sequential", "rayon", "tokio[in_flight=4]"])
+    ///     .workers([1, 2])
+    ///     .time_budget(Duration::from_millis(500))
+    ///     .build(&plugins)?;
+    /// assert_eq!(suite.groups[0].tasks, [1, 8]);
+    /// assert_eq!(suite.groups[0].strategies[2].params.int("in_flight"), 4);
+    ///
+    /// // The same errors as a file, without a line to point at.
+    /// let err = Suite::builder("typo")
+    ///     .workload(WorkloadEntry::new("sqare"))
+    ///     .build(&plugins)
+    ///     .unwrap_err();
+    /// assert!(err.to_string().starts_with(
+    ///     "builder:typo: workload[0].name: unknown workload `sqare`; valid workloads: square"
+    /// ));
+    /// # Ok::<(), parbench::SuiteError>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> SuiteBuilder {
+        SuiteBuilder {
+            raw: SuiteFile {
+                name: Some(name.into()),
+                ..SuiteFile::default()
             },
-            samples: match &raw.profile_samples {
-                None => profile_defaults.samples,
-                Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
-                Some(n) => {
-                    return Err(at(
-                        n.span(),
-                        "profile_samples",
-                        "must be at least 1".to_owned(),
-                    ))
-                }
-            },
-            time: duration(&raw.profile_time, "profile_time", profile_defaults.time)?,
+        }
+    }
+}
+
+/// Where a suite's text came from, to point at a value at fault: `file:line:column: key`.
+/// A built suite has no text, and its errors name the key alone.
+struct Source<'t> {
+    file: &'t str,
+    text: &'t str,
+}
+
+impl Source<'_> {
+    /// An error at `span` of the text, under `key`.
+    fn at(&self, span: Range<usize>, key: &str, message: String) -> SuiteError {
+        let located = !self.text.is_empty();
+        SuiteError {
+            file: self.file.to_owned(),
+            line: located.then(|| line_of(self.text, span.start)),
+            column: located.then(|| column_of(self.text, span.start)),
+            key: Some(key.to_owned()),
+            message,
+        }
+    }
+
+    /// A duration such as `"3s"` or `"500ms"` under `key`, or `default` when it is absent.
+    fn duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, SuiteError> {
+        let Some(text) = value else {
+            return Ok(default);
         };
-        let time_budget = match &raw.time_budget {
-            None => defaults.time_budget,
-            Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| {
-                at(
-                    text.span(),
-                    "time_budget",
-                    format!(
-                        "`{}` is not a duration such as \"3s\" or \"500ms\": {e}",
-                        text.get_ref()
-                    ),
-                )
+        humantime::parse_duration(text.get_ref()).map_err(|e| {
+            self.at(
+                text.span(),
+                key,
+                format!(
+                    "`{}` is not a duration such as \"3s\" or \"500ms\": {e}",
+                    text.get_ref()
+                ),
+            )
+        })
+    }
+}
+
+/// Turns a suite as written into a validated [`Suite`], section by section.
+fn validate(
+    raw: SuiteFile,
+    source: &Source<'_>,
+    stem: &str,
+    plugins: &Plugins,
+) -> Result<Suite, SuiteError> {
+    let policy = match &raw.policy {
+        None => FailurePolicy::default(),
+        Some(p) => p
+            .get_ref()
+            .parse()
+            .map_err(|e: parbench_strategies::StrategyError| {
+                source.at(p.span(), "policy", e.to_string())
             })?,
+    };
+    let sampling = sampling(&raw, source)?;
+    let cell_timeout =
+        source.duration(&raw.cell_timeout, "cell_timeout", Duration::from_secs(120))?;
+    let memory_limit = match &raw.memory_limit {
+        None => None,
+        Some(text) => Some(parse_bytes(text.get_ref()).ok_or_else(|| {
+            source.at(
+                text.span(),
+                "memory_limit",
+                format!(
+                    "`{}` is not a size such as \"512MiB\" or \"4GiB\"",
+                    text.get_ref()
+                ),
+            )
+        })?),
+    };
+    let profiling = profiling(&raw, source)?;
+    let lists = Lists {
+        plugins,
+        source,
+        strategy_given: strategy_params(&raw, source, plugins)?,
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let default_strategies = match &raw.strategies {
+        Some(list) => lists.strategies(list, "strategies")?,
+        None => vec![configure(plugins, "sequential", &lists.strategy_given)
+            .map_err(|message| source.at(0..0, "strategies", message))?],
+    };
+    let default_workers = match &raw.workers {
+        Some(list) => lists.workers(list, "workers")?,
+        None => vec![1],
+    };
+    if raw.workloads.is_empty() {
+        return Err(source.at(
+            0..0,
+            "workload",
+            "the suite has no [[workload]] entry".to_owned(),
+        ));
+    }
+    let groups = raw
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| lists.group(i, entry, &default_strategies, &default_workers))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Suite {
+        name: raw.name.unwrap_or_else(|| stem.to_owned()),
+        source: source.file.to_owned(),
+        seed: raw.seed.unwrap_or(42),
+        policy,
+        sampling,
+        cell_timeout,
+        memory_limit,
+        profiling,
+        groups,
+    })
+}
+
+/// The sampling settings: `warmup`, `samples`, `max_samples`, `ci_target`, `time_budget`.
+fn sampling(raw: &SuiteFile, source: &Source<'_>) -> Result<Sampling, SuiteError> {
+    let defaults = Sampling::default();
+    let min_samples = match &raw.samples {
+        None => defaults.min_samples,
+        Some(s) if *s.get_ref() >= 1 => *s.get_ref(),
+        Some(s) => return Err(source.at(s.span(), "samples", "must be at least 1".to_owned())),
+    };
+    let max_samples = match &raw.max_samples {
+        None => defaults.max_samples.max(min_samples),
+        Some(s) if *s.get_ref() >= min_samples => *s.get_ref(),
+        Some(s) => {
+            return Err(source.at(
+                s.span(),
+                "max_samples",
+                format!("must be at least `samples` ({min_samples})"),
+            ))
+        }
+    };
+    let ci_target = match &raw.ci_target {
+        None => defaults.ci_target,
+        Some(t) if *t.get_ref() > 0.0 && *t.get_ref() < 1.0 => *t.get_ref(),
+        Some(t) => {
+            return Err(source.at(
+                t.span(),
+                "ci_target",
+                format!(
+                    "must be a fraction of the median between 0 and 1 (0.02 is ±2%), not {}",
+                    t.get_ref()
+                ),
+            ))
+        }
+    };
+    Ok(Sampling {
+        warmup: raw.warmup.unwrap_or(defaults.warmup),
+        min_samples,
+        max_samples,
+        ci_target,
+        time_budget: source.duration(&raw.time_budget, "time_budget", defaults.time_budget)?,
+    })
+}
+
+/// The profiling settings: `profile_hz`, `profile_samples`, `profile_time`.
+fn profiling(raw: &SuiteFile, source: &Source<'_>) -> Result<Profiling, SuiteError> {
+    let defaults = Profiling::default();
+    Ok(Profiling {
+        frequency: match &raw.profile_hz {
+            None => defaults.frequency,
+            Some(hz) if (1..=10_000).contains(hz.get_ref()) => *hz.get_ref(),
+            Some(hz) => {
+                return Err(source.at(
+                    hz.span(),
+                    "profile_hz",
+                    format!(
+                        "must be between 1 and 10000 samples per second, not {}",
+                        hz.get_ref()
+                    ),
+                ))
+            }
+        },
+        samples: match &raw.profile_samples {
+            None => defaults.samples,
+            Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+            Some(n) => {
+                return Err(source.at(n.span(), "profile_samples", "must be at least 1".to_owned()))
+            }
+        },
+        time: source.duration(&raw.profile_time, "profile_time", defaults.time)?,
+    })
+}
+
+/// Suite-wide strategy parameters (`[strategy_params.NAME]`), which a `strategies` entry's own
+/// (`name[k=v]`) override.
+fn strategy_params(
+    raw: &SuiteFile,
+    source: &Source<'_>,
+    plugins: &Plugins,
+) -> Result<BTreeMap<&'static str, BTreeMap<String, Value>>, SuiteError> {
+    let mut given_by_strategy = BTreeMap::new();
+    let Some(table) = &raw.strategy_params else {
+        return Ok(given_by_strategy);
+    };
+    for (name, value) in table.get_ref() {
+        let key = format!("strategy_params.{name}");
+        let spec = plugins
+            .strategies
+            .get(name)
+            .map_err(|e| source.at(table.span(), &key, e.to_string()))?;
+        let toml::Value::Table(values) = value else {
+            return Err(source.at(
+                table.span(),
+                &key,
+                "expected a table of parameters".to_owned(),
+            ));
         };
-        // Suite-wide strategy parameters, which a `strategies` entry's own (`name[k=v]`)
-        // override.
-        let mut strategy_given: BTreeMap<&'static str, BTreeMap<String, Value>> = BTreeMap::new();
-        if let Some(table) = &raw.strategy_params {
-            for (name, value) in table.get_ref() {
-                let key = format!("strategy_params.{name}");
-                let spec = plugins
-                    .strategies
-                    .get(name)
-                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
-                let toml::Value::Table(values) = value else {
-                    return Err(at(
-                        table.span(),
-                        &key,
-                        "expected a table of parameters".to_owned(),
-                    ));
-                };
-                let given = values
+        let given = values
+            .iter()
+            .map(|(k, v)| {
+                param_value(v)
+                    .map(|v| (k.clone(), v))
+                    .map_err(|m| source.at(table.span(), &format!("{key}.{k}"), m))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        Params::resolve(spec.name, spec.params, &given)
+            .map_err(|e| source.at(table.span(), &key, e.to_string()))?;
+        given_by_strategy.insert(spec.name, given);
+    }
+    Ok(given_by_strategy)
+}
+
+/// What validating the lists of a suite (strategies, workers, workload entries) needs.
+struct Lists<'a> {
+    plugins: &'a Plugins,
+    source: &'a Source<'a>,
+    strategy_given: BTreeMap<&'static str, BTreeMap<String, Value>>,
+    cores: usize,
+}
+
+impl Lists<'_> {
+    fn strategies(
+        &self,
+        list: &Spanned<Vec<String>>,
+        key: &str,
+    ) -> Result<Vec<Configured>, SuiteError> {
+        if list.get_ref().is_empty() {
+            return Err(self
+                .source
+                .at(list.span(), key, "lists no strategy".to_owned()));
+        }
+        list.get_ref()
+            .iter()
+            .map(|entry| {
+                configure(self.plugins, entry, &self.strategy_given)
+                    .map_err(|message| self.source.at(list.span(), key, message))
+            })
+            .collect()
+    }
+
+    fn workers(&self, list: &Spanned<Counts>, key: &str) -> Result<Vec<usize>, SuiteError> {
+        let w = list
+            .get_ref()
+            .expand(self.cores)
+            .map_err(|e| self.source.at(list.span(), key, e))?;
+        if w.is_empty() || w.contains(&0) {
+            return Err(self.source.at(
+                list.span(),
+                key,
+                "worker counts must be at least 1".to_owned(),
+            ));
+        }
+        Ok(w)
+    }
+
+    /// The `i`-th `[[workload]]` entry.
+    fn group(
+        &self,
+        i: usize,
+        entry: &RawWorkload,
+        default_strategies: &[Configured],
+        default_workers: &[usize],
+    ) -> Result<Group, SuiteError> {
+        let at = |span: Range<usize>, k: &str, message: String| {
+            self.source.at(span, &format!("workload[{i}].{k}"), message)
+        };
+        let spec = *self
+            .plugins
+            .workloads
+            .get(entry.name.get_ref())
+            .map_err(|e| at(entry.name.span(), "name", e.to_string()))?;
+        let params = match &entry.params {
+            None => spec.resolve(&BTreeMap::new()),
+            Some(table) => {
+                let given = table
+                    .get_ref()
                     .iter()
                     .map(|(k, v)| {
                         param_value(v)
                             .map(|v| (k.clone(), v))
-                            .map_err(|m| at(table.span(), &format!("{key}.{k}"), m))
+                            .map_err(|m| at(table.span(), &format!("params.{k}"), m))
                     })
                     .collect::<Result<BTreeMap<_, _>, _>>()?;
-                Params::resolve(spec.name, spec.params, &given)
-                    .map_err(|e| at(table.span(), &key, e.to_string()))?;
-                strategy_given.insert(spec.name, given);
+                spec.resolve(&given)
             }
         }
-        let strategies = |list: &Spanned<Vec<String>>, key: &str| {
-            if list.get_ref().is_empty() {
-                return Err(at(list.span(), key, "lists no strategy".to_owned()));
+        .map_err(|e| {
+            let span = entry
+                .params
+                .as_ref()
+                .map_or(entry.name.span(), |p| p.span());
+            at(span, "params", e.to_string())
+        })?;
+        let sizes = match &entry.sizes {
+            None => vec![spec.default_size],
+            Some(s) if s.get_ref().is_empty() || s.get_ref().contains(&0) => {
+                return Err(at(s.span(), "sizes", "sizes must be at least 1".to_owned()))
             }
-            list.get_ref()
-                .iter()
-                .map(|entry| {
-                    configure(plugins, entry, &strategy_given)
-                        .map_err(|message| at(list.span(), key, message))
-                })
-                .collect::<Result<Vec<_>, _>>()
+            Some(s) => s.get_ref().clone(),
         };
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let workers = |list: &Spanned<Counts>, key: &str| {
-            let w = list
-                .get_ref()
-                .expand(cores)
-                .map_err(|e| at(list.span(), key, e))?;
-            if w.is_empty() || w.contains(&0) {
-                return Err(at(
-                    list.span(),
-                    key,
-                    "worker counts must be at least 1".to_owned(),
-                ));
-            }
-            Ok(w)
-        };
-        let default_strategies = match &raw.strategies {
-            Some(list) => strategies(list, "strategies")?,
-            None => vec![configure(plugins, "sequential", &strategy_given)
-                .map_err(|message| at(0..0, "strategies", message))?],
-        };
-        let default_workers = match &raw.workers {
-            Some(list) => workers(list, "workers")?,
+        let tasks = match &entry.tasks {
             None => vec![1],
-        };
-        if raw.workloads.is_empty() {
-            return Err(at(
-                0..0,
-                "workload",
-                "the suite has no [[workload]] entry".to_owned(),
-            ));
-        }
-
-        let mut groups = Vec::new();
-        for (i, entry) in raw.workloads.iter().enumerate() {
-            let key = |k: &str| format!("workload[{i}].{k}");
-            let spec = *plugins
-                .workloads
-                .get(entry.name.get_ref())
-                .map_err(|e| at(entry.name.span(), &key("name"), e.to_string()))?;
-            let params = match &entry.params {
-                None => spec.resolve(&BTreeMap::new()),
-                Some(table) => {
-                    let given = table
-                        .get_ref()
-                        .iter()
-                        .map(|(k, v)| {
-                            param_value(v)
-                                .map(|v| (k.clone(), v))
-                                .map_err(|m| at(table.span(), &key(&format!("params.{k}")), m))
-                        })
-                        .collect::<Result<BTreeMap<_, _>, _>>()?;
-                    spec.resolve(&given)
+            Some(t) => {
+                let counts = t
+                    .get_ref()
+                    .expand(self.cores)
+                    .map_err(|e| at(t.span(), "tasks", e))?;
+                for &size in &sizes {
+                    for &count in &counts {
+                        plan_tasks(size, count)
+                            .map_err(|e| at(t.span(), "tasks", e.to_string()))?;
+                    }
                 }
+                if counts.is_empty() {
+                    return Err(at(t.span(), "tasks", "lists no task count".to_owned()));
+                }
+                counts
             }
-            .map_err(|e| {
-                let span = entry
-                    .params
-                    .as_ref()
-                    .map_or(entry.name.span(), |p| p.span());
-                at(span, &key("params"), e.to_string())
-            })?;
-            let sizes = match &entry.sizes {
-                None => vec![spec.default_size],
-                Some(s) if s.get_ref().is_empty() || s.get_ref().contains(&0) => {
-                    return Err(at(
-                        s.span(),
-                        &key("sizes"),
-                        "sizes must be at least 1".to_owned(),
-                    ))
-                }
-                Some(s) => s.get_ref().clone(),
-            };
-            let tasks = match &entry.tasks {
-                None => vec![1],
-                Some(t) => {
-                    let counts = t
-                        .get_ref()
-                        .expand(cores)
-                        .map_err(|e| at(t.span(), &key("tasks"), e))?;
-                    for &size in &sizes {
-                        for &count in &counts {
-                            plan_tasks(size, count)
-                                .map_err(|e| at(t.span(), &key("tasks"), e.to_string()))?;
-                        }
-                    }
-                    if counts.is_empty() {
-                        return Err(at(
-                            t.span(),
-                            &key("tasks"),
-                            "lists no task count".to_owned(),
-                        ));
-                    }
-                    counts
-                }
-            };
-            groups.push(Group {
-                workload: spec,
-                params,
-                sizes,
-                tasks,
-                strategies: match &entry.strategies {
-                    Some(list) => strategies(list, &key("strategies"))?,
-                    None => default_strategies.clone(),
-                },
-                workers: match &entry.workers {
-                    Some(list) => workers(list, &key("workers"))?,
-                    None => default_workers.clone(),
-                },
-            });
-        }
-
-        Ok(Suite {
-            name: raw.name.unwrap_or_else(|| stem.to_owned()),
-            source: file.to_owned(),
-            seed: raw.seed.unwrap_or(42),
-            policy,
-            sampling: Sampling {
-                warmup: raw.warmup.unwrap_or(defaults.warmup),
-                min_samples,
-                max_samples,
-                ci_target,
-                time_budget,
+        };
+        Ok(Group {
+            workload: spec,
+            params,
+            sizes,
+            tasks,
+            strategies: match &entry.strategies {
+                Some(list) => self.strategies(list, &format!("workload[{i}].strategies"))?,
+                None => default_strategies.to_vec(),
             },
-            cell_timeout,
-            memory_limit,
-            profiling,
-            groups,
+            workers: match &entry.workers {
+                Some(list) => self.workers(list, &format!("workload[{i}].workers"))?,
+                None => default_workers.to_vec(),
+            },
         })
+    }
+}
+
+/// A value of a built suite: no position in any text.
+fn unplaced<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+/// Builds a [`Suite`] in code, key by key as a suite file writes them; [`SuiteBuilder::build`]
+/// validates it exactly as a file is validated. Made by [`Suite::builder`].
+pub struct SuiteBuilder {
+    raw: SuiteFile,
+}
+
+impl SuiteBuilder {
+    /// The seed every input is generated from (default 42).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.raw.seed = Some(seed);
+        self
+    }
+
+    /// The failure policy of every cell (default: collect).
+    pub fn policy(mut self, policy: FailurePolicy) -> Self {
+        self.raw.policy = Some(unplaced(policy.to_string()));
+        self
+    }
+
+    /// The strategies of every workload entry that does not name its own: `name` or
+    /// `name[key=value,...]` (default: sequential).
+    pub fn strategies<S: Into<String>>(mut self, strategies: impl IntoIterator<Item = S>) -> Self {
+        self.raw.strategies = Some(unplaced(strategies.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// The worker counts of every workload entry that does not name its own (default: 1).
+    pub fn workers(mut self, workers: impl IntoIterator<Item = usize>) -> Self {
+        self.raw.workers = Some(unplaced(Counts::List(workers.into_iter().collect())));
+        self
+    }
+
+    /// A parameter of a strategy, for every cell it runs (`[strategy_params.NAME]`).
+    pub fn strategy_param(mut self, strategy: &str, key: &str, value: impl Into<Value>) -> Self {
+        let table = self
+            .raw
+            .strategy_params
+            .get_or_insert_with(|| unplaced(toml::Table::new()))
+            .get_mut()
+            .entry(strategy)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(table) = table {
+            table.insert(key.to_owned(), toml_value(value.into()));
+        }
+        self
+    }
+
+    /// Untimed samples before the timed ones (default 1).
+    pub fn warmup(mut self, samples: usize) -> Self {
+        self.raw.warmup = Some(samples);
+        self
+    }
+
+    /// Timed samples every cell takes at least (default 5).
+    pub fn samples(mut self, samples: usize) -> Self {
+        self.raw.samples = Some(unplaced(samples));
+        self
+    }
+
+    /// Timed samples no cell exceeds (default 100).
+    pub fn max_samples(mut self, samples: usize) -> Self {
+        self.raw.max_samples = Some(unplaced(samples));
+        self
+    }
+
+    /// The median's 95% interval to reach, relative to it (default 0.02: ±2%).
+    pub fn ci_target(mut self, target: f64) -> Self {
+        self.raw.ci_target = Some(unplaced(target));
+        self
+    }
+
+    /// How long a cell may sample before it stops short of its target (default 3 s).
+    pub fn time_budget(mut self, budget: Duration) -> Self {
+        self.raw.time_budget = Some(unplaced(humantime::format_duration(budget).to_string()));
+        self
+    }
+
+    /// Wall time after which a cell's processes are killed (default 120 s).
+    pub fn cell_timeout(mut self, timeout: Duration) -> Self {
+        self.raw.cell_timeout = Some(unplaced(humantime::format_duration(timeout).to_string()));
+        self
+    }
+
+    /// Resident memory a cell's processes may hold together, in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.raw.memory_limit = Some(unplaced(bytes.to_string()));
+        self
+    }
+
+    /// The profiler's sampling rate per second of CPU time (default 997).
+    pub fn profile_hz(mut self, hz: u32) -> Self {
+        self.raw.profile_hz = Some(unplaced(hz));
+        self
+    }
+
+    /// Samples a cell's profile aims for (default 100).
+    pub fn profile_samples(mut self, samples: u64) -> Self {
+        self.raw.profile_samples = Some(unplaced(samples));
+        self
+    }
+
+    /// The longest a cell's profiled runs take together (default 1 s).
+    pub fn profile_time(mut self, time: Duration) -> Self {
+        self.raw.profile_time = Some(unplaced(humantime::format_duration(time).to_string()));
+        self
+    }
+
+    /// A `[[workload]]` entry.
+    pub fn workload(mut self, entry: WorkloadEntry) -> Self {
+        self.raw.workloads.push(entry.raw);
+        self
+    }
+
+    /// Validates the suite against `plugins`, with the errors a suite file would get (they
+    /// name the key, as `builder:NAME: key: message`).
+    pub fn build(self, plugins: &Plugins) -> Result<Suite, SuiteError> {
+        let name = self.raw.name.clone().unwrap_or_default();
+        let file = format!("builder:{name}");
+        validate(
+            self.raw,
+            &Source {
+                file: &file,
+                text: "",
+            },
+            &name,
+            plugins,
+        )
+    }
+}
+
+/// One `[[workload]]` entry of a [`SuiteBuilder`]: a workload by name, its parameters and the
+/// grid to measure it on.
+///
+/// ```
+/// use parbench::WorkloadEntry;
+///
+/// let http = WorkloadEntry::new("http")
+///     .param("latency_ms", 2u64)
+///     .sizes([400])
+///     .tasks_sweep("1..=100 x10")
+///     .strategies(["sequential", "tokio"]);
+/// # let _ = http;
+/// ```
+pub struct WorkloadEntry {
+    raw: RawWorkload,
+}
+
+impl WorkloadEntry {
+    /// The workload registered as `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            raw: RawWorkload {
+                name: unplaced(name.into()),
+                params: None,
+                sizes: None,
+                tasks: None,
+                strategies: None,
+                workers: None,
+            },
+        }
+    }
+
+    /// A parameter of the workload.
+    pub fn param(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.raw
+            .params
+            .get_or_insert_with(|| unplaced(toml::Table::new()))
+            .get_mut()
+            .insert(key.to_owned(), toml_value(value.into()));
+        self
+    }
+
+    /// Input sizes, in items (default: the workload's default size).
+    pub fn sizes(mut self, sizes: impl IntoIterator<Item = usize>) -> Self {
+        self.raw.sizes = Some(unplaced(sizes.into_iter().collect()));
+        self
+    }
+
+    /// Task counts (default: 1).
+    pub fn tasks(mut self, tasks: impl IntoIterator<Item = usize>) -> Self {
+        self.raw.tasks = Some(unplaced(Counts::List(tasks.into_iter().collect())));
+        self
+    }
+
+    /// Task counts as a sweep: `A..=B`, `A..=B xF` or `A..=B +S` (`A`, `B` may be `cores`).
+    pub fn tasks_sweep(mut self, sweep: &str) -> Self {
+        self.raw.tasks = Some(unplaced(Counts::Sweep(sweep.to_owned())));
+        self
+    }
+
+    /// This entry's own strategies.
+    pub fn strategies<S: Into<String>>(mut self, strategies: impl IntoIterator<Item = S>) -> Self {
+        self.raw.strategies = Some(unplaced(strategies.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// This entry's own worker counts.
+    pub fn workers(mut self, workers: impl IntoIterator<Item = usize>) -> Self {
+        self.raw.workers = Some(unplaced(Counts::List(workers.into_iter().collect())));
+        self
+    }
+}
+
+/// A parameter value as TOML writes it.
+fn toml_value(value: Value) -> toml::Value {
+    match value {
+        // Out of TOML's range: refused by validation as a negative number would be.
+        Value::Int(i) => i64::try_from(i).map_or(toml::Value::Integer(-1), toml::Value::Integer),
+        Value::Float(f) => toml::Value::Float(f),
+        Value::Text(t) => toml::Value::String(t),
     }
 }
 
@@ -895,7 +1171,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             profiled.profiling,
-            crate::profile::Profiling {
+            Profiling {
                 frequency: 499,
                 samples: 300,
                 time: std::time::Duration::from_secs(3),

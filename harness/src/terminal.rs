@@ -1,14 +1,19 @@
-//! What a run prints: a header, one line per cell, and a summary table per workload.
+//! What a run prints — a header, one line per cell (under a progress bar on a terminal), a
+//! summary table per workload and the files written — as an [`Observer`] of the run.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use parbench_reports::figures::Figures;
 use parbench_reports::format::{bytes, duration};
-use parbench_reports::{Cell, Efficiency, Results, Stats, Status};
+use parbench_reports::{flame, Cell, Efficiency, Results, Stats, Status};
 
-pub(crate) fn header(results: &Results, cells: usize, out: &Path) {
+use crate::observer::{Observer, Plan};
+use crate::runner::RunSummary;
+
+fn header(results: &Results, cells: usize, out: &Path) {
     let m = &results.machine;
     println!(
         "parbench {} · suite `{}` · {} cells · seed {} · policy {}",
@@ -44,7 +49,7 @@ fn ci(wall: &Stats) -> String {
 }
 
 /// One line for a finished cell: its id, median and interval, sample count and status.
-pub(crate) fn cell_line(index: usize, total: usize, cell: &Cell) -> String {
+fn cell_line(index: usize, total: usize, cell: &Cell) -> String {
     let width = total.to_string().len();
     match (&cell.wall, &cell.error) {
         (Some(wall), None) => format!(
@@ -74,18 +79,19 @@ pub(crate) fn cell_line(index: usize, total: usize, cell: &Cell) -> String {
     }
 }
 
-/// The run's progress: on a terminal, a bar with the cell being measured and an estimate of
-/// the time left, the finished cells' lines scrolling above it; elsewhere (a CI log, a pipe)
-/// just the lines.
-pub(crate) struct Progress {
+/// The terminal's observer: on a terminal, a bar with the cell being measured and an estimate
+/// of the time left, the finished cells' lines scrolling above it; elsewhere (a CI log, a
+/// pipe) just the lines. At the end, the tables and the files written.
+#[derive(Default)]
+pub(crate) struct Terminal {
     bar: Option<ProgressBar>,
-    total: usize,
-    done: usize,
+    /// The output directory, for the flame graphs' line.
+    out: std::path::PathBuf,
 }
 
-impl Progress {
-    pub(crate) fn new(total: usize) -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
+impl Terminal {
+    fn progress_bar(total: usize) -> Option<ProgressBar> {
+        std::io::stdout().is_terminal().then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
             let style = ProgressStyle::with_template(
@@ -95,25 +101,31 @@ impl Progress {
             .progress_chars("━╸ ");
             bar.set_style(style);
             bar
-        });
-        Self {
-            bar,
-            total,
-            done: 0,
+        })
+    }
+}
+
+impl Observer for Terminal {
+    fn run_started(&mut self, plan: &Plan<'_>) {
+        header(plan.results, plan.cells, plan.out);
+        self.out = plan.out.to_owned();
+        self.bar = Self::progress_bar(plan.cells);
+    }
+
+    fn preparing(&mut self, bucket: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("preparing {bucket}"));
         }
     }
 
-    /// A cell starts.
-    pub(crate) fn start(&self, id: &str) {
+    fn cell_started(&mut self, id: &str) {
         if let Some(bar) = &self.bar {
             bar.set_message(id.to_owned());
         }
     }
 
-    /// A cell finished.
-    pub(crate) fn finish(&mut self, cell: &Cell) {
-        self.done += 1;
-        let line = cell_line(self.done, self.total, cell);
+    fn cell_finished(&mut self, cell: &Cell, done: usize, total: usize) {
+        let line = cell_line(done, total, cell);
         match &self.bar {
             Some(bar) => {
                 bar.println(line);
@@ -123,16 +135,35 @@ impl Progress {
         }
     }
 
-    /// The run is over: the bar goes away.
-    pub(crate) fn close(&self) {
-        if let Some(bar) = &self.bar {
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
+    fn run_finished(&mut self, results: &Results, summary: &RunSummary) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        tables(results);
+        println!(
+            "\n{} cells, {} failed, {} within ±{}% · in {:.1} s",
+            summary.cells,
+            summary.failed,
+            summary.converged,
+            100.0 * summary.ci_target,
+            summary.elapsed.as_secs_f64(),
+        );
+        for file in &summary.files {
+            println!("  {}", file.display());
+        }
+        if summary.flame_graphs > 0 {
+            println!(
+                "  {} ({} flame graphs; profiling took {:.1} s of the run)",
+                self.out.join(flame::DIR).display(),
+                summary.flame_graphs,
+                summary.profiling.as_secs_f64()
+            );
+        }
     }
-}
-
-pub(crate) fn warning(message: &str) {
-    eprintln!("warning: {message}");
 }
 
 /// How close a cell came to the machine's limit that binds its kind of work: the copy
@@ -153,7 +184,8 @@ fn vs_limit(cell: &Cell) -> String {
 
 /// One table per workload: every cell with its median, speedup over the sequential cell of the
 /// same size and tasks, overhead share, peak memory and status.
-pub(crate) fn summary(results: &Results) {
+fn tables(results: &Results) {
+    let figures = Figures::of(results);
     let mut workloads: Vec<&str> = results.cells.iter().map(|c| c.workload.as_str()).collect();
     workloads.dedup();
     for workload in workloads {
@@ -190,19 +222,9 @@ pub(crate) fn summary(results: &Results) {
         );
         let cells = results.cells.iter().filter(|c| c.workload == workload);
         for cell in cells {
-            let baseline = results.cells.iter().find(|c| {
-                c.workload == cell.workload
-                    && c.params == cell.params
-                    && c.size == cell.size
-                    && c.tasks == cell.tasks
-                    && c.strategy == "sequential"
-            });
-            let speedup = match (baseline.and_then(|b| b.wall.as_ref()), &cell.wall) {
-                (Some(b), Some(w)) if w.median_ns > 0.0 => {
-                    format!("{:.2}x", b.median_ns / w.median_ns)
-                }
-                _ => "-".to_owned(),
-            };
+            let speedup = figures
+                .speedup(cell)
+                .map_or("-".to_owned(), |s| format!("{s:.2}x"));
             println!(
                 "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  {}",
                 cell.strategy_label(),

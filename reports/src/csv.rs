@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::view::groups;
+use crate::figures::Figures;
 use crate::{Cell, ReportError, Results, Stats, Writer};
 
 /// `results.csv`: one row per cell. Times in nanoseconds, sizes in bytes, shares in `[0, 1]`;
@@ -176,13 +176,10 @@ impl Writer for Csv {
             source: Box::new(source),
         };
         let mut out = csv::Writer::from_writer(Vec::new());
-        let groups = groups(results);
+        let figures = Figures::of(results);
         for cell in &results.cells {
-            let speedup = groups
-                .iter()
-                .find(|g| g.cells.iter().any(|c| std::ptr::eq(*c, cell)))
-                .and_then(|g| g.speedup(cell));
-            out.serialize(Row::new(cell, speedup)).map_err(failed)?;
+            out.serialize(Row::new(cell, figures.speedup(cell)))
+                .map_err(failed)?;
         }
         out.into_inner().map_err(|e| failed(e.into_error().into()))
     }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::figures::Figures;
 use crate::format::{bytes, duration, percent};
 use crate::view::{groups, Group, Verdict};
 use crate::{Cell, ReportError, Results, Status, Writer};
@@ -32,8 +33,9 @@ impl Writer for Markdown {
             results.cells.len(),
             results.started_at,
         );
+        let figures = Figures::of(results);
         for group in groups(results) {
-            section(&mut md, &group);
+            section(&mut md, &group, &figures);
         }
         let failed: Vec<&Cell> = results
             .cells
@@ -61,7 +63,7 @@ impl Writer for Markdown {
 }
 
 /// One workload: its verdict, then a row per strategy at the strategy's best configuration.
-fn section(md: &mut String, group: &Group<'_>) {
+fn section(md: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
     let _ = writeln!(
         md,
         "### {} · {} items ({})\n",
@@ -100,7 +102,7 @@ fn section(md: &mut String, group: &Group<'_>) {
             cell.tasks,
             median,
             ci,
-            group
+            figures
                 .speedup(cell)
                 .map_or("-".into(), |s| format!("{s:.2}x")),
             cell.overhead.map_or("-".into(), |o| percent(o.share())),

@@ -1,6 +1,6 @@
 //! What every report derives from the results in the same way: cells grouped by the work they
-//! measure, speedups over the sequential cell, the configuration a workload is judged at, and
-//! its verdict.
+//! measure, the configuration a workload is judged at, and its verdict. (Speedups and the
+//! other figures over the sequential cell are [`crate::figures`].)
 
 use crate::{Cell, Results, Sample, Status};
 
@@ -87,23 +87,6 @@ impl<'a> Group<'a> {
             .iter()
             .find(|c| c.strategy_label() == strategy && c.workers == workers && c.tasks == tasks)
             .copied()
-    }
-
-    /// The sequential cell with the same tasks: what a cell's speedup is over.
-    pub fn baseline(&self, cell: &Cell) -> Option<&'a Cell> {
-        self.cells
-            .iter()
-            .find(|c| {
-                c.strategy == "sequential" && c.tasks == cell.tasks && c.params == cell.params
-            })
-            .copied()
-    }
-
-    /// The sequential cell's median run time over this cell's.
-    pub fn speedup(&self, cell: &Cell) -> Option<f64> {
-        let base = self.baseline(cell)?.wall.as_ref()?.median_ns;
-        let wall = cell.wall.as_ref()?.median_ns;
-        (wall > 0.0).then(|| base / wall)
     }
 
     /// The strategy's fastest cell that ran well: its best configuration.
@@ -272,7 +255,12 @@ mod tests {
         );
         assert_eq!(group.focus_tasks(), Some(8));
         let rayon = group.cell("rayon", 2, 8).unwrap();
-        assert_eq!(group.speedup(rayon), Some(2.2));
+        let figures = crate::figures::Figures::of(&results);
+        assert_eq!(figures.speedup(rayon), Some(2.2));
+        assert_eq!(
+            figures.baseline(rayon).map(|c| c.id.as_str()),
+            Some("spin[ns_per_item=5]/size=100/tasks=8/sequential/w1")
+        );
 
         let verdict = group.verdict().unwrap();
         assert_eq!(verdict.fastest.id, rayon.id);

@@ -40,6 +40,47 @@ impl fmt::Debug for Job {
 }
 
 impl Job {
+    /// The job of `recipe`'s workload, built from `registry`, over its input of `size` items
+    /// generated from `seed`: on one worker, failures collected (see [`Job::on`]).
+    ///
+    /// ```
+    /// use parbench_strategies::{FailurePolicy, Job};
+    /// use parbench_workloads::{Recipe, Registry};
+    ///
+    /// let workloads = Registry::builtin();
+    /// let spec = workloads.get("square")?;
+    /// let recipe = Recipe::new(spec, &spec.resolve(&Default::default())?, &Default::default());
+    /// let job = Job::generate(recipe, &workloads, 1_000, 7)?.on(4, FailurePolicy::FailFast);
+    /// assert_eq!((job.input.items(), job.workers, job.output_bytes()), (1_000, 4, 8_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn generate(
+        recipe: Recipe,
+        registry: &parbench_workloads::Registry,
+        size: usize,
+        seed: u64,
+    ) -> Result<Self, parbench_workloads::WorkloadError> {
+        let workload = recipe.instantiate(registry)?;
+        let input = Arc::new(workload.generate(size, seed));
+        Ok(Self {
+            workload,
+            recipe: Arc::new(recipe),
+            input,
+            seed,
+            workers: 1,
+            policy: FailurePolicy::Collect,
+        })
+    }
+
+    /// The same job on `workers` workers under `policy`.
+    pub fn on(self, workers: usize, policy: FailurePolicy) -> Self {
+        Self {
+            workers,
+            policy,
+            ..self
+        }
+    }
+
     /// Bytes of the run's output buffer.
     pub fn output_bytes(&self) -> usize {
         self.input.items() * self.workload.output_len()

@@ -5,6 +5,7 @@ mod charts;
 
 use std::fmt::Write as _;
 
+use crate::figures::{Bucket, Figures};
 use crate::format::{bytes, duration, percent};
 use crate::markdown::{count, verdict_sentence};
 use crate::view::{groups, Group};
@@ -103,8 +104,9 @@ fn page(results: &Results) -> Result<String, ChartError> {
         );
     }
     html.push_str("</ol></nav>\n");
+    let figures = Figures::of(results);
     for group in &groups {
-        section(&mut html, group)?;
+        section(&mut html, group, &figures)?;
     }
     footer(&mut html);
     html.push_str("</main>\n</body>\n</html>\n");
@@ -192,7 +194,7 @@ fn at_focus<'a>(group: &Group<'a>, strategy: &str, tasks: usize) -> Option<&'a C
 }
 
 /// One workload: verdict, legend, charts, timelines, failures, every cell.
-fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
+fn section(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) -> Result<(), ChartError> {
     let strategies = group.strategies();
     let first = group.cells[0];
     let f = &first.features;
@@ -232,7 +234,7 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     html.push_str("</div>\n");
     let Some(focus) = group.focus_tasks() else {
         failures(html, group);
-        every_cell(html, group);
+        every_cell(html, group, figures);
         html.push_str("</section>\n");
         return Ok(());
     };
@@ -242,7 +244,7 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
         .collect();
 
     html.push_str("<div class=\"grid\">\n");
-    scaling(html, group, &strategies, focus)?;
+    scaling(html, group, &strategies, figures, focus)?;
     overhead(html, &shown, focus)?;
     end_to_end(html, &shown, focus)?;
     memory(html, &shown, focus)?;
@@ -254,7 +256,7 @@ fn section(html: &mut String, group: &Group<'_>) -> Result<(), ChartError> {
     timelines(html, &shown)?;
     profiles(html, &shown);
     failures(html, group);
-    every_cell(html, group);
+    every_cell(html, group, figures);
     html.push_str("</section>\n");
     Ok(())
 }
@@ -286,6 +288,7 @@ fn scaling(
     html: &mut String,
     group: &Group<'_>,
     strategies: &[&str],
+    figures: &Figures<'_>,
     focus: usize,
 ) -> Result<(), ChartError> {
     let workers = group.worker_counts();
@@ -296,10 +299,13 @@ fn scaling(
         .filter_map(|c| c.wall.as_ref().map(|w| w.ci_high_ns))
         .fold(0.0, f64::max);
     let unit = TimeUnit::fitting(max_ns);
-    let baseline = group
-        .cells
-        .iter()
-        .find(|c| c.strategy == "sequential" && c.tasks == focus)
+    let bucket = Bucket {
+        work: group.label,
+        size: group.size,
+        tasks: focus,
+    };
+    let baseline = figures
+        .baseline_of(&bucket)
         .and_then(|c| c.wall.as_ref())
         .map(|w| w.median_ns);
     let mut times = Vec::new();
@@ -765,7 +771,7 @@ fn failures(html: &mut String, group: &Group<'_>) {
 }
 
 /// Every cell of the workload with its figures.
-fn every_cell(html: &mut String, group: &Group<'_>) {
+fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
     let _ = write!(
         html,
         "<details><summary>All {} cells</summary>\n<div class=\"scroll\"><table><thead><tr>\
@@ -790,7 +796,7 @@ fn every_cell(html: &mut String, group: &Group<'_>) {
             cell.end_to_end
                 .as_ref()
                 .map_or("-".into(), |w| duration(w.median_ns)),
-            group
+            figures
                 .speedup(cell)
                 .map_or("-".into(), |s| format!("{s:.2}x")),
             cell.overhead.map_or("-".into(), |o| percent(o.share())),

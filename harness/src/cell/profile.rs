@@ -11,45 +11,17 @@
 //! that spawns them is profiled in rounds — set up, run, tear down — each sized by what the
 //! rounds before it collected.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use parbench_reports::flame;
 
 use parbench_strategies::profile::{Profiler, Stacks};
 use parbench_strategies::{Job, StrategySpec};
 use parbench_workloads::Params;
-use serde::{Deserialize, Serialize};
 
-use crate::sampler::{run_verified, Prepared};
-use crate::Error;
-
-/// How a cell is profiled.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Profiling {
-    /// The sampling rate asked for, per second of CPU time.
-    pub frequency: u32,
-    /// Samples a profile aims for.
-    pub samples: u64,
-    /// The longest a profile's runs take together (setups and symbol resolution aside).
-    pub time: Duration,
-}
-
-impl Default for Profiling {
-    fn default() -> Self {
-        Self {
-            // A prime, so the timer does not beat in step with periodic work.
-            frequency: 997,
-            // A frame with a fifth of the time is then known to about ±8 points (binomial,
-            // 95%): enough to rank the frames that matter.
-            samples: 100,
-            time: Duration::from_secs(1),
-        }
-    }
-}
+use super::prepare::{run_verified, Prepared};
+use super::protocol::{ProfileFailure, Profiled, Profiling};
 
 /// The root frame of the cell process's own stacks.
-pub const CELL_ROOT: &str = "cell";
+const CELL_ROOT: &str = "cell";
 
 /// Samples per second of CPU time assumed for a worker process until its real count is back:
 /// the kernel tick of common configurations. Only sizes a round; the real count decides.
@@ -65,39 +37,9 @@ const CHECK_EVERY: Duration = Duration::from_millis(50);
 /// every round costs a setup and each process's symbol resolution.
 const FIRST_ROUND_SHARE: u32 = 2;
 
-/// A cell's profile as the cell process returns it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Profiled {
-    /// Folded stacks, each rooted at its process (`cell`, `process-pool worker 1`, `timely node
-    /// 0`), then its thread.
-    pub stacks: Vec<(String, u64)>,
-    /// Profiled runs, each verified.
-    pub runs: u32,
-    /// Rounds of setup, runs and teardown.
-    pub rounds: u32,
-    /// Wall time of the profiled runs.
-    pub duration_ns: u64,
-}
-
-impl Profiled {
-    /// Samples in the profile.
-    pub fn samples(&self) -> u64 {
-        self.stacks.iter().map(|(_, count)| count).sum()
-    }
-}
-
-/// Why a profile is missing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ProfileFailure {
-    /// The strategy failed or answered wrongly in a profiled run: the cell fails.
-    Strategy(String),
-    /// The profiler itself failed; the cell's measurement stands.
-    Profiler(String),
-}
-
 /// Profiles `job` under `strategy` in rounds until the profile holds enough samples or its
 /// time is spent.
-pub(crate) fn record(
+pub(super) fn record(
     prepared: &Prepared,
     (strategy, params): (&StrategySpec, &Params),
     job: &Job,
@@ -243,120 +185,6 @@ fn round(
     })
 }
 
-/// One side of a differential flame graph: a name and its folded stacks.
-struct Side {
-    name: String,
-    stacks: Vec<(String, u64)>,
-}
-
-/// Finds `side` — a `.folded` file, `DIR:CELL`, or a cell id (or its flame graph's file stem)
-/// in `dir` — and reads its folded stacks.
-fn resolve(side: &str, dir: &Path) -> Result<Side, Error> {
-    let file = Path::new(side);
-    if file.is_file() {
-        let text = std::fs::read_to_string(file).map_err(|source| Error::Folded {
-            path: file.to_owned(),
-            source,
-        })?;
-        return Ok(Side {
-            name: file
-                .file_stem()
-                .map_or_else(|| side.to_owned(), |s| s.to_string_lossy().into_owned()),
-            stacks: flame::parse(&text),
-        });
-    }
-    let (dir, wanted) = match side.split_once(':') {
-        Some((other, cell)) if Path::new(other).is_dir() => (Path::new(other), cell),
-        _ => (dir, side),
-    };
-    let results = parbench_reports::read(&dir.join("results.json")).map_err(Error::Results)?;
-    let Some(cell) = results
-        .cells
-        .iter()
-        .find(|c| c.id == wanted || flame::file_stem(&c.id) == wanted)
-    else {
-        return Err(Error::UnknownCell {
-            dir: dir.to_owned(),
-            cell: wanted.to_owned(),
-            known: results
-                .cells
-                .iter()
-                .filter(|c| c.profile.as_ref().is_some_and(|p| !p.folded.is_empty()))
-                .map(|c| c.id.clone())
-                .collect(),
-        });
-    };
-    let no_profile = |reason: String| Error::NoProfile {
-        cell: cell.id.clone(),
-        reason,
-    };
-    let profile =
-        match &cell.profile {
-            Some(p) if !p.folded.is_empty() => p,
-            Some(p) => return Err(no_profile(p.error.clone().unwrap_or_default())),
-            None => return Err(no_profile(
-                "its run was not profiled (`parbench run` without `--no-profile` profiles every \
-                 cell)"
-                    .to_owned(),
-            )),
-        };
-    let path = dir.join(&profile.folded);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Folded { path, source })?;
-    Ok(Side {
-        name: flame::file_stem(&cell.id),
-        stacks: flame::parse(&text),
-    })
-}
-
-/// Stacks without their process and thread frames: two strategies name their processes and
-/// threads differently, and what is compared is where the code spent its time.
-fn without_roots(stacks: &[(String, u64)]) -> Vec<(String, u64)> {
-    let bare = stacks.iter().filter_map(|(stack, count)| {
-        let mut frames = stack.splitn(3, ';');
-        let (_process, _thread) = (frames.next(), frames.next());
-        Some((frames.next()?.to_owned(), *count))
-    });
-    Stacks::merged(bare).0
-}
-
-/// `parbench diff-flame`: writes the differential flame graph of `before` and `after` and
-/// returns its path.
-pub fn diff_flame(
-    before: &str,
-    after: &str,
-    dir: &Path,
-    out: Option<&Path>,
-    keep_roots: bool,
-) -> Result<PathBuf, Error> {
-    let (before, after) = (resolve(before, dir)?, resolve(after, dir)?);
-    let text = |side: &Side| {
-        flame::to_text(&if keep_roots {
-            side.stacks.clone()
-        } else {
-            without_roots(&side.stacks)
-        })
-    };
-    let title = format!(
-        "{} → {} · red grew, blue shrank (shares of each profile's samples)",
-        before.name, after.name
-    );
-    let svg = flame::render_diff(&text(&before), &text(&after), &title)?;
-    let path = match out {
-        Some(path) => path.to_owned(),
-        None => dir
-            .join(flame::DIR)
-            .join(format!("diff-{}--{}.svg", before.name, after.name)),
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::OutputDir {
-            path: parent.to_owned(),
-            source,
-        })?;
-    }
-    parbench_reports::write_file_atomically(&path, &svg)?;
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,7 +202,7 @@ mod tests {
         let strategies = parbench_strategies::Registry::builtin();
         let threads = strategies.get("threads").unwrap();
         let threads_params = Params::parse(threads.name, threads.params, &[]).unwrap();
-        let job = prepared.job(2, 3, policy);
+        let job = prepared.job(2);
         let profiling = Profiling {
             samples: 20,
             time: Duration::from_millis(500),
@@ -393,7 +221,7 @@ mod tests {
         let mut wrong = prepared.reference.answer.clone();
         wrong.digest.0[0] ^= 1;
         let liar = Prepared::new(recipe, &workloads, shape, policy, Some(wrong)).unwrap();
-        let job = liar.job(2, 3, policy);
+        let job = liar.job(2);
         match record(&liar, (threads, &threads_params), &job, profiling) {
             Err(ProfileFailure::Strategy(message)) => assert!(
                 message.contains("differs from the sequential reference"),
@@ -401,25 +229,5 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn rounds_merge_stack_by_stack() {
-        let merged = Stacks::merged(vec![
-            ("cell;main;a".into(), 2),
-            ("w1;main;b".into(), 3),
-            ("cell;main;a".into(), 5),
-        ])
-        .0;
-        assert_eq!(
-            merged,
-            [("cell;main;a".to_owned(), 7), ("w1;main;b".to_owned(), 3)]
-        );
-        let bare = without_roots(&[
-            ("cell;pb-rayon-0;run;square".into(), 2),
-            ("cell;pb-rayon-1;run;square".into(), 3),
-            ("cell;main".into(), 9),
-        ]);
-        assert_eq!(bare, [("run;square".to_owned(), 5)]);
     }
 }

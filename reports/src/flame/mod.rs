@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 use crate::{write_file_atomically, ProcessSamples, ReportError, Results, TopFrame};
 
+mod diff;
+
+pub use diff::{diff, DiffError};
+
 /// The directory of the output directory that holds the flame graphs.
 pub const DIR: &str = "flamegraphs";
 

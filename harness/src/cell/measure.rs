@@ -3,102 +3,21 @@
 //! sample sets a fresh strategy up, runs it cold once and in steady state as often as a sample
 //! needs, verifies every answer, and tears it down.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use parbench_reports::{Features, Sample, Timeline, TimelineSpan, WorkerMemory};
-use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy, StrategySpec};
-use parbench_workloads::{plan_tasks, Answer, Input, Params, Recipe, Task, Workload};
+use parbench_reports::{Sample, Timeline, TimelineSpan, WorkerMemory};
+use parbench_strategies::{FailurePolicy, Job, RunReport, StrategySpec};
+use parbench_workloads::Params;
 
+use super::prepare::{run_verified, Prepared};
+use super::protocol::{Measured, Sampling};
 use crate::overhead::decompose;
-use crate::probe::{peak_rss_bytes, process_cpu_ns, reset_peak_rss};
+use crate::probe::{peak_rss_bytes, reset_peak_rss};
 use crate::stats::{median_index, summarize, CONFIDENCE};
-use crate::suite::Sampling;
-
-/// A workload ready to be measured over one task list.
-pub(crate) struct Prepared {
-    pub workload: Arc<dyn Workload>,
-    pub recipe: Arc<Recipe>,
-    pub input: Arc<Input>,
-    pub tasks: Vec<Task>,
-    pub reference: Reference,
-    pub features: Features,
-}
-
-impl Prepared {
-    /// The job of a strategy measuring these tasks on `workers`.
-    pub fn job(&self, workers: usize, seed: u64, policy: FailurePolicy) -> Job {
-        Job {
-            workload: self.workload.clone(),
-            recipe: self.recipe.clone(),
-            input: self.input.clone(),
-            seed,
-            workers,
-            policy,
-        }
-    }
-
-    /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
-    /// and plans the tasks. The reference is `expected` when the policy lets an answer
-    /// computed elsewhere be checked exactly; otherwise it is computed here, sequentially.
-    pub fn new(
-        recipe: Recipe,
-        registry: &parbench_workloads::Registry,
-        (size, seed, tasks): (usize, u64, usize),
-        policy: FailurePolicy,
-        expected: Option<Answer>,
-    ) -> Result<Self, String> {
-        let workload = recipe.instantiate(registry).map_err(|e| e.to_string())?;
-        let recipe = Arc::new(recipe);
-        let started = Instant::now();
-        let input = Arc::new(workload.generate(size, seed));
-        let generate_ns = started.elapsed().as_nanos() as u64;
-        let tasks = plan_tasks(input.items(), tasks).map_err(|e| e.to_string())?;
-        let job = Job {
-            workload: workload.clone(),
-            recipe: recipe.clone(),
-            input: input.clone(),
-            seed,
-            workers: 1,
-            policy,
-        };
-        let reference = match expected.and_then(|answer| Reference::expecting(answer, policy)) {
-            Some(reference) => reference,
-            None => Reference::compute(&job, &tasks).map_err(|e| e.to_string())?,
-        };
-        let features = Features {
-            items: input.items(),
-            input_bytes: input.bytes.len() as u64,
-            output_bytes: job.output_bytes() as u64,
-            generate_ns,
-            sequential_busy_ns: reference.busy_ns(),
-        };
-        Ok(Self {
-            workload,
-            recipe,
-            input,
-            tasks,
-            reference,
-            features,
-        })
-    }
-}
-
-/// What measuring one cell produced.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Measured {
-    pub samples: Vec<Sample>,
-    /// This process's high-water mark plus the largest sum of the workers' private ones.
-    pub peak_rss_bytes: Option<u64>,
-    /// Whether sampling stopped because the median's interval reached the target.
-    pub converged: bool,
-    /// The spans of the median sample's median run.
-    pub timeline: Option<Timeline>,
-}
 
 /// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
 /// within the target, the time budget is spent, or the most samples are taken.
-pub(crate) fn measure(
+pub(super) fn measure(
     prepared: &Prepared,
     (strategy, params): (&StrategySpec, &Params),
     job: &Job,
@@ -212,14 +131,8 @@ fn take_sample(
     // The run whose time is the median of the sample stands for it in the decomposition.
     let walls: Vec<u64> = steady.iter().map(|(r, _)| r.wall_ns()).collect();
     let (report, _) = &steady[median_index(&walls).unwrap_or(0)];
-    let overhead = decompose(
-        report.lanes,
-        report.start_ns,
-        report.end_ns,
-        &report.spans,
-        prepared.features.sequential_busy_ns,
-    )
-    .map_err(|e| e.to_string())?;
+    let overhead = decompose(report.lanes, report.start_ns, report.end_ns, &report.spans)
+        .map_err(|e| e.to_string())?;
     let sample = Sample {
         setup_ns,
         first_run_ns: first.wall_ns(),
@@ -269,25 +182,6 @@ fn timeline(report: &RunReport) -> Option<Timeline> {
         lanes: report.lanes,
         spans,
     })
-}
-
-/// Runs the prepared tasks once and checks the answer against the reference; returns the
-/// report and the CPU time of the measuring process during the run.
-pub(crate) fn run_verified(
-    instance: &mut dyn Strategy,
-    prepared: &Prepared,
-    job: &Job,
-) -> Result<(RunReport, u64), String> {
-    let cpu = process_cpu_ns();
-    let report = instance
-        .run(&prepared.tasks)
-        .map_err(|e| format!("failed: {e}"))?;
-    let cpu_ns = process_cpu_ns() - cpu;
-    prepared
-        .reference
-        .check(job, &prepared.tasks, &report, instance.output())
-        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
-    Ok((report, cpu_ns))
 }
 
 #[cfg(test)]

@@ -1,0 +1,461 @@
+//! The parent side of a cell: spawn `parbench cell`, write its [`Request`], watch its process
+//! tree until it ends, and collect its replies — or, when it gave none, how it died.
+//!
+//! While the child works, the parent samples the resident memory of the child's process tree
+//! every [`SAMPLE_EVERY`], enforces the time limit and the memory limit (killing the child's
+//! whole process group), and keeps the tail of its stderr (passed through to the terminal) to
+//! tell an allocation failure from other aborts. A child that dies without a reply is
+//! classified by how it ended: `timeout`, `oom`, `crash` (with its signal) — a panic is caught
+//! in the child and reported as `panic` with its message. The parent stops counting memory once
+//! the measurement is in: the profiled run after it is not the cell's measurement.
+
+use std::collections::VecDeque;
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parbench_reports::Status;
+use parbench_strategies::process::{describe, shm};
+
+use super::protocol::{ProfileFailure, Profiled, Reply, Request};
+use super::CELL_COMMAND;
+
+/// How often the parent samples the memory of a cell's processes.
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+
+/// How a cell ended when it gave no reply of its own, or failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fault {
+    /// Its status.
+    pub status: Status,
+    /// What happened.
+    pub message: String,
+}
+
+/// Limits the parent enforces on a cell.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Wall time before the cell's processes are killed.
+    pub time: Duration,
+    /// Resident memory of the cell's processes together (also the child's address-space
+    /// limit).
+    pub memory: Option<u64>,
+    /// Wall time from the reply to the process's end (its profiled run) before the cell's
+    /// processes are killed; the measurement stands.
+    pub after_reply: Duration,
+}
+
+/// The process group of the cell running now (0 for none), for the signal handler.
+static CURRENT: AtomicU32 = AtomicU32::new(0);
+
+/// The process group of the cell running now, if any.
+pub(crate) fn current() -> Option<u32> {
+    match CURRENT.load(Ordering::SeqCst) {
+        0 => None,
+        pid => Some(pid),
+    }
+}
+
+/// What an isolated piece of work produced: its reply or fault, and the peak resident memory
+/// of its process tree as sampled.
+pub(crate) struct Isolated {
+    /// The reply, or how the process ended without one.
+    pub outcome: Result<Reply, Fault>,
+    /// The profile that followed the reply, when one was asked for and the work succeeded.
+    pub profile: Option<Result<Profiled, ProfileFailure>>,
+    /// Wall time from the reply to the process's end: what profiling cost.
+    pub after_reply: Duration,
+    /// The largest sampled sum of resident memory over the child's processes until its reply
+    /// came (a profiled run after it is not the cell's measurement).
+    pub sampled_peak_rss: u64,
+}
+
+/// Runs `request` in a child process under `limits`.
+pub(crate) fn isolate(request: &Request, limits: Limits) -> Isolated {
+    let isolated = Running::spawn(request).and_then(|mut running| match running.watch(limits) {
+        Ok(watched) => running.collect(watched, limits, request.work.profiles()),
+        Err(e) => {
+            kill_group(running.pid);
+            reap_orphans();
+            CURRENT.store(0, Ordering::SeqCst);
+            Err(e)
+        }
+    });
+    isolated.unwrap_or_else(|e| Isolated {
+        outcome: Err(Fault {
+            status: Status::Crash,
+            message: format!("could not run the cell process: {e}"),
+        }),
+        profile: None,
+        after_reply: Duration::ZERO,
+        sampled_peak_rss: 0,
+    })
+}
+
+/// A cell process at work, with the threads that read its replies and pass its stderr through.
+struct Running {
+    child: Child,
+    pid: u32,
+    arrived: mpsc::Receiver<Reply>,
+    reader: JoinHandle<()>,
+    passthrough: JoinHandle<()>,
+    /// The last bytes of its stderr.
+    tail: Arc<Mutex<VecDeque<u8>>>,
+}
+
+/// What watching a cell process saw until it ended.
+struct Watched {
+    status: ExitStatus,
+    /// The largest sampled memory of its tree before the first reply.
+    peak: u64,
+    /// Why the parent killed it, if it did.
+    killed: Option<Fault>,
+    received: Vec<Reply>,
+    replied: Option<Instant>,
+}
+
+/// The bytes of a cell's stderr kept to classify its death.
+const STDERR_TAIL: usize = 8192;
+
+impl Running {
+    /// Starts `parbench cell` in its own process group and hands it the request.
+    fn spawn(request: &Request) -> io::Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg(CELL_COMMAND)
+            // Its own process group: the whole tree (the cell and its worker processes) can be
+            // killed at once.
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pid = child.id();
+        CURRENT.store(pid, Ordering::SeqCst);
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            CURRENT.store(0, Ordering::SeqCst);
+            return Err(io::Error::other("the cell's pipes were not created"));
+        };
+        let request = serde_json::to_vec(request).map_err(io::Error::other)?;
+        // A child that dies at once closes its stdin: its exit status tells why, not this write.
+        let _ = stdin.write_all(&request);
+        drop(stdin);
+
+        // Replies are JSON documents one after another; each is handed over as it arrives.
+        let (replies, arrived) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let stream = serde_json::Deserializer::from_reader(BufReader::new(stdout));
+            for reply in stream.into_iter::<Reply>() {
+                // A truncated document is a process that died mid-write: its status tells why.
+                let Ok(reply) = reply else { break };
+                if replies.send(reply).is_err() {
+                    break;
+                }
+            }
+        });
+        let tail = Arc::new(Mutex::new(VecDeque::<u8>::new()));
+        let passthrough = std::thread::spawn({
+            let kept = tail.clone();
+            move || pass_stderr_through(stderr, &kept)
+        });
+        Ok(Self {
+            child,
+            pid,
+            arrived,
+            reader,
+            passthrough,
+            tail,
+        })
+    }
+
+    /// Samples the tree's memory until the process ends, killing its group past a limit.
+    fn watch(&mut self, limits: Limits) -> io::Result<Watched> {
+        let deadline = Instant::now() + limits.time;
+        let mut watched = Watched {
+            status: ExitStatus::default(),
+            peak: 0,
+            killed: None,
+            received: Vec::new(),
+            replied: None,
+        };
+        watched.status = loop {
+            watched.received.extend(self.arrived.try_iter());
+            if !watched.received.is_empty() {
+                watched.replied.get_or_insert_with(Instant::now);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            let rss = tree_rss(self.pid);
+            if watched.received.is_empty() {
+                watched.peak = watched.peak.max(rss);
+            }
+            if watched.killed.is_none() {
+                watched.killed = over_limit(limits, deadline, watched.replied, rss);
+                if watched.killed.is_some() {
+                    kill_group(self.pid);
+                }
+            }
+            std::thread::sleep(SAMPLE_EVERY);
+        };
+        Ok(watched)
+    }
+
+    /// Cleans up after the ended process and turns what it sent into an [`Isolated`].
+    fn collect(
+        self,
+        mut watched: Watched,
+        limits: Limits,
+        profiling: bool,
+    ) -> io::Result<Isolated> {
+        // The cell is gone: its workers die with it (parent-death signal) or are killed here
+        // with its group; reap the ones re-parented to us, and remove any segment it left.
+        kill_group(self.pid);
+        reap_orphans();
+        let _ = shm::sweep(self.pid);
+        CURRENT.store(0, Ordering::SeqCst);
+        self.reader
+            .join()
+            .map_err(|_| io::Error::other("the reply reader panicked"))?;
+        watched.received.extend(self.arrived.try_iter());
+        let _ = self.passthrough.join();
+        let tail = {
+            let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+            String::from_utf8_lossy(&tail.iter().copied().collect::<Vec<u8>>()).into_owned()
+        };
+        let after_reply = watched.replied.map_or(Duration::ZERO, |t| t.elapsed());
+        let Watched {
+            status,
+            peak,
+            killed,
+            received,
+            ..
+        } = watched;
+        let fault = || {
+            killed
+                .clone()
+                .unwrap_or_else(|| classify(status, &tail, limits.memory))
+        };
+        let mut received = received.into_iter();
+        let Some(reply) = received.next() else {
+            return Ok(Isolated {
+                outcome: Err(fault()),
+                profile: None,
+                after_reply,
+                sampled_peak_rss: peak,
+            });
+        };
+        let wanted = profiling && matches!(reply, Reply::Measured(_));
+        let profile = match (received.next(), wanted) {
+            (Some(Reply::Profiled(profile)), _) => Some(profile),
+            (Some(other), _) => Some(Err(ProfileFailure::Profiler(format!(
+                "the cell process answered out of turn: {other:?}"
+            )))),
+            (None, true) => Some(Err(ProfileFailure::Profiler(fault().message))),
+            (None, false) => None,
+        };
+        Ok(Isolated {
+            outcome: Ok(reply),
+            profile,
+            after_reply,
+            sampled_peak_rss: peak,
+        })
+    }
+}
+
+/// Copies a cell's stderr to ours, keeping its last [`STDERR_TAIL`] bytes in `kept`.
+fn pass_stderr_through(mut stderr: impl Read, kept: &Mutex<VecDeque<u8>>) {
+    let mut buf = [0u8; 4096];
+    let mut terminal = io::stderr();
+    while let Ok(n) = stderr.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let _ = terminal.write_all(&buf[..n]);
+        let mut tail = kept.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.extend(&buf[..n]);
+        let excess = tail.len().saturating_sub(STDERR_TAIL);
+        tail.drain(..excess);
+    }
+}
+
+/// The limit a cell with `rss` bytes in its tree is past, if any: its profiled run's time after
+/// the reply, its time, or its memory.
+fn over_limit(
+    limits: Limits,
+    deadline: Instant,
+    replied: Option<Instant>,
+    rss: u64,
+) -> Option<Fault> {
+    if replied.is_some_and(|t| t.elapsed() > limits.after_reply) {
+        return Some(Fault {
+            status: Status::Timeout,
+            message: format!(
+                "its profiled run ran past {}",
+                humantime::format_duration(limits.after_reply)
+            ),
+        });
+    }
+    if Instant::now() >= deadline {
+        return Some(Fault {
+            status: Status::Timeout,
+            message: format!(
+                "ran past the cell time limit of {}",
+                humantime::format_duration(limits.time)
+            ),
+        });
+    }
+    let limit = limits.memory.filter(|&limit| rss > limit)?;
+    Some(Fault {
+        status: Status::Oom,
+        message: format!(
+            "its processes held {} MiB, over the memory limit of {} MiB",
+            rss >> 20,
+            limit >> 20
+        ),
+    })
+}
+
+/// How a cell process that gave no reply ended.
+fn classify(status: ExitStatus, stderr_tail: &str, memory_limit: Option<u64>) -> Fault {
+    // Rust's allocation-failure handler prints this line, then aborts.
+    if let Some(line) = stderr_tail
+        .lines()
+        .find(|l| l.contains("memory allocation of"))
+    {
+        let limit = memory_limit.map_or(String::new(), |l| {
+            format!(" (memory limit {} MiB)", l >> 20)
+        });
+        return Fault {
+            status: Status::Oom,
+            message: format!("{}{limit}", line.trim()),
+        };
+    }
+    let last = stderr_tail
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map_or(String::new(), |l| format!(" after printing `{}`", l.trim()));
+    Fault {
+        status: Status::Crash,
+        message: format!("the cell process ended: {}{last}", describe(status)),
+    }
+}
+
+/// Kills every process of the group `pgid`.
+pub(crate) fn kill_group(pgid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Reaps every child process that has exited or is exiting (giving up after two seconds):
+/// worker processes re-parented to this process (a child subreaper) when their cell died, or
+/// children just killed.
+pub(crate) fn reap_orphans() {
+    use rustix::process::{wait, WaitOptions};
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) => {}
+            // Some still exiting (killed a moment ago).
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => return,
+        }
+    }
+}
+
+/// Makes this process the reaper of its descendants' orphans, so that worker processes of a
+/// cell that died are reaped here rather than left as zombies.
+pub(crate) fn become_subreaper() {
+    let me = rustix::process::Pid::from_raw(std::process::id() as i32);
+    let _ = rustix::process::set_child_subreaper(me);
+}
+
+/// Resident memory of process `pid` and its descendants, counting shared pages once: the
+/// private pages of each process plus the largest shared part of any (the segments a cell and
+/// its workers map are the same pages).
+fn tree_rss(pid: u32) -> u64 {
+    let page = rustix::param::page_size() as u64;
+    let mut private = 0;
+    let mut shared = 0;
+    let mut pending = vec![pid];
+    while let Some(pid) = pending.pop() {
+        // `statm`: size resident shared ... in pages.
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+            continue;
+        };
+        let mut fields = statm.split_whitespace().skip(1).map(|f| f.parse::<u64>());
+        if let (Some(Ok(resident)), Some(Ok(file_or_shared))) = (fields.next(), fields.next()) {
+            private += resident.saturating_sub(file_or_shared) * page;
+            shared = shared.max(file_or_shared * page);
+        }
+        pending.extend(children(pid));
+    }
+    private + shared
+}
+
+/// The children of process `pid`, from each of its threads' `children` file.
+pub(crate) fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    #[test]
+    fn a_silent_death_is_classified_by_its_status_and_stderr() {
+        let abort = ExitStatus::from_raw(6);
+        let oom = classify(
+            abort,
+            "some line\nmemory allocation of 1073741824 bytes failed\n\
+             memory allocation of 1792 bytes failed\n",
+            Some(512 << 20),
+        );
+        assert_eq!(oom.status, Status::Oom);
+        assert_eq!(
+            oom.message,
+            "memory allocation of 1073741824 bytes failed (memory limit 512 MiB)"
+        );
+        let segv = classify(ExitStatus::from_raw(11), "", None);
+        assert_eq!(
+            (segv.status, segv.message.as_str()),
+            (
+                Status::Crash,
+                "the cell process ended: killed by signal 11 (SIGSEGV)"
+            )
+        );
+        let exit = classify(ExitStatus::from_raw(3 << 8), "bad things\n\n", None);
+        assert_eq!(
+            exit.message,
+            "the cell process ended: exited with status 3 after printing `bad things`"
+        );
+    }
+
+    #[test]
+    fn the_tree_of_this_process_is_measured() {
+        let own = tree_rss(std::process::id());
+        assert!(own > 1 << 20, "{own}");
+    }
+}

@@ -1,0 +1,83 @@
+//! The child side's first step: a workload built from its recipe, its input generated and its
+//! tasks planned, with the sequential reference every run is checked against.
+
+use std::time::Instant;
+
+use parbench_reports::Features;
+use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy};
+use parbench_workloads::{plan_tasks, Answer, Recipe, Task};
+
+use crate::probe::process_cpu_ns;
+
+/// A workload ready to be measured over one task list.
+pub(crate) struct Prepared {
+    /// The workload, its input and the run's shape, on one worker.
+    pub job: Job,
+    /// The tasks every run gets.
+    pub tasks: Vec<Task>,
+    /// The answer every run must give.
+    pub reference: Reference,
+    /// What preparing measured about the workload.
+    pub features: Features,
+}
+
+impl Prepared {
+    /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
+    /// and plans the tasks. The reference is `expected` when the policy lets an answer
+    /// computed elsewhere be checked exactly; otherwise it is computed here, sequentially.
+    pub fn new(
+        recipe: Recipe,
+        registry: &parbench_workloads::Registry,
+        (size, seed, tasks): (usize, u64, usize),
+        policy: FailurePolicy,
+        expected: Option<Answer>,
+    ) -> Result<Self, String> {
+        let started = Instant::now();
+        let job = Job::generate(recipe, registry, size, seed)
+            .map_err(|e| e.to_string())?
+            .on(1, policy);
+        let generate_ns = started.elapsed().as_nanos() as u64;
+        let tasks = plan_tasks(job.input.items(), tasks).map_err(|e| e.to_string())?;
+        let reference = match expected.and_then(|answer| Reference::expecting(answer, policy)) {
+            Some(reference) => reference,
+            None => Reference::compute(&job, &tasks).map_err(|e| e.to_string())?,
+        };
+        let features = Features {
+            items: job.input.items(),
+            input_bytes: job.input.bytes.len() as u64,
+            output_bytes: job.output_bytes() as u64,
+            generate_ns,
+            sequential_busy_ns: reference.busy_ns(),
+        };
+        Ok(Self {
+            job,
+            tasks,
+            reference,
+            features,
+        })
+    }
+
+    /// The job of a strategy measuring these tasks on `workers`.
+    pub fn job(&self, workers: usize) -> Job {
+        self.job.clone().on(workers, self.job.policy)
+    }
+}
+
+/// Runs the prepared tasks once and checks the answer against the reference; returns the
+/// report and the CPU time of the measuring process during the run.
+pub(crate) fn run_verified(
+    instance: &mut dyn Strategy,
+    prepared: &Prepared,
+    job: &Job,
+) -> Result<(RunReport, u64), String> {
+    let cpu = process_cpu_ns();
+    let report = instance
+        .run(&prepared.tasks)
+        .map_err(|e| format!("failed: {e}"))?;
+    let cpu_ns = process_cpu_ns() - cpu;
+    prepared
+        .reference
+        .check(job, &prepared.tasks, &report, instance.output())
+        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
+    Ok((report, cpu_ns))
+}

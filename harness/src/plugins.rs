@@ -1,0 +1,106 @@
+//! The workloads and strategies a binary knows by name, and the hidden commands that let the
+//! binary serve as its own cell and worker processes.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The workloads and strategies a binary knows by name, and the extra report writers its runs
+/// write beside the built-in ones.
+///
+/// A worker or cell process finds its workload and strategy here by name, in the same binary
+/// started again: register yours before anything else happens in `main`.
+///
+/// ```
+/// use parbench::Plugins;
+///
+/// let mut plugins = Plugins::default();
+/// assert!(plugins.workloads.get("square").is_ok());
+/// // A name can be registered once: a second `square` is refused.
+/// let square = *plugins.workloads.get("square")?;
+/// assert!(plugins.workloads.register(square).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Plugins {
+    /// Workloads by name.
+    pub workloads: parbench_workloads::Registry,
+    /// Strategies by name.
+    pub strategies: parbench_strategies::Registry,
+    /// Report writers run after the built-in ones (`results.json`, CSV, Markdown, HTML), at
+    /// the end of `parbench run` and by `parbench report`.
+    pub writers: Vec<std::sync::Arc<dyn parbench_reports::Writer + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Plugins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugins")
+            .field("workloads", &self.workloads.names())
+            .field("strategies", &self.strategies.names())
+            .field(
+                "writers",
+                &self
+                    .writers
+                    .iter()
+                    .map(|w| w.file_name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for Plugins {
+    /// The built-in workloads and strategies (those of the enabled features).
+    fn default() -> Self {
+        Self {
+            workloads: parbench_workloads::Registry::builtin(),
+            strategies: parbench_strategies::Registry::builtin(),
+            writers: Vec::new(),
+        }
+    }
+}
+
+/// The commands parbench starts its own binary with: a cell process, a worker process of a
+/// process strategy, a node of a timely cluster.
+pub const HIDDEN_COMMANDS: [&str; 3] = ["cell", "worker", "timely-node"];
+
+/// Set once this process has passed [`serve_hidden_commands`]: the binary serves them.
+static SERVES: AtomicBool = AtomicBool::new(false);
+
+/// Serves the hidden commands when this process was started as one of them, and returns its
+/// exit code; returns `None` otherwise, and from then on [`crate::run`] may start cells.
+///
+/// Call it first thing in `main` of any binary that calls [`crate::run`] ([`crate::main_with`]
+/// does): parbench starts cells and workers by running the current binary again with one of
+/// [`HIDDEN_COMMANDS`], and they must find the same plugins there.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     let plugins = parbench::Plugins::default();
+///     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
+///         return code;
+///     }
+///     // ... build a suite and call parbench::run
+///     std::process::ExitCode::SUCCESS
+/// }
+/// ```
+pub fn serve_hidden_commands(plugins: &Plugins) -> Option<ExitCode> {
+    let first = std::env::args().nth(1);
+    if first
+        .as_deref()
+        .is_some_and(|c| HIDDEN_COMMANDS.contains(&c))
+    {
+        return Some(crate::main_with(plugins.clone()));
+    }
+    SERVES.store(true, Ordering::SeqCst);
+    None
+}
+
+/// Whether this process passed [`serve_hidden_commands`].
+pub(crate) fn serves_hidden_commands() -> bool {
+    SERVES.load(Ordering::SeqCst)
+}
+
+/// Marks the process as serving them: [`crate::main_with`] dispatches them itself.
+pub(crate) fn mark_serving() {
+    SERVES.store(true, Ordering::SeqCst);
+}
