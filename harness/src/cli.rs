@@ -74,6 +74,7 @@ pub(crate) enum Command {
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]
     Worker,
+    #[cfg(feature = "timely")]
     /// Serve as a node of a timely cluster (`timely` with `mode=cluster`): start one on each
     /// machine of the hostfile but the first, where `parbench run` starts node 0.
     #[command(name = "timely-node")]
@@ -139,6 +140,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             parbench_strategies::process::serve(&plugins.workloads)?;
             Ok(0)
         }
+        #[cfg(feature = "timely")]
         Command::TimelyNode { hostfile, process } => {
             let args = parbench_strategies::dataflow::NodeArgs { hostfile, process };
             parbench_strategies::dataflow::serve_node(&plugins.workloads, &args)?;

@@ -5,8 +5,12 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
+#[cfg(feature = "tokio")]
 use futures_util::FutureExt;
-use parbench_workloads::{AsyncSession, Items, Partial, Task, TaskContext, TaskError, Workload};
+#[cfg(feature = "tokio")]
+use parbench_workloads::AsyncSession;
+use parbench_workloads::{Items, Partial, Task, TaskContext, TaskError, Workload};
+#[cfg(feature = "tokio")]
 use tokio::sync::Semaphore;
 
 use crate::{FailurePolicy, Job, TaskOutcome};
@@ -112,6 +116,7 @@ fn settle(
 
 /// The async twin of [`execute`]: runs `task` through an async session, each request holding
 /// a permit of `in_flight`.
+#[cfg(feature = "tokio")]
 pub async fn execute_async(
     job: &Job,
     session: &dyn AsyncSession,

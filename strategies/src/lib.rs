@@ -5,9 +5,14 @@
 //! [`RunReport`] with every task's [`TaskOutcome`] and [`Span`]. Strategies are found by name
 //! in a [`Registry`]. The `sequential` strategy is also the reference every other strategy's
 //! answer is checked against ([`Reference`]).
+//!
+//! `tokio`, `actors` (ractor) and `timely` bring heavy dependencies and are Cargo features, on
+//! by default; the others are always built.
 #![deny(missing_docs)]
 
+#[cfg(feature = "actors")]
 pub mod actors;
+#[cfg(feature = "timely")]
 pub mod dataflow;
 mod error;
 pub mod exec;
@@ -21,6 +26,7 @@ pub mod sequential;
 pub mod span;
 mod strategy;
 pub mod threads;
+#[cfg(feature = "tokio")]
 pub mod tokio_rt;
 pub mod worker;
 

@@ -337,7 +337,7 @@ impl Registry {
         Self::default()
     }
 
-    /// The built-in strategies.
+    /// The built-in strategies of the enabled features.
     pub fn builtin() -> Self {
         Self {
             strategies: vec![
@@ -345,10 +345,13 @@ impl Registry {
                 crate::threads::SPEC,
                 crate::pool::SPEC,
                 crate::rayon_pool::SPEC,
+                #[cfg(feature = "tokio")]
                 crate::tokio_rt::SPEC,
+                #[cfg(feature = "actors")]
                 crate::actors::SPEC,
                 crate::process::POOL,
                 crate::process::SHM,
+                #[cfg(feature = "timely")]
                 crate::dataflow::SPEC,
             ],
         }

@@ -7,7 +7,8 @@
 //! every strategy's run is checked against.
 //!
 //! Workloads are found by name in a [`Registry`]; [`Registry::builtin`] holds `square`,
-//! `resize`, `json`, `http`, `risky` and `spin` (see [`builtin`]).
+//! `resize`, `json`, `http`, `risky` and `spin` (see [`builtin`]). `http` and `resize` bring
+//! heavy dependencies (an HTTP stack, an image library) and are Cargo features, on by default.
 //!
 //! ```
 //! use parbench_workloads::{plan_tasks, Answer, EnvVars, Registry, TaskContext};
@@ -29,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod builtin;
 mod error;

@@ -81,11 +81,13 @@ impl Worker {
     }
 
     /// How the worker ended, once it has been reaped.
+    #[cfg(feature = "timely")]
     pub fn status(&self) -> Option<ExitStatus> {
         self.status
     }
 
     /// Whether the worker has exited (reaping it if so).
+    #[cfg(feature = "timely")]
     pub fn exited(&mut self) -> bool {
         if self.status.is_some() {
             return true;

@@ -290,6 +290,7 @@ impl<R: Read> Receiver<R> {
 
     /// Reads the next `dest.len()` bytes of the pending payload into `dest`, which must not
     /// be more than is pending.
+    #[cfg(feature = "timely")]
     pub fn payload_part_into(&mut self, dest: &mut [u8]) -> Result<(), WireError> {
         if dest.len() as u64 > self.pending {
             return Err(WireError::Payload {

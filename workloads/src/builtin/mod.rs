@@ -1,7 +1,9 @@
 //! The built-in workloads, each real work of a kind engineers parallelize.
 
+#[cfg(feature = "http")]
 pub mod http;
 pub mod json;
+#[cfg(feature = "resize")]
 pub mod resize;
 pub mod risky;
 pub mod spin;
@@ -9,12 +11,14 @@ pub mod square;
 
 use crate::WorkloadSpec;
 
-/// Every built-in workload, in the order `parbench list` shows them.
+/// Every built-in workload of the enabled features, in the order `parbench list` shows them.
 pub(crate) fn specs() -> Vec<WorkloadSpec> {
     vec![
         square::SPEC,
+        #[cfg(feature = "resize")]
         resize::SPEC,
         json::SPEC,
+        #[cfg(feature = "http")]
         http::SPEC,
         risky::SPEC,
         spin::SPEC,
