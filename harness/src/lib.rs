@@ -67,7 +67,7 @@ use clap::Parser;
 pub use cell::protocol::{Profiling, Sampling};
 pub use error::{Error, SuiteError};
 pub use observer::{Observer, Plan, Quiet};
-pub use plugins::{serve_hidden_commands, Plugins, HIDDEN_COMMANDS};
+pub use plugins::{serve_hidden_commands, Plugins, SharedWriter, HIDDEN_COMMANDS};
 pub use runner::{run, RunOptions, RunSummary};
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 

@@ -3,6 +3,9 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parbench_reports::Writer;
 
 /// The workloads and strategies a binary knows by name, and the extra report writers its runs
 /// write beside the built-in ones.
@@ -28,7 +31,15 @@ pub struct Plugins {
     pub strategies: parbench_strategies::Registry,
     /// Report writers run after the built-in ones (`results.json`, CSV, Markdown, HTML), at
     /// the end of `parbench run` and by `parbench report`.
-    pub writers: Vec<std::sync::Arc<dyn parbench_reports::Writer + Send + Sync>>,
+    pub writers: Vec<SharedWriter>,
+}
+
+/// A report writer a run shares with its caller.
+pub type SharedWriter = Arc<dyn Writer + Send + Sync>;
+
+/// The files `writers` write, for `Debug` output.
+pub(crate) fn file_names(writers: &[SharedWriter]) -> Vec<&'static str> {
+    writers.iter().map(|w| w.file_name()).collect()
 }
 
 impl std::fmt::Debug for Plugins {
@@ -36,14 +47,7 @@ impl std::fmt::Debug for Plugins {
         f.debug_struct("Plugins")
             .field("workloads", &self.workloads.names())
             .field("strategies", &self.strategies.names())
-            .field(
-                "writers",
-                &self
-                    .writers
-                    .iter()
-                    .map(|w| w.file_name())
-                    .collect::<Vec<_>>(),
-            )
+            .field("writers", &file_names(&self.writers))
             .finish()
     }
 }

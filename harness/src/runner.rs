@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
     figures, flame, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json,
-    Profile, Results, Status, SuiteInfo, Writer, SCHEMA_VERSION,
+    Profile, Results, Status, SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -21,6 +20,7 @@ use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, 
 use crate::error::Error;
 use crate::machine;
 use crate::observer::{Observer, Plan};
+use crate::plugins::{file_names, SharedWriter};
 use crate::stats::{median_index, summarize};
 use crate::suite::{Configured, Group, Suite};
 
@@ -41,7 +41,7 @@ pub struct RunOptions {
     /// Profile every cell after its samples (and draw its flame graph).
     pub profile: bool,
     /// Report writers run after the built-in ones at the end of the run.
-    pub writers: Vec<Arc<dyn Writer + Send + Sync>>,
+    pub writers: Vec<SharedWriter>,
 }
 
 impl RunOptions {
@@ -64,14 +64,7 @@ impl std::fmt::Debug for RunOptions {
             .field("filter", &self.filter)
             .field("quick", &self.quick)
             .field("profile", &self.profile)
-            .field(
-                "writers",
-                &self
-                    .writers
-                    .iter()
-                    .map(|w| w.file_name())
-                    .collect::<Vec<_>>(),
-            )
+            .field("writers", &file_names(&self.writers))
             .finish()
     }
 }

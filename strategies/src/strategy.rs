@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use parbench_workloads::{
-    Answer, Failure, Input, ParamSpec, Params, Partial, Recipe, Task, TaskError, Workload,
+    Answer, ByName, Failure, Input, Named, ParamSpec, Params, Partial, Recipe, Task, TaskError,
+    Workload,
 };
 use serde::{Deserialize, Serialize};
 
@@ -325,10 +326,16 @@ impl fmt::Debug for StrategySpec {
     }
 }
 
+impl Named for StrategySpec {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
 /// Strategies by name.
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
-    strategies: Vec<StrategySpec>,
+    strategies: ByName<StrategySpec>,
 }
 
 impl Registry {
@@ -340,7 +347,7 @@ impl Registry {
     /// The built-in strategies of the enabled features.
     pub fn builtin() -> Self {
         Self {
-            strategies: vec![
+            strategies: ByName::of(vec![
                 crate::sequential::SPEC,
                 crate::threads::SPEC,
                 crate::pool::SPEC,
@@ -353,27 +360,24 @@ impl Registry {
                 crate::process::SHM,
                 #[cfg(feature = "timely")]
                 crate::dataflow::SPEC,
-            ],
+            ]),
         }
     }
 
     /// Adds a strategy; its name must be new.
     pub fn register(&mut self, spec: StrategySpec) -> Result<(), StrategyError> {
-        if self.strategies.iter().any(|s| s.name == spec.name) {
-            return Err(StrategyError::Duplicate(spec.name.to_owned()));
-        }
-        self.strategies.push(spec);
-        Ok(())
+        self.strategies
+            .insert(spec)
+            .map_err(|spec| StrategyError::Duplicate(spec.name.to_owned()))
     }
 
     /// The strategy named `name`, or an error listing the valid names.
     pub fn get(&self, name: &str) -> Result<&StrategySpec, StrategyError> {
         self.strategies
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| StrategyError::Unknown {
+            .get(name)
+            .map_err(|valid| StrategyError::Unknown {
                 name: name.to_owned(),
-                valid: self.names().join(", "),
+                valid,
             })
     }
 
@@ -384,6 +388,6 @@ impl Registry {
 
     /// Every registered name, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.strategies.iter().map(|s| s.name).collect()
+        self.strategies.names()
     }
 }

@@ -46,7 +46,8 @@ pub use error::{FailureKind, ParamError, TaskError, WorkloadError};
 pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value};
 pub use registry::{
-    BuildWorkload, EnvVars, Environment, EnvironmentSpec, Recipe, Registry, WorkKind, WorkloadSpec,
+    BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry,
+    WorkKind, WorkloadSpec,
 };
 pub use rng::{mix64, unit_f64, SplitMix64};
 pub use task::{plan_tasks, Task, TaskContext};

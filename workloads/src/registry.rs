@@ -165,10 +165,87 @@ impl Recipe {
     }
 }
 
+/// A spec registered under a unique name.
+pub trait Named {
+    /// The name it is registered under.
+    fn name(&self) -> &'static str;
+}
+
+impl Named for WorkloadSpec {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// Specs by unique name, in registration order: the shape the workload and strategy registries
+/// share.
+///
+/// ```
+/// use parbench_workloads::{ByName, Named};
+///
+/// struct Spec(&'static str);
+/// impl Named for Spec {
+///     fn name(&self) -> &'static str {
+///         self.0
+///     }
+/// }
+///
+/// let mut specs = ByName::default();
+/// specs.insert(Spec("a")).ok();
+/// specs.insert(Spec("b")).ok();
+/// assert!(specs.insert(Spec("a")).is_err());
+/// assert_eq!(specs.get("b").map(|s| s.0), Ok("b"));
+/// assert_eq!(specs.get("c").err().as_deref(), Some("a, b"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ByName<S> {
+    specs: Vec<S>,
+}
+
+impl<S> Default for ByName<S> {
+    fn default() -> Self {
+        Self { specs: Vec::new() }
+    }
+}
+
+impl<S: Named> ByName<S> {
+    /// These specs, whose names must differ.
+    pub fn of(specs: Vec<S>) -> Self {
+        Self { specs }
+    }
+
+    /// Adds a spec; gives it back when its name is taken.
+    pub fn insert(&mut self, spec: S) -> Result<(), S> {
+        if self.specs.iter().any(|s| s.name() == spec.name()) {
+            return Err(spec);
+        }
+        self.specs.push(spec);
+        Ok(())
+    }
+
+    /// The spec named `name`; when there is none, the registered names, comma-separated.
+    pub fn get(&self, name: &str) -> Result<&S, String> {
+        self.specs
+            .iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| self.names().join(", "))
+    }
+
+    /// Every spec, in registration order.
+    pub fn iter(&self) -> std::slice::Iter<'_, S> {
+        self.specs.iter()
+    }
+
+    /// Every registered name, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.specs.iter().map(Named::name).collect()
+    }
+}
+
 /// Workloads by name.
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
-    workloads: Vec<WorkloadSpec>,
+    workloads: ByName<WorkloadSpec>,
 }
 
 impl Registry {
@@ -177,30 +254,28 @@ impl Registry {
         Self::default()
     }
 
-    /// The built-in workloads: `square`, `resize`, `json`, `http`, `risky`, `spin`.
+    /// The built-in workloads of the enabled features: `square`, `resize`, `json`, `http`,
+    /// `risky`, `spin`.
     pub fn builtin() -> Self {
         Self {
-            workloads: builtin::specs(),
+            workloads: ByName::of(builtin::specs()),
         }
     }
 
     /// Adds a workload; its name must be new.
     pub fn register(&mut self, spec: WorkloadSpec) -> Result<(), WorkloadError> {
-        if self.workloads.iter().any(|w| w.name == spec.name) {
-            return Err(WorkloadError::Duplicate(spec.name.to_owned()));
-        }
-        self.workloads.push(spec);
-        Ok(())
+        self.workloads
+            .insert(spec)
+            .map_err(|spec| WorkloadError::Duplicate(spec.name.to_owned()))
     }
 
     /// The workload named `name`, or an error listing the valid names.
     pub fn get(&self, name: &str) -> Result<&WorkloadSpec, WorkloadError> {
         self.workloads
-            .iter()
-            .find(|w| w.name == name)
-            .ok_or_else(|| WorkloadError::Unknown {
+            .get(name)
+            .map_err(|valid| WorkloadError::Unknown {
                 name: name.to_owned(),
-                valid: self.names().join(", "),
+                valid,
             })
     }
 
@@ -211,6 +286,6 @@ impl Registry {
 
     /// Every registered name, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.workloads.iter().map(|w| w.name).collect()
+        self.workloads.names()
     }
 }

@@ -281,20 +281,19 @@ pub(crate) struct Bar {
     pub segments: Vec<(f64, RGBColor)>,
 }
 
-/// Horizontal bars, one row per label, segments stacked left to right; negative single
-/// segments extend left of zero.
-pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
-    let (mut low, mut high) = (0.0f64, 0.0f64);
-    for row in rows {
-        let total: f64 = row.segments.iter().map(|s| s.0).sum();
-        low = low.min(total);
-        high = high.max(total);
-    }
-    if high - low <= 0.0 {
-        high = 1.0;
-    }
-    let pad = (high - low) * 0.06;
-    let count = rows.len().max(1);
+/// A chart with a labelled row per entry, top to bottom.
+type RowChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The set-up bar charts and box plots share: a row per label, top to bottom, over `x`, its
+/// axes and grid drawn; `marks` then draws row `i` at y = `count - 1 - i`.
+fn row_chart(
+    labels: &[&str],
+    x: std::ops::Range<f64>,
+    x_desc: &str,
+    marks: impl FnOnce(&mut RowChart<'_, '_>, usize) -> Result<(), ChartError>,
+) -> Result<String, ChartError> {
+    let count = labels.len().max(1);
     let height = (60 + 28 * count as u32).max(140);
     let mut svg = String::new();
     {
@@ -303,19 +302,17 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(label_area(rows.iter().map(|r| r.label.chars().count())))
-            .build_cartesian_2d(
-                (low - if low < 0.0 { pad } else { 0.0 })..high + pad,
-                -0.5..count as f64 - 0.5,
-            )?;
+            .y_label_area_size(label_area(labels.iter().map(|l| l.chars().count())))
+            .build_cartesian_2d(x, -0.5..count as f64 - 0.5)?;
         let label = |v: &f64| {
             let index = v.round();
             if (v - index).abs() > 1e-6 || index < 0.0 {
                 return String::new();
             }
             // Rows run top to bottom.
-            rows.get(count - 1 - index as usize)
-                .map_or(String::new(), |r| r.label.clone())
+            labels
+                .get(count - 1 - index as usize)
+                .map_or(String::new(), |l| (*l).to_owned())
         };
         chart
             .configure_mesh()
@@ -330,6 +327,28 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
             .label_style((FONT, 12).into_font().color(&AXIS))
             .axis_desc_style((FONT, 13).into_font().color(&AXIS))
             .draw()?;
+        marks(&mut chart, count)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// Horizontal bars, one row per label, segments stacked left to right; negative single
+/// segments extend left of zero.
+pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
+    let (mut low, mut high) = (0.0f64, 0.0f64);
+    for row in rows {
+        let total: f64 = row.segments.iter().map(|s| s.0).sum();
+        low = low.min(total);
+        high = high.max(total);
+    }
+    if high - low <= 0.0 {
+        high = 1.0;
+    }
+    let pad = (high - low) * 0.06;
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    let x = (low - if low < 0.0 { pad } else { 0.0 })..high + pad;
+    row_chart(&labels, x, x_desc, |chart, count| {
         for (i, row) in rows.iter().enumerate() {
             let y = (count - 1 - i) as f64;
             let mut start = 0.0;
@@ -342,9 +361,8 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
                 start = end;
             }
         }
-        root.present()?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// One strategy's samples for a box plot.
@@ -364,48 +382,10 @@ pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
         .flat_map(|r| r.values.iter().copied())
         .fold(0.0f64, f64::max);
     let unit = TimeUnit::fitting(max);
-    let bars: Vec<Bar> = rows
-        .iter()
-        .map(|r| Bar {
-            label: r.label.clone(),
-            segments: Vec::new(),
-        })
-        .collect();
-    let count = rows.len().max(1);
-    let height = (60 + 28 * count as u32).max(140);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(label_area(rows.iter().map(|r| r.label.chars().count())))
-            .build_cartesian_2d(
-                0.0..(max / unit.ns * 1.06).max(1e-9),
-                -0.5..count as f64 - 0.5,
-            )?;
-        let label = |v: &f64| {
-            let index = v.round();
-            if (v - index).abs() > 1e-6 || index < 0.0 {
-                return String::new();
-            }
-            bars.get(count - 1 - index as usize)
-                .map_or(String::new(), |r| r.label.clone())
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .axis_style(AXIS)
-            .y_labels(count)
-            .y_label_formatter(&label)
-            .x_desc(format!("run time ({})", unit.name))
-            .x_label_formatter(&number)
-            .label_style((FONT, 12).into_font().color(&AXIS))
-            .axis_desc_style((FONT, 13).into_font().color(&AXIS))
-            .draw()?;
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    let x = 0.0..(max / unit.ns * 1.06).max(1e-9);
+    let x_desc = format!("run time ({})", unit.name);
+    row_chart(&labels, x, &x_desc, |chart, count| {
         for (i, row) in rows.iter().enumerate() {
             let y = (count - 1 - i) as f64;
             let mut sorted: Vec<f64> = row.values.iter().map(|v| v / unit.ns).collect();
@@ -438,9 +418,8 @@ pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
                 Circle::new((v, y + spread * 0.4), 2, BLACK.mix(0.45).filled())
             }))?;
         }
-        root.present()?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The `p` quantile of sorted values, interpolated linearly.

@@ -19,8 +19,10 @@
 //! seed while the cluster forms. Forming the cluster (spawning, connecting, generating) is
 //! setup, not run.
 
+mod cluster;
 mod node;
 mod program;
+mod wire;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -29,7 +31,9 @@ use parbench_workloads::{ParamKind, ParamSpec, Params, Task};
 use timely::communication::WorkerGuards;
 use timely::execute::execute;
 
-pub use node::{serve_node, Cluster, NodeArgs, NODE_COMMAND};
+pub use cluster::Cluster;
+pub use node::{serve_node, NodeArgs};
+pub use wire::NODE_COMMAND;
 
 use self::program::{Assign, Done, Driver, Execute};
 use crate::worker::{set_up, RunShared};
@@ -62,8 +66,8 @@ pub const SPEC: StrategySpec = StrategySpec {
 
 fn build(params: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
     Ok(match params.text("mode") {
-        "processes" => Box::new(node::Cluster::local()),
-        "cluster" => Box::new(node::Cluster::from_hostfile(params.text("hostfile"))?),
+        "processes" => Box::new(Cluster::local()),
+        "cluster" => Box::new(Cluster::from_hostfile(params.text("hostfile"))?),
         _ => Box::new(Timely::default()),
     })
 }

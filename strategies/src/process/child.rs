@@ -212,6 +212,32 @@ fn signal_name(signal: i32) -> Option<&'static str> {
         .and_then(|i| NAMES.get(i).copied())
 }
 
+/// Blocks until one of `workers` has something to say on its pipe — or closed it: the read then
+/// tells why — and returns, for each, whether it has. `strategy` names the strategy in the
+/// error of a failed poll.
+pub fn wait_readable<'a>(
+    workers: impl IntoIterator<Item = &'a Worker>,
+    strategy: &str,
+) -> Result<Vec<bool>, crate::StrategyError> {
+    let mut fds: Vec<PollFd<'_>> = workers
+        .into_iter()
+        .map(|w| PollFd::new(w.from.get_ref(), PollFlags::IN))
+        .collect();
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(crate::StrategyError::Internal {
+                    strategy: strategy.to_owned(),
+                    message: format!("poll failed: {e}"),
+                })
+            }
+        }
+    }
+    Ok(fds.iter().map(|fd| !fd.revents().is_empty()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,12 +30,11 @@ use std::ops::Range;
 use std::time::Duration;
 
 use parbench_workloads::{Layout, Params, Task};
-use rustix::event::{poll, PollFd, PollFlags};
 
 pub use child::{describe, WORKER_COMMAND};
 pub use serve::{serve, ServeError};
 
-use self::child::Worker;
+use self::child::{wait_readable, Worker};
 use self::serve::{read_span, SPAN_BYTES};
 use self::shm::Segment;
 use self::wire::{FromWorker, Hello, LogPlace, SharedPlace, ToWorker, WireError};
@@ -480,30 +479,12 @@ impl Running {
     /// Blocks until a busy worker has something to say; returns the workers that do.
     fn readable(&self, busy: &[Option<usize>]) -> Result<Vec<usize>, Failure> {
         let waiting: Vec<usize> = (0..busy.len()).filter(|&w| busy[w].is_some()).collect();
-        let mut fds: Vec<PollFd<'_>> = waiting
-            .iter()
-            .map(|&w| {
-                // Readable also when the pipe closed: the read then tells why.
-                PollFd::new(self.workers[w].from.get_ref(), PollFlags::IN)
-            })
-            .collect();
-        loop {
-            match poll(&mut fds, None) {
-                Ok(_) => break,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => {
-                    return Err(Failure::Strategy(StrategyError::Internal {
-                        strategy: self.name.to_owned(),
-                        message: format!("poll failed: {e}"),
-                    }))
-                }
-            }
-        }
+        let ready = wait_readable(waiting.iter().map(|&w| &self.workers[w]), self.name)
+            .map_err(Failure::Strategy)?;
         Ok(waiting
             .into_iter()
-            .zip(&fds)
-            .filter(|(_, fd)| !fd.revents().is_empty())
-            .map(|(w, _)| w)
+            .zip(ready)
+            .filter_map(|(w, ready)| ready.then_some(w))
             .collect())
     }
 

@@ -78,6 +78,7 @@ pub fn main_serving_workers(
         Some(parbench_strategies::process::WORKER_COMMAND) => {
             Some(parbench_strategies::process::serve(&registry))
         }
+        #[cfg(feature = "timely")]
         Some(parbench_strategies::dataflow::NODE_COMMAND) => Some(
             parbench_strategies::dataflow::serve_node(&registry, &node_args(args)),
         ),
@@ -100,6 +101,7 @@ pub fn main_serving_workers(
 }
 
 /// `--hostfile FILE --process N`, as a user starts a node of a timely cluster.
+#[cfg(feature = "timely")]
 pub fn node_args(
     mut args: impl Iterator<Item = String>,
 ) -> parbench_strategies::dataflow::NodeArgs {
