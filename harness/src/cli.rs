@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 use crate::error::Error;
-use crate::plugins::Plugins;
+use crate::plugins::{mark_serving, Plugins, HIDDEN_COMMANDS};
 use crate::runner::RunOptions;
 use crate::suite::Suite;
 use crate::terminal::Terminal;
@@ -91,6 +93,54 @@ pub(crate) enum Command {
     /// results on stdout).
     #[command(name = "cell", hide = true)]
     Cell,
+}
+
+/// The whole command line with these plugins; see [`crate::main_with`].
+pub(crate) fn main(plugins: Plugins) -> ExitCode {
+    mark_serving();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match execute(cli.command, &plugins) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Serves the hidden commands when this process was started as one of them, and returns its
+/// exit code; returns `None` otherwise, and from then on [`crate::run`] may start cells.
+///
+/// Call it first thing in `main` of any binary that calls [`crate::run`] ([`crate::main_with`]
+/// does): parbench starts cells and workers by running the current binary again with one of
+/// [`HIDDEN_COMMANDS`], and they must find the same plugins there.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     let plugins = parbench::Plugins::default();
+///     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
+///         return code;
+///     }
+///     // ... build a suite and call parbench::run
+///     std::process::ExitCode::SUCCESS
+/// }
+/// ```
+pub fn serve_hidden_commands(plugins: &Plugins) -> Option<ExitCode> {
+    let first = std::env::args().nth(1);
+    if first
+        .as_deref()
+        .is_some_and(|c| HIDDEN_COMMANDS.contains(&c))
+    {
+        return Some(main(plugins.clone()));
+    }
+    mark_serving();
+    None
 }
 
 /// Runs one command; returns the exit code of a command that ran.

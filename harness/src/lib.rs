@@ -62,13 +62,12 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 pub use cell::protocol::{Profiling, Sampling};
+pub use cli::serve_hidden_commands;
 pub use error::{Error, SuiteError};
-pub use observer::{Observer, Plan, Quiet};
-pub use plugins::{serve_hidden_commands, Plugins, SharedWriter, HIDDEN_COMMANDS};
-pub use runner::{run, RunOptions, RunSummary};
+pub use observer::{Observer, Plan, Quiet, RunSummary};
+pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
+pub use runner::{run, RunOptions};
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1
@@ -81,19 +80,5 @@ pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_S
 /// }
 /// ```
 pub fn main_with(plugins: Plugins) -> ExitCode {
-    plugins::mark_serving();
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    match cli::execute(cli.command, &plugins) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
+    cli::main(plugins)
 }

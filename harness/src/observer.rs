@@ -4,11 +4,11 @@
 //! (progress bar, one line per cell, the tables) is one observer; [`Quiet`] ignores every event,
 //! for tests and library callers; a caller's own can collect, forward or render the events.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use parbench_reports::{Cell, Results};
 
-use crate::runner::RunSummary;
 use crate::suite::Suite;
 
 /// What a run is about to measure.
@@ -95,3 +95,26 @@ pub trait Observer {
 pub struct Quiet;
 
 impl Observer for Quiet {}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Cells measured.
+    pub cells: usize,
+    /// Cells that failed.
+    pub failed: usize,
+    /// Cells whose median reached the confidence target.
+    pub converged: usize,
+    /// The confidence target.
+    pub ci_target: f64,
+    /// Where `results.json` is.
+    pub results: PathBuf,
+    /// Every file written at the end: results, CSV, Markdown, HTML, and the extra writers'.
+    pub files: Vec<PathBuf>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// Cells with a flame graph.
+    pub flame_graphs: usize,
+    /// Wall time the profiled runs took (part of `elapsed`).
+    pub profiling: Duration,
+}

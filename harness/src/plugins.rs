@@ -1,7 +1,6 @@
 //! The workloads and strategies a binary knows by name, and the hidden commands that let the
 //! binary serve as its own cell and worker processes.
 
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -67,44 +66,16 @@ impl Default for Plugins {
 /// process strategy, a node of a timely cluster.
 pub const HIDDEN_COMMANDS: [&str; 3] = ["cell", "worker", "timely-node"];
 
-/// Set once this process has passed [`serve_hidden_commands`]: the binary serves them.
+/// Set once this process has passed [`crate::serve_hidden_commands`] or [`crate::main_with`]:
+/// the binary serves the hidden commands.
 static SERVES: AtomicBool = AtomicBool::new(false);
 
-/// Serves the hidden commands when this process was started as one of them, and returns its
-/// exit code; returns `None` otherwise, and from then on [`crate::run`] may start cells.
-///
-/// Call it first thing in `main` of any binary that calls [`crate::run`] ([`crate::main_with`]
-/// does): parbench starts cells and workers by running the current binary again with one of
-/// [`HIDDEN_COMMANDS`], and they must find the same plugins there.
-///
-/// ```no_run
-/// fn main() -> std::process::ExitCode {
-///     let plugins = parbench::Plugins::default();
-///     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
-///         return code;
-///     }
-///     // ... build a suite and call parbench::run
-///     std::process::ExitCode::SUCCESS
-/// }
-/// ```
-pub fn serve_hidden_commands(plugins: &Plugins) -> Option<ExitCode> {
-    let first = std::env::args().nth(1);
-    if first
-        .as_deref()
-        .is_some_and(|c| HIDDEN_COMMANDS.contains(&c))
-    {
-        return Some(crate::main_with(plugins.clone()));
-    }
-    SERVES.store(true, Ordering::SeqCst);
-    None
-}
-
-/// Whether this process passed [`serve_hidden_commands`].
+/// Whether this binary serves the hidden commands.
 pub(crate) fn serves_hidden_commands() -> bool {
     SERVES.load(Ordering::SeqCst)
 }
 
-/// Marks the process as serving them: [`crate::main_with`] dispatches them itself.
+/// Marks the binary as serving them.
 pub(crate) fn mark_serving() {
     SERVES.store(true, Ordering::SeqCst);
 }

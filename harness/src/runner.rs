@@ -19,7 +19,7 @@ use crate::cell::parent::{become_subreaper, isolate, Fault, Limits};
 use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, Sampling, Work};
 use crate::error::Error;
 use crate::machine;
-use crate::observer::{Observer, Plan};
+use crate::observer::{Observer, Plan, RunSummary};
 use crate::plugins::{file_names, SharedWriter};
 use crate::stats::{median_index, summarize};
 use crate::suite::{Configured, Group, Suite};
@@ -67,29 +67,6 @@ impl std::fmt::Debug for RunOptions {
             .field("writers", &file_names(&self.writers))
             .finish()
     }
-}
-
-/// What a finished run did.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    /// Cells measured.
-    pub cells: usize,
-    /// Cells that failed.
-    pub failed: usize,
-    /// Cells whose median reached the confidence target.
-    pub converged: usize,
-    /// The confidence target.
-    pub ci_target: f64,
-    /// Where `results.json` is.
-    pub results: PathBuf,
-    /// Every file written at the end: results, CSV, Markdown, HTML, and the extra writers'.
-    pub files: Vec<PathBuf>,
-    /// Wall time of the whole run.
-    pub elapsed: Duration,
-    /// Cells with a flame graph.
-    pub flame_graphs: usize,
-    /// Wall time the profiled runs took (part of `elapsed`).
-    pub profiling: Duration,
 }
 
 /// The cells of one (workload entry, size, tasks): they share an input and a reference.
@@ -234,8 +211,36 @@ fn save(path: &Path, results: &Results) -> Result<PathBuf, parbench_reports::Rep
 ///
 /// Cells run in child processes of this one, started from the current binary with a hidden
 /// command: the binary must call [`crate::serve_hidden_commands`] first thing in `main` (as
-/// [`crate::main_with`] does), or `run` refuses with [`Error::NotServing`]. See
-/// [`crate::Observer`] for an example.
+/// [`crate::main_with`] does), or `run` refuses with [`Error::NotServing`].
+///
+/// ```no_run
+/// use std::process::ExitCode;
+///
+/// use parbench::{Plugins, Quiet, RunOptions, Suite};
+///
+/// fn main() -> ExitCode {
+///     let plugins = Plugins::default();
+///     // A cell or worker process does its part here and ends with its own exit code.
+///     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
+///         return code;
+///     }
+///     match measure(&plugins) {
+///         Ok(failed) => ExitCode::from(u8::from(failed > 0)),
+///         Err(e) => {
+///             eprintln!("error: {e}");
+///             ExitCode::from(2)
+///         }
+///     }
+/// }
+///
+/// /// Runs the suite's cells at 8 tasks; returns how many failed.
+/// fn measure(plugins: &Plugins) -> Result<usize, Box<dyn std::error::Error>> {
+///     let suite = Suite::load("my-suite.toml".as_ref(), plugins)?;
+///     let mut options = RunOptions::new("target/parbench/mine");
+///     options.filter = Some("tasks=8/".to_owned());
+///     Ok(parbench::run(&suite, &options, &mut Quiet)?.failed)
+/// }
+/// ```
 pub fn run(
     suite: &Suite,
     options: &RunOptions,

@@ -10,8 +10,7 @@ use parbench_reports::figures::Figures;
 use parbench_reports::format::{bytes, duration};
 use parbench_reports::{flame, Cell, Efficiency, Results, Stats, Status};
 
-use crate::observer::{Observer, Plan};
-use crate::runner::RunSummary;
+use crate::observer::{Observer, Plan, RunSummary};
 
 fn header(results: &Results, cells: usize, out: &Path) {
     let m = &results.machine;

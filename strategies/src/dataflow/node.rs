@@ -372,8 +372,15 @@ fn start(
     spec: &JobSpec,
     drives: bool,
 ) -> Result<Node, ServeError> {
-    let workload = spec.recipe.instantiate(registry)?;
-    let input = Arc::new(workload.generate(spec.items as usize, spec.seed));
+    let peers = sockets.len();
+    let job = Job::generate(
+        spec.recipe.clone(),
+        registry,
+        spec.items as usize,
+        spec.seed,
+    )?
+    .on(peers, spec.policy);
+    let input = &job.input;
     if input.items() as u64 != spec.items || input.bytes.len() as u64 != spec.input_bytes {
         return Err(protocol(format!(
             "the input generated here ({} items, {} bytes) differs from node 0's ({} items, {} bytes)",
@@ -383,15 +390,6 @@ fn start(
             spec.input_bytes
         )));
     }
-    let peers = sockets.len();
-    let job = Job {
-        workload,
-        recipe: Arc::new(spec.recipe.clone()),
-        input,
-        seed: spec.seed,
-        workers: peers,
-        policy: spec.policy,
-    };
     let bytes = Arc::new(AtomicU64::new(0));
     let sockets: Vec<Option<Counted>> = sockets
         .into_iter()
@@ -426,45 +424,7 @@ fn start(
         Box::new(guard),
         WorkerConfig::default(),
         move |worker| {
-            let job = job.clone();
-            // Fail-fast within this node: a failed task cancels the node's later tasks of the run.
-            let cancel = AtomicBool::new(false);
-            let mut run = u64::MAX;
-            let execute: Execute = Box::new(move |assign: &Assign, lane| {
-                if assign.run != run {
-                    run = assign.run;
-                    cancel.store(false, Ordering::Relaxed);
-                }
-                let task = assign.task();
-                let now = now_ns();
-                if cancel.load(Ordering::Relaxed) {
-                    return Done {
-                        index: assign.index,
-                        lane,
-                        start_ns: now,
-                        end_ns: now,
-                        outcome: TaskOutcome::Skipped,
-                        output: Vec::new(),
-                    };
-                }
-                let mut output = vec![0; task.items.len() * job.workload.output_len()];
-                let start_ns = now_ns();
-                let outcome = crate::exec::execute(&job, &task, &mut output);
-                let end_ns = now_ns();
-                if matches!(outcome, TaskOutcome::Failed { .. })
-                    && job.policy == FailurePolicy::FailFast
-                {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-                Done {
-                    index: assign.index,
-                    lane,
-                    start_ns,
-                    end_ns,
-                    outcome,
-                    output,
-                }
-            });
+            let execute = executor(job.clone());
             let driver = driver.lock().unwrap_or_else(PoisonError::into_inner).take();
             program::work(worker, execute, driver);
         },
@@ -476,6 +436,47 @@ fn start(
         runs,
         done,
         bytes,
+    })
+}
+
+/// What a node's timely worker runs for each task assigned to it: the task under the job's
+/// failure policy, its output in a buffer of its own (it crosses to node 0 with the record).
+/// Fail-fast holds within the node: a failed task cancels the node's later tasks of the run.
+fn executor(job: Job) -> Execute {
+    let cancel = AtomicBool::new(false);
+    let mut run = u64::MAX;
+    Box::new(move |assign: &Assign, lane| {
+        if assign.run != run {
+            run = assign.run;
+            cancel.store(false, Ordering::Relaxed);
+        }
+        let task = assign.task();
+        let now = now_ns();
+        if cancel.load(Ordering::Relaxed) {
+            return Done {
+                index: assign.index,
+                lane,
+                start_ns: now,
+                end_ns: now,
+                outcome: TaskOutcome::Skipped,
+                output: Vec::new(),
+            };
+        }
+        let mut output = vec![0; task.items.len() * job.workload.output_len()];
+        let start_ns = now_ns();
+        let outcome = crate::exec::execute(&job, &task, &mut output);
+        let end_ns = now_ns();
+        if matches!(outcome, TaskOutcome::Failed { .. }) && job.policy == FailurePolicy::FailFast {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        Done {
+            index: assign.index,
+            lane,
+            start_ns,
+            end_ns,
+            outcome,
+            output,
+        }
     })
 }
 

@@ -64,29 +64,13 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
         let _ = rustix::thread::set_name(&name);
     }
 
-    // Profiling starts before the workload is built: a profiled worker's stacks cover its
-    // whole life, and the strategy profiles only instances it sets up for that.
-    let mut profiler = match hello
-        .profile
-        .map(crate::profile::Profiler::start)
-        .transpose()
-    {
+    let mut profiler = match profile_from_hello(&hello) {
         Ok(profiler) => profiler,
         Err(e) => {
             let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
             return Err(ServeError::Protocol(e));
         }
     };
-    // No pid in the root: the rounds of one profile merge worker by worker.
-    let root = format!(
-        "{} worker {}",
-        if hello.shared.is_some() {
-            "process-shm"
-        } else {
-            "process-pool"
-        },
-        hello.worker,
-    );
     let mut state = match Served::new(hello, registry) {
         Ok(state) => state,
         Err(e) => {
@@ -128,7 +112,7 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
                 to_parent.send(&logged)?;
             }
             ToWorker::Shutdown => {
-                let profile = match profiler.take().map(|p| p.finish(&root)).transpose() {
+                let profile = match profiler.take().map(|(p, root)| p.finish(&root)).transpose() {
                     Ok(profile) => profile,
                     Err(e) => {
                         let _ = to_parent.send(&FromWorker::Fatal(e.clone()));
@@ -146,6 +130,23 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
             ToWorker::Hello(_) => return Err(ServeError::Protocol("a second Hello".into())),
         }
     }
+}
+
+/// The profiler a worker runs when its `Hello` asks for one, with the root frame of its stacks.
+/// It starts before the workload is built, so a profiled worker's stacks cover its whole life
+/// (the strategy profiles only instances it sets up for that).
+fn profile_from_hello(hello: &Hello) -> Result<Option<(crate::profile::Profiler, String)>, String> {
+    let Some(hz) = hello.profile else {
+        return Ok(None);
+    };
+    // No pid in the root: the rounds of one profile merge worker by worker.
+    let transport = if hello.shared.is_some() {
+        "process-shm"
+    } else {
+        "process-pool"
+    };
+    let root = format!("{transport} worker {}", hello.worker);
+    Ok(Some((crate::profile::Profiler::start(hz)?, root)))
 }
 
 /// The input and output buffer in shared memory.
