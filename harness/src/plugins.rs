@@ -33,7 +33,34 @@ pub struct Plugins {
     pub writers: Vec<SharedWriter>,
 }
 
-/// A report writer a run shares with its caller.
+/// A report writer a run shares with its caller: a format of your own, written beside the
+/// built-in ones at the end of `parbench run` and by `parbench report`.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use parbench_reports::{ReportError, Results, Writer};
+///
+/// /// One line per cell: its id and median, for a dashboard.
+/// struct Medians;
+///
+/// impl Writer for Medians {
+///     fn file_name(&self) -> &'static str {
+///         "medians.txt"
+///     }
+///     fn render(&self, results: &Results) -> Result<Vec<u8>, ReportError> {
+///         let lines: Vec<String> = results
+///             .cells
+///             .iter()
+///             .filter_map(|c| Some(format!("{} {}", c.id, c.wall.as_ref()?.median_ns)))
+///             .collect();
+///         Ok(lines.join("\n").into_bytes())
+///     }
+/// }
+///
+/// let mut plugins = parbench::Plugins::default();
+/// plugins.writers.push(Arc::new(Medians));
+/// ```
 pub type SharedWriter = Arc<dyn Writer + Send + Sync>;
 
 /// The files `writers` write, for `Debug` output.

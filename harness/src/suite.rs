@@ -281,14 +281,33 @@ impl Suite {
         Self::parse(DEFAULT_SUITE, DEFAULT_SOURCE, "default", plugins)
     }
 
-    /// Parses and validates suite text; `file` names it in errors.
+    /// Parses and validates suite text; `file` names it in errors, `stem` names the suite
+    /// when the text does not.
+    ///
+    /// ```
+    /// use parbench::{Plugins, Suite};
+    ///
+    /// let plugins = Plugins::default();
+    /// let text = "strategies = [\"sequential\", \"rayon\"]\nworkers = [1, 2]\n\
+    ///             [[workload]]\nname = \"square\"\ntasks = \"1..=100 x10\"\n";
+    /// let suite = Suite::parse(text, "mine.toml", "mine", &plugins)?;
+    /// assert_eq!((suite.name.as_str(), suite.groups[0].tasks.as_slice()), ("mine", &[1, 10, 100][..]));
+    ///
+    /// let err = Suite::parse("[[workload]]\nname = \"square\"\nsizez = [1]\n", "mine.toml", "mine", &plugins)
+    ///     .unwrap_err();
+    /// assert_eq!((err.line, err.key.as_deref()), (Some(3), Some("sizez")));
+    /// # Ok::<(), parbench::SuiteError>(())
+    /// ```
     pub fn parse(
         text: &str,
         file: &str,
         stem: &str,
         plugins: &Plugins,
     ) -> Result<Self, SuiteError> {
-        let source = Source { file, text };
+        let source = Source {
+            file,
+            text: Some(text),
+        };
         let raw: SuiteFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             source.at(
@@ -340,17 +359,17 @@ impl Suite {
 /// A built suite has no text, and its errors name the key alone.
 struct Source<'t> {
     file: &'t str,
-    text: &'t str,
+    /// The suite file's text; `None` for a built suite.
+    text: Option<&'t str>,
 }
 
 impl Source<'_> {
     /// An error at `span` of the text, under `key`.
     fn at(&self, span: Range<usize>, key: &str, message: String) -> SuiteError {
-        let located = !self.text.is_empty();
         SuiteError {
             file: self.file.to_owned(),
-            line: located.then(|| line_of(self.text, span.start)),
-            column: located.then(|| column_of(self.text, span.start)),
+            line: self.text.map(|text| line_of(text, span.start)),
+            column: self.text.map(|text| column_of(text, span.start)),
             key: Some(key.to_owned()),
             message,
         }
@@ -814,7 +833,7 @@ impl SuiteBuilder {
             self.raw,
             &Source {
                 file: &file,
-                text: "",
+                text: None,
             },
             &name,
             plugins,
@@ -1084,6 +1103,12 @@ mod tests {
 
         let err = parse("policy = \"sometimes\"\n[[workload]]\nname = \"square\"\n").unwrap_err();
         assert_eq!(err.to_string(), "bench.toml:1:10: policy: invalid failure policy `sometimes`: expected collect, fail-fast or retry(N)");
+
+        let err = parse("").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1:1: workload: the suite has no [[workload]] entry"
+        );
 
         let err = parse("seed = \n").unwrap_err();
         assert_eq!((err.line, err.key.as_deref()), (Some(1), Some("seed")));

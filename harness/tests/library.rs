@@ -3,11 +3,12 @@
 //! commands (cells are this binary started again), so no libtest harness.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parbench::{Observer, Plan, Plugins, Quiet, RunOptions, RunSummary, Suite, WorkloadEntry};
 use parbench_reports::figures::Figures;
-use parbench_reports::{Cell, Results, Status};
+use parbench_reports::{Cell, ReportError, Results, Status, Writer};
 
 /// Every event of a run, in order.
 #[derive(Default)]
@@ -36,6 +37,19 @@ impl Observer for Recorded {
             summary.failed,
             results.cells.len()
         ));
+    }
+}
+
+/// A report of the caller's own: the cell ids, one a line.
+struct CellIds;
+
+impl Writer for CellIds {
+    fn file_name(&self) -> &'static str {
+        "cell-ids.txt"
+    }
+    fn render(&self, results: &Results) -> Result<Vec<u8>, ReportError> {
+        let ids: Vec<&str> = results.cells.iter().map(|c| c.id.as_str()).collect();
+        Ok(ids.join("\n").into_bytes())
     }
 }
 
@@ -80,6 +94,7 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
     let out = tempfile::tempdir().unwrap();
     let mut options = RunOptions::new(out.path());
     options.profile = false;
+    options.writers.push(Arc::new(CellIds));
     let summary = parbench::run(&suite(plugins), &options, &mut Quiet).unwrap();
     assert_eq!(
         (summary.cells, summary.failed, summary.flame_graphs),
@@ -92,7 +107,13 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
         .collect();
     assert_eq!(
         names,
-        ["results.json", "results.csv", "summary.md", "report.html"]
+        [
+            "results.json",
+            "results.csv",
+            "summary.md",
+            "report.html",
+            "cell-ids.txt"
+        ]
     );
 
     let results = parbench_reports::read(&summary.results).unwrap();
@@ -140,8 +161,9 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
             cell.id
         );
     }
-    // The run wrote its reports; nothing else is left in the directory.
-    assert!(out.path().join("report.html").is_file());
+    // The caller's own report, from the same results.
+    let written = std::fs::read_to_string(out.path().join("cell-ids.txt")).unwrap();
+    assert_eq!(written, ids.join("\n"));
 }
 
 fn main() -> ExitCode {
