@@ -276,8 +276,32 @@ impl Suite {
         Self::parse(&text, &file, &stem, plugins)
     }
 
-    /// The embedded default suite.
+    /// The embedded default suite: every built-in workload under every built-in strategy, so
+    /// it needs every default feature of this crate.
     pub fn embedded(plugins: &Plugins) -> Result<Self, SuiteError> {
+        let missing: Vec<&str> = [
+            ("http", cfg!(feature = "http")),
+            ("resize", cfg!(feature = "resize")),
+            ("tokio", cfg!(feature = "tokio")),
+            ("actors", cfg!(feature = "actors")),
+            ("timely", cfg!(feature = "timely")),
+        ]
+        .into_iter()
+        .filter_map(|(feature, on)| (!on).then_some(feature))
+        .collect();
+        if !missing.is_empty() {
+            return Err(SuiteError {
+                file: DEFAULT_SOURCE.to_owned(),
+                line: None,
+                column: None,
+                key: None,
+                message: format!(
+                    "the default suite runs every built-in workload and strategy, and this build \
+                     of parbench has the features {} off: give a suite file of your own",
+                    missing.join(", ")
+                ),
+            });
+        }
         Self::parse(DEFAULT_SUITE, DEFAULT_SOURCE, "default", plugins)
     }
 

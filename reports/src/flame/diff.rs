@@ -15,7 +15,7 @@ pub enum DiffError {
     #[error(transparent)]
     Results(ReportError),
     /// A side names no cell of its results.
-    #[error("{}: no cell `{cell}`; the profiled cells are: {}", dir.display(), if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    #[error("{}: no cell `{cell}`; the profiled cells are: {}", dir.display(), some_of(known))]
     UnknownCell {
         /// The output directory looked in.
         dir: PathBuf,
@@ -43,6 +43,20 @@ pub enum DiffError {
     /// The graph cannot be rendered or written.
     #[error(transparent)]
     Write(ReportError),
+}
+
+/// Cells named in an error: the first few, and how many more (a run has hundreds).
+fn some_of(cells: &[String]) -> String {
+    const SHOWN: usize = 12;
+    match cells.len() {
+        0 => "none".to_owned(),
+        n if n <= SHOWN => cells.join(", "),
+        n => format!(
+            "{} and {} more (report.html lists every cell)",
+            cells[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
 }
 
 impl DiffError {
@@ -191,6 +205,23 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_cell_names_a_few_of_the_profiled_ones() {
+        let cells: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        assert_eq!(some_of(&[]), "none");
+        assert_eq!(some_of(&cells[..2]), "c0, c1");
+        let error = DiffError::UnknownCell {
+            dir: "out".into(),
+            cell: "x".into(),
+            known: cells,
+        };
+        assert_eq!(
+            error.to_string(),
+            "out: no cell `x`; the profiled cells are: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, \
+             c10, c11 and 8 more (report.html lists every cell)"
+        );
+    }
 
     #[test]
     fn roots_are_dropped_and_equal_stacks_merged() {
