@@ -1,7 +1,7 @@
 //! The figures derived from the sequential baseline, computed in one place: a cell's
 //! [`Bucket`] (the work it measures, split into its tasks), the sequential cell of that bucket,
 //! and from them the cell's speedup, contention and efficiency against the machine's limits.
-//! The runner stores contention and efficiency in each cell record ([`derive`]); every report
+//! The runner stores contention and efficiency in each cell record ([`derive()`]); every report
 //! and the terminal read speedups through [`Figures`].
 
 use std::collections::BTreeMap;

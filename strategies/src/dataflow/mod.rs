@@ -9,7 +9,7 @@
 //!   order: this process starts node 0, the user starts `parbench timely-node --hostfile FILE
 //!   --process I` on the machine of each other line.
 //!
-//! Every mode runs the same program ([`program`]): a long-lived dataflow whose epochs are the
+//! Every mode runs the same program (`program.rs`): a long-lived dataflow whose epochs are the
 //! runs. Worker 0 feeds a run's tasks in, the exchange spreads them over the workers by task
 //! id, each worker runs its tasks, and the records (span, outcome and — between processes —
 //! the task's output bytes) are exchanged back to worker 0, which ends the run when the probe

@@ -1,7 +1,5 @@
-//! `timely` on processes, a node's side ([`serve_node`]): this binary again (`timely-node`),
-//! started by the strategy ([`super::cluster`]) or, on other machines, by the user.
-//!
-//! A node is this binary again (`timely-node`). The strategy starts node 0 (and, with
+//! `timely` on processes, a node's side ([`serve_node`]). A node is this binary again
+//! (`timely-node`): the strategy ([`super::cluster`]) starts node 0 (and, with
 //! `mode=processes`, every other node) and speaks to it over its pipes; nodes on other machines
 //! are started by the user and serve one cluster after another. Forming a cluster:
 //!

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{FailurePolicy, TaskOutcome};
 
-/// The hidden command a binary answers by serving as a timely node ([`serve_node`]).
+/// The hidden command a binary answers by serving as a timely node ([`super::serve_node`]).
 pub const NODE_COMMAND: &str = "timely-node";
 
 /// How long a cluster may take to form before setup gives up: long enough to start a node on
