@@ -203,8 +203,6 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             quick,
             no_profile,
         } => {
-            // A worker process never gets here: only a run handles signals itself.
-            crate::interrupt::install().map_err(Error::Signals)?;
             let suite = match suite {
                 Some(path) => Suite::load(&path, plugins)?,
                 None => Suite::embedded(plugins)?,

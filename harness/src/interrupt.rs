@@ -7,7 +7,7 @@
 //! (Ctrl-C reaches them too, but an exiting parent would leave them as zombies for an init
 //! that, in some containers, never reaps), and exits.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -15,8 +15,17 @@ use signal_hook::iterator::Signals;
 /// Held while results are written, and for good once a signal arrived.
 static WRITING: Mutex<()> = Mutex::new(());
 
-/// Starts the thread that handles termination signals for the rest of the process's life.
+/// Starts the thread that handles termination signals for the rest of the process's life,
+/// once per process (a library caller may run several suites).
 pub(crate) fn install() -> std::io::Result<()> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| start().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(std::io::Error::other)
+}
+
+fn start() -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("parbench-signals".into())

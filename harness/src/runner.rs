@@ -211,7 +211,10 @@ fn save(path: &Path, results: &Results) -> Result<PathBuf, parbench_reports::Rep
 ///
 /// Cells run in child processes of this one, started from the current binary with a hidden
 /// command: the binary must call [`crate::serve_hidden_commands`] first thing in `main` (as
-/// [`crate::main_with`] does), or `run` refuses with [`Error::NotServing`].
+/// [`crate::main_with`] does), or `run` refuses with [`Error::NotServing`]. Ctrl-C, `SIGTERM`
+/// and `SIGHUP` end the process with 128 + the signal once the results file being written is
+/// complete, after the running cell's processes are killed and reaped and its shared memory
+/// removed: what was measured stays in `results.json`.
 ///
 /// ```no_run
 /// use std::process::ExitCode;
@@ -249,6 +252,9 @@ pub fn run(
     if !crate::plugins::serves_hidden_commands() {
         return Err(Error::NotServing);
     }
+    // Ctrl-C ends the run at once and leaves nothing behind (see `interrupt`); cell and worker
+    // processes never get here.
+    crate::interrupt::install().map_err(Error::Signals)?;
     let started = Instant::now();
     let buckets = expand(suite, options.filter.as_deref());
     if buckets.is_empty() {

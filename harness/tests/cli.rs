@@ -3,7 +3,10 @@
 use std::fs;
 use std::os::unix::process::CommandExt;
 
+mod common;
+
 use assert_cmd::Command;
+use common::{descendants, processes_in_group, state_of};
 use parbench_reports::{Results, Status, SCHEMA_VERSION};
 use predicates::prelude::*;
 
@@ -586,49 +589,6 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
             "error: /no/such/suite.toml: cannot read the suite: No such file or directory",
         ));
     parbench().arg("frobnicate").assert().code(2);
-}
-
-/// The processes whose process group is `group`, from `/proc/*/stat`.
-fn processes_in_group(group: u32) -> Vec<String> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
-        .filter(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
-                == Some(group)
-        })
-        .collect()
-}
-
-/// The state letter of process `pid` (`R`, `S`, `Z`...), or `None` once it is gone.
-fn state_of(pid: &str) -> Option<char> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
-}
-
-/// The descendants of process `pid`, from each thread's `children` list.
-fn descendants(pid: u32) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![pid.to_string()];
-    while let Some(pid) = pending.pop() {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.filter_map(Result::ok) {
-            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in children.split_whitespace() {
-                found.push(child.to_owned());
-                pending.push(child.to_owned());
-            }
-        }
-    }
-    found
 }
 
 /// `parbench run` of a long suite over `workload` (suite lines) with the process strategies

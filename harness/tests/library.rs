@@ -1,10 +1,17 @@
 //! parbench as a library: a suite made with the builder, run through `parbench::run` with an
-//! observer of the test's own and with the quiet one, in a test binary that serves the hidden
-//! commands (cells are this binary started again), so no libtest harness.
+//! observer of the test's own and with the quiet one, and interrupted with Ctrl-C, in a test
+//! binary that serves the hidden commands (cells are this binary started again), so no libtest
+//! harness.
 
-use std::process::ExitCode;
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use common::{descendants, processes_in_group, state_of};
 
 use parbench::{Observer, Plan, Plugins, Quiet, RunOptions, RunSummary, Suite, WorkloadEntry};
 use parbench_reports::figures::Figures;
@@ -166,14 +173,98 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
     assert_eq!(written, ids.join("\n"));
 }
 
+/// Set to an output directory, this binary runs [`long_suite`] there instead of the tests: the
+/// process the Ctrl-C test interrupts.
+const LONG_RUN: &str = "PARBENCH_TEST_LONG_RUN";
+
+/// A suite that runs for minutes: worker processes and shared memory all the time.
+fn long_suite(plugins: &Plugins) -> Suite {
+    Suite::builder("long")
+        .workload(WorkloadEntry::new("square").sizes([200_000]).tasks([16]))
+        .strategies(["process-shm", "process-pool"])
+        .workers([2])
+        .samples(1000)
+        .max_samples(1000)
+        .time_budget(Duration::from_secs(60))
+        .build(plugins)
+        .expect("a valid suite")
+}
+
+fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(LONG_RUN, &out)
+        .process_group(0)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Mid-run: the cell process and its two workers are up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tree = loop {
+        let tree = descendants(pid);
+        if tree.len() == 3 {
+            break tree;
+        }
+        assert!(Instant::now() < deadline, "no workers started");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let group = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(processes_in_group(pid), Vec::<String>::new());
+    for process in &tree {
+        assert_eq!(state_of(process), None, "process {process} is left");
+    }
+    let segments: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| {
+            tree.iter()
+                .chain([&pid.to_string()])
+                .any(|p| name.starts_with(&format!("parbench-{p}-")))
+        })
+        .collect();
+    assert_eq!(segments, Vec::<String>::new());
+    // What was measured stays, whole.
+    let results = parbench_reports::read(&out.join("results.json")).unwrap();
+    assert_eq!(results.suite.name, "long");
+    assert!(results.finished_at.is_none());
+}
+
 fn main() -> ExitCode {
     let plugins = Plugins::default();
     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
         return code;
     }
+    if let Some(out) = std::env::var_os(LONG_RUN) {
+        let mut options = RunOptions::new(out);
+        options.profile = false;
+        return match parbench::run(&long_suite(&plugins), &options, &mut Quiet) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     observed_run_tells_every_event_in_order(&plugins);
     println!("test observed_run_tells_every_event_in_order ... ok");
     quiet_run_of_a_built_suite_measures_every_cell(&plugins);
     println!("test quiet_run_of_a_built_suite_measures_every_cell ... ok");
+    ctrl_c_ends_a_library_run_and_leaves_nothing();
+    println!("test ctrl_c_ends_a_library_run_and_leaves_nothing ... ok");
     ExitCode::SUCCESS
 }

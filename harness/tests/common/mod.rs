@@ -1,0 +1,47 @@
+//! What the tests that interrupt a run look at: processes by group and by parent, as `/proc`
+//! shows them.
+
+use std::fs;
+
+/// The processes whose process group is `group`, from `/proc/*/stat`.
+pub fn processes_in_group(group: u32) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+                == Some(group)
+        })
+        .collect()
+}
+
+/// The state letter of process `pid` (`R`, `S`, `Z`...), or `None` once it is gone.
+pub fn state_of(pid: &str) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// The descendants of process `pid`, from each thread's `children` list.
+pub fn descendants(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![pid.to_string()];
+    while let Some(pid) = pending.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.filter_map(Result::ok) {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace() {
+                found.push(child.to_owned());
+                pending.push(child.to_owned());
+            }
+        }
+    }
+    found
+}
