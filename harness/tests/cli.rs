@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 mod common;
 
 use assert_cmd::Command;
-use common::{descendants, processes_in_group, state_of};
+use common::{descendants, leftovers, state_of};
 use parbench_reports::{Results, Status, SCHEMA_VERSION};
 use predicates::prelude::*;
 
@@ -649,21 +649,8 @@ fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
 
     assert_eq!(output.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
-    assert_eq!(processes_in_group(pid), Vec::<String>::new());
     // The cell process and its workers are gone, not even zombies; so are their segments.
-    for process in &tree {
-        assert_eq!(state_of(process), None, "process {process} is left");
-    }
-    let segments: Vec<_> = fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| {
-            tree.iter()
-                .chain([&pid.to_string()])
-                .any(|p| name.starts_with(&format!("parbench-{p}-")))
-        })
-        .collect();
-    assert_eq!(segments, Vec::<String>::new());
+    assert_eq!(leftovers(pid, &tree), Vec::<String>::new());
     // What was written is whole: the results file parses, and no temporary file is left.
     let out = dir.path().join("out");
     let names: Vec<_> = fs::read_dir(&out)

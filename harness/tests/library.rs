@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{descendants, processes_in_group, state_of};
+use common::{descendants, leftovers};
 
 use parbench::{Observer, Plan, Plugins, Quiet, RunOptions, RunSummary, Suite, WorkloadEntry};
 use parbench_reports::figures::Figures;
@@ -224,20 +224,8 @@ fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
 
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert_eq!(processes_in_group(pid), Vec::<String>::new());
-    for process in &tree {
-        assert_eq!(state_of(process), None, "process {process} is left");
-    }
-    let segments: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| {
-            tree.iter()
-                .chain([&pid.to_string()])
-                .any(|p| name.starts_with(&format!("parbench-{p}-")))
-        })
-        .collect();
-    assert_eq!(segments, Vec::<String>::new());
+    // The cell process and its workers are gone, not even zombies; so are their segments.
+    assert_eq!(leftovers(pid, &tree), Vec::<String>::new());
     // What was measured stays, whole.
     let results = parbench_reports::read(&out.join("results.json")).unwrap();
     assert_eq!(results.suite.name, "long");

@@ -45,3 +45,30 @@ pub fn descendants(pid: u32) -> Vec<String> {
     }
     found
 }
+
+/// What an interrupted run left of the process `pid` and its tree of processes `tree`: any
+/// process still there (a zombie too), any shared-memory segment one of them named, and any
+/// process left in `pid`'s group. Empty when the run cleaned up after itself.
+pub fn leftovers(pid: u32, tree: &[String]) -> Vec<String> {
+    let mut left: Vec<String> = tree
+        .iter()
+        .filter_map(|p| Some(format!("process {p} ({})", state_of(p)?)))
+        .collect();
+    left.extend(
+        processes_in_group(pid)
+            .into_iter()
+            .map(|stat| format!("in the group: {stat}")),
+    );
+    left.extend(
+        fs::read_dir("/dev/shm")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| {
+                tree.iter()
+                    .chain([&pid.to_string()])
+                    .any(|p| name.starts_with(&format!("parbench-{p}-")))
+            })
+            .map(|name| format!("segment {name}")),
+    );
+    left
+}
