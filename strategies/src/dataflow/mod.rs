@@ -95,17 +95,8 @@ fn run_in_place(current: &RwLock<Option<Arc<RunShared>>>, assign: &Assign, lane:
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     let index = assign.index as usize;
-    let now = now_ns();
-    let skipped = Done {
-        index: assign.index,
-        lane,
-        start_ns: now,
-        end_ns: now,
-        outcome: TaskOutcome::Skipped,
-        output: Vec::new(),
-    };
     let Some(run) = run.filter(|run| !run.cancel.is_set() && index < run.tasks.len()) else {
-        return skipped;
+        return Done::skipped(assign, lane);
     };
     // SAFETY: the exchange hands each task of the run to exactly one worker, once.
     let out = unsafe { run.output_of(index) };
@@ -116,10 +107,12 @@ fn run_in_place(current: &RwLock<Option<Arc<RunShared>>>, assign: &Assign, lane:
         run.cancel.on_failure(run.job.policy);
     }
     Done {
+        index: assign.index,
+        lane,
         start_ns,
         end_ns,
         outcome,
-        ..skipped
+        output: Vec::new(),
     }
 }
 

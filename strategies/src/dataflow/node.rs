@@ -448,18 +448,10 @@ fn executor(job: Job) -> Execute {
             run = assign.run;
             cancel.store(false, Ordering::Relaxed);
         }
-        let task = assign.task();
-        let now = now_ns();
         if cancel.load(Ordering::Relaxed) {
-            return Done {
-                index: assign.index,
-                lane,
-                start_ns: now,
-                end_ns: now,
-                outcome: TaskOutcome::Skipped,
-                output: Vec::new(),
-            };
+            return Done::skipped(assign, lane);
         }
+        let task = assign.task();
         let mut output = vec![0; task.items.len() * job.workload.output_len()];
         let start_ns = now_ns();
         let outcome = crate::exec::execute(&job, &task, &mut output);

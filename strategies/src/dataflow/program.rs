@@ -71,6 +71,21 @@ pub(crate) struct Done {
     pub output: Vec<u8>,
 }
 
+impl Done {
+    /// The record of a task that did not run (cancelled, or outside the run).
+    pub fn skipped(assign: &Assign, lane: u32) -> Self {
+        let now = crate::now_ns();
+        Self {
+            index: assign.index,
+            lane,
+            start_ns: now,
+            end_ns: now,
+            outcome: TaskOutcome::Skipped,
+            output: Vec::new(),
+        }
+    }
+}
+
 /// Runs one task on worker `lane`.
 pub(crate) type Execute = Box<dyn FnMut(&Assign, u32) -> Done>;
 
