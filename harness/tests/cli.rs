@@ -295,14 +295,23 @@ sizes = [4]
 tasks = [4]
 strategies = ["sequential", "process-pool"]
 workers = [2]
+
+# Copying through the pipes is most of this cell's work: its workers' stacks show the framing
+# for sure (a resize's copying is a percent of its samples, sometimes none of 300).
+[[workload]]
+name = "square"
+sizes = [1000000]
+tasks = [8]
+strategies = ["process-pool"]
+workers = [2]
 "#,
     );
     let out = dir.path().join("out");
-    let stacks = |strategy: &str| {
+    let stacks = |workload: &str, strategy: &str| {
         let cell = results
             .cells
             .iter()
-            .find(|c| c.strategy == strategy)
+            .find(|c| c.workload == workload && c.strategy == strategy)
             .unwrap();
         let profile = cell.profile.as_ref().unwrap();
         assert!(profile.samples >= 100, "{}: {profile:?}", cell.id);
@@ -310,7 +319,7 @@ workers = [2]
         (profile.clone(), parbench_reports::flame::parse(&text))
     };
     // The resize routine of the `image` crate, called from the workload's task, in the cell.
-    let (sequential, own) = stacks("sequential");
+    let (sequential, own) = stacks("resize", "sequential");
     // A frame's function without its path and generics: `image::imageops::sample::resize`
     // (full debug information) and `resize<image::..>` (line tables) are both `resize`.
     let function = |frame: &str| {
@@ -349,19 +358,26 @@ workers = [2]
     assert!(!sequential.top_frames.is_empty());
     // process-pool: the workers' own stacks under their root frames — the resize, and the
     // framing and copying of the task's bytes through the pipe.
-    let (pool, stacks) = stacks("process-pool");
-    let workers: Vec<&str> = stacks
-        .iter()
-        .map(|(s, _)| s.as_str())
-        .filter(|s| s.starts_with("process-pool worker "))
-        .collect();
-    assert!(workers.iter().any(|s| resizing(s)), "{:?}", pool.processes);
+    let workers = |stacks: &[(String, u64)]| -> Vec<String> {
+        stacks
+            .iter()
+            .map(|(s, _)| s.clone())
+            .filter(|s| s.starts_with("process-pool worker "))
+            .collect()
+    };
+    let (pool, pool_stacks) = stacks("resize", "process-pool");
     assert!(
-        workers
+        workers(&pool_stacks).iter().any(|s| resizing(s)),
+        "{:?}",
+        pool.processes
+    );
+    let (copying, copying_stacks) = stacks("square", "process-pool");
+    assert!(
+        workers(&copying_stacks)
             .iter()
             .any(|s| s.contains("parbench_strategies::process::wire")),
         "{:?}",
-        pool.processes
+        copying.processes
     );
     assert!(pool.processes.len() >= 2, "{:?}", pool.processes);
     let svg = fs::read_to_string(out.join(&pool.flamegraph)).unwrap();
@@ -395,7 +411,8 @@ workers = [2]
         .assert()
         .code(2)
         .stderr(format!(
-            "error: {}: no cell `resize/size=4/tasks=4/rayon/w2`; the profiled cells are: {a}, {b}\n",
+            "error: {}: no cell `resize/size=4/tasks=4/rayon/w2`; the profiled cells are: {a}, {b}, \
+             square/size=1000000/tasks=8/process-pool/w2\n",
             out.display()
         ));
 }
