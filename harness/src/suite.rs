@@ -89,7 +89,7 @@ struct RawWorkload {
 
 /// A list of counts as a suite writes it: `[1, 8, 64]`, or a sweep such as
 /// `"1..=100000 x10"` (1, 10, ..., 100000), `"2..=16 +2"` or `"1..=cores"`.
-#[derive(Clone, Deserialize)]
+#[derive(Deserialize)]
 #[serde(untagged)]
 enum Counts {
     List(Vec<usize>),
@@ -941,8 +941,9 @@ impl WorkloadEntry {
 /// A parameter value as TOML writes it.
 fn toml_value(value: Value) -> toml::Value {
     match value {
-        // Out of TOML's range: refused by validation as a negative number would be.
-        Value::Int(i) => i64::try_from(i).map_or(toml::Value::Integer(-1), toml::Value::Integer),
+        // Beyond TOML's integers: as text, so that validation names the value given.
+        Value::Int(i) => i64::try_from(i)
+            .map_or_else(|_| toml::Value::String(i.to_string()), toml::Value::Integer),
         Value::Float(f) => toml::Value::Float(f),
         Value::Text(t) => toml::Value::String(t),
     }

@@ -68,6 +68,16 @@ fn a_built_suite_gets_the_errors_of_a_suite_file() {
         "builder:bad: ci_target: must be a fraction of the median between 0 and 1 (0.02 is ±2%), \
          not 2"
     );
+    let err = Suite::builder("bad")
+        .workload(WorkloadEntry::new("http").param("latency_ms", u64::MAX))
+        .build(&plugins)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("builder:bad: workload[0].params: parameter `latency_ms` of `http`"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("18446744073709551615"), "{err}");
     let err = Suite::builder("empty").build(&plugins).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -79,9 +79,7 @@ pub(crate) fn isolate(request: &Request, limits: Limits) -> Isolated {
     let isolated = Running::spawn(request).and_then(|mut running| match running.watch(limits) {
         Ok(watched) => running.collect(watched, limits, request.work.profiles()),
         Err(e) => {
-            kill_group(running.pid);
-            reap_orphans();
-            CURRENT.store(0, Ordering::SeqCst);
+            end_tree(running.pid);
             Err(e)
         }
     });
@@ -215,12 +213,7 @@ impl Running {
         limits: Limits,
         profiling: bool,
     ) -> io::Result<Isolated> {
-        // The cell is gone: its workers die with it (parent-death signal) or are killed here
-        // with its group; reap the ones re-parented to us, and remove any segment it left.
-        kill_group(self.pid);
-        reap_orphans();
-        let _ = shm::sweep(self.pid);
-        CURRENT.store(0, Ordering::SeqCst);
+        end_tree(self.pid);
         self.reader
             .join()
             .map_err(|_| io::Error::other("the reply reader panicked"))?;
@@ -268,6 +261,16 @@ impl Running {
             sampled_peak_rss: peak,
         })
     }
+}
+
+/// Ends what is left of the cell process `pid`'s tree: its workers die with it (parent-death
+/// signal) or are killed here with its group; the ones re-parented to us are reaped, and any
+/// segment it left is removed.
+fn end_tree(pid: u32) {
+    kill_group(pid);
+    reap_orphans();
+    let _ = shm::sweep(pid);
+    CURRENT.store(0, Ordering::SeqCst);
 }
 
 /// Copies a cell's stderr to ours, keeping its last [`STDERR_TAIL`] bytes in `kept`.
