@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 use crate::plugins::{mark_serving, Plugins, HIDDEN_COMMANDS};
-use crate::runner::RunOptions;
+use crate::runner::{ProfileScope, RunOptions};
 use crate::suite::Suite;
 use crate::terminal::Terminal;
 
@@ -34,11 +34,16 @@ pub(crate) enum Command {
         /// Only the cells whose id contains PATTERN (e.g. `square`, `tasks=8`, `/w2`).
         #[arg(long, value_name = "PATTERN")]
         filter: Option<String>,
-        /// Fewer samples: a quick look rather than figures to defend.
+        /// One process per cell and fewer samples: a quick look rather than figures to defend.
         #[arg(long)]
         quick: bool,
-        /// Skip each cell's profiled run (and its flame graph).
-        #[arg(long)]
+        /// Which cells get a profiled run and a flame graph: `focus` (each strategy at the task
+        /// and worker count the report's charts compare, per workload; every cell of a
+        /// `--filter`ed run), `all` or `none`.
+        #[arg(long, value_name = "WHICH", default_value = "focus")]
+        profile: ProfileScope,
+        /// No profiled run and no flame graph: `--profile none`.
+        #[arg(long, conflicts_with = "profile")]
         no_profile: bool,
     },
     /// Render every report (results.csv, summary.md, report.html) again from the
@@ -201,6 +206,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             out,
             filter,
             quick,
+            profile,
             no_profile,
         } => {
             let suite = match suite {
@@ -211,7 +217,11 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                 out,
                 filter,
                 quick,
-                profile: !no_profile,
+                profile: if no_profile {
+                    ProfileScope::None
+                } else {
+                    profile
+                },
                 writers: plugins.writers.clone(),
             };
             let summary = crate::runner::run(&suite, &options, &mut Terminal::default())?;

@@ -56,6 +56,7 @@ pub mod overhead;
 mod plugins;
 mod probe;
 mod runner;
+mod schedule;
 mod stats;
 mod suite;
 mod terminal;
@@ -65,9 +66,9 @@ use std::process::ExitCode;
 pub use cell::protocol::{Profiling, Sampling};
 pub use cli::serve_hidden_commands;
 pub use error::{Error, SuiteError};
-pub use observer::{Observer, Plan, Quiet, RunSummary};
+pub use observer::{Observer, Pass, PassSummary, Plan, Progress, Quiet, RunSummary};
 pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
-pub use runner::{run, RunOptions};
+pub use runner::{run, ProfileScope, RunOptions};
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1

@@ -1,14 +1,20 @@
 //! Run events: what a run tells whoever follows it, in the spirit of criterion's `Report`.
 //!
 //! [`crate::run`] calls an [`Observer`] at each step and prints nothing itself. The terminal
-//! (progress bar, one line per cell, the tables) is one observer; [`Quiet`] ignores every event,
+//! (progress bar, a line per round, the tables) is one observer; [`Quiet`] ignores every event,
 //! for tests and library callers; a caller's own can collect, forward or render the events.
+//!
+//! A run prepares every bucket, then visits the cells in rounds ([`Pass::Round`]): each round
+//! starts one process per cell it visits; after the minimum rounds come the profiled runs
+//! ([`Pass::Profiles`]), then rounds for the cells whose intervals are still too wide.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use parbench_reports::{Cell, Results};
 
+use crate::cell::protocol::Sampling;
+use crate::runner::ProfileScope;
 use crate::suite::Suite;
 
 /// What a run is about to measure.
@@ -20,8 +26,55 @@ pub struct Plan<'a> {
     pub results: &'a Results,
     /// Cells the run will measure (after `--filter`).
     pub cells: usize,
+    /// How it samples them (after `--quick`).
+    pub sampling: Sampling,
+    /// Which cells it profiles.
+    pub profile: ProfileScope,
     /// The output directory.
     pub out: &'a Path,
+}
+
+/// A pass over the cells: a measuring round, or the profiled runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// A round, from 1: one cell process for each cell it visits, in a shuffled order.
+    Round(usize),
+    /// One profiled cell process for each cell that gets a flame graph.
+    Profiles,
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// The pass under way.
+    pub pass: Pass,
+    /// The minimum rounds, which visit every cell; the rounds after them visit the cells whose
+    /// intervals are still too wide.
+    pub rounds: usize,
+    /// Cell processes of this pass finished.
+    pub done: usize,
+    /// Cell processes this pass starts.
+    pub total: usize,
+    /// The time the run needs still, as far as it can tell: the minimum rounds and the
+    /// profiles; in a later round, that round (the suite's budget bounds the rest).
+    pub remaining: Option<Duration>,
+}
+
+/// What a finished pass did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassSummary {
+    /// The pass.
+    pub pass: Pass,
+    /// Cell processes it ran.
+    pub processes: usize,
+    /// Its wall time.
+    pub elapsed: Duration,
+    /// Cells measured so far.
+    pub cells: usize,
+    /// Of them, those whose median's 95% interval is within the target.
+    pub converged: usize,
+    /// The median of the cells' interval half-widths, relative to their medians.
+    pub median_width: Option<f64>,
 }
 
 /// Follows a run. Every method does nothing unless implemented.
@@ -35,7 +88,8 @@ pub struct Plan<'a> {
 /// struct Failures(usize);
 ///
 /// impl Observer for Failures {
-///     fn cell_finished(&mut self, cell: &Cell, _done: usize, _total: usize) {
+///     // A cell that fails is visited no more: this is its last event.
+///     fn cell_finished(&mut self, cell: &Cell, _progress: &parbench::Progress) {
 ///         if cell.status != parbench_reports::Status::Ok {
 ///             self.0 += 1;
 ///         }
@@ -69,14 +123,25 @@ pub trait Observer {
         let _ = bucket;
     }
 
-    /// A cell starts.
-    fn cell_started(&mut self, id: &str) {
-        let _ = id;
+    /// A pass over the cells starts.
+    fn pass_started(&mut self, progress: &Progress) {
+        let _ = progress;
     }
 
-    /// A cell finished (`done` of `total`), well or not; its record is saved.
-    fn cell_finished(&mut self, cell: &Cell, done: usize, total: usize) {
-        let _ = (cell, done, total);
+    /// A cell process of the pass starts.
+    fn cell_started(&mut self, id: &str, progress: &Progress) {
+        let _ = (id, progress);
+    }
+
+    /// A cell process of the pass ended: `cell` is the cell's record with every process so
+    /// far. A cell whose preparation failed is reported once, before the first round.
+    fn cell_finished(&mut self, cell: &Cell, progress: &Progress) {
+        let _ = (cell, progress);
+    }
+
+    /// A pass ended; `results.json` holds every cell process so far.
+    fn pass_finished(&mut self, summary: &PassSummary) {
+        let _ = summary;
     }
 
     /// Something the user should know that does not stop the run.
@@ -107,6 +172,8 @@ pub struct RunSummary {
     pub converged: usize,
     /// The confidence target.
     pub ci_target: f64,
+    /// Measuring rounds finished.
+    pub rounds: usize,
     /// Where `results.json` is.
     pub results: PathBuf,
     /// Every file written at the end: results, CSV, Markdown, HTML, and the extra writers'.

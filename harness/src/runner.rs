@@ -1,7 +1,8 @@
 //! Runs a suite: prepares each workload once per (size, tasks) — its input and sequential
-//! reference — then measures every cell of it, each in its own process (see [`crate::cell`]),
-//! and writes the results after every cell so an interrupted run keeps what it measured. What
-//! happens is told to an [`Observer`]; the runner prints nothing itself.
+//! reference — then measures every cell in several processes of its own (see [`crate::cell`]),
+//! visiting the suite in rounds whose order is shuffled (see [`crate::schedule`]), profiles the
+//! cells that get a flame graph, and keeps `results.json` current so an interrupted run keeps
+//! what it measured. What happens is told to an [`Observer`]; the runner prints nothing itself.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -9,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
-    figures, flame, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features, Json,
-    Profile, Results, Status, SuiteInfo, SCHEMA_VERSION,
+    figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
+    Json, Profile, Results, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -19,16 +20,66 @@ use crate::cell::parent::{become_subreaper, isolate, Fault, Limits};
 use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, Sampling, Work};
 use crate::error::Error;
 use crate::machine;
-use crate::observer::{Observer, Plan, RunSummary};
+use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
 use crate::plugins::{file_names, SharedWriter};
-use crate::stats::{median_index, summarize};
+use crate::schedule::{extra_round, shuffled, Candidate};
+use crate::stats::{median_index, summarize_processes, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
+
+/// Which cells get a profiled run and a flame graph.
+///
+/// ```
+/// use parbench::ProfileScope;
+///
+/// assert_eq!(ProfileScope::default(), ProfileScope::Focus);
+/// assert_eq!("all".parse::<ProfileScope>(), Ok(ProfileScope::All));
+/// assert!("some".parse::<ProfileScope>().unwrap_err().contains("focus, all, none"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfileScope {
+    /// Per workload, each strategy at the configuration the report's charts compare (the focus
+    /// task count, its most workers), chosen after the minimum rounds; every cell of a run with
+    /// a filter.
+    #[default]
+    Focus,
+    /// Every cell.
+    All,
+    /// No cell.
+    None,
+}
+
+impl ProfileScope {
+    /// The scope as `results.json` and the command line spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileScope::Focus => "focus",
+            ProfileScope::All => "all",
+            ProfileScope::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for ProfileScope {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "focus" => Ok(ProfileScope::Focus),
+            "all" => Ok(ProfileScope::All),
+            "none" => Ok(ProfileScope::None),
+            other => Err(format!(
+                "`{other}` is not a profile scope; valid: focus, all, none"
+            )),
+        }
+    }
+}
 
 /// How to run a suite.
 ///
 /// ```
 /// let options = parbench::RunOptions::new("target/parbench/mine");
-/// assert!(options.profile && !options.quick && options.filter.is_none());
+/// assert_eq!(options.profile, parbench::ProfileScope::Focus);
+/// assert!(!options.quick && options.filter.is_none());
 /// ```
 #[derive(Clone)]
 pub struct RunOptions {
@@ -36,23 +87,32 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Only cells whose id contains this text.
     pub filter: Option<String>,
-    /// Fewer samples: a quick look rather than a measurement to defend.
+    /// One process per cell and fewer samples: a quick look rather than a measurement to
+    /// defend.
     pub quick: bool,
-    /// Profile every cell after its samples (and draw its flame graph).
-    pub profile: bool,
+    /// Which cells get a profiled run and a flame graph.
+    pub profile: ProfileScope,
     /// Report writers run after the built-in ones at the end of the run.
     pub writers: Vec<SharedWriter>,
 }
 
 impl RunOptions {
-    /// Every cell, full sampling, profiled, written to `out`.
+    /// Every cell, full sampling, the focus cells profiled, written to `out`.
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self {
             out: out.into(),
             filter: None,
             quick: false,
-            profile: true,
+            profile: ProfileScope::Focus,
             writers: Vec::new(),
+        }
+    }
+
+    /// The cells profiled: a filtered run profiles every cell it measures.
+    fn profile_scope(&self) -> ProfileScope {
+        match (self.profile, &self.filter) {
+            (ProfileScope::Focus, Some(_)) => ProfileScope::All,
+            (scope, _) => scope,
         }
     }
 }
@@ -206,8 +266,14 @@ fn save(path: &Path, results: &Results) -> Result<PathBuf, parbench_reports::Rep
     write_atomically(path, &Json, results)
 }
 
-/// Runs the suite, writing `results.json` into the output directory after every cell and every
-/// report at the end, and tells `observer` what happens.
+/// Runs the suite, keeping `results.json` in the output directory current (after every round,
+/// and every few seconds within one) and writing every report at the end, and tells
+/// `observer` what happens.
+///
+/// Every cell is measured in at least [`Sampling::processes`] processes of its own, one per
+/// round; the rounds visit the cells in an order shuffled from the suite's seed; after the
+/// minimum rounds come the profiled runs ([`ProfileScope`]), then rounds for the cells whose
+/// intervals are still wider than the target, until the suite's budget is spent.
 ///
 /// Cells run in child processes of this one, started from the current binary with a hidden
 /// command: the binary must call [`crate::serve_hidden_commands`] first thing in `main` (as
@@ -267,53 +333,81 @@ pub fn run(
         path: options.out.clone(),
         source,
     })?;
-    let mut results = begin(suite, total);
+    let sampling = if options.quick {
+        suite.sampling.quick()
+    } else {
+        suite.sampling
+    };
+    let scope = options.profile_scope();
+    let results = begin(suite, total, sampling, scope);
     let path = save(&options.out, &results)?;
     observer.run_started(&Plan {
         suite,
         results: &results,
         cells: total,
+        sampling,
+        profile: scope,
         out: &options.out,
     });
 
     crate::probe::raise_open_files_limit();
     become_subreaper();
+    let memory = suite
+        .memory_limit
+        // Unless the suite says, a runaway cell is stopped before the machine starts swapping.
+        .or(Some(results.machine.memory_bytes / 10 * 8));
+    let (environments, vars, env_failures) = start_environments(&buckets);
     let mut runner = Runner {
         suite,
         options,
-        sampling: if options.quick {
-            suite.sampling.quick()
-        } else {
-            suite.sampling
-        },
+        sampling,
         limits: Limits {
             time: suite.cell_timeout,
-            // Unless the suite says, a runaway cell is stopped before the machine starts
-            // swapping.
-            memory: suite
-                .memory_limit
-                .or(Some(results.machine.memory_bytes / 10 * 8)),
-            // A profile's runs take `profile_time`; the rest is setups and symbol resolution.
-            after_reply: suite.profiling.time * 4 + Duration::from_secs(20),
+            memory,
         },
-        total,
         observer,
+        started,
+        saved: Instant::now(),
+        results,
+        buckets: &buckets,
+        prepared: Vec::with_capacity(buckets.len()),
     };
-    let (environments, vars, env_failures) = start_environments(&buckets);
     for bucket in &buckets {
         let failure = bucket
             .group
             .workload
             .environment
             .and_then(|e| env_failures.get(e.name));
-        runner.bucket(bucket, &vars, failure, &mut results)?;
+        let prepared = runner.prepare(bucket, &vars, failure);
+        runner.prepared.push(prepared);
     }
+    let mut tallies: Vec<Tally<'_>> = Vec::with_capacity(total);
+    for (index, bucket) in buckets.iter().enumerate() {
+        for (strategy, workers, id) in &bucket.cells {
+            tallies.push(Tally {
+                bucket: index,
+                strategy,
+                workers: *workers,
+                id: id.clone(),
+                processes: Vec::new(),
+                fault: runner.prepared[index].outcome.as_ref().err().cloned(),
+                profile: None,
+                spent: Duration::ZERO,
+            });
+        }
+    }
+    runner.measure(&mut tallies, scope)?;
     for env in environments {
         if let Err(e) = env.stop() {
             runner.observer.warning(&e.to_string());
         }
     }
 
+    let Runner {
+        mut results,
+        observer,
+        ..
+    } = runner;
     results.finished_at = Some(now_rfc3339());
     let files = {
         let _writing = crate::interrupt::writing();
@@ -323,14 +417,14 @@ pub fn run(
         }
         files
     };
-    let summary = summarize_run(&results, runner.sampling, path, files, started.elapsed());
-    runner.observer.run_finished(&results, &summary);
+    let summary = summarize_run(&results, sampling, path, files, started.elapsed());
+    observer.run_finished(&results, &summary);
     Ok(summary)
 }
 
 /// The results before the first cell: the suite, the machine and its limits — measured before
-/// any cell and before the environments start.
-fn begin(suite: &Suite, cells: usize) -> Results {
+/// any cell and before the environments start — and how the run samples.
+fn begin(suite: &Suite, cells: usize, sampling: Sampling, scope: ProfileScope) -> Results {
     let mut machine = machine::describe();
     machine.limits = Some(crate::limits::probe(machine.logical_cores));
     Results {
@@ -345,6 +439,14 @@ fn begin(suite: &Suite, cells: usize) -> Results {
             policy: suite.policy.to_string(),
         },
         machine,
+        rounds: Some(Rounds {
+            min_processes: sampling.processes,
+            max_processes: sampling.max_processes,
+            samples_per_process: sampling.samples,
+            finished: 0,
+            budget_ns: sampling.budget.map(|b| b.as_nanos() as u64),
+            profiled: scope.as_str().to_owned(),
+        }),
         cells: Vec::with_capacity(cells),
     }
 }
@@ -362,6 +464,7 @@ fn summarize_run(
         failed: cells.iter().filter(|c| c.status != Status::Ok).count(),
         converged: cells.iter().filter(|c| c.converged).count(),
         ci_target: sampling.ci_target,
+        rounds: results.rounds.as_ref().map_or(0, |r| r.finished),
         results: results_path,
         files,
         elapsed,
@@ -378,28 +481,119 @@ fn summarize_run(
     }
 }
 
-/// What stays the same for every cell of a run.
+/// A bucket as prepared: the recipe its cells are built from, and its reference answer and
+/// the workload's features (or why there are none).
+struct PreparedBucket {
+    recipe: Recipe,
+    outcome: Result<(Answer, Features), Fault>,
+}
+
+/// One cell's measurement so far: the processes it ran in, its profile, or how it failed (a
+/// failed cell is visited no more).
+struct Tally<'a> {
+    bucket: usize,
+    strategy: &'a Configured,
+    workers: usize,
+    id: String,
+    processes: Vec<Process>,
+    fault: Option<Fault>,
+    profile: Option<Profile>,
+    /// Wall time of its measuring processes together.
+    spent: Duration,
+}
+
+/// What one cell process measured.
+struct Process {
+    measured: Measured,
+    /// The largest sum of the resident memory of its process tree, sampled every 5 ms.
+    sampled_peak: u64,
+}
+
+impl Tally<'_> {
+    /// Each process's values of `metric`, process by process.
+    fn per_process(&self, metric: impl Fn(&parbench_reports::Sample) -> u64) -> Vec<Vec<u64>> {
+        self.processes
+            .iter()
+            .map(|p| p.measured.samples.iter().map(&metric).collect())
+            .collect()
+    }
+
+    /// The statistics of its steady run times across its processes.
+    fn wall(&self) -> Option<Stats> {
+        summarize_processes(&self.per_process(|s| s.run_ns))
+    }
+
+    /// Whether its median's interval is within `target`.
+    fn converged(&self, target: f64) -> bool {
+        self.wall()
+            .is_some_and(|w| w.ci_level >= CONFIDENCE && w.relative_half_width() <= target)
+    }
+
+    /// What one of its processes has cost on average.
+    fn cost(&self) -> Option<Duration> {
+        let processes = u32::try_from(self.processes.len())
+            .ok()
+            .filter(|&n| n > 0)?;
+        Some(self.spent / processes)
+    }
+}
+
+/// How long to measure before `results.json` is written again within a round.
+const SAVE_EVERY: Duration = Duration::from_secs(10);
+
+/// What stays the same for every cell of a run, and the results being made.
 struct Runner<'a> {
     suite: &'a Suite,
     options: &'a RunOptions,
     sampling: Sampling,
     limits: Limits,
-    total: usize,
     observer: &'a mut dyn Observer,
+    started: Instant,
+    /// When `results.json` was last written.
+    saved: Instant,
+    results: Results,
+    buckets: &'a [Bucket<'a>],
+    prepared: Vec<PreparedBucket>,
 }
 
-impl Runner<'_> {
-    /// Prepares a bucket (unless its environment failed to start) and measures its cells, each
-    /// saved as soon as it is measured.
-    fn bucket(
+impl<'a> Runner<'a> {
+    /// Prepares a bucket in a cell process (unless its environment failed to start).
+    fn prepare(
         &mut self,
         bucket: &Bucket<'_>,
         vars: &EnvVars,
         environment_failure: Option<&String>,
-        results: &mut Results,
-    ) -> Result<(), Error> {
+    ) -> PreparedBucket {
         let recipe = Recipe::new(&bucket.group.workload, &bucket.group.params, vars);
-        let request = |work| Request {
+        let outcome = match environment_failure {
+            Some(failure) => Err(Fault {
+                status: Status::Failed,
+                message: failure.clone(),
+            }),
+            None => {
+                self.observer.preparing(&bucket.name());
+                let request = self.request(bucket, &recipe, Work::Prepare);
+                match isolate(&request, self.limits).outcome {
+                    Ok(Reply::Prepared { answer, features }) => Ok((answer, features)),
+                    other => {
+                        let fault = fault_of(other);
+                        Err(Fault {
+                            message: format!(
+                                "preparing the input and the reference: {}",
+                                fault.message
+                            ),
+                            ..fault
+                        })
+                    }
+                }
+            }
+        };
+        PreparedBucket { recipe, outcome }
+    }
+
+    /// A request for a cell process of `bucket`.
+    fn request(&self, bucket: &Bucket<'_>, recipe: &Recipe, work: Work) -> Request {
+        Request {
             recipe: recipe.clone(),
             size: bucket.size,
             seed: self.suite.seed,
@@ -407,122 +601,420 @@ impl Runner<'_> {
             policy: self.suite.policy,
             memory_limit: self.suite.memory_limit,
             work,
+        }
+    }
+
+    /// The minimum rounds, the profiles, then the rounds for the cells still short of their
+    /// target while the budget lasts.
+    fn measure(&mut self, tallies: &mut [Tally<'a>], scope: ProfileScope) -> Result<(), Error> {
+        let minimum = self.sampling.processes;
+        let unmeasurable = Progress {
+            pass: Pass::Round(1),
+            rounds: minimum,
+            done: 0,
+            total: 0,
+            remaining: None,
         };
-        let prepared = match environment_failure {
-            Some(failure) => Err(Fault {
-                status: Status::Failed,
-                message: failure.clone(),
-            }),
-            None => {
-                self.observer.preparing(&bucket.name());
-                prepare(&request(Work::Prepare), self.limits)
+        for tally in tallies.iter().filter(|t| t.fault.is_some()) {
+            if let Some(cell) = self.record(tally) {
+                self.observer.cell_finished(&cell, &unmeasurable);
             }
-        };
-        for (strategy, workers, id) in &bucket.cells {
-            self.observer.cell_started(id);
-            let (measured, sampled_peak, profile) = match &prepared {
-                Err(fault) => (Err(fault.clone()), 0, None),
-                Ok((answer, features)) => {
-                    let work = self.measure_work(strategy, *workers, answer, features);
-                    let isolated = isolate(&request(work), self.limits);
-                    let measured = match isolated.outcome {
-                        Ok(Reply::Measured(measured)) => Ok(measured),
-                        other => Err(fault_of(other)),
-                    };
-                    let profile = isolated.profile.map(|p| (p, isolated.after_reply));
-                    (measured, isolated.sampled_peak_rss, profile)
-                }
+        }
+        self.save(tallies)?;
+        for round in 1.. {
+            if round == minimum + 1 && scope != ProfileScope::None {
+                self.profiles(tallies, scope)?;
+            }
+            let chosen: Vec<usize> = if round <= minimum {
+                (0..tallies.len())
+                    .filter(|&i| tallies[i].fault.is_none())
+                    .collect()
+            } else {
+                self.extra_round(tallies)
             };
-            let mut cell = cell_record(
-                bucket, strategy, *workers, id, self.suite, &prepared, measured,
-            );
-            cell.ci_target = self.sampling.ci_target;
-            // The larger of the exact high-water marks and the sampled sum of the tree.
-            cell.peak_rss_bytes = cell
-                .peak_rss_bytes
-                .map(|exact| exact.max(sampled_peak))
-                .or((sampled_peak > 0).then_some(sampled_peak));
-            if let Some((profile, cost)) = profile {
-                let profiling = (self.suite.profiling.frequency, cost);
-                if let Some(warning) =
-                    attach_profile(&mut cell, profile, profiling, &self.options.out)
-                {
-                    self.observer.warning(&warning);
-                }
+            if chosen.is_empty() {
+                break;
             }
-            results.cells.push(cell);
-            // Contention and efficiency as soon as the bucket's sequential cell is known, so an
-            // interrupted run keeps them.
-            figures::derive(results);
-            save(&self.options.out, results)?;
-            if let Some(cell) = results.cells.last() {
-                self.observer
-                    .cell_finished(cell, results.cells.len(), self.total);
-            }
+            self.round(round, shuffled(chosen, self.suite.seed, round), tallies)?;
         }
         Ok(())
     }
 
-    /// The request to measure one cell of a prepared bucket.
-    fn measure_work(
+    /// The cells a round after the minimum ones visits.
+    fn extra_round(&self, tallies: &[Tally<'_>]) -> Vec<usize> {
+        let sampling = self.sampling;
+        let candidates = tallies
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.fault.is_none()
+                    && t.processes.len() < sampling.max_processes
+                    && !t.converged(sampling.ci_target)
+            })
+            .filter_map(|(index, t)| {
+                Some(Candidate {
+                    index,
+                    width: t.wall().map_or(f64::INFINITY, |w| w.relative_half_width()),
+                    cost: t.cost()?,
+                })
+            })
+            .collect();
+        extra_round(candidates, self.time_left())
+    }
+
+    /// The time left in the suite's budget, if it has one.
+    fn time_left(&self) -> Option<Duration> {
+        self.sampling
+            .budget
+            .map(|budget| budget.saturating_sub(self.started.elapsed()))
+    }
+
+    /// One measuring round over `order`. A round after the minimum ones stops where the budget
+    /// ends.
+    fn round(
+        &mut self,
+        round: usize,
+        order: Vec<usize>,
+        tallies: &mut [Tally<'a>],
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        let mut progress = Progress {
+            pass: Pass::Round(round),
+            rounds: self.sampling.processes,
+            done: 0,
+            total: order.len(),
+            remaining: None,
+        };
+        progress.remaining = self.remaining(tallies, &order, round);
+        self.observer.pass_started(&progress);
+        for (visited, &index) in order.iter().enumerate() {
+            if round > self.sampling.processes && self.time_left() == Some(Duration::ZERO) {
+                progress.total = visited;
+                break;
+            }
+            progress.remaining = self.remaining(tallies, &order[visited..], round);
+            self.observer.cell_started(&tallies[index].id, &progress);
+            self.visit(&mut tallies[index], round);
+            progress.done += 1;
+            if let Some(cell) = self.record(&tallies[index]) {
+                self.observer.cell_finished(&cell, &progress);
+            }
+            if self.saved.elapsed() >= SAVE_EVERY {
+                self.save(tallies)?;
+            }
+        }
+        if let Some(rounds) = &mut self.results.rounds {
+            rounds.finished = round;
+        }
+        self.save(tallies)?;
+        self.pass_finished(Pass::Round(round), progress.done, started.elapsed());
+        Ok(())
+    }
+
+    /// Tells the observer what a pass did, from the results just saved.
+    fn pass_finished(&mut self, pass: Pass, processes: usize, elapsed: Duration) {
+        let mut widths: Vec<f64> = self
+            .results
+            .cells
+            .iter()
+            .filter_map(|c| Some(c.wall.as_ref()?.relative_half_width()))
+            .collect();
+        widths.sort_by(f64::total_cmp);
+        self.observer.pass_finished(&PassSummary {
+            pass,
+            processes,
+            elapsed,
+            cells: self.results.cells.len(),
+            converged: self.results.cells.iter().filter(|c| c.converged).count(),
+            median_width: widths.get(widths.len().saturating_sub(1) / 2).copied(),
+        });
+    }
+
+    /// An estimate of the run's time left, with `pending` still to visit in `round`: this
+    /// round, then the minimum rounds and the profiles still to come.
+    fn remaining(
         &self,
-        strategy: &Configured,
-        workers: usize,
-        answer: &Answer,
-        features: &Features,
-    ) -> Work {
-        Work::Measure {
-            strategy: strategy.spec.name.to_owned(),
-            params: strategy
-                .params
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-            workers,
-            sampling: self.sampling,
+        tallies: &[Tally<'_>],
+        pending: &[usize],
+        round: usize,
+    ) -> Option<Duration> {
+        let (spent, processes) = tallies.iter().fold((Duration::ZERO, 0u32), |(s, n), t| {
+            (s + t.spent, n + t.processes.len() as u32)
+        });
+        let typical = spent.checked_div(processes)?;
+        let cost = |t: &Tally<'_>| t.cost().unwrap_or(typical);
+        let this_round: Duration = pending.iter().map(|&i| cost(&tallies[i])).sum();
+        if round > self.sampling.processes {
+            return Some(match self.time_left() {
+                Some(left) => this_round.min(left),
+                None => this_round,
+            });
+        }
+        let live: Vec<&Tally<'_>> = tallies.iter().filter(|t| t.fault.is_none()).collect();
+        let per_round: Duration = live.iter().map(|t| cost(t)).sum();
+        let later = (self.sampling.processes - round) as u32;
+        let profiles = match self.options.profile_scope() {
+            ProfileScope::None => 0,
+            ProfileScope::All => live.len(),
+            // About one per strategy and workload.
+            ProfileScope::Focus => {
+                let mut strategies: Vec<&str> = live.iter().map(|t| t.strategy.spec.name).collect();
+                strategies.sort_unstable();
+                strategies.dedup();
+                strategies.len() * self.suite.groups.len()
+            }
+        };
+        let profile = typical + self.suite.profiling.time;
+        Some(this_round + per_round * later + profile * profiles as u32)
+    }
+
+    /// Measures a cell in one more process of its own.
+    fn visit(&mut self, tally: &mut Tally<'_>, round: usize) {
+        let bucket = &self.buckets[tally.bucket];
+        let prepared = &self.prepared[tally.bucket];
+        let Ok((answer, features)) = &prepared.outcome else {
+            return;
+        };
+        let work = Work::Measure {
+            strategy: tally.strategy.spec.name.to_owned(),
+            params: strategy_params(tally.strategy),
+            workers: tally.workers,
+            samples: self.sampling.per_process(),
             expected: answer.clone(),
             features: features.clone(),
-            profile: self.options.profile.then_some(self.suite.profiling),
+        };
+        let isolated = isolate(&self.request(bucket, &prepared.recipe, work), self.limits);
+        tally.spent += isolated.elapsed;
+        match isolated.outcome {
+            Ok(Reply::Measured(mut measured)) => {
+                let process = tally.processes.len() as u32 + 1;
+                for sample in &mut measured.samples {
+                    sample.process = process;
+                    sample.round = round as u32;
+                }
+                tally.processes.push(Process {
+                    measured,
+                    sampled_peak: isolated.sampled_peak_rss,
+                });
+            }
+            other => tally.fault = Some(fault_of(other)),
         }
     }
+
+    /// Profiles the cells `scope` chooses, each in a process of its own.
+    fn profiles(&mut self, tallies: &mut [Tally<'a>], scope: ProfileScope) -> Result<(), Error> {
+        let chosen: Vec<usize> = match scope {
+            ProfileScope::None => Vec::new(),
+            ProfileScope::All => (0..tallies.len()).collect(),
+            ProfileScope::Focus => {
+                let focus: Vec<&str> = view::groups(&self.results)
+                    .iter()
+                    .flat_map(|group| group.focus_cells())
+                    .map(|cell| cell.id.as_str())
+                    .collect();
+                (0..tallies.len())
+                    .filter(|&i| focus.contains(&tallies[i].id.as_str()))
+                    .collect()
+            }
+        };
+        let chosen: Vec<usize> = chosen
+            .into_iter()
+            .filter(|&i| tallies[i].fault.is_none())
+            .collect();
+        if chosen.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut progress = Progress {
+            pass: Pass::Profiles,
+            rounds: self.sampling.processes,
+            done: 0,
+            total: chosen.len(),
+            remaining: None,
+        };
+        let per_profile = self.suite.profiling.time * 2;
+        progress.remaining = Some(per_profile * chosen.len() as u32);
+        self.observer.pass_started(&progress);
+        for &index in &chosen {
+            progress.remaining = Some(per_profile * (chosen.len() - progress.done) as u32);
+            self.observer.cell_started(&tallies[index].id, &progress);
+            if let Some(warning) = self.profile(&mut tallies[index]) {
+                self.observer.warning(&warning);
+            }
+            progress.done += 1;
+            if let Some(cell) = self.record(&tallies[index]) {
+                self.observer.cell_finished(&cell, &progress);
+            }
+        }
+        self.save(tallies)?;
+        self.pass_finished(Pass::Profiles, progress.done, started.elapsed());
+        Ok(())
+    }
+
+    /// Profiles a cell in a process of its own and writes its flame graph; returns a warning
+    /// for the user, if any. A profiled run that answers wrongly fails the cell, as a timed
+    /// sample would; a profiler that failed leaves the cell's measurement as it was.
+    fn profile(&mut self, tally: &mut Tally<'_>) -> Option<String> {
+        let bucket = &self.buckets[tally.bucket];
+        let prepared = &self.prepared[tally.bucket];
+        let (answer, _) = prepared.outcome.as_ref().ok()?;
+        let work = Work::Profile {
+            strategy: tally.strategy.spec.name.to_owned(),
+            params: strategy_params(tally.strategy),
+            workers: tally.workers,
+            expected: answer.clone(),
+            profiling: self.suite.profiling,
+        };
+        let isolated = isolate(&self.request(bucket, &prepared.recipe, work), self.limits);
+        let profiled = match isolated.outcome {
+            Ok(Reply::Profiled(profiled)) => profiled,
+            other => Err(ProfileFailure::Profiler(fault_of(other).message)),
+        };
+        let profiling = (self.suite.profiling.frequency, isolated.elapsed);
+        let (profile, outcome) = profile_record(&tally.id, profiled, profiling, &self.options.out);
+        tally.profile = Some(profile);
+        match outcome {
+            Err(fault) => {
+                tally.fault = Some(fault);
+                None
+            }
+            Ok(warning) => warning,
+        }
+    }
+
+    /// Rewrites `results.json` with every cell measured so far.
+    fn save(&mut self, tallies: &[Tally<'_>]) -> Result<(), Error> {
+        self.results.cells = tallies.iter().filter_map(|t| self.record(t)).collect();
+        // Contention and efficiency against each bucket's sequential cell.
+        figures::derive(&mut self.results);
+        save(&self.options.out, &self.results)?;
+        self.saved = Instant::now();
+        Ok(())
+    }
+
+    /// A cell's record from its processes so far; `None` before its first.
+    fn record(&self, tally: &Tally<'_>) -> Option<Cell> {
+        if tally.processes.is_empty() && tally.fault.is_none() {
+            return None;
+        }
+        let bucket = &self.buckets[tally.bucket];
+        let prepared = self.prepared[tally.bucket].outcome.as_ref().ok();
+        let (status, error) = match &tally.fault {
+            Some(fault) => (fault.status, Some(fault.message.clone())),
+            None => (Status::Ok, None),
+        };
+        let samples: Vec<parbench_reports::Sample> = tally
+            .processes
+            .iter()
+            .flat_map(|p| p.measured.samples.iter().cloned())
+            .collect();
+        let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
+        let wall = tally.wall();
+        // The timeline of the process whose median is the middle one.
+        let medians: Vec<u64> = tally
+            .per_process(|s| s.run_ns)
+            .iter()
+            .map(|runs| median_index(runs).map_or(0, |i| runs[i]))
+            .collect();
+        let timeline =
+            median_index(&medians).and_then(|i| tally.processes[i].measured.timeline.clone());
+        // The larger of the exact high-water marks and the sampled sum of the tree.
+        let peak = tally
+            .processes
+            .iter()
+            .map(|p| p.measured.peak_rss_bytes.unwrap_or(0).max(p.sampled_peak))
+            .max()
+            .filter(|&peak| peak > 0);
+        let group = bucket.group;
+        Some(Cell {
+            id: tally.id.clone(),
+            workload: group.workload.name.to_owned(),
+            workload_kind: group.workload.kind.to_string(),
+            params: json_params(&group.params),
+            strategy: tally.strategy.spec.name.to_owned(),
+            strategy_params: json_params(&tally.strategy.params),
+            workers: tally.workers,
+            size: bucket.size,
+            tasks: bucket.tasks,
+            policy: self.suite.policy.to_string(),
+            status,
+            error,
+            verified: status == Status::Ok,
+            answer: prepared.map(|(answer, _)| AnswerRecord {
+                digest: answer.digest.to_string(),
+                failed_tasks: answer
+                    .failures
+                    .iter()
+                    .map(|f| FailedTask {
+                        task: f.task,
+                        kind: f.kind.to_string(),
+                    })
+                    .collect(),
+            }),
+            features: prepared
+                .map(|(_, features)| features.clone())
+                .unwrap_or_default(),
+            overhead: median_index(&runs).map(|i| samples[i].overhead),
+            efficiency: None,
+            converged: tally.converged(self.sampling.ci_target),
+            wall,
+            end_to_end: summarize_processes(
+                &tally.per_process(|s| s.setup_ns + s.first_run_ns + s.teardown_ns),
+            ),
+            peak_rss_bytes: peak,
+            samples,
+            ci_target: self.sampling.ci_target,
+            timeline,
+            profile: tally.profile.clone(),
+        })
+    }
+}
+
+/// A strategy's parameters as a request carries them: `key=value`.
+fn strategy_params(strategy: &Configured) -> Vec<String> {
+    strategy
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// Frames kept in a cell's profile summary.
 const TOP_FRAMES: usize = 8;
 
-/// Writes a cell's flame graph and folded stacks and records its profile. A profiled run that
-/// failed or answered wrongly fails the cell, as a timed sample would; a profiler that failed
-/// leaves the cell's measurement as it was. Returns a warning for the user, if any.
-fn attach_profile(
-    cell: &mut Cell,
-    profile: Result<Profiled, ProfileFailure>,
+/// A cell's profile record, its flame graph and folded stacks written; and what it means for
+/// the cell: a fault when the strategy failed or answered wrongly under the profiler, or else
+/// a warning for the user, if any.
+fn profile_record(
+    id: &str,
+    profiled: Result<Profiled, ProfileFailure>,
     (frequency_hz, cost): (u32, Duration),
     out: &Path,
-) -> Option<String> {
+) -> (Profile, Result<Option<String>, Fault>) {
     let cost_ns = cost.as_nanos() as u64;
-    let failed = |error: String| Profile {
+    let failed = |error: &str| Profile {
         frequency_hz,
         cost_ns,
-        error: Some(error),
+        error: Some(error.to_owned()),
         ..Profile::default()
     };
-    let mut warning = None;
-    cell.profile = Some(match profile {
+    match profiled {
         Ok(p) => {
             let samples = p.samples();
-            let title = flame::title(&cell.id, samples, p.runs, frequency_hz);
+            let title = flame::title(id, samples, p.runs, frequency_hz);
             let written = {
                 let _writing = crate::interrupt::writing();
-                flame::write_graph(out, &cell.id, &p.stacks, &title)
+                flame::write_graph(out, id, &p.stacks, &title)
             };
-            let ((folded, flamegraph), error) = match written {
-                Ok(paths) => (paths, None),
-                Err(e) => {
-                    warning = Some(format!("{}: no flame graph: {e}", cell.id));
-                    (Default::default(), Some(e.to_string()))
-                }
+            let ((folded, flamegraph), error, warning) = match written {
+                Ok(paths) => (paths, None, None),
+                Err(e) => (
+                    Default::default(),
+                    Some(e.to_string()),
+                    Some(format!("{id}: no flame graph: {e}")),
+                ),
             };
-            Profile {
+            let profile = Profile {
                 flamegraph,
                 folded,
                 samples,
@@ -534,33 +1026,20 @@ fn attach_profile(
                 top_frames: flame::top_frames(&p.stacks, TOP_FRAMES),
                 processes: flame::processes(&p.stacks),
                 error,
-            }
+            };
+            (profile, Ok(warning))
         }
-        Err(ProfileFailure::Strategy(message)) => {
-            cell.status = Status::Failed;
-            cell.verified = false;
-            cell.error = Some(message.clone());
-            failed(message)
-        }
-        Err(ProfileFailure::Profiler(message)) => {
-            warning = Some(format!("{}: no profile: {message}", cell.id));
-            failed(message)
-        }
-    });
-    warning
-}
-
-/// Prepares a bucket in a cell process: its reference answer and the workload's features.
-fn prepare(request: &Request, limits: Limits) -> Result<(Answer, Features), Fault> {
-    match isolate(request, limits).outcome {
-        Ok(Reply::Prepared { answer, features }) => Ok((answer, features)),
-        other => {
-            let fault = fault_of(other);
+        Err(ProfileFailure::Strategy(message)) => (
+            failed(&message),
             Err(Fault {
-                message: format!("preparing the input and the reference: {}", fault.message),
-                ..fault
-            })
-        }
+                status: Status::Failed,
+                message: format!("its profiled run: {message}"),
+            }),
+        ),
+        Err(ProfileFailure::Profiler(message)) => (
+            failed(&message),
+            Ok(Some(format!("{id}: no profile: {message}"))),
+        ),
     }
 }
 
@@ -580,71 +1059,5 @@ fn fault_of(outcome: Result<Reply, Fault>) -> Fault {
             status: Status::Crash,
             message: format!("the cell process answered out of turn: {other:?}"),
         },
-    }
-}
-
-fn cell_record(
-    bucket: &Bucket<'_>,
-    strategy: &Configured,
-    workers: usize,
-    id: &str,
-    suite: &Suite,
-    prepared: &Result<(Answer, Features), Fault>,
-    measured: Result<Measured, Fault>,
-) -> Cell {
-    let (measured, status, error) = match measured {
-        Ok(m) => (m, Status::Ok, None),
-        Err(fault) => (Measured::default(), fault.status, Some(fault.message)),
-    };
-    let Measured {
-        samples,
-        peak_rss_bytes,
-        converged,
-        timeline,
-    } = measured;
-    let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
-    let end_to_end: Vec<u64> = samples
-        .iter()
-        .map(|s| s.setup_ns + s.first_run_ns + s.teardown_ns)
-        .collect();
-    Cell {
-        id: id.to_owned(),
-        workload: bucket.group.workload.name.to_owned(),
-        workload_kind: bucket.group.workload.kind.to_string(),
-        params: json_params(&bucket.group.params),
-        strategy: strategy.spec.name.to_owned(),
-        strategy_params: json_params(&strategy.params),
-        workers,
-        size: bucket.size,
-        tasks: bucket.tasks,
-        policy: suite.policy.to_string(),
-        status,
-        error,
-        verified: status == Status::Ok,
-        answer: prepared.as_ref().ok().map(|(answer, _)| AnswerRecord {
-            digest: answer.digest.to_string(),
-            failed_tasks: answer
-                .failures
-                .iter()
-                .map(|f| FailedTask {
-                    task: f.task,
-                    kind: f.kind.to_string(),
-                })
-                .collect(),
-        }),
-        features: prepared
-            .as_ref()
-            .map(|(_, features)| features.clone())
-            .unwrap_or_default(),
-        overhead: median_index(&runs).map(|i| samples[i].overhead),
-        efficiency: None,
-        wall: summarize(&runs),
-        end_to_end: summarize(&end_to_end),
-        peak_rss_bytes,
-        samples,
-        ci_target: 0.0,
-        converged,
-        timeline,
-        profile: None,
     }
 }

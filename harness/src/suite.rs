@@ -10,11 +10,13 @@
 //! policy = "collect"      # collect | fail-fast | retry(N)
 //! strategies = ["sequential", "tokio"]
 //! workers = [1, 2]
-//! warmup = 1              # untimed samples first
-//! samples = 5             # timed samples per cell, at least
-//! ci_target = 0.02        # more samples until the median's 95% CI is within ±2%...
-//! time_budget = "3s"      # ...or the cell has taken this long
-//! max_samples = 100       # and never more than this
+//! processes = 3           # every cell is measured in this many processes at least...
+//! warmup = 1              # ...each taking an untimed sample first...
+//! samples = 3             # ...and this many timed ones
+//! time_budget = "3s"      # ...or fewer once they have sampled this long together
+//! ci_target = 0.02        # more processes until the median's 95% CI is within ±2%...
+//! max_processes = 20      # ...or the cell has this many...
+//! budget = "4m"           # ...or the run has lasted this long
 //! cell_timeout = "120s"   # a cell running longer is killed: status `timeout`
 //! memory_limit = "4GiB"   # a cell holding more is killed: status `oom`
 //! profile_hz = 997        # after its samples, each cell runs once more under a profiler...
@@ -63,9 +65,13 @@ struct SuiteFile {
     workers: Option<Spanned<Counts>>,
     warmup: Option<usize>,
     samples: Option<Spanned<usize>>,
-    max_samples: Option<Spanned<usize>>,
+    processes: Option<Spanned<usize>>,
+    max_processes: Option<Spanned<usize>>,
+    /// Gone: named, to say what replaced it.
+    max_samples: Option<Spanned<toml::Value>>,
     ci_target: Option<Spanned<f64>>,
     time_budget: Option<Spanned<String>>,
+    budget: Option<Spanned<String>>,
     cell_timeout: Option<Spanned<String>>,
     memory_limit: Option<Spanned<String>>,
     profile_hz: Option<Spanned<u32>>,
@@ -496,22 +502,34 @@ fn validate(
     })
 }
 
-/// The sampling settings: `warmup`, `samples`, `max_samples`, `ci_target`, `time_budget`.
+/// The sampling settings: `warmup`, `samples`, `processes`, `max_processes`, `ci_target`,
+/// `time_budget`, `budget`.
 fn sampling(raw: &SuiteFile, source: &Source<'_>) -> Result<Sampling, SuiteError> {
     let defaults = Sampling::default();
-    let min_samples = match &raw.samples {
-        None => defaults.min_samples,
-        Some(s) if *s.get_ref() >= 1 => *s.get_ref(),
-        Some(s) => return Err(source.at(s.span(), "samples", "must be at least 1".to_owned())),
+    if let Some(gone) = &raw.max_samples {
+        return Err(source.at(
+            gone.span(),
+            "max_samples",
+            "a cell's samples now come from several processes: `samples` is per process, and \
+             `processes` and `max_processes` bound how many processes a cell gets"
+                .to_owned(),
+        ));
+    }
+    let at_least_one = |value: &Option<Spanned<usize>>, key: &str, default: usize| match value {
+        None => Ok(default),
+        Some(n) if *n.get_ref() >= 1 => Ok(*n.get_ref()),
+        Some(n) => Err(source.at(n.span(), key, "must be at least 1".to_owned())),
     };
-    let max_samples = match &raw.max_samples {
-        None => defaults.max_samples.max(min_samples),
-        Some(s) if *s.get_ref() >= min_samples => *s.get_ref(),
-        Some(s) => {
+    let samples = at_least_one(&raw.samples, "samples", defaults.samples)?;
+    let processes = at_least_one(&raw.processes, "processes", defaults.processes)?;
+    let max_processes = match &raw.max_processes {
+        None => defaults.max_processes.max(processes),
+        Some(n) if *n.get_ref() >= processes => *n.get_ref(),
+        Some(n) => {
             return Err(source.at(
-                s.span(),
-                "max_samples",
-                format!("must be at least `samples` ({min_samples})"),
+                n.span(),
+                "max_processes",
+                format!("must be at least `processes` ({processes})"),
             ))
         }
     };
@@ -529,12 +547,18 @@ fn sampling(raw: &SuiteFile, source: &Source<'_>) -> Result<Sampling, SuiteError
             ))
         }
     };
+    let budget = match &raw.budget {
+        None => None,
+        Some(_) => Some(source.duration(&raw.budget, "budget", Duration::ZERO)?),
+    };
     Ok(Sampling {
         warmup: raw.warmup.unwrap_or(defaults.warmup),
-        min_samples,
-        max_samples,
+        samples,
+        processes,
+        max_processes,
         ci_target,
         time_budget: source.duration(&raw.time_budget, "time_budget", defaults.time_budget)?,
+        budget,
     })
 }
 
@@ -782,21 +806,27 @@ impl SuiteBuilder {
         self
     }
 
-    /// Untimed samples before the timed ones (default 1).
+    /// Untimed samples before the timed ones, in every process (default 1).
     pub fn warmup(mut self, samples: usize) -> Self {
         self.raw.warmup = Some(samples);
         self
     }
 
-    /// Timed samples every cell takes at least (default 5).
+    /// Timed samples per process, at most (default 3).
     pub fn samples(mut self, samples: usize) -> Self {
         self.raw.samples = Some(unplaced(samples));
         self
     }
 
-    /// Timed samples no cell exceeds (default 100).
-    pub fn max_samples(mut self, samples: usize) -> Self {
-        self.raw.max_samples = Some(unplaced(samples));
+    /// Processes every cell is measured in (default 3): the minimum rounds.
+    pub fn processes(mut self, processes: usize) -> Self {
+        self.raw.processes = Some(unplaced(processes));
+        self
+    }
+
+    /// Processes no cell exceeds (default 20).
+    pub fn max_processes(mut self, processes: usize) -> Self {
+        self.raw.max_processes = Some(unplaced(processes));
         self
     }
 
@@ -806,9 +836,17 @@ impl SuiteBuilder {
         self
     }
 
-    /// How long a cell may sample before it stops short of its target (default 3 s).
+    /// How long a cell's minimum processes may sample together (default 3 s): each takes its
+    /// share.
     pub fn time_budget(mut self, budget: Duration) -> Self {
         self.raw.time_budget = Some(unplaced(humantime::format_duration(budget).to_string()));
+        self
+    }
+
+    /// How long the run may last before no process starts beyond the minimum rounds (default:
+    /// no limit).
+    pub fn budget(mut self, budget: Duration) -> Self {
+        self.raw.budget = Some(unplaced(humantime::format_duration(budget).to_string()));
         self
     }
 
@@ -1022,7 +1060,12 @@ mod tests {
         let suite = Suite::embedded(&Plugins::default()).unwrap();
         let names: Vec<_> = suite.groups.iter().map(|g| g.workload.name).collect();
         assert_eq!(names, ["square", "resize", "json", "http", "risky", "spin"]);
-        assert!(suite.groups.iter().all(|g| g.tasks.len() >= 3));
+        // Two granularities or more each, and spin's sweep from 1 to 10,000 tasks.
+        assert!(suite.groups.iter().all(|g| g.tasks.len() >= 2));
+        assert_eq!(suite.groups[5].tasks, [1, 10, 100, 1000, 10_000]);
+        // Several processes a cell, within five minutes.
+        assert_eq!(suite.sampling.processes, 3);
+        assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() < 300));
     }
 
     #[test]
@@ -1181,21 +1224,34 @@ mod tests {
     #[test]
     fn sampling_settings_are_read_and_checked() {
         let suite = parse(
-            "samples = 8\nmax_samples = 40\nci_target = 0.05\ntime_budget = \"750ms\"\nwarmup = 0\n\
-             [[workload]]\nname = \"square\"\n",
+            "samples = 8\nprocesses = 4\nmax_processes = 40\nci_target = 0.05\n\
+             time_budget = \"750ms\"\nbudget = \"2m\"\nwarmup = 0\n[[workload]]\nname = \"square\"\n",
         )
         .unwrap();
         assert_eq!(
             suite.sampling,
             Sampling {
                 warmup: 0,
-                min_samples: 8,
-                max_samples: 40,
+                samples: 8,
+                processes: 4,
+                max_processes: 40,
                 ci_target: 0.05,
                 time_budget: std::time::Duration::from_millis(750),
+                budget: Some(std::time::Duration::from_secs(120)),
             }
         );
-        assert_eq!(suite.sampling.quick().max_samples, 3);
+        assert_eq!(
+            (
+                suite.sampling.quick().processes,
+                suite.sampling.quick().samples
+            ),
+            (1, 3)
+        );
+        // Each of the minimum processes has its share of the cell's time.
+        assert_eq!(
+            suite.sampling.per_process().time,
+            std::time::Duration::from_micros(187_500)
+        );
         let square = "\n[[workload]]\nname = \"square\"\n";
         let err = parse(&format!("ci_target = 2.0{square}")).unwrap_err();
         assert_eq!(
@@ -1210,10 +1266,29 @@ mod tests {
             ),
             "{err}"
         );
-        let err = parse(&format!("samples = 9\nmax_samples = 4{square}")).unwrap_err();
+        let err = parse(&format!("processes = 9\nmax_processes = 4{square}")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bench.toml:2:15: max_samples: must be at least `samples` (9)"
+            "bench.toml:2:17: max_processes: must be at least `processes` (9)"
+        );
+        let err = parse(&format!("processes = 0{square}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:1:13: processes: must be at least 1"
+        );
+        // A suite written for one process per cell is told what replaced its key.
+        let err = parse(&format!("max_samples = 100{square}")).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "bench.toml:1:15: max_samples: a cell's samples now come from several processes"
+            ),
+            "{err}"
+        );
+        let err = parse(&format!("budget = \"soon\"{square}")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("bench.toml:1:10: budget: `soon` is not a duration"),
+            "{err}"
         );
         let profiled = parse(&format!(
             "profile_hz = 499\nprofile_samples = 300\nprofile_time = \"3s\"{square}"

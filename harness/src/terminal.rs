@@ -1,18 +1,21 @@
-//! What a run prints — a header, one line per cell (under a progress bar on a terminal), a
-//! summary table per workload and the files written — as an [`Observer`] of the run.
+//! What a run prints — a header, a line per round (under a progress bar on a terminal) and
+//! one per failed cell, a summary table per workload, the noise floor and the files written — as
+//! an [`Observer`] of the run.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use parbench_reports::figures::Figures;
+use parbench_reports::figures::{noise_floor, Figures};
 use parbench_reports::format::{bytes, duration};
 use parbench_reports::{flame, Cell, Efficiency, Results, Stats, Status};
 
-use crate::observer::{Observer, Plan, RunSummary};
+use crate::cell::protocol::Sampling;
+use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
+use crate::runner::ProfileScope;
 
-fn header(results: &Results, cells: usize, out: &Path) {
+fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scope: ProfileScope) {
     let m = &results.machine;
     println!(
         "parbench {} · suite `{}` · {} cells · seed {} · policy {}",
@@ -39,41 +42,82 @@ fn header(results: &Results, cells: usize, out: &Path) {
             l.threads
         );
     }
+    println!(
+        "sampling: every cell in {} process{} of {} sample{} (rounds in a shuffled order), more \
+         for the cells wider than ±{}%{} · flame graphs: {}",
+        sampling.processes,
+        if sampling.processes == 1 { "" } else { "es" },
+        sampling.samples,
+        if sampling.samples == 1 { "" } else { "s" },
+        100.0 * sampling.ci_target,
+        sampling.budget.map_or(String::new(), |b| format!(
+            " within {}",
+            humantime::format_duration(b)
+        )),
+        match scope {
+            ProfileScope::Focus => "each strategy at each workload's focus",
+            ProfileScope::All => "every cell",
+            ProfileScope::None => "none",
+        }
+    );
     println!("results: {}\n", out.join("results.json").display());
 }
 
-/// `± 1.2%`: the larger distance from the median to an end of its 95% confidence interval.
+/// `± 1.2%`: the larger distance from the median to an end of its 95% confidence interval
+/// (marked `*` when it covers less than 95%: too few samples in one process).
 fn ci(wall: &Stats) -> String {
-    format!("± {:>4.1}%", 100.0 * wall.relative_half_width())
+    let short = if wall.ci_level < crate::stats::CONFIDENCE {
+        "*"
+    } else {
+        ""
+    };
+    format!("± {:>4.1}%{short}", 100.0 * wall.relative_half_width())
 }
 
-/// One line for a finished cell: its id, median and interval, sample count and status.
-fn cell_line(index: usize, total: usize, cell: &Cell) -> String {
-    let width = total.to_string().len();
-    match (&cell.wall, &cell.error) {
-        (Some(wall), None) => format!(
-            "[{index:>width$}/{total}] {:<48} {:>10} {}  ({} samples{})  ok",
-            cell.id,
-            duration(wall.median_ns),
-            ci(wall),
-            wall.n,
-            if cell.converged {
-                String::new()
-            } else if wall.ci_level < crate::stats::CONFIDENCE {
-                // Too few samples for a 95% interval: the one shown covers less.
-                format!(", a {:.1}% interval", 100.0 * wall.ci_level)
-            } else {
-                format!(", short of ±{}%", 100.0 * cell.ci_target)
-            },
-        ),
-        (_, error) => format!(
-            "[{index:>width$}/{total}] {:<48} {}: {}",
-            cell.id,
-            match cell.status {
-                Status::Ok => "FAILED".to_owned(),
-                status => status.as_str().to_uppercase(),
-            },
-            error.as_deref().unwrap_or("no sample")
+/// The cell's noise floor, `5.1%`, or `-` from one process.
+fn mde(wall: &Stats) -> String {
+    wall.mde
+        .map_or("-".to_owned(), |mde| format!("{:.1}%", 100.0 * mde))
+}
+
+/// The line of a cell that failed: its id, status and error.
+fn failure_line(cell: &Cell) -> String {
+    format!(
+        "{}  {}: {}",
+        cell.id,
+        match cell.status {
+            Status::Ok => "FAILED".to_owned(),
+            status => status.as_str().to_uppercase(),
+        },
+        cell.error.as_deref().unwrap_or("no sample")
+    )
+}
+
+/// `round 2 of 3`, `round 4`, `profiles`.
+fn pass_name(pass: Pass, rounds: usize) -> String {
+    match pass {
+        Pass::Round(round) if round <= rounds => format!("round {round} of {rounds}"),
+        Pass::Round(round) => format!("round {round}"),
+        Pass::Profiles => "profiles".to_owned(),
+    }
+}
+
+/// The line of a finished pass.
+fn pass_line(summary: &PassSummary, rounds: usize, ci_target: f64) -> String {
+    let name = pass_name(summary.pass, rounds);
+    let elapsed = summary.elapsed.as_secs_f64();
+    match summary.pass {
+        Pass::Profiles => format!("{name}: {} cells in {elapsed:.1} s", summary.processes),
+        Pass::Round(_) => format!(
+            "{name}: {} cells in {elapsed:.1} s · {} of {} within ±{}%{}",
+            summary.processes,
+            summary.converged,
+            summary.cells,
+            100.0 * ci_target,
+            summary.median_width.map_or(String::new(), |w| format!(
+                " · median interval ±{:.1}%",
+                100.0 * w
+            )),
         ),
     }
 }
@@ -86,6 +130,9 @@ pub(crate) struct Terminal {
     bar: Option<ProgressBar>,
     /// The output directory, for the flame graphs' line.
     out: std::path::PathBuf,
+    /// The minimum rounds and the target, for the rounds' lines.
+    rounds: usize,
+    ci_target: f64,
 }
 
 impl Terminal {
@@ -94,7 +141,7 @@ impl Terminal {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
             let style = ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {pos}/{len} · {elapsed} · ETA {eta} · {wide_msg}",
+                "{bar:30.cyan/blue} {pos}/{len} · {elapsed} · {wide_msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("━╸ ");
@@ -106,9 +153,17 @@ impl Terminal {
 
 impl Observer for Terminal {
     fn run_started(&mut self, plan: &Plan<'_>) {
-        header(plan.results, plan.cells, plan.out);
+        header(
+            plan.results,
+            plan.cells,
+            plan.out,
+            &plan.sampling,
+            plan.profile,
+        );
         self.out = plan.out.to_owned();
-        self.bar = Self::progress_bar(plan.cells);
+        self.rounds = plan.sampling.processes;
+        self.ci_target = plan.sampling.ci_target;
+        self.bar = Self::progress_bar(0);
     }
 
     fn preparing(&mut self, bucket: &str) {
@@ -117,19 +172,44 @@ impl Observer for Terminal {
         }
     }
 
-    fn cell_started(&mut self, id: &str) {
+    fn pass_started(&mut self, progress: &Progress) {
         if let Some(bar) = &self.bar {
-            bar.set_message(id.to_owned());
+            bar.set_length(progress.total as u64);
+            bar.set_position(0);
         }
     }
 
-    fn cell_finished(&mut self, cell: &Cell, done: usize, total: usize) {
-        let line = cell_line(done, total, cell);
-        match &self.bar {
-            Some(bar) => {
-                bar.println(line);
-                bar.inc(1);
+    fn cell_started(&mut self, id: &str, progress: &Progress) {
+        if let Some(bar) = &self.bar {
+            let left = progress.remaining.map_or(String::new(), |left| {
+                let seconds = std::time::Duration::from_secs(left.as_secs());
+                format!(" · {} left", humantime::format_duration(seconds))
+            });
+            bar.set_message(format!(
+                "{}{left} · {id}",
+                pass_name(progress.pass, progress.rounds)
+            ));
+        }
+    }
+
+    fn cell_finished(&mut self, cell: &Cell, _progress: &Progress) {
+        // A failed cell is visited no more: it is told once.
+        if cell.status != Status::Ok {
+            let line = failure_line(cell);
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => println!("{line}"),
             }
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn pass_finished(&mut self, summary: &PassSummary) {
+        let line = pass_line(summary, self.rounds, self.ci_target);
+        match &self.bar {
+            Some(bar) => bar.println(line),
             None => println!("{line}"),
         }
     }
@@ -144,13 +224,22 @@ impl Observer for Terminal {
         }
         tables(results);
         println!(
-            "\n{} cells, {} failed, {} within ±{}% · in {:.1} s",
+            "\n{} cells, {} failed, {} within ±{}% · {} rounds · in {:.1} s",
             summary.cells,
             summary.failed,
             summary.converged,
             100.0 * summary.ci_target,
+            summary.rounds,
             summary.elapsed.as_secs_f64(),
         );
+        if let Some(floor) = noise_floor(results) {
+            println!(
+                "noise floor: a second run tells apart a change of {:.1}% in the median cell \
+                 ({:.1}% at the 90th percentile)",
+                100.0 * floor.median,
+                100.0 * floor.p90
+            );
+        }
         for file in &summary.files {
             println!("  {}", file.display());
         }
@@ -208,12 +297,14 @@ fn tables(results: &Results) {
             .unwrap_or(0)
             .max(12);
         println!(
-            "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  status",
+            "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>6} {:>5} {:>8} {:>9} {:>9} {:>10}  status",
             "strategy",
             "workers",
             "tasks",
             "median",
             "95% CI",
+            "MDE",
+            "procs",
             "speedup",
             "overhead",
             "vs limit",
@@ -225,7 +316,7 @@ fn tables(results: &Results) {
                 .speedup(cell)
                 .map_or("-".to_owned(), |s| format!("{s:.2}x"));
             println!(
-                "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>8} {:>9} {:>9} {:>10}  {}",
+                "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>6} {:>5} {:>8} {:>9} {:>9} {:>10}  {}",
                 cell.strategy_label(),
                 cell.workers,
                 cell.tasks,
@@ -233,6 +324,10 @@ fn tables(results: &Results) {
                     .as_ref()
                     .map_or("-".to_owned(), |w| duration(w.median_ns)),
                 cell.wall.as_ref().map_or("-".to_owned(), ci),
+                cell.wall.as_ref().map_or("-".to_owned(), mde),
+                cell.wall
+                    .as_ref()
+                    .map_or("-".to_owned(), |w| w.processes.max(1).to_string()),
                 speedup,
                 cell.overhead
                     .map_or("-".to_owned(), |o| format!("{:.1}%", 100.0 * o.share())),

@@ -7,7 +7,7 @@ mod common;
 
 use assert_cmd::Command;
 use common::{descendants, leftovers, state_of};
-use parbench_reports::{Results, Status, SCHEMA_VERSION};
+use parbench_reports::{Cell, Results, Status, SCHEMA_VERSION};
 use predicates::prelude::*;
 
 fn parbench() -> Command {
@@ -55,8 +55,9 @@ fn run_writes_verified_results_for_a_suite_file() {
         r#"
 name = "small"
 seed = 5
-samples = 3
-max_samples = 3
+samples = 2
+processes = 2
+max_processes = 2
 profile_samples = 20
 profile_time = "200ms"
 
@@ -103,15 +104,18 @@ tasks = [3]
         .arg(&suite)
         .arg("--out")
         .arg(&out)
+        .args(["--profile", "all"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("\n10 cells, 0 failed"))
         .stdout(predicate::str::contains(
-            "http[latency_ms=0]/size=20/tasks=4/tokio[in_flight=4]/w2",
+            "sampling: every cell in 2 processes of 2 samples (rounds in a shuffled order), more \
+             for the cells wider than ±2% · flame graphs: every cell\n",
         ))
-        .stdout(predicate::str::contains(
-            "square/size=5000/tasks=7/sequential/w1",
-        ));
+        .stdout(predicate::str::contains("\nround 1 of 2: 10 cells in "))
+        .stdout(predicate::str::contains("\nprofiles: 10 cells in "))
+        .stdout(predicate::str::contains("\nround 2 of 2: 10 cells in "))
+        .stdout(predicate::str::contains("\n10 cells, 0 failed"))
+        .stdout(predicate::str::contains(" · 2 rounds · in "));
 
     let results = read_results(&out);
     assert_eq!(results.schema_version, SCHEMA_VERSION);
@@ -123,20 +127,36 @@ tasks = [3]
     let limits = results.machine.limits.as_ref().unwrap();
     assert!(limits.copy_one_bytes_per_s > 1e8 && limits.alu_speedup > 0.0);
     assert_eq!(results.cells.len(), 10);
+    let rounds = results.rounds.as_ref().unwrap();
+    assert_eq!(
+        (
+            rounds.min_processes,
+            rounds.samples_per_process,
+            rounds.finished
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!(rounds.profiled, "all");
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
         assert!(cell.verified);
-        assert_eq!(cell.samples.len(), 3);
+        // Two samples from each of two processes, one process per round.
+        let origins: Vec<(u32, u32)> = cell.samples.iter().map(|s| (s.process, s.round)).collect();
+        assert_eq!(origins, [(1, 1), (1, 1), (2, 2), (2, 2)], "{}", cell.id);
         let wall = cell.wall.as_ref().unwrap();
-        assert!(wall.min_ns as f64 <= wall.median_ns && wall.median_ns <= wall.max_ns as f64);
-        // Three samples: the interval is [min, max], covering 1 - 2/8 of the time; not enough
-        // for the 95% target.
-        assert_eq!(
-            (wall.ci_low_ns, wall.ci_high_ns),
-            (wall.min_ns as f64, wall.max_ns as f64)
+        assert_eq!((wall.n, wall.processes), (4, 2));
+        // The figure is the geometric mean of the processes' medians, inside its interval.
+        let median = |p: &[parbench_reports::Sample]| (p[0].run_ns + p[1].run_ns) as f64 / 2.0;
+        let expected = (median(&cell.samples[..2]) * median(&cell.samples[2..])).sqrt();
+        assert!(
+            (wall.median_ns - expected).abs() <= 1e-6 * expected,
+            "{}: {} vs {expected}",
+            cell.id,
+            wall.median_ns
         );
-        assert_eq!(wall.ci_level, 0.75);
-        assert!(!cell.converged);
+        assert!(wall.ci_low_ns <= wall.median_ns && wall.median_ns <= wall.ci_high_ns);
+        assert_eq!(wall.ci_level, 0.95);
+        assert!(wall.spread.is_some() && wall.mde.is_some_and(|m| m >= 0.0));
         assert_eq!(cell.ci_target, 0.02);
         let o = cell.overhead.unwrap();
         assert_eq!(
@@ -161,7 +181,7 @@ tasks = [3]
         if cell.strategy == "sequential" {
             assert_eq!(efficiency.parallel_efficiency, Some(1.0));
         }
-        // Profiled after its samples: the flame graph and its stacks are on disk.
+        // Profiled in a process of its own: the flame graph and its stacks are on disk.
         let profile = cell.profile.as_ref().unwrap();
         assert!(profile.error.is_none(), "{}: {:?}", cell.id, profile.error);
         assert!(profile.runs >= 1 && profile.rounds >= 1, "{}", cell.id);
@@ -285,7 +305,7 @@ fn flame_graphs_show_the_work_and_the_worker_processes() {
         r#"
 name = "profiles"
 samples = 3
-max_samples = 3
+processes = 1
 profile_samples = 300
 profile_time = "4s"
 
@@ -433,27 +453,68 @@ fn report_of_a_directory_without_results_names_the_file() {
 }
 
 #[test]
-fn sampling_stops_at_the_confidence_target_or_the_time_budget() {
+fn processes_are_added_until_the_target_or_a_limit() {
     let dir = tempfile::tempdir().unwrap();
     let run = |settings: &str| {
         let text = format!(
-            "name = \"sampling\"\n{settings}\n[[workload]]\nname = \"spin\"\n\
-             params = {{ ns_per_item = 1000 }}\nsizes = [1000]\n"
+            "name = \"sampling\"\nwarmup = 0\n{settings}\n[[workload]]\n\
+             name = \"spin\"\nparams = {{ ns_per_item = 1000 }}\nsizes = [1000]\n"
         );
-        run_ok(dir.path(), &text).cells.into_iter().next().unwrap()
+        let results = run_ok(dir.path(), &text);
+        let rounds = results.rounds.unwrap().finished;
+        (results.cells.into_iter().next().unwrap(), rounds)
     };
-    // A loose target: met at 6 samples, the first count whose [min, max] covers 95%.
-    let loose = run("ci_target = 0.9\nsamples = 5\nwarmup = 0");
+    let processes = |cell: &Cell| cell.wall.as_ref().map_or(0, |w| w.processes);
+    // A loose target, met by the minimum rounds: nothing more.
+    let (loose, rounds) = run("samples = 2\nci_target = 0.99\nprocesses = 3\nmax_processes = 10");
     assert!(loose.converged);
-    assert_eq!(loose.samples.len(), 6);
-    assert!(loose.wall.unwrap().ci_level >= 0.95);
-    // A target no machine meets: sampling stops at the budget, short of it.
-    let tight = run("ci_target = 0.000001\ntime_budget = \"300ms\"\nmax_samples = 100000");
-    assert!(!tight.converged);
-    assert!(tight.samples.len() >= 5 && tight.samples.len() < 100_000);
-    // And at the sample cap.
-    let capped = run("ci_target = 0.000001\nmax_samples = 7");
-    assert_eq!((capped.converged, capped.samples.len()), (false, 7));
+    assert_eq!((processes(&loose), loose.samples.len(), rounds), (3, 6, 3));
+    // A target no machine meets: a process a round until the cell has `max_processes`.
+    let (capped, rounds) =
+        run("samples = 2\nci_target = 0.000001\nprocesses = 2\nmax_processes = 4");
+    assert!(!capped.converged);
+    let origins: Vec<(u32, u32)> = capped
+        .samples
+        .iter()
+        .map(|s| (s.process, s.round))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            (1, 1),
+            (1, 1),
+            (2, 2),
+            (2, 2),
+            (3, 3),
+            (3, 3),
+            (4, 4),
+            (4, 4)
+        ]
+    );
+    assert_eq!(rounds, 4);
+    // A process stops short of its samples once it has used its share of the time budget.
+    let (timed, _) =
+        run("samples = 100000\nprocesses = 2\nmax_processes = 2\ntime_budget = \"200ms\"");
+    for process in [1, 2] {
+        let taken = timed
+            .samples
+            .iter()
+            .filter(|s| s.process == process)
+            .count();
+        assert!(
+            (1..1000).contains(&taken),
+            "process {process}: {taken} samples"
+        );
+    }
+    // Or until the run has lasted the suite's budget.
+    let (budgeted, _) = run(
+        "samples = 2\nci_target = 0.000001\nprocesses = 1\nmax_processes = 1000\nbudget = \"1s\"",
+    );
+    assert!(
+        (1..100).contains(&processes(&budgeted)),
+        "{}",
+        processes(&budgeted)
+    );
 }
 
 #[test]
@@ -461,7 +522,7 @@ fn a_cell_that_dies_fails_alone_with_its_status() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("faults.toml");
     let mut text = String::from(
-        "name = \"faults\"\nsamples = 3\nmax_samples = 3\ncell_timeout = \"3s\"\n\
+        "name = \"faults\"\nsamples = 3\nprocesses = 1\ncell_timeout = \"3s\"\n\
          memory_limit = \"512MiB\"\n\n[[workload]]\nname = \"square\"\nsizes = [1000]\n",
     );
     for fault in ["panic", "abort", "segfault", "oom", "hang"] {
@@ -540,7 +601,7 @@ fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
     };
     let text = format!(
         "name = \"memory\"\nstrategies = [\"process-pool\"]\nworkers = [2]\nsamples = 3\n\
-         max_samples = 3\n{}{}",
+         processes = 1\n{}{}",
         entry(0),
         entry(256)
     );
@@ -619,7 +680,7 @@ fn start_long_run(
     let suite = dir.join("long.toml");
     let text = format!(
         "name = \"long\"\nstrategies = {strategies}\nworkers = [2]\nsamples = 1000\n\
-         max_samples = 1000\ntime_budget = \"60s\"\n\n[[workload]]\n{workload}\n"
+         processes = 1\ntime_budget = \"60s\"\n\n[[workload]]\n{workload}\n"
     );
     fs::write(&suite, text).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parbench"))

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use common::{descendants, leftovers};
 
-use parbench::{Observer, Plan, Plugins, Quiet, RunOptions, RunSummary, Suite, WorkloadEntry};
+use parbench::{
+    Observer, PassSummary, Plan, Plugins, ProfileScope, Progress, Quiet, RunOptions, RunSummary,
+    Suite, WorkloadEntry,
+};
 use parbench_reports::figures::Figures;
 use parbench_reports::{Cell, ReportError, Results, Status, Writer};
 
@@ -28,11 +31,27 @@ impl Observer for Recorded {
     fn preparing(&mut self, bucket: &str) {
         self.0.push(format!("prepare {bucket}"));
     }
-    fn cell_started(&mut self, id: &str) {
-        self.0.push(format!("start {id}"));
+    fn pass_started(&mut self, progress: &Progress) {
+        self.0
+            .push(format!("pass {:?} of {}", progress.pass, progress.total));
     }
-    fn cell_finished(&mut self, cell: &Cell, done: usize, total: usize) {
-        self.0.push(format!("finish {} {done}/{total}", cell.id));
+    fn cell_started(&mut self, id: &str, progress: &Progress) {
+        self.0.push(format!("start {id} {:?}", progress.pass));
+    }
+    fn cell_finished(&mut self, cell: &Cell, progress: &Progress) {
+        self.0.push(format!(
+            "finish {} {}/{} {} samples",
+            cell.id,
+            progress.done,
+            progress.total,
+            cell.samples.len()
+        ));
+    }
+    fn pass_finished(&mut self, summary: &PassSummary) {
+        self.0.push(format!(
+            "passed {:?}: {} processes, {} cells",
+            summary.pass, summary.processes, summary.cells
+        ));
     }
     fn warning(&mut self, message: &str) {
         self.0.push(format!("warning {message}"));
@@ -66,8 +85,9 @@ fn suite(plugins: &Plugins) -> Suite {
         .workload(WorkloadEntry::new("square").sizes([50_000]).tasks([1, 8]))
         .strategies(["sequential", "threads", "rayon"])
         .workers([2])
-        .samples(3)
-        .max_samples(3)
+        .samples(2)
+        .processes(2)
+        .max_processes(2)
         .time_budget(Duration::from_millis(200))
         .build(plugins)
         .expect("a valid suite")
@@ -76,31 +96,57 @@ fn suite(plugins: &Plugins) -> Suite {
 fn observed_run_tells_every_event_in_order(plugins: &Plugins) {
     let out = tempfile::tempdir().unwrap();
     let mut options = RunOptions::new(out.path());
-    options.profile = false;
+    options.profile = ProfileScope::None;
     options.filter = Some("tasks=8/".to_owned());
     let mut recorded = Recorded::default();
     let summary = parbench::run(&suite(plugins), &options, &mut recorded).unwrap();
-    assert_eq!((summary.cells, summary.failed), (3, 0));
+    assert_eq!((summary.cells, summary.failed, summary.rounds), (3, 0, 2));
+    let events = &recorded.0;
     assert_eq!(
-        recorded.0,
+        events[..3],
         [
             "run 3 cells",
             "prepare square/size=50000/tasks=8",
-            "start square/size=50000/tasks=8/sequential/w1",
-            "finish square/size=50000/tasks=8/sequential/w1 1/3",
-            "start square/size=50000/tasks=8/threads/w2",
-            "finish square/size=50000/tasks=8/threads/w2 2/3",
-            "start square/size=50000/tasks=8/rayon/w2",
-            "finish square/size=50000/tasks=8/rayon/w2 3/3",
-            "done 3 cells, 0 failed, 3 saved",
+            "pass Round(1) of 3",
         ]
     );
+    assert_eq!(events[11], "pass Round(2) of 3");
+    assert_eq!(events[19], "done 3 cells, 0 failed, 3 saved");
+    assert_eq!(events.len(), 20);
+    // Each round visits every cell once, in its own shuffled order: a start, then its finish.
+    for (round, first) in [(1, 3), (2, 12)] {
+        let mut ids: Vec<&str> = Vec::new();
+        for (k, pair) in events[first..first + 6].chunks(2).enumerate() {
+            let id = pair[0]
+                .strip_prefix("start ")
+                .and_then(|rest| rest.strip_suffix(&format!(" Round({round})")))
+                .unwrap_or_else(|| panic!("{pair:?}"));
+            assert_eq!(
+                pair[1],
+                format!("finish {id} {}/3 {} samples", k + 1, 2 * round)
+            );
+            ids.push(id);
+        }
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            [
+                "square/size=50000/tasks=8/rayon/w2",
+                "square/size=50000/tasks=8/sequential/w1",
+                "square/size=50000/tasks=8/threads/w2",
+            ]
+        );
+        assert_eq!(
+            events[first + 6],
+            format!("passed Round({round}): 3 processes, 3 cells")
+        );
+    }
 }
 
 fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
     let out = tempfile::tempdir().unwrap();
     let mut options = RunOptions::new(out.path());
-    options.profile = false;
+    options.profile = ProfileScope::None;
     options.writers.push(Arc::new(CellIds));
     let summary = parbench::run(&suite(plugins), &options, &mut Quiet).unwrap();
     assert_eq!(
@@ -143,7 +189,7 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
         assert!(cell.verified, "{}", cell.id);
-        assert_eq!(cell.samples.len(), 3, "{}", cell.id);
+        assert_eq!(cell.samples.len(), 4, "{}", cell.id);
         // Every cell of a bucket was checked against the same answer.
         let answer = cell.answer.as_ref().unwrap();
         let base = figures.baseline(cell).unwrap();
@@ -184,7 +230,7 @@ fn long_suite(plugins: &Plugins) -> Suite {
         .strategies(["process-shm", "process-pool"])
         .workers([2])
         .samples(1000)
-        .max_samples(1000)
+        .processes(1)
         .time_budget(Duration::from_secs(60))
         .build(plugins)
         .expect("a valid suite")
@@ -239,7 +285,7 @@ fn main() -> ExitCode {
     }
     if let Some(out) = std::env::var_os(LONG_RUN) {
         let mut options = RunOptions::new(out);
-        options.profile = false;
+        options.profile = ProfileScope::None;
         return match parbench::run(&long_suite(&plugins), &options, &mut Quiet) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {

@@ -121,7 +121,7 @@ fn a_user_crate_builds_without_the_heavy_dependencies_and_runs_its_own_workload(
     std::fs::write(
         &suite,
         "strategies = [\"sequential\", \"threads\", \"process-pool\"]\nworkers = [2]\n\
-         samples = 2\nmax_samples = 2\n\
+         samples = 2\nprocesses = 2\nmax_processes = 2\n\
          [[workload]]\nname = \"triple\"\nsizes = [10000]\ntasks = [4]\n",
     )
     .unwrap();

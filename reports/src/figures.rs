@@ -2,11 +2,12 @@
 //! [`Bucket`] (the work it measures, split into its tasks), the sequential cell of that bucket,
 //! and from them the cell's speedup, contention and efficiency against the machine's limits.
 //! The runner stores contention and efficiency in each cell record ([`derive()`]); every report
-//! and the terminal read speedups through [`Figures`].
+//! and the terminal read speedups through [`Figures`]. The run's noise floor is here too
+//! ([`noise_floor`]).
 
 use std::collections::BTreeMap;
 
-use crate::{Cell, Efficiency, MachineLimits, Results};
+use crate::{Cell, Efficiency, MachineLimits, Results, Status};
 
 /// What a cell is compared with: the same work — the workload with its parameters (as the
 /// cell's id spells them), the input size — split into the same number of tasks.
@@ -135,6 +136,45 @@ pub fn derive(results: &mut Results) {
         }
         cell.efficiency = efficiency;
     }
+}
+
+/// The run's noise floor: how small a change of a cell's median a second run with as many
+/// processes could tell apart (each cell's `mde`), over the cells measured well in several
+/// processes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseFloor {
+    /// Cells with a noise floor.
+    pub cells: usize,
+    /// Their median noise floor: the run's typical figure.
+    pub median: f64,
+    /// The 90th percentile.
+    pub p90: f64,
+}
+
+/// The run's noise floor; `None` when no cell was measured in several processes.
+///
+/// ```
+/// # let mut results: parbench_reports::Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+/// for (cell, mde) in results.cells.iter_mut().zip([0.04, 0.02, 0.10]) {
+///     cell.wall.as_mut().unwrap().mde = Some(mde);
+/// }
+/// let floor = parbench_reports::figures::noise_floor(&results).unwrap();
+/// assert_eq!((floor.cells, floor.median), (3, 0.04));
+/// ```
+pub fn noise_floor(results: &Results) -> Option<NoiseFloor> {
+    let mut floors: Vec<f64> = results
+        .cells
+        .iter()
+        .filter(|c| c.status == Status::Ok)
+        .filter_map(|c| c.wall.as_ref()?.mde)
+        .collect();
+    floors.sort_by(f64::total_cmp);
+    let at = |q: f64| floors[((floors.len() - 1) as f64 * q).round() as usize];
+    (!floors.is_empty()).then(|| NoiseFloor {
+        cells: floors.len(),
+        median: at(0.5),
+        p90: at(0.9),
+    })
 }
 
 /// A cell's efficiency against the machine's limits: its bytes per second as a share of the

@@ -32,7 +32,7 @@ pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, ProcessSamples, Profile, Results, Sample, Stats, Status, SuiteInfo, Timeline,
+    Overhead, ProcessSamples, Profile, Results, Rounds, Sample, Stats, Status, SuiteInfo, Timeline,
     TimelineSpan, TopFrame, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{

@@ -33,6 +33,9 @@ impl Writer for Markdown {
             results.cells.len(),
             results.started_at,
         );
+        if let Some(sampling) = crate::view::sampling_summary(results) {
+            let _ = writeln!(md, "{}.\n", capitalized(&sampling));
+        }
         let figures = Figures::of(results);
         for group in groups(results) {
             section(&mut md, &group, &figures);
@@ -170,6 +173,14 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
 }
 
 /// A table cell's text: pipes escaped, one line.
+/// `text` with its first letter upper-case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or(String::new(), |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }

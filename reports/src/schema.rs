@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a field changes meaning or disappears (additions keep the version).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run: the machine, the suite, and one entry per cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,8 +26,31 @@ pub struct Results {
     pub suite: SuiteInfo,
     /// The machine it ran on.
     pub machine: Machine,
-    /// Every finished cell, in the order they ran.
+    /// How the run spread its samples over processes and rounds (absent before schema 2).
+    #[serde(default)]
+    pub rounds: Option<Rounds>,
+    /// Every cell measured so far, in the suite's order.
     pub cells: Vec<Cell>,
+}
+
+/// How a run sampled: every cell in several processes, the suite visited in rounds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rounds {
+    /// Processes every cell was measured in, at least (the minimum rounds).
+    pub min_processes: usize,
+    /// Processes a cell may be given, at most.
+    pub max_processes: usize,
+    /// Timed samples per process, at most.
+    pub samples_per_process: usize,
+    /// Rounds finished: a round starts one process for each cell it visits, in an order
+    /// shuffled from the suite's seed.
+    pub finished: usize,
+    /// The suite-wide budget: no process beyond the minimum rounds starts after the run has
+    /// lasted this long.
+    pub budget_ns: Option<u64>,
+    /// Which cells were profiled: `focus` (each strategy at the task count and worker count the
+    /// report's charts compare, per workload), `all` or `none`.
+    pub profiled: String,
 }
 
 /// Which suite was run.
@@ -163,13 +186,14 @@ pub struct Cell {
     pub answer: Option<AnswerRecord>,
     /// What was measured about the workload itself.
     pub features: Features,
-    /// Every timed sample, in order (the warm-up is not one).
+    /// Every timed sample, process by process (warm-ups are not samples).
     pub samples: Vec<Sample>,
     /// The half-width of the median's 95% confidence interval, relative to the median, that
     /// sampling aimed for.
     #[serde(default)]
     pub ci_target: f64,
-    /// Whether sampling reached `ci_target` (rather than its time budget or sample cap).
+    /// Whether the median's interval reached `ci_target` (rather than the cell or the suite
+    /// running out of time or processes).
     #[serde(default)]
     pub converged: bool,
     /// Statistics of the run times (steady state).
@@ -185,7 +209,8 @@ pub struct Cell {
     /// How close the cell came to the machine's limits.
     #[serde(default)]
     pub efficiency: Option<Efficiency>,
-    /// The spans of one steady run (the median run of the median sample), for a timeline;
+    /// The spans of one steady run (the median run of the median sample of the process whose
+    /// median is the middle one), for a timeline;
     /// absent for failed cells and runs of more than [`Timeline::MAX_SPANS`] tasks.
     #[serde(default)]
     pub timeline: Option<Timeline>,
@@ -213,8 +238,8 @@ pub struct Profile {
     pub rounds: u32,
     /// Wall time of the profiled runs.
     pub duration_ns: u64,
-    /// What profiling cost the run: wall time from the cell's measurement to the end of its
-    /// process (setups, profiled runs, symbol resolution, teardowns).
+    /// What profiling cost the run: the wall time of the profiled cell process (preparing the
+    /// input, setups, profiled runs, symbol resolution, teardowns).
     #[serde(default)]
     pub cost_ns: u64,
     /// The frames with the most self time, most first.
@@ -311,6 +336,12 @@ pub struct Features {
 /// One timed sample: a fresh setup, one run, a teardown.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
+    /// The cell process that took it, from 1 (0: a file older than schema 2).
+    #[serde(default)]
+    pub process: u32,
+    /// The round that process ran in, from 1 (0: a file older than schema 2).
+    #[serde(default)]
+    pub round: u32,
     /// Spawning pools, runtimes or processes.
     pub setup_ns: u64,
     /// The first run after setup: fresh workers, cold caches (part of end to end).
@@ -364,22 +395,42 @@ pub struct WorkerMemory {
 }
 
 /// Summary statistics of a set of durations, in nanoseconds.
+///
+/// Samples taken in several processes are summarized at two levels: each process's median,
+/// then across processes. The figure (`median_ns`) is the geometric mean of the processes'
+/// medians and its interval is Student's t on their logarithms with one degree of freedom less
+/// than the processes: it covers the median a new process would see, both the noise within a
+/// process and the differences between processes. From one process, `median_ns` is that
+/// process's median and the interval its distribution-free order-statistic interval, which
+/// says nothing of the next process.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Number of samples.
     pub n: usize,
-    /// Median.
+    /// Processes the samples came from (0 in a file older than schema 2: one).
+    #[serde(default)]
+    pub processes: usize,
+    /// The median: across processes, the geometric mean of their medians.
     pub median_ns: f64,
-    /// Lower end of the median's confidence interval (an order statistic).
+    /// Lower end of the median's 95% confidence interval.
     #[serde(default)]
     pub ci_low_ns: f64,
     /// Upper end of the median's confidence interval.
     #[serde(default)]
     pub ci_high_ns: f64,
-    /// The interval's exact coverage: at least 0.95 from 6 samples on; below that, the
-    /// coverage of `[min, max]`.
+    /// The interval's coverage: 0.95 across processes; from one process, the exact coverage of
+    /// the order statistics (at least 0.95 from 6 samples on, below that that of `[min, max]`).
     #[serde(default)]
     pub ci_level: f64,
+    /// The spread between processes: the standard deviation of the logarithms of their
+    /// medians (about their relative standard deviation); absent from one process.
+    #[serde(default)]
+    pub spread: Option<f64>,
+    /// The noise floor: the smallest relative change of the median that a second run with as
+    /// many processes would tell apart (a two-sided test at 5%, with 80% power, given this
+    /// spread); absent from one process.
+    #[serde(default)]
+    pub mde: Option<f64>,
     /// Arithmetic mean.
     pub mean_ns: f64,
     /// Sample standard deviation.

@@ -4,6 +4,47 @@
 
 use crate::{Cell, Results, Sample, Status};
 
+/// How the run sampled and how far its figures can be trusted, in one sentence for a report's
+/// header: the processes per cell and the rounds, the noise floor, which cells were profiled.
+/// `None` for a file older than schema 2.
+pub fn sampling_summary(results: &Results) -> Option<String> {
+    let rounds = results.rounds.as_ref()?;
+    let processes: Vec<usize> = results
+        .cells
+        .iter()
+        .filter_map(|c| Some(c.wall.as_ref()?.processes))
+        .collect();
+    let (fewest, most) = (
+        processes.iter().min().copied().unwrap_or(0),
+        processes.iter().max().copied().unwrap_or(0),
+    );
+    let mut text = format!(
+        "each cell measured in {} process{} of up to {} samples, over {} round{} in shuffled orders",
+        if fewest == most {
+            fewest.to_string()
+        } else {
+            format!("{fewest} to {most}")
+        },
+        if most == 1 { "" } else { "es" },
+        rounds.samples_per_process,
+        rounds.finished,
+        if rounds.finished == 1 { "" } else { "s" },
+    );
+    if let Some(floor) = crate::figures::noise_floor(results) {
+        text.push_str(&format!(
+            " · noise floor: a second run tells apart a change of {:.1}% in the median cell              ({:.1}% at the 90th percentile)",
+            100.0 * floor.median,
+            100.0 * floor.p90
+        ));
+    }
+    text.push_str(match rounds.profiled.as_str() {
+        "focus" => " · flame graphs: each strategy where the charts compare them (`--profile all` for every cell)",
+        "all" => " · flame graphs: every cell",
+        _ => " · no flame graphs",
+    });
+    Some(text)
+}
+
 /// Cells that measure the same work: one workload, one set of parameters, one input size.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {
@@ -106,6 +147,25 @@ impl<'a> Group<'a> {
         fastest(self.cells.iter().copied().filter(|c| c.workers == most))
             .or_else(|| fastest(self.cells.iter().copied()))
             .map(|c| c.tasks)
+    }
+
+    /// The cell each strategy is shown with in the charts that compare strategies (and profiled
+    /// with, by default): at the focus task count, its most workers. In the order the
+    /// strategies first ran.
+    pub fn focus_cells(&self) -> Vec<&'a Cell> {
+        let Some(focus) = self.focus_tasks() else {
+            return Vec::new();
+        };
+        self.strategies()
+            .into_iter()
+            .filter_map(|strategy| {
+                self.cells
+                    .iter()
+                    .copied()
+                    .filter(|c| c.strategy_label() == strategy && c.tasks == focus)
+                    .max_by_key(|c| c.workers)
+            })
+            .collect()
     }
 
     /// Which strategy wins here, by how much, and which is cheapest in memory.
@@ -254,6 +314,16 @@ mod tests {
             (vec![1, 8], vec![1, 2])
         );
         assert_eq!(group.focus_tasks(), Some(8));
+        // Each strategy at 8 tasks with its most workers; sequential has one.
+        let focus: Vec<&str> = group.focus_cells().iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            focus,
+            [
+                "spin[ns_per_item=5]/size=100/tasks=8/sequential/w1",
+                "spin[ns_per_item=5]/size=100/tasks=8/rayon/w2",
+                "spin[ns_per_item=5]/size=100/tasks=8/threads/w2",
+            ]
+        );
         let rayon = group.cell("rayon", 2, 8).unwrap();
         let figures = crate::figures::Figures::of(&results);
         assert_eq!(figures.speedup(rayon), Some(2.2));

@@ -1,8 +1,7 @@
 //! The child side of a cell: `parbench cell` reads one [`Request`] on stdin, prepares the
-//! workload ([`super::prepare`]), measures the strategy ([`super::measure`]) and sends its
-//! [`Reply`]; a measured cell is profiled afterwards ([`super::profile`]) and a second reply
-//! follows. The measurement goes out first, so the profiled run can neither change it nor lose
-//! it (a profile that crashes or hangs costs the profile alone).
+//! workload ([`super::prepare`]), then measures the strategy ([`super::measure`]) or profiles
+//! it ([`super::profile`]) — never both in one process, so a profile can neither change a
+//! measurement nor lose one — and sends its [`Reply`].
 
 use std::io::{self, Read, Write};
 
@@ -12,7 +11,7 @@ use parbench_workloads::Params;
 use super::measure::measure;
 use super::prepare::Prepared;
 use super::profile::record;
-use super::protocol::{ProfileFailure, Profiling, Reply, Request, Work};
+use super::protocol::{ProfileFailure, Reply, Request, Work};
 use crate::plugins::Plugins;
 
 /// The cell process: reads a request on stdin, does the work, writes the reply on stdout.
@@ -36,30 +35,20 @@ pub(crate) fn serve(plugins: &Plugins) -> io::Result<()> {
         };
         rustix::process::setrlimit(rustix::process::Resource::As, limit)?;
     }
+    let profiling = matches!(request.work, Work::Profile { .. });
+    let reply = caught(|| work(request, plugins)).unwrap_or_else(|message| {
+        if profiling {
+            Reply::Profiled(Err(ProfileFailure::Strategy(format!(
+                "panicked: {message}"
+            ))))
+        } else {
+            Reply::Panicked(message)
+        }
+    });
     let mut out = std::fs::File::from(reply_fd);
-    let mut send = |reply: &Reply| {
-        serde_json::to_writer(&mut out, reply).map_err(io::Error::other)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    };
-    let (reply, then) = caught(|| work(request, plugins))
-        .unwrap_or_else(|message| (Reply::Panicked(message), None));
-    send(&reply)?;
-    // The measurement is out: now the profiled run, which cannot change or lose it.
-    if let Some(cell) = then {
-        let profile = caught(|| {
-            let job = cell.prepared.job(cell.workers);
-            record(
-                &cell.prepared,
-                (cell.spec, &cell.params),
-                &job,
-                cell.profiling,
-            )
-        })
-        .unwrap_or_else(|message| Err(ProfileFailure::Strategy(format!("panicked: {message}"))));
-        send(&Reply::Profiled(profile))?;
-    }
-    Ok(())
+    serde_json::to_writer(&mut out, &reply).map_err(io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -73,81 +62,75 @@ fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// A measured cell kept for its profiled run.
-struct ToProfile<'a> {
-    prepared: Prepared,
-    spec: &'a StrategySpec,
-    params: Params,
-    workers: usize,
-    profiling: Profiling,
+/// The strategy named in a request, with its parameters parsed.
+fn strategy<'p>(
+    plugins: &'p Plugins,
+    name: &str,
+    params: &[String],
+) -> Result<(&'p StrategySpec, Params), String> {
+    let spec = plugins.strategies.get(name).map_err(|e| e.to_string())?;
+    let pairs: Vec<&str> = params.iter().map(String::as_str).collect();
+    let params = Params::parse(spec.name, spec.params, &pairs).map_err(|e| e.to_string())?;
+    Ok((spec, params))
 }
 
-/// Does the work; returns the reply and, for a measured cell that is to be profiled, what its
-/// profiled run needs.
-fn work(request: Request, plugins: &Plugins) -> (Reply, Option<ToProfile<'_>>) {
+/// Does the work and returns the reply.
+fn work(request: Request, plugins: &Plugins) -> Reply {
     let shape = (request.size, request.seed, request.tasks);
-    match request.work {
-        Work::Prepare => {
-            match Prepared::new(
-                request.recipe,
-                &plugins.workloads,
-                shape,
-                request.policy,
-                None,
-            ) {
-                Ok(prepared) => (
-                    Reply::Prepared {
-                        answer: prepared.reference.answer.clone(),
-                        features: prepared.features,
-                    },
-                    None,
-                ),
-                Err(e) => (Reply::Failed(e), None),
-            }
-        }
+    let prepare = |expected| {
+        Prepared::new(
+            request.recipe.clone(),
+            &plugins.workloads,
+            shape,
+            request.policy,
+            expected,
+        )
+    };
+    match &request.work {
+        Work::Prepare => match prepare(None) {
+            Ok(prepared) => Reply::Prepared {
+                answer: prepared.reference.answer.clone(),
+                features: prepared.features,
+            },
+            Err(e) => Reply::Failed(e),
+        },
         Work::Measure {
-            strategy,
+            strategy: name,
             params,
             workers,
-            sampling,
+            samples,
             expected,
             features,
-            profile,
         } => {
-            let measured = plugins
-                .strategies
-                .get(&strategy)
-                .map_err(|e| e.to_string())
-                .and_then(|spec| {
-                    let pairs: Vec<&str> = params.iter().map(String::as_str).collect();
-                    let params =
-                        Params::parse(spec.name, spec.params, &pairs).map_err(|e| e.to_string())?;
-                    let mut prepared = Prepared::new(
-                        request.recipe,
-                        &plugins.workloads,
-                        shape,
-                        request.policy,
-                        Some(expected),
-                    )?;
-                    // The features of the bucket, as every cell of it reports them.
-                    prepared.features = features;
-                    let job = prepared.job(workers);
-                    let measured = measure(&prepared, (spec, &params), &job, sampling)?;
-                    Ok((measured, spec, params, prepared))
-                });
+            let measured = strategy(plugins, name, params).and_then(|(spec, params)| {
+                let mut prepared = prepare(Some(expected.clone()))?;
+                // The features of the bucket, as every cell of it reports them.
+                prepared.features = features.clone();
+                let job = prepared.job(*workers);
+                measure(&prepared, (spec, &params), &job, *samples)
+            });
             match measured {
-                Ok((measured, spec, params, prepared)) => (
-                    Reply::Measured(measured),
-                    profile.map(|profiling| ToProfile {
-                        prepared,
-                        spec,
-                        params,
-                        workers,
-                        profiling,
-                    }),
-                ),
-                Err(e) => (Reply::Failed(e), None),
+                Ok(measured) => Reply::Measured(measured),
+                Err(e) => Reply::Failed(e),
             }
         }
+        Work::Profile {
+            strategy: name,
+            params,
+            workers,
+            expected,
+            profiling,
+        } => Reply::Profiled(
+            strategy(plugins, name, params)
+                .and_then(|(spec, params)| {
+                    let prepared = prepare(Some(expected.clone()))?;
+                    Ok((spec, params, prepared))
+                })
+                .map_err(ProfileFailure::Strategy)
+                .and_then(|(spec, params, prepared)| {
+                    let job = prepared.job(*workers);
+                    record(&prepared, (spec, &params), &job, *profiling)
+                }),
+        ),
     }
 }

@@ -1,7 +1,7 @@
-//! The sampler: measures one cell inside the cell's own process — the warm-up, then samples
-//! until the median's confidence interval is tight enough or the time budget is spent; each
-//! sample sets a fresh strategy up, runs it cold once and in steady state as often as a sample
-//! needs, verifies every answer, and tears it down.
+//! The sampler: measures one cell inside one of its processes — the warm-up, then the timed
+//! samples this process takes (the run decides how many processes a cell gets); each sample
+//! sets a fresh strategy up, runs it cold once and in steady state as often as a sample needs,
+//! verifies every answer, and tears it down.
 
 use std::time::Instant;
 
@@ -10,22 +10,22 @@ use parbench_strategies::{FailurePolicy, Job, RunReport, StrategySpec};
 use parbench_workloads::Params;
 
 use super::prepare::{run_verified, Prepared};
-use super::protocol::{Measured, Sampling};
+use super::protocol::{Measured, PerProcess};
 use crate::overhead::decompose;
 use crate::probe::{peak_rss_bytes, reset_peak_rss};
-use crate::stats::{median_index, summarize, CONFIDENCE};
+use crate::stats::median_index;
 
-/// Measures one cell: the warm-up, then samples until the median's 95% confidence interval is
-/// within the target, the time budget is spent, or the most samples are taken.
+/// Measures one cell in this process: the warm-up, then timed samples until there are
+/// `samples` of them or the process has used its share of the cell's time (one at least).
 pub(super) fn measure(
     prepared: &Prepared,
     (strategy, params): (&StrategySpec, &Params),
     job: &Job,
-    sampling: Sampling,
+    per_process: PerProcess,
 ) -> Result<Measured, String> {
     let started = Instant::now();
-    let mut records: Vec<Sample> = Vec::with_capacity(sampling.min_samples);
-    let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(sampling.min_samples);
+    let mut records: Vec<Sample> = Vec::with_capacity(per_process.samples);
+    let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(per_process.samples);
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
@@ -34,32 +34,22 @@ pub(super) fn measure(
         if index == 0 {
             iterations = iterations_for(sample.run_ns);
         }
-        if index < sampling.warmup {
+        if index < per_process.warmup {
             continue;
         }
         records.push(sample);
         timelines.push(timeline);
-        if records.len() < sampling.min_samples {
-            continue;
-        }
-        let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
-        let converged = summarize(&runs).is_some_and(|stats| {
-            stats.ci_level >= CONFIDENCE && stats.relative_half_width() <= sampling.ci_target
-        });
-        if converged
-            || records.len() >= sampling.max_samples
-            || started.elapsed() >= sampling.time_budget
-        {
-            let median = median_index(&runs).unwrap_or(0);
-            return Ok(Measured {
-                peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
-                samples: records,
-                converged,
-                timeline: timelines.swap_remove(median),
-            });
+        if records.len() >= per_process.samples || started.elapsed() >= per_process.time {
+            break;
         }
     }
-    unreachable!("the sampling loop returns")
+    let runs: Vec<u64> = records.iter().map(|s| s.run_ns).collect();
+    let median = median_index(&runs).unwrap_or(0);
+    Ok(Measured {
+        peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
+        timeline: timelines.swap_remove(median),
+        samples: records,
+    })
 }
 
 /// How long the steady runs of one sample should last together: short runs are repeated
@@ -134,6 +124,9 @@ fn take_sample(
     let overhead = decompose(report.lanes, report.start_ns, report.end_ns, &report.spans)
         .map_err(|e| e.to_string())?;
     let sample = Sample {
+        // The run numbers its processes and rounds.
+        process: 0,
+        round: 0,
         setup_ns,
         first_run_ns: first.wall_ns(),
         iterations: count as u32,

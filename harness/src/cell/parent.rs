@@ -6,8 +6,7 @@
 //! whole process group), and keeps the tail of its stderr (passed through to the terminal) to
 //! tell an allocation failure from other aborts. A child that dies without a reply is
 //! classified by how it ended: `timeout`, `oom`, `crash` (with its signal) — a panic is caught
-//! in the child and reported as `panic` with its message. The parent stops counting memory once
-//! the measurement is in: the profiled run after it is not the cell's measurement.
+//! in the child and reported as `panic` with its message.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
@@ -21,7 +20,7 @@ use std::time::{Duration, Instant};
 use parbench_reports::Status;
 use parbench_strategies::process::{describe, shm};
 
-use super::protocol::{ProfileFailure, Profiled, Reply, Request};
+use super::protocol::{Reply, Request};
 use super::CELL_COMMAND;
 
 /// How often the parent samples the memory of a cell's processes.
@@ -44,9 +43,6 @@ pub(crate) struct Limits {
     /// Resident memory of the cell's processes together (also the child's address-space
     /// limit).
     pub memory: Option<u64>,
-    /// Wall time from the reply to the process's end (its profiled run) before the cell's
-    /// processes are killed; the measurement stands.
-    pub after_reply: Duration,
 }
 
 /// The process group of the cell running now (0 for none), for the signal handler.
@@ -60,38 +56,38 @@ pub(crate) fn current() -> Option<u32> {
     }
 }
 
-/// What an isolated piece of work produced: its reply or fault, and the peak resident memory
-/// of its process tree as sampled.
+/// What an isolated piece of work produced: its reply or fault, the peak resident memory of
+/// its process tree as sampled, and how long the process took.
 pub(crate) struct Isolated {
     /// The reply, or how the process ended without one.
     pub outcome: Result<Reply, Fault>,
-    /// The profile that followed the reply, when one was asked for and the work succeeded.
-    pub profile: Option<Result<Profiled, ProfileFailure>>,
-    /// Wall time from the reply to the process's end: what profiling cost.
-    pub after_reply: Duration,
     /// The largest sampled sum of resident memory over the child's processes until its reply
-    /// came (a profiled run after it is not the cell's measurement).
+    /// came.
     pub sampled_peak_rss: u64,
+    /// Wall time from the spawn to the end of the process tree.
+    pub elapsed: Duration,
 }
 
 /// Runs `request` in a child process under `limits`.
 pub(crate) fn isolate(request: &Request, limits: Limits) -> Isolated {
+    let started = Instant::now();
     let isolated = Running::spawn(request).and_then(|mut running| match running.watch(limits) {
-        Ok(watched) => running.collect(watched, limits, request.work.profiles()),
+        Ok(watched) => running.collect(watched, limits),
         Err(e) => {
             end_tree(running.pid);
             Err(e)
         }
     });
-    isolated.unwrap_or_else(|e| Isolated {
+    let mut isolated = isolated.unwrap_or_else(|e| Isolated {
         outcome: Err(Fault {
             status: Status::Crash,
             message: format!("could not run the cell process: {e}"),
         }),
-        profile: None,
-        after_reply: Duration::ZERO,
         sampled_peak_rss: 0,
-    })
+        elapsed: Duration::ZERO,
+    });
+    isolated.elapsed = started.elapsed();
+    isolated
 }
 
 /// A cell process at work, with the threads that read its replies and pass its stderr through.
@@ -113,7 +109,6 @@ struct Watched {
     /// Why the parent killed it, if it did.
     killed: Option<Fault>,
     received: Vec<Reply>,
-    replied: Option<Instant>,
 }
 
 /// The bytes of a cell's stderr kept to classify its death.
@@ -181,13 +176,9 @@ impl Running {
             peak: 0,
             killed: None,
             received: Vec::new(),
-            replied: None,
         };
         watched.status = loop {
             watched.received.extend(self.arrived.try_iter());
-            if !watched.received.is_empty() {
-                watched.replied.get_or_insert_with(Instant::now);
-            }
             if let Some(status) = self.child.try_wait()? {
                 break status;
             }
@@ -196,7 +187,7 @@ impl Running {
                 watched.peak = watched.peak.max(rss);
             }
             if watched.killed.is_none() {
-                watched.killed = over_limit(limits, deadline, watched.replied, rss);
+                watched.killed = over_limit(limits, deadline, rss);
                 if watched.killed.is_some() {
                     kill_group(self.pid);
                 }
@@ -207,12 +198,7 @@ impl Running {
     }
 
     /// Cleans up after the ended process and turns what it sent into an [`Isolated`].
-    fn collect(
-        self,
-        mut watched: Watched,
-        limits: Limits,
-        profiling: bool,
-    ) -> io::Result<Isolated> {
+    fn collect(self, mut watched: Watched, limits: Limits) -> io::Result<Isolated> {
         end_tree(self.pid);
         self.reader
             .join()
@@ -223,7 +209,6 @@ impl Running {
             let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
             String::from_utf8_lossy(&tail.iter().copied().collect::<Vec<u8>>()).into_owned()
         };
-        let after_reply = watched.replied.map_or(Duration::ZERO, |t| t.elapsed());
         let Watched {
             status,
             peak,
@@ -231,34 +216,15 @@ impl Running {
             received,
             ..
         } = watched;
-        let fault = || {
-            killed
-                .clone()
-                .unwrap_or_else(|| classify(status, &tail, limits.memory))
-        };
-        let mut received = received.into_iter();
-        let Some(reply) = received.next() else {
-            return Ok(Isolated {
-                outcome: Err(fault()),
-                profile: None,
-                after_reply,
-                sampled_peak_rss: peak,
-            });
-        };
-        let wanted = profiling && matches!(reply, Reply::Measured(_));
-        let profile = match (received.next(), wanted) {
-            (Some(Reply::Profiled(profile)), _) => Some(profile),
-            (Some(other), _) => Some(Err(ProfileFailure::Profiler(format!(
-                "the cell process answered out of turn: {other:?}"
-            )))),
-            (None, true) => Some(Err(ProfileFailure::Profiler(fault().message))),
-            (None, false) => None,
-        };
+        // A process killed after its reply (past a limit while exiting) still replied.
+        let outcome = received
+            .into_iter()
+            .next()
+            .ok_or_else(|| killed.unwrap_or_else(|| classify(status, &tail, limits.memory)));
         Ok(Isolated {
-            outcome: Ok(reply),
-            profile,
-            after_reply,
+            outcome,
             sampled_peak_rss: peak,
+            elapsed: Duration::ZERO,
         })
     }
 }
@@ -289,23 +255,8 @@ fn pass_stderr_through(mut stderr: impl Read, kept: &Mutex<VecDeque<u8>>) {
     }
 }
 
-/// The limit a cell with `rss` bytes in its tree is past, if any: its profiled run's time after
-/// the reply, its time, or its memory.
-fn over_limit(
-    limits: Limits,
-    deadline: Instant,
-    replied: Option<Instant>,
-    rss: u64,
-) -> Option<Fault> {
-    if replied.is_some_and(|t| t.elapsed() > limits.after_reply) {
-        return Some(Fault {
-            status: Status::Timeout,
-            message: format!(
-                "its profiled run ran past {}",
-                humantime::format_duration(limits.after_reply)
-            ),
-        });
-    }
+/// The limit a cell with `rss` bytes in its tree is past, if any: its time or its memory.
+fn over_limit(limits: Limits, deadline: Instant, rss: u64) -> Option<Fault> {
     if Instant::now() >= deadline {
         return Some(Fault {
             status: Status::Timeout,

@@ -29,7 +29,7 @@ pub(crate) struct Request {
     pub work: Work,
 }
 
-/// The two kinds of work a cell process does.
+/// The kinds of work a cell process does.
 // One request a cell: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,28 +44,26 @@ pub(crate) enum Work {
         params: Vec<String>,
         /// Workers.
         workers: usize,
-        /// How many samples.
-        sampling: Sampling,
+        /// How many samples this process takes.
+        samples: PerProcess,
         /// The reference answer (the child computes its own under fail-fast).
         expected: Answer,
         /// What preparing measured about the workload.
         features: Features,
-        /// Profile the cell after measuring it, when set.
-        profile: Option<Profiling>,
     },
-}
-
-impl Work {
-    /// Whether a profile is to follow the measurement.
-    pub fn profiles(&self) -> bool {
-        matches!(
-            self,
-            Work::Measure {
-                profile: Some(_),
-                ..
-            }
-        )
-    }
+    /// Profile one strategy: verified runs under a sampling profiler, never a timed sample.
+    Profile {
+        /// The strategy's registered name.
+        strategy: String,
+        /// Its parameters as `key=value`.
+        params: Vec<String>,
+        /// Workers.
+        workers: usize,
+        /// The reference answer.
+        expected: Answer,
+        /// How to profile.
+        profiling: Profiling,
+    },
 }
 
 /// What a cell process answers.
@@ -80,7 +78,7 @@ pub(crate) enum Reply {
     },
     /// A measured cell.
     Measured(Measured),
-    /// Its profile, after [`Reply::Measured`] when the request asked for one.
+    /// A profiled cell.
     Profiled(Result<Profiled, ProfileFailure>),
     /// The work failed with an error (a wrong answer, a strategy error).
     Failed(String),
@@ -88,17 +86,27 @@ pub(crate) enum Reply {
     Panicked(String),
 }
 
-/// What measuring one cell produced.
+/// What one cell process measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Measured {
     /// The timed samples, in order.
     pub samples: Vec<Sample>,
     /// This process's high-water mark plus the largest sum of the workers' private ones.
     pub peak_rss_bytes: Option<u64>,
-    /// Whether sampling stopped because the median's interval reached the target.
-    pub converged: bool,
     /// The spans of the median sample's median run.
     pub timeline: Option<Timeline>,
+}
+
+/// The samples one cell process takes: a warm-up, then `samples` timed ones, or fewer once it
+/// has sampled for `time` (at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PerProcess {
+    /// Untimed samples first.
+    pub warmup: usize,
+    /// Timed samples, at most.
+    pub samples: usize,
+    /// The process's share of the cell's time budget.
+    pub time: Duration,
 }
 
 /// A cell's profile as the cell process returns it.
@@ -131,51 +139,74 @@ pub(crate) enum ProfileFailure {
     Profiler(String),
 }
 
-/// How many samples a cell takes: a warm-up, then at least `min_samples`, then more until the
-/// median's 95% confidence interval is within `ci_target` of it, the cell has run for
-/// `time_budget`, or `max_samples` are taken.
+/// How a cell is sampled. The run visits the suite in rounds, each starting one cell process
+/// per cell it visits; every cell is measured in at least `processes` processes (the minimum
+/// rounds), each taking a warm-up and `samples` timed samples (fewer once it has used its share
+/// of `time_budget`, at least one). Later rounds go to the cells whose median's 95% interval is
+/// still wider than `ci_target`, widest first, until a cell has `max_processes`, and none starts
+/// once the run has lasted `budget`.
 ///
 /// ```
 /// let sampling = parbench::Sampling::default();
-/// assert_eq!((sampling.min_samples, sampling.ci_target), (5, 0.02));
-/// assert_eq!(sampling.quick().max_samples, 3);
+/// assert_eq!((sampling.processes, sampling.samples, sampling.ci_target), (3, 3, 0.02));
+/// assert_eq!(sampling.quick().max_processes, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sampling {
-    /// Untimed samples before the timed ones.
+    /// Untimed samples before the timed ones, in every process.
     pub warmup: usize,
-    /// Timed samples every cell takes.
-    pub min_samples: usize,
-    /// Timed samples no cell exceeds.
-    pub max_samples: usize,
+    /// Timed samples per process, at most.
+    pub samples: usize,
+    /// Processes every cell is measured in: the minimum rounds.
+    pub processes: usize,
+    /// Processes no cell exceeds.
+    pub max_processes: usize,
     /// The largest distance from the median to an end of its confidence interval, relative to
-    /// the median, at which sampling stops.
+    /// the median, at which a cell needs no further process.
     pub ci_target: f64,
-    /// How long a cell may sample (warm-up included) before it stops short of its target.
+    /// How long a cell's minimum processes may sample together, warm-ups included: each takes
+    /// its share, so a slow cell takes fewer samples in each (at least one).
     pub time_budget: Duration,
+    /// How long the whole run may last before no further process starts beyond the minimum
+    /// rounds (and the profiles); `None`: until every cell reaches its target or its limits.
+    pub budget: Option<Duration>,
 }
 
 impl Default for Sampling {
     fn default() -> Self {
         Self {
             warmup: 1,
-            min_samples: 5,
-            max_samples: 100,
+            samples: 3,
+            processes: 3,
+            max_processes: 20,
             ci_target: 0.02,
             time_budget: Duration::from_secs(3),
+            budget: None,
         }
     }
 }
 
 impl Sampling {
-    /// `--quick`: a look rather than a measurement to defend.
+    /// `--quick`: a look rather than a measurement to defend — one process per cell, whose
+    /// interval describes that process alone.
     pub fn quick(self) -> Self {
         Self {
             warmup: self.warmup.min(1),
-            min_samples: self.min_samples.min(3),
-            max_samples: self.max_samples.min(3),
+            samples: self.samples.min(3),
+            processes: 1,
+            max_processes: 1,
             ci_target: self.ci_target.max(0.05),
             time_budget: self.time_budget.min(Duration::from_millis(500)),
+            budget: self.budget,
+        }
+    }
+
+    /// What one process of a cell takes.
+    pub(crate) fn per_process(&self) -> PerProcess {
+        PerProcess {
+            warmup: self.warmup,
+            samples: self.samples,
+            time: self.time_budget / self.processes.max(1) as u32,
         }
     }
 }

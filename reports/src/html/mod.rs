@@ -172,6 +172,9 @@ fn header(html: &mut String, results: &Results) {
             format!("{:.2}x on {} threads", l.alu_speedup, l.threads),
         );
     }
+    if let Some(sampling) = crate::view::sampling_summary(results) {
+        item("sampling", sampling);
+    }
     item(
         "suite",
         format!(
@@ -180,17 +183,6 @@ fn header(html: &mut String, results: &Results) {
         ),
     );
     html.push_str("</dl>\n");
-}
-
-/// The cell a strategy is shown with in the per-strategy charts: the focus task count, its
-/// most workers.
-fn at_focus<'a>(group: &Group<'a>, strategy: &str, tasks: usize) -> Option<&'a Cell> {
-    group
-        .cells
-        .iter()
-        .copied()
-        .filter(|c| c.strategy_label() == strategy && c.tasks == tasks)
-        .max_by_key(|c| c.workers)
 }
 
 /// One workload: verdict, legend, charts, timelines, failures, every cell.
@@ -238,10 +230,7 @@ fn section(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) -> Resul
         html.push_str("</section>\n");
         return Ok(());
     };
-    let shown: Vec<&Cell> = strategies
-        .iter()
-        .filter_map(|s| at_focus(group, s, focus))
-        .collect();
+    let shown = group.focus_cells();
 
     html.push_str("<div class=\"grid\">\n");
     scaling(html, group, &strategies, figures, focus)?;
@@ -775,8 +764,8 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
     let _ = write!(
         html,
         "<details><summary>All {} cells</summary>\n<div class=\"scroll\"><table><thead><tr>\
-         <th>cell</th><th>status</th><th>samples</th><th>median</th><th>95% CI</th>\
-         <th>end to end</th><th>speedup</th><th>overhead</th><th>peak RSS</th>\
+         <th>cell</th><th>status</th><th>samples</th><th>processes</th><th>median</th>\
+         <th>95% CI</th><th>noise floor</th><th>end to end</th><th>speedup</th><th>overhead</th><th>peak RSS</th>\
          <th>bytes moved</th><th>profile</th></tr></thead><tbody>\n",
         group.cells.len()
     );
@@ -785,14 +774,16 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
         let _ = writeln!(
             html,
             "<tr id=\"cell-{}\"><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
-             <td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             anchor(&cell.id),
             escape(&cell.id),
             status_class(cell.status),
             cell.status.as_str(),
             cell.samples.len(),
+            wall.map_or("-".into(), |w| w.processes.max(1).to_string()),
             wall.map_or("-".into(), |w| duration(w.median_ns)),
             wall.map_or("-".into(), |w| percent(w.relative_half_width())),
+            wall.and_then(|w| w.mde).map_or("-".into(), percent),
             cell.end_to_end
                 .as_ref()
                 .map_or("-".into(), |w| duration(w.median_ns)),
@@ -818,8 +809,13 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
 fn footer(html: &mut String) {
     html.push_str(
         "<footer><h3>How to read this report</h3><p><b>Run time</b> is the median of the \
-         steady-state runs (a strategy already set up), with the 95% confidence interval of the \
-         median from order statistics. <b>End to end</b> adds setup, the first (cold) run and \
+         steady-state runs (a strategy already set up). Each cell is measured in several \
+         processes of its own: the figure is the geometric mean of the processes' medians, and \
+         its 95% confidence interval (Student's t on their logarithms) covers the differences \
+         between processes as well as the noise within one, so a second run's figure falls in \
+         it. The <b>noise floor</b> of a cell is the smallest change of its median that a \
+         second run with as many processes would tell apart (at 95%, four times in five). \
+         <b>End to end</b> adds setup, the first (cold) run and \
          teardown. <b>Speedup</b> is the sequential median at the same task count divided by the \
          cell's. The <b>overhead</b> decomposition splits workers × run time into busy (inside \
          tasks), startup (before each worker's first task), gaps (between its tasks) and tail \
