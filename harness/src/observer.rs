@@ -73,7 +73,8 @@ pub struct PassSummary {
     pub cells: usize,
     /// Of them, those whose median's 95% interval is within the target.
     pub converged: usize,
-    /// The median of the cells' interval half-widths, relative to their medians.
+    /// The median of the cells' 95% interval half-widths, relative to their medians (`None`
+    /// while no cell has a 95% interval: one process's few samples cover less).
     pub median_width: Option<f64>,
 }
 

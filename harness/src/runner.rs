@@ -713,11 +713,14 @@ impl<'a> Runner<'a> {
 
     /// Tells the observer what a pass did, from the results just saved.
     fn pass_finished(&mut self, pass: Pass, processes: usize, elapsed: Duration) {
+        // Intervals of one process's samples cover less than 95%: not counted.
         let mut widths: Vec<f64> = self
             .results
             .cells
             .iter()
-            .filter_map(|c| Some(c.wall.as_ref()?.relative_half_width()))
+            .filter_map(|c| c.wall.as_ref())
+            .filter(|w| w.ci_level >= CONFIDENCE)
+            .map(Stats::relative_half_width)
             .collect();
         widths.sort_by(f64::total_cmp);
         self.observer.pass_finished(&PassSummary {

@@ -742,6 +742,66 @@ fn ctrl_c_mid_run_exits_130_keeps_the_results_and_leaves_nothing() {
 }
 
 #[test]
+fn an_interrupted_run_keeps_every_finished_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("rounds.toml");
+    // Short processes and many rounds: the run is interrupted after its first round.
+    fs::write(
+        &suite,
+        "name = \"rounds\"\nstrategies = [\"sequential\", \"threads\", \"process-pool\"]\n\
+         workers = [2]\nwarmup = 0\nsamples = 1\nprocesses = 1000\n\n[[workload]]\n\
+         name = \"square\"\nsizes = [10000]\ntasks = [4]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parbench"))
+        .args(["run", "--no-profile", "--out"])
+        .arg(&out)
+        .arg(&suite)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let finished = |results: &Results| results.rounds.as_ref().map_or(0, |r| r.finished);
+    loop {
+        let saved = fs::read(out.join("results.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Results>(&bytes).ok());
+        if saved.as_ref().is_some_and(|r| finished(r) >= 2) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no round finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let group = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let results = read_results(&out);
+    let rounds = finished(&results);
+    assert!(rounds >= 2, "{rounds}");
+    assert_eq!(results.cells.len(), 3);
+    for cell in &results.cells {
+        // One process a round: every finished round's, numbered, and at most the one under way.
+        let processes: Vec<u32> = cell.samples.iter().map(|s| s.process).collect();
+        let rounds_seen: Vec<u32> = cell.samples.iter().map(|s| s.round).collect();
+        assert_eq!(processes, rounds_seen, "{}", cell.id);
+        assert!(
+            processes.len() >= rounds && processes.len() <= rounds + 1,
+            "{}: {} processes after {rounds} rounds",
+            cell.id,
+            processes.len()
+        );
+        assert!(processes
+            .iter()
+            .enumerate()
+            .all(|(i, &p)| p as usize == i + 1));
+        assert_eq!(cell.status, Status::Ok);
+    }
+}
+
+#[test]
 fn workers_die_with_a_killed_harness() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, workers) = start_long_run(

@@ -155,8 +155,9 @@ pub struct NoiseFloor {
 ///
 /// ```
 /// # let mut results: parbench_reports::Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
-/// for (cell, mde) in results.cells.iter_mut().zip([0.04, 0.02, 0.10]) {
-///     cell.wall.as_mut().unwrap().mde = Some(mde);
+/// let mut floors = [0.04, 0.02, 0.10].into_iter();
+/// for wall in results.cells.iter_mut().filter_map(|c| c.wall.as_mut()) {
+///     wall.mde = floors.next();
 /// }
 /// let floor = parbench_reports::figures::noise_floor(&results).unwrap();
 /// assert_eq!((floor.cells, floor.median), (3, 0.04));

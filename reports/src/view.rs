@@ -32,7 +32,8 @@ pub fn sampling_summary(results: &Results) -> Option<String> {
     );
     if let Some(floor) = crate::figures::noise_floor(results) {
         text.push_str(&format!(
-            " · noise floor: a second run tells apart a change of {:.1}% in the median cell              ({:.1}% at the 90th percentile)",
+            " · noise floor: a second run tells apart a change of {:.1}% in the median cell \
+             ({:.1}% at the 90th percentile)",
             100.0 * floor.median,
             100.0 * floor.p90
         ));
