@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::error::Error;
+use crate::options::{ProfileScope, RunOptions};
 use crate::plugins::{mark_serving, Plugins, HIDDEN_COMMANDS};
-use crate::runner::{ProfileScope, RunOptions};
 use crate::suite::Suite;
 use crate::terminal::Terminal;
 

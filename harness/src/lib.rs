@@ -52,6 +52,7 @@ mod limits;
 mod list;
 mod machine;
 mod observer;
+mod options;
 pub mod overhead;
 mod plugins;
 mod probe;
@@ -67,8 +68,9 @@ pub use cell::protocol::{Profiling, Sampling};
 pub use cli::serve_hidden_commands;
 pub use error::{Error, SuiteError};
 pub use observer::{Observer, Pass, PassSummary, Plan, Progress, Quiet, RunSummary};
+pub use options::{ProfileScope, RunOptions};
 pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
-pub use runner::{run, ProfileScope, RunOptions};
+pub use runner::run;
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1

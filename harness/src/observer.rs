@@ -14,7 +14,7 @@ use std::time::Duration;
 use parbench_reports::{Cell, Results};
 
 use crate::cell::protocol::Sampling;
-use crate::runner::ProfileScope;
+use crate::options::ProfileScope;
 use crate::suite::Suite;
 
 /// What a run is about to measure.

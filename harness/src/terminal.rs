@@ -13,7 +13,7 @@ use parbench_reports::{flame, Cell, Efficiency, Results, Stats, Status};
 
 use crate::cell::protocol::Sampling;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
-use crate::runner::ProfileScope;
+use crate::options::ProfileScope;
 
 fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scope: ProfileScope) {
     let m = &results.machine;

@@ -306,6 +306,7 @@ fn flame_graphs_show_the_work_and_the_worker_processes() {
 name = "profiles"
 samples = 3
 processes = 1
+max_processes = 1
 profile_samples = 300
 profile_time = "4s"
 
@@ -522,7 +523,7 @@ fn a_cell_that_dies_fails_alone_with_its_status() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("faults.toml");
     let mut text = String::from(
-        "name = \"faults\"\nsamples = 3\nprocesses = 1\ncell_timeout = \"3s\"\n\
+        "name = \"faults\"\nsamples = 3\nprocesses = 1\nmax_processes = 1\ncell_timeout = \"3s\"\n\
          memory_limit = \"512MiB\"\n\n[[workload]]\nname = \"square\"\nsizes = [1000]\n",
     );
     for fault in ["panic", "abort", "segfault", "oom", "hang"] {
@@ -601,7 +602,7 @@ fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
     };
     let text = format!(
         "name = \"memory\"\nstrategies = [\"process-pool\"]\nworkers = [2]\nsamples = 3\n\
-         processes = 1\n{}{}",
+         processes = 1\nmax_processes = 1\n{}{}",
         entry(0),
         entry(256)
     );
