@@ -39,7 +39,7 @@ pub fn sampling_summary(results: &Results) -> Option<String> {
         ));
     }
     text.push_str(match rounds.profiled.as_str() {
-        "focus" => " · flame graphs: each strategy where the charts compare them (`--profile all` for every cell)",
+        "focus" => " · flame graphs: each strategy where the charts compare them (every cell with --profile all)",
         "all" => " · flame graphs: every cell",
         _ => " · no flame graphs",
     });
