@@ -1,9 +1,13 @@
 //! The machine's limits, probed once per run, so that every cell can say how close it came to
 //! what the hardware allows: memory bandwidth (a copy over buffers far larger than the caches,
-//! on one thread and on every core at once) and the compute speedup ceiling (a dependent chain
-//! of multiply-adds on one thread, then on every core at once).
+//! on one thread and on every core at once), the compute speedup ceiling (a dependent chain of
+//! multiply-adds on one thread, then on every core at once), and the round trip of one byte
+//! through a pipe to another process and back (what every task of a worker process that waits
+//! for its next message pays: on a virtual machine, mostly the time to wake a sleeping core).
 
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -19,6 +23,9 @@ const ROUNDS: usize = 5;
 
 /// Multiply-adds per thread in one round of the compute probe.
 const ALU_ITERATIONS: u64 = 100_000_000;
+
+/// Round trips of the pipe probe: about a tenth of a second on an idle virtual machine.
+const ROUND_TRIPS: usize = 2_000;
 
 /// Probes the machine with `threads` threads for the all-core figures.
 pub fn probe(threads: usize) -> MachineLimits {
@@ -38,7 +45,64 @@ fn probe_sized(threads: usize, copy_bytes: usize, iterations: u64) -> MachineLim
         copy_one_bytes_per_s: one,
         copy_all_bytes_per_s: all,
         alu_speedup: threads as f64 * alu_one.as_secs_f64() / alu_all.as_secs_f64().max(1e-9),
+        pipe_round_trip_ns: pipe_round_trip(ROUND_TRIPS).map(|t| t.as_nanos() as f64),
     }
+}
+
+/// The median time of one byte written to another process through a pipe and read back through
+/// another, over `trips` round trips, each waiting for the last: `cat` echoes the byte, as a
+/// worker process answers a message, from an idle start (the machine between cells). The two
+/// processes are held on two different cores, as a pool's parent and its busy workers are:
+/// left to itself the kernel would run both on one core, where a round trip is two context
+/// switches and never wakes a sleeping core. `None` when `cat` cannot be started.
+fn pipe_round_trip(trips: usize) -> Option<Duration> {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let mut echo = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let allowed = sched_getaffinity(None).ok();
+    let cores: Vec<usize> = allowed.as_ref().map_or(Vec::new(), |set| {
+        (0..CpuSet::MAX_CPU)
+            .filter(|&c| set.is_set(c))
+            .take(2)
+            .collect()
+    });
+    let on = |core: usize| {
+        let mut set = CpuSet::new();
+        set.set(core);
+        set
+    };
+    if let [here, there] = cores[..] {
+        let pid = rustix::process::Pid::from_child(&echo);
+        let _ = sched_setaffinity(Some(pid), &on(there));
+        let _ = sched_setaffinity(None, &on(here));
+    }
+    let times = match (echo.stdin.as_mut(), echo.stdout.as_mut()) {
+        (Some(to), Some(from)) => (0..trips)
+            .map(|_| {
+                let mut byte = [0u8; 1];
+                let start = Instant::now();
+                to.write_all(&[7])?;
+                from.read_exact(&mut byte)?;
+                Ok(start.elapsed())
+            })
+            .collect::<std::io::Result<Vec<Duration>>>()
+            .ok(),
+        _ => None,
+    };
+    if let Some(allowed) = &allowed {
+        let _ = sched_setaffinity(None, allowed);
+    }
+    // End of file on its stdin ends `cat`; it is reaped either way.
+    drop(echo.stdin.take());
+    let _ = echo.kill();
+    let _ = echo.wait();
+    let mut times = times?;
+    times.sort_unstable();
+    times.get(times.len() / 2).copied()
 }
 
 /// Bytes read plus written per second by `threads` threads each copying its own buffer, in
@@ -139,5 +203,12 @@ mod tests {
             "{limits:?}"
         );
         assert_eq!(limits.threads, 2);
+        // A round trip through two pipes and another process: more than a system call, less
+        // than a scheduler's time slice.
+        let trip = pipe_round_trip(200).expect("cat echoes");
+        assert!(
+            trip > Duration::from_nanos(500) && trip < Duration::from_millis(20),
+            "{trip:?}"
+        );
     }
 }

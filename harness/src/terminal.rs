@@ -34,12 +34,16 @@ fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scop
     );
     if let Some(l) = &m.limits {
         println!(
-            "limits: copy {:.1} GB/s on one thread, {:.1} GB/s on {} · compute ceiling {:.2}x on {} threads",
+            "limits: copy {:.1} GB/s on one thread, {:.1} GB/s on {} · compute ceiling {:.2}x on {} threads{}",
             l.copy_one_bytes_per_s / 1e9,
             l.copy_all_bytes_per_s / 1e9,
             l.threads,
             l.alu_speedup,
-            l.threads
+            l.threads,
+            l.pipe_round_trip_ns.map_or(String::new(), |ns| format!(
+                " · pipe round trip {}",
+                duration(ns)
+            ))
         );
     }
     println!(

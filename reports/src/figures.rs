@@ -192,6 +192,7 @@ pub fn noise_floor(results: &Results) -> Option<NoiseFloor> {
 ///     copy_one_bytes_per_s: 10e9,
 ///     copy_all_bytes_per_s: 16e9,
 ///     alu_speedup: 1.9,
+///     pipe_round_trip_ns: None,
 /// };
 /// // 16 MB in 2 ms on one worker: 8 GB/s of a 10 GB/s copy.
 /// let e = efficiency(&limits, 1, 16_000_000, 2e6, Some(1.0));
@@ -237,6 +238,7 @@ mod tests {
             copy_one_bytes_per_s: 10e9,
             copy_all_bytes_per_s: 16e9,
             alu_speedup: 1.9,
+            pipe_round_trip_ns: None,
         }
     }
 

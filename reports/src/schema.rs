@@ -105,6 +105,11 @@ pub struct MachineLimits {
     pub copy_all_bytes_per_s: f64,
     /// Speedup of a dependent arithmetic loop on every core over one: the compute ceiling.
     pub alu_speedup: f64,
+    /// The median round trip of one byte through a pipe to another process and back, probed
+    /// idle: what a worker process that waits for each message pays per task (absent before it
+    /// was probed, or where it could not be).
+    #[serde(default)]
+    pub pipe_round_trip_ns: Option<f64>,
 }
 
 /// How close a cell came to the machine's limits.

@@ -171,6 +171,15 @@ fn header(html: &mut String, results: &Results) {
             "compute ceiling",
             format!("{:.2}x on {} threads", l.alu_speedup, l.threads),
         );
+        if let Some(ns) = l.pipe_round_trip_ns {
+            item(
+                "pipe round trip",
+                format!(
+                    "{} (one byte to another process and back, idle)",
+                    duration(ns)
+                ),
+            );
+        }
     }
     if let Some(sampling) = crate::view::sampling_summary(results) {
         item("sampling", sampling);
