@@ -67,7 +67,7 @@ fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scop
     println!("results: {}\n", out.join("results.json").display());
 }
 
-/// `± 1.2%`: the larger distance from the median to an end of its 95% confidence interval
+/// `±   1.2%` (eight characters up to ±999.9%): the larger distance from the median to an end of its 95% confidence interval
 /// (marked `*` when it covers less than 95%: too few samples in one process).
 fn ci(wall: &Stats) -> String {
     let short = if wall.ci_level < crate::stats::CONFIDENCE {
@@ -75,7 +75,7 @@ fn ci(wall: &Stats) -> String {
     } else {
         ""
     };
-    format!("± {:>4.1}%{short}", 100.0 * wall.relative_half_width())
+    format!("±{:>6.1}%{short}", 100.0 * wall.relative_half_width())
 }
 
 /// The cell's noise floor, `5.1%`, or `-` from one process.
