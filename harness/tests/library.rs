@@ -88,7 +88,8 @@ fn suite(plugins: &Plugins) -> Suite {
         .samples(2)
         .processes(2)
         .max_processes(2)
-        .time_budget(Duration::from_millis(200))
+        // Time for both samples of each process, however busy the machine.
+        .time_budget(Duration::from_secs(20))
         .build(plugins)
         .expect("a valid suite")
 }
