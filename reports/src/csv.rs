@@ -64,6 +64,7 @@ struct Row<'a> {
     tail_ns: Option<u64>,
     contention_ns: Option<i64>,
     overhead_share: Option<f64>,
+    overhead_per_task_ns: Option<f64>,
     peak_rss_bytes: Option<u64>,
     bytes_moved: Option<u64>,
     skipped_tasks: Option<usize>,
@@ -80,7 +81,8 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    fn new(cell: &'a Cell, speedup: Option<f64>) -> Self {
+    fn new(cell: &'a Cell, figures: &Figures<'_>) -> Self {
+        let speedup = figures.speedup(cell);
         let wall = cell.wall.as_ref();
         let e2e = cell.end_to_end.as_ref();
         let stat = |f: fn(&Stats) -> f64| wall.map(f);
@@ -140,6 +142,7 @@ impl<'a> Row<'a> {
             tail_ns: overhead.map(|o| o.tail_ns),
             contention_ns: overhead.map(|o| o.contention_ns),
             overhead_share: overhead.map(|o| o.share()),
+            overhead_per_task_ns: figures.overhead_per_task(cell).map(|(ns, _)| ns),
             peak_rss_bytes: cell.peak_rss_bytes,
             bytes_moved: sample.map(|s| s.bytes_moved),
             skipped_tasks: sample.map(|s| s.skipped_tasks),
@@ -184,8 +187,7 @@ impl Writer for Csv {
         let mut out = csv::Writer::from_writer(Vec::new());
         let figures = Figures::of(results);
         for cell in &results.cells {
-            out.serialize(Row::new(cell, figures.speedup(cell)))
-                .map_err(failed)?;
+            out.serialize(Row::new(cell, &figures)).map_err(failed)?;
         }
         out.into_inner().map_err(|e| failed(e.into_error().into()))
     }

@@ -50,6 +50,8 @@ pub const BASELINE_STRATEGY: &str = "sequential";
 #[derive(Debug, Clone, Default)]
 pub struct Figures<'a> {
     baselines: BTreeMap<Bucket<'a>, &'a Cell>,
+    /// The machine's probed pipe round trip, when it was probed.
+    round_trip_ns: Option<f64>,
 }
 
 impl<'a> Figures<'a> {
@@ -63,7 +65,15 @@ impl<'a> Figures<'a> {
         {
             baselines.entry(Bucket::of(cell)).or_insert(cell);
         }
-        Self { baselines }
+        Self {
+            baselines,
+            round_trip_ns: results
+                .machine
+                .limits
+                .as_ref()
+                .and_then(|l| l.pipe_round_trip_ns)
+                .filter(|&ns| ns > 0.0),
+        }
     }
 
     /// The sequential cell of a bucket.
@@ -83,6 +93,16 @@ impl<'a> Figures<'a> {
         let base = self.baseline(cell)?.wall.as_ref()?.median_ns;
         let wall = cell.wall.as_ref()?.median_ns;
         (wall > 0.0).then(|| base / wall)
+    }
+
+    /// A cell's scheduling overhead per task — workers × run time less the busy time, of its
+    /// median sample, over its tasks — and that as a multiple of the machine's probed pipe round
+    /// trip (the price of a worker process waiting for each message), when it was probed.
+    pub fn overhead_per_task(&self, cell: &Cell) -> Option<(f64, Option<f64>)> {
+        let overhead = cell.overhead?;
+        let tasks = cell.tasks.max(1) as f64;
+        let per_task = overhead.capacity_ns.saturating_sub(overhead.busy_ns) as f64 / tasks;
+        Some((per_task, self.round_trip_ns.map(|trip| per_task / trip)))
     }
 
     /// The busy time contention is measured against: the sequential cell's median sample in
@@ -286,6 +306,28 @@ mod tests {
             ..Stats::default()
         });
         cell
+    }
+
+    #[test]
+    fn overhead_per_task_against_the_pipe_round_trip() {
+        let mut results: Results =
+            serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+        // Two workers, 8 tasks, 1,300 ns busy: 1,300 ns of tail over 8 tasks.
+        results.cells = vec![cell("rayon", 8, 2, 500.0, 1_300)];
+        results.machine.limits = None;
+        let without = Figures::of(&results).overhead_per_task(&results.cells[0]);
+        assert_eq!(without, Some((162.5, None)));
+        results.machine.limits = Some(MachineLimits {
+            pipe_round_trip_ns: Some(325.0),
+            ..limits()
+        });
+        let with = Figures::of(&results).overhead_per_task(&results.cells[0]);
+        assert_eq!(with, Some((162.5, Some(0.5))));
+        results.cells[0].overhead = None;
+        assert_eq!(
+            Figures::of(&results).overhead_per_task(&results.cells[0]),
+            None
+        );
     }
 
     #[test]

@@ -774,7 +774,8 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
         html,
         "<details><summary>All {} cells</summary>\n<div class=\"scroll\"><table><thead><tr>\
          <th>cell</th><th>status</th><th>samples</th><th>processes</th><th>median</th>\
-         <th>95% CI</th><th>noise floor</th><th>end to end</th><th>speedup</th><th>overhead</th><th>peak RSS</th>\
+         <th>95% CI</th><th>noise floor</th><th>end to end</th><th>speedup</th><th>overhead</th>\
+         <th>overhead per task</th><th>peak RSS</th>\
          <th>bytes moved</th><th>profile</th></tr></thead><tbody>\n",
         group.cells.len()
     );
@@ -783,7 +784,8 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
         let _ = writeln!(
             html,
             "<tr id=\"cell-{}\"><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td></tr>",
             anchor(&cell.id),
             escape(&cell.id),
             status_class(cell.status),
@@ -800,6 +802,11 @@ fn every_cell(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) {
                 .speedup(cell)
                 .map_or("-".into(), |s| format!("{s:.2}x")),
             cell.overhead.map_or("-".into(), |o| percent(o.share())),
+            match figures.overhead_per_task(cell) {
+                Some((ns, Some(trips))) => format!("{} ({trips:.2}× a pipe round trip)", duration(ns)),
+                Some((ns, None)) => duration(ns),
+                None => "-".into(),
+            },
             cell.peak_rss_bytes.map_or("-".into(), bytes),
             cell.median_sample().map_or("-".into(), |s| bytes(s.bytes_moved)),
             match &cell.profile {
