@@ -420,12 +420,6 @@ impl Tally<'_> {
         summarize_processes(&self.per_process(|s| s.run_ns))
     }
 
-    /// Whether its median's interval is within `target`.
-    fn converged(&self, target: f64) -> bool {
-        self.wall()
-            .is_some_and(|w| w.ci_level >= CONFIDENCE && w.relative_half_width() <= target)
-    }
-
     /// What one of its processes has cost on average.
     fn cost(&self) -> Option<Duration> {
         let processes = u32::try_from(self.processes.len())
@@ -433,6 +427,11 @@ impl Tally<'_> {
             .filter(|&n| n > 0)?;
         Some(self.spent / processes)
     }
+}
+
+/// Whether a cell's median has a 95% interval within `target`.
+fn within_target(wall: Option<&Stats>, target: f64) -> bool {
+    wall.is_some_and(|w| w.ci_level >= CONFIDENCE && w.relative_half_width() <= target)
 }
 
 /// How long to measure before `results.json` is written again within a round.
@@ -543,15 +542,15 @@ impl<'a> Runner<'a> {
         let candidates = tallies
             .iter()
             .enumerate()
-            .filter(|(_, t)| {
-                t.fault.is_none()
-                    && t.processes.len() < sampling.max_processes
-                    && !t.converged(sampling.ci_target)
-            })
+            .filter(|(_, t)| t.fault.is_none() && t.processes.len() < sampling.max_processes)
             .filter_map(|(index, t)| {
+                let wall = t.wall();
+                if within_target(wall.as_ref(), sampling.ci_target) {
+                    return None;
+                }
                 Some(Candidate {
                     index,
-                    width: t.wall().map_or(f64::INFINITY, |w| w.relative_half_width()),
+                    width: wall.map_or(f64::INFINITY, |w| w.relative_half_width()),
                     cost: t.cost()?,
                 })
             })
@@ -856,7 +855,7 @@ impl<'a> Runner<'a> {
                 .unwrap_or_default(),
             overhead: median_index(&runs).map(|i| samples[i].overhead),
             efficiency: None,
-            converged: tally.converged(self.sampling.ci_target),
+            converged: within_target(wall.as_ref(), self.sampling.ci_target),
             wall,
             end_to_end: summarize_processes(
                 &tally.per_process(|s| s.setup_ns + s.first_run_ns + s.teardown_ns),

@@ -237,12 +237,7 @@ impl Observer for Terminal {
             summary.elapsed.as_secs_f64(),
         );
         if let Some(floor) = noise_floor(results) {
-            println!(
-                "noise floor: a second run tells apart a change of {:.1}% in the median cell \
-                 ({:.1}% at the 90th percentile)",
-                100.0 * floor.median,
-                100.0 * floor.p90
-            );
+            println!("noise floor: {floor}");
         }
         for file in &summary.files {
             println!("  {}", file.display());

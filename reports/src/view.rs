@@ -31,12 +31,7 @@ pub fn sampling_summary(results: &Results) -> Option<String> {
         if rounds.finished == 1 { "" } else { "s" },
     );
     if let Some(floor) = crate::figures::noise_floor(results) {
-        text.push_str(&format!(
-            " · noise floor: a second run tells apart a change of {:.1}% in the median cell \
-             ({:.1}% at the 90th percentile)",
-            100.0 * floor.median,
-            100.0 * floor.p90
-        ));
+        text.push_str(&format!(" · noise floor: {floor}"));
     }
     text.push_str(match rounds.profiled.as_str() {
         "focus" => " · flame graphs: each strategy where the charts compare them (every cell with --profile all)",
