@@ -13,7 +13,9 @@ fn params(out: &mut String, params: &[ParamSpec]) {
             default => default,
         };
         let valid = match p.kind {
-            ParamKind::Choice { .. } | ParamKind::Text { .. } => p.kind.valid(),
+            ParamKind::Choice { .. } | ParamKind::Text { .. } | ParamKind::IntOrAuto { .. } => {
+                p.kind.valid()
+            }
             _ => format!("in {}", p.kind.valid()),
         };
         let _ = writeln!(

@@ -61,10 +61,22 @@ fn check_spans(report: &RunReport) {
     }
 }
 
-/// Every strategy with its defaults, tokio with its other CPU path, and timely on processes
-/// (its cluster mode has its own test: it needs nodes started from a hostfile).
+/// Every strategy with its defaults, tokio with its other CPU path, the process strategies one
+/// task per message and in small chunks none queued ahead, and timely on processes (its cluster
+/// mode has its own test: it needs nodes started from a hostfile).
 fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value>)> {
     let mut all: Vec<_> = strategies.iter().map(|s| (s, BTreeMap::new())).collect();
+    all.push((
+        strategies.get("process-pool").unwrap(),
+        BTreeMap::from([("chunksize".to_owned(), Value::Int(1))]),
+    ));
+    all.push((
+        strategies.get("process-shm").unwrap(),
+        BTreeMap::from([
+            ("chunksize".to_owned(), Value::Int(2)),
+            ("depth".to_owned(), Value::Int(1)),
+        ]),
+    ));
     all.push((
         strategies.get("tokio").unwrap(),
         BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]),

@@ -1,6 +1,7 @@
 //! The process strategies leave nothing behind: a worker killed mid-run, a panic in the parent
 //! mid-run, a worker that cannot build its workload — each gives a clear error and leaves no
-//! process, zombie or shared-memory segment. And they move the bytes they should.
+//! process, zombie or shared-memory segment. They move the bytes they should, and under
+//! fail-fast what was queued ahead is skipped, not run.
 //!
 //! The binary has its own `main` (no libtest harness): it is also the workers' binary. Its
 //! tests run one at a time, so each sees only its own segments in `/dev/shm`.
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 use common::{configure, job};
 use libtest_mimic::{Failed, Trial};
 use parbench_strategies::process::{shm, Processes, Transport};
-use parbench_strategies::{FailurePolicy, Reference, Strategy};
+use parbench_strategies::{FailurePolicy, Reference, Strategy, TaskOutcome};
+use parbench_workloads::builtin::risky::Risky;
 use parbench_workloads::{plan_tasks, Recipe, Value};
 use rustix::process::{kill_process, Pid, Signal};
 
@@ -114,7 +116,8 @@ fn a_panic_in_the_parent_mid_run_leaves_nothing(transport: Transport) -> Result<
         .downcast_ref::<String>()
         .cloned()
         .unwrap_or_default();
-    assert!(message.contains("injected after 3 results"), "{message}");
+    // Results come a chunk at a time: 200 tasks / (4 × 2 workers) = 25.
+    assert!(message.contains("injected after 25 results"), "{message}");
     let pids = pids.into_inner().expect("pids");
     assert_eq!(pids.len(), 2);
     nothing_left(&pids)
@@ -140,6 +143,51 @@ fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Re
     );
     assert!(strategy.worker_pids().is_empty());
     assert!(shm::leftovers(std::process::id()).is_empty());
+    Ok(())
+}
+
+/// Fail-fast with tasks queued ahead: 8 `risky` tasks of about 40 ms on 2 workers, one task per
+/// message and 4 held by each worker, so worker 0 holds tasks 0, 2, 4, 6 and worker 1 tasks
+/// 1, 3, 5, 7 from the start. Task 0 fails halfway (as `risky` tasks do) and task 1 does not:
+/// worker 0 skips its queued tasks itself, and worker 1, told to cancel while it runs task 1,
+/// skips its own instead of running them. Only tasks 0 and 1 run.
+fn fail_fast_skips_what_was_queued_ahead(transport: Transport) -> Result<(), Failed> {
+    let error_rate = 0.3;
+    let rule = Risky::new(error_rate, 0.0);
+    let seed = (0..)
+        .find(|&s| rule.fate(s, 0).is_some() && rule.fate(s, 1).is_none())
+        .ok_or("no seed fails task 0 alone")?;
+    let items = 8 * 1000;
+    let configured = configure(
+        "risky",
+        &[
+            ("error_rate", Value::Float(error_rate)),
+            ("panic_rate", Value::Float(0.0)),
+            ("rounds", Value::Int(40_000)),
+        ],
+    );
+    let input = Arc::new(configured.0.generate(items, seed));
+    let tasks = plan_tasks(items, 8)?;
+    let job = job(&configured, &input, seed, 2, FailurePolicy::FailFast);
+    let reference = Reference::compute(&job, &tasks)?;
+    let mut strategy = Processes::new(transport).depth(4).chunksize(Some(1));
+    strategy.setup(&job)?;
+    let report = strategy.run(&tasks)?;
+    reference.check(&job, &tasks, &report, strategy.output())?;
+    strategy.teardown()?;
+    let ran: Vec<usize> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !matches!(o, TaskOutcome::Skipped))
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(ran, [0, 1], "{:?}", report.outcomes);
+    assert!(matches!(report.outcomes[0], TaskOutcome::Failed { .. }));
+    assert!(matches!(report.outcomes[1], TaskOutcome::Done { .. }));
+    let mut spans: Vec<(u32, u32)> = report.spans.iter().map(|s| (s.worker, s.task)).collect();
+    spans.sort_unstable();
+    assert_eq!(spans, [(0, 0), (1, 1)]);
     Ok(())
 }
 
@@ -218,6 +266,10 @@ fn main() -> std::process::ExitCode {
         trials.push(Trial::test(
             format!("{}_an_unknown_workload_fails_setup", name(transport)),
             move || a_worker_without_the_workload_fails_setup_clearly(transport),
+        ));
+        trials.push(Trial::test(
+            format!("{}_fail_fast_skips_what_was_queued_ahead", name(transport)),
+            move || fail_fast_skips_what_was_queued_ahead(transport),
         ));
     }
     trials.push(Trial::test(

@@ -44,7 +44,7 @@ mod workload;
 
 pub use error::{FailureKind, ParamError, TaskError, WorkloadError};
 pub use input::{Input, Items, Layout};
-pub use params::{ParamKind, ParamSpec, Params, Value};
+pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{
     BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry,
     WorkKind, WorkloadSpec,

@@ -87,7 +87,18 @@ pub enum ParamKind {
         /// Value when not given.
         default: &'static str,
     },
+    /// A whole number in `min..=max`, or `auto` (the default): the owner chooses, as
+    /// multiprocessing chooses a `chunksize`. Read with [`Params::int_or_auto`].
+    IntOrAuto {
+        /// Smallest valid number.
+        min: u64,
+        /// Largest valid number.
+        max: u64,
+    },
 }
+
+/// The word that leaves an [`ParamKind::IntOrAuto`] parameter to its owner.
+pub const AUTO: &str = "auto";
 
 impl ParamKind {
     /// The default value.
@@ -98,6 +109,7 @@ impl ParamKind {
             ParamKind::Choice { default, .. } | ParamKind::Text { default } => {
                 Value::Text(default.to_owned())
             }
+            ParamKind::IntOrAuto { .. } => Value::Text(AUTO.to_owned()),
         }
     }
 
@@ -108,6 +120,7 @@ impl ParamKind {
             ParamKind::Float { min, max, .. } => format!("{min:?}..={max:?}"),
             ParamKind::Choice { options, .. } => options.join(" | "),
             ParamKind::Text { .. } => "any text".to_owned(),
+            ParamKind::IntOrAuto { min, max } => format!("{AUTO} or {min}..={max}"),
         }
     }
 
@@ -131,6 +144,10 @@ impl ParamKind {
                 Ok(Value::Text(v))
             }
             (ParamKind::Text { .. }, Value::Text(v)) => Ok(Value::Text(v)),
+            (ParamKind::IntOrAuto { min, max }, Value::Int(v)) if (min..=max).contains(&v) => {
+                Ok(Value::Int(v))
+            }
+            (ParamKind::IntOrAuto { .. }, Value::Text(v)) if v == AUTO => Ok(Value::Text(v)),
             (_, other) => Err(other.to_string()),
         }
     }
@@ -150,6 +167,10 @@ impl ParamKind {
             ParamKind::Choice { .. } | ParamKind::Text { .. } => {
                 Value::Text(text.trim().to_owned())
             }
+            ParamKind::IntOrAuto { .. } => match text.trim().replace('_', "").parse() {
+                Ok(v) => Value::Int(v),
+                Err(_) => Value::Text(text.trim().to_owned()),
+            },
         };
         self.check(value)
     }
@@ -258,6 +279,33 @@ impl Params {
         }
     }
 
+    /// A parameter that is a number or `auto`: `None` for `auto`.
+    ///
+    /// ```
+    /// use parbench_workloads::{ParamKind, ParamSpec, Params};
+    ///
+    /// const SPECS: &[ParamSpec] = &[ParamSpec {
+    ///     name: "chunksize",
+    ///     help: "tasks per message",
+    ///     kind: ParamKind::IntOrAuto { min: 1, max: 1000 },
+    /// }];
+    /// assert_eq!(Params::parse("pool", SPECS, &[]).unwrap().int_or_auto("chunksize"), None);
+    /// let one = Params::parse("pool", SPECS, &["chunksize=1"]).unwrap();
+    /// assert_eq!(one.int_or_auto("chunksize"), Some(1));
+    /// ```
+    ///
+    /// # Panics
+    /// When `name` is not a declared number-or-auto parameter.
+    pub fn int_or_auto(&self, name: &str) -> Option<u64> {
+        match self.values.get(name) {
+            Some(Value::Int(v)) => Some(*v),
+            Some(Value::Text(v)) if v == AUTO => None,
+            other => {
+                panic!("parameter `{name}` is not a declared number or auto (found {other:?})")
+            }
+        }
+    }
+
     /// A real parameter.
     ///
     /// # Panics
@@ -325,6 +373,11 @@ mod tests {
                 options: &["a", "b"],
             },
         },
+        ParamSpec {
+            name: "chunk",
+            help: "",
+            kind: ParamKind::IntOrAuto { min: 1, max: 64 },
+        },
     ];
 
     #[test]
@@ -333,7 +386,28 @@ mod tests {
         assert_eq!(p.int("latency_us"), 1000);
         assert_eq!(p.float("rate"), 1.0);
         assert_eq!(p.text("filter"), "b");
-        assert_eq!(p.to_string(), "filter=b,latency_us=1000,rate=1");
+        assert_eq!(p.int_or_auto("chunk"), None);
+        assert_eq!(p.to_string(), "chunk=auto,filter=b,latency_us=1000,rate=1");
+        let p = Params::parse("w", SPECS, &["chunk=1_0"]).unwrap();
+        assert_eq!(p.int_or_auto("chunk"), Some(10));
+        let given = BTreeMap::from([("chunk".to_owned(), Value::Text("auto".into()))]);
+        assert_eq!(
+            Params::resolve("w", SPECS, &given)
+                .unwrap()
+                .int_or_auto("chunk"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_number_or_auto_refuses_other_words_and_numbers_out_of_range() {
+        for (given, got) in [("chunk=0", "0"), ("chunk=65", "65"), ("chunk=big", "big")] {
+            let err = Params::parse("pool", SPECS, &[given]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("parameter `chunk` of `pool` must be in auto or 1..=64, got {got}")
+            );
+        }
     }
 
     #[test]
@@ -362,7 +436,7 @@ mod tests {
         let err = Params::parse("w", SPECS, &["latency=1"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`w` has no parameter `latency`; valid parameters: latency_us, rate, filter"
+            "`w` has no parameter `latency`; valid parameters: latency_us, rate, filter, chunk"
         );
         let err = Params::parse("w", SPECS, &["latency"]).unwrap_err();
         assert_eq!(err.to_string(), "expected key=value for `w`, got `latency`");

@@ -28,6 +28,8 @@ pub struct Worker {
     pub pid: u32,
     child: Child,
     status: Option<ExitStatus>,
+    /// The bytes its input pipe holds: how much may be queued ahead without a write waiting.
+    pub capacity: usize,
     /// Messages to it.
     pub to: Sender<ChildStdin>,
     /// Messages from it.
@@ -58,11 +60,14 @@ impl Worker {
         // A larger pipe is an optimization only; the default works.
         let _ = rustix::pipe::fcntl_setpipe_size(&stdin, PIPE_SIZE);
         let _ = rustix::pipe::fcntl_setpipe_size(&stdout, PIPE_SIZE);
+        // Unknown, the pipe holds at least what POSIX guarantees to write at once.
+        let capacity = rustix::pipe::fcntl_getpipe_size(&stdin).unwrap_or(rustix::pipe::PIPE_BUF);
         Ok(Self {
             index,
             pid: child.id(),
             child,
             status: None,
+            capacity,
             to: Sender::new(stdin),
             from: Receiver::new(stdout),
         })

@@ -1,5 +1,14 @@
 //! `process-pool` and `process-shm`: worker processes, started once in setup and fed tasks
-//! dynamically — the next task goes to the first idle worker.
+//! dynamically, as multiprocessing's `Pool.map` feeds them.
+//!
+//! Tasks travel in chunks of `chunksize` tasks (`auto`: multiprocessing's choice, about four
+//! chunks per worker), and each worker holds up to `depth` chunks (default 2): the next one is
+//! already in its pipe when it finishes one, so a worker never sleeps between chunks waiting
+//! for the parent — on a virtual machine a sleeping core takes tens of microseconds to wake.
+//! Queued-ahead bytes never exceed what the worker's pipe holds (the first chunk excepted), so
+//! the parent's writes never wait on a worker that waits to answer. Near the end of a run a
+//! chunk is queued ahead only while every other worker has one too, so no worker idles while
+//! another holds two. Outcomes and spans stay per task.
 //!
 //! The workers are this binary again, started as `current_exe() worker` (the hidden command a
 //! binary answers with [`serve`]); each rebuilds the workload by name from its own registry.
@@ -26,10 +35,11 @@ pub(crate) mod serve;
 pub mod shm;
 pub(crate) mod wire;
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::Duration;
 
-use parbench_workloads::{Layout, Params, Task};
+use parbench_workloads::{Input, Layout, ParamKind, ParamSpec, Params, Task};
 
 pub use child::{describe, WORKER_COMMAND};
 pub use serve::{serve, ServeError};
@@ -37,36 +47,68 @@ pub use serve::{serve, ServeError};
 use self::child::{wait_readable, Worker};
 use self::serve::{read_span, SPAN_BYTES};
 use self::shm::Segment;
-use self::wire::{FromWorker, Hello, LogPlace, SharedPlace, ToWorker, WireError};
+use self::wire::{
+    tasks_frame_bound, FromWorker, Hello, LogPlace, SharedPlace, TaskHead, ToWorker, WireError,
+};
 use crate::span::{ticks_to_ns, Clock};
 use crate::{
     FailurePolicy, Job, RunReport, Span, Strategy, StrategyError, StrategySpec, TaskOutcome,
     Teardown, WorkerMemory,
 };
 
+/// The parameters of both process strategies: how their workers are fed.
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "depth",
+        help: "chunks each worker holds at most (the one it runs and those queued behind it)",
+        kind: ParamKind::Int {
+            default: DEFAULT_DEPTH as u64,
+            min: 1,
+            max: 1024,
+        },
+    },
+    ParamSpec {
+        name: "chunksize",
+        help: "tasks per message; auto: ceil(tasks / (4 x workers)), as multiprocessing's Pool.map",
+        kind: ParamKind::IntOrAuto {
+            min: 1,
+            max: 1_000_000,
+        },
+    },
+];
+
 /// Registration of `process-pool`.
 pub const POOL: StrategySpec = StrategySpec {
     name: "process-pool",
     description: "worker processes fed through pipes: each task's input and output serialized and copied (multiprocessing.Pool)",
-    params: &[],
+    params: PARAMS,
     uses_workers: true,
     spawns_processes: true,
-    build: |_| Ok(Box::new(Processes::new(Transport::Pipes))),
+    build: |params| Ok(Box::new(build(Transport::Pipes, params))),
 };
 
 /// Registration of `process-shm`.
 pub const SHM: StrategySpec = StrategySpec {
     name: "process-shm",
     description: "worker processes sharing input and output in shared memory: only task ranges travel (multiprocessing + shared_memory)",
-    params: &[],
+    params: PARAMS,
     uses_workers: true,
     spawns_processes: true,
-    build: build_shm,
+    build: |params| Ok(Box::new(build(Transport::SharedMemory, params))),
 };
 
-fn build_shm(_: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
-    Ok(Box::new(Processes::new(Transport::SharedMemory)))
+fn build(transport: Transport, params: &Params) -> Processes {
+    let chunksize = params.int_or_auto("chunksize").map(|c| c as usize);
+    Processes::new(transport)
+        .depth(params.int("depth") as usize)
+        .chunksize(chunksize)
 }
+
+/// Chunks a worker holds by default: the one it runs and one queued behind it.
+pub const DEFAULT_DEPTH: usize = 2;
+
+/// Room kept free in a worker's pipe for a `Cancel` behind the queued chunks.
+const CONTROL_BYTES: u64 = 64;
 
 /// How task data reaches the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +129,10 @@ pub struct Processes {
     state: Option<Running>,
     /// Workers profile themselves at this rate when set.
     profile: Option<u32>,
+    /// Chunks a worker holds at most.
+    depth: usize,
+    /// Tasks per chunk; `None` chooses as multiprocessing does.
+    chunksize: Option<usize>,
     /// A test hook: panic after this many results of a run.
     panic_after: Option<usize>,
 }
@@ -133,14 +179,38 @@ impl From<StrategyError> for Failure {
 }
 
 impl Processes {
-    /// Worker processes reached through `transport`.
+    /// Worker processes reached through `transport`, holding up to [`DEFAULT_DEPTH`] chunks
+    /// each, of a size chosen as multiprocessing chooses it.
+    ///
+    /// ```no_run
+    /// use parbench_strategies::process::{Processes, Transport};
+    ///
+    /// // One task per message, up to 4 of them queued per worker.
+    /// let pool = Processes::new(Transport::Pipes).depth(4).chunksize(Some(1));
+    /// # let _ = pool;
+    /// ```
     pub fn new(transport: Transport) -> Self {
         Self {
             transport,
             state: None,
             profile: None,
+            depth: DEFAULT_DEPTH,
+            chunksize: None,
             panic_after: None,
         }
+    }
+
+    /// Each worker holds up to `depth` chunks (at least 1: the one it runs).
+    pub fn depth(mut self, depth: usize) -> Self {
+        self.depth = depth.max(1);
+        self
+    }
+
+    /// `Some(n)`: `n` tasks per message (at least 1); `None`: `ceil(tasks / (4 × workers))`,
+    /// as multiprocessing's `Pool.map` chooses.
+    pub fn chunksize(mut self, chunksize: Option<usize>) -> Self {
+        self.chunksize = chunksize.map(|c| c.max(1));
+        self
     }
 
     fn spec(&self) -> &'static StrategySpec {
@@ -394,6 +464,80 @@ fn place_input(job: &Job) -> std::io::Result<(Segment, SharedPlace)> {
     Ok((segment, place))
 }
 
+/// The chunks a worker holds: sent, not answered yet, oldest first, each with its bytes.
+#[derive(Default)]
+struct Flights {
+    chunks: VecDeque<(Range<usize>, u64)>,
+    /// Their bytes: at most what the worker's pipe holds, beyond the first.
+    bytes: u64,
+}
+
+/// The run's tasks not sent yet, and which worker may have the next chunk of them.
+#[derive(Clone, Copy)]
+struct Feed {
+    /// The first task not sent.
+    next: usize,
+    /// Tasks in the run.
+    tasks: usize,
+    chunksize: usize,
+    /// Chunks a worker holds at most.
+    depth: usize,
+    /// A task failed under fail-fast: nothing more is sent.
+    cancelled: bool,
+}
+
+impl Feed {
+    /// The next chunk, if worker `w` (of those holding `flights`) may have it: it holds fewer
+    /// than `depth`, and it holds none or there are chunks enough left for every worker, so
+    /// that near the end no worker idles while another holds a chunk queued ahead.
+    fn next_for(&self, w: usize, flights: &[Flights]) -> Option<Range<usize>> {
+        if self.cancelled || self.next >= self.tasks {
+            return None;
+        }
+        let held = flights[w].chunks.len();
+        let left = (self.tasks - self.next).div_ceil(self.chunksize);
+        if held >= self.depth || (held > 0 && left < flights.len()) {
+            return None;
+        }
+        Some(self.next..(self.next + self.chunksize).min(self.tasks))
+    }
+}
+
+/// The message carrying `chunk` (the run's tasks from position `first` on) and the parts of
+/// its payload: for `process-pool`, each task's input bytes, where they lie.
+fn chunk_message<'a>(
+    input: &'a Input,
+    chunk: &[Task],
+    first: usize,
+    transport: Transport,
+) -> (ToWorker, Vec<&'a [u8]>) {
+    let heads = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, task)| TaskHead {
+            index: (first + i) as u32,
+            id: task.id,
+            start: task.items.start as u64,
+            end: task.items.end as u64,
+        })
+        .collect();
+    let mut parts = Vec::new();
+    let mut offsets = Vec::new();
+    if transport == Transport::Pipes {
+        for task in chunk {
+            parts.push(&input.bytes[input.layout.byte_range(task.items.clone())]);
+            if let Layout::Offsets(table) = &input.layout {
+                offsets.extend_from_slice(&table[task.items.start..=task.items.end]);
+            }
+        }
+    }
+    let message = ToWorker::Tasks {
+        tasks: heads,
+        offsets,
+    };
+    (message, parts)
+}
+
 impl Running {
     /// Prepares every worker's span log for a run of `tasks` tasks: outside the timed run.
     fn begin(&mut self, tasks: usize, transport: Transport) -> Result<(), Failure> {
@@ -446,39 +590,41 @@ impl Running {
         Ok(())
     }
 
-    /// Sends task `index` to worker `w`; returns the bytes written.
+    /// Sends the chunk `chunk` of `tasks` to worker `w` unless it would not fit in the room its
+    /// pipe has left (`room`; the first chunk in flight always goes); returns the bytes written.
     fn dispatch(
         &mut self,
         w: usize,
-        index: usize,
+        chunk: Range<usize>,
         tasks: &[Task],
         transport: Transport,
-    ) -> Result<u64, Failure> {
-        let task = &tasks[index];
-        let input = &self.job.input;
-        let (bytes, offsets): (&[u8], &[u64]) = match (transport, &input.layout) {
-            (Transport::SharedMemory, _) => (&[], &[]),
-            (Transport::Pipes, layout) => {
-                let bytes = &input.bytes[layout.byte_range(task.items.clone())];
-                match layout {
-                    Layout::Offsets(table) => (bytes, &table[task.items.start..=task.items.end]),
-                    Layout::Fixed { .. } => (bytes, &[]),
-                }
+        room: Option<u64>,
+    ) -> Result<Option<u64>, Failure> {
+        let first = chunk.start;
+        let (message, parts) = chunk_message(&self.job.input, &tasks[chunk], first, transport);
+        if let Some(room) = room {
+            let ToWorker::Tasks { tasks, offsets } = &message else {
+                return Ok(None);
+            };
+            let payload = parts.iter().map(|p| p.len()).sum();
+            if tasks_frame_bound(tasks.len(), offsets.len(), payload) > room {
+                return Ok(None);
             }
-        };
-        let message = ToWorker::Task {
-            index: index as u32,
-            id: task.id,
-            start: task.items.start as u64,
-            end: task.items.end as u64,
-            offsets: offsets.to_vec(),
-        };
-        send(&mut self.workers[w], &message, bytes, "during the run")
+        }
+        let worker = &mut self.workers[w];
+        worker
+            .to
+            .send_with_all(&message, &parts)
+            .map(Some)
+            .map_err(|e| lost(w, "during the run", e))
     }
 
-    /// Blocks until a busy worker has something to say; returns the workers that do.
-    fn readable(&self, busy: &[Option<usize>]) -> Result<Vec<usize>, Failure> {
-        let waiting: Vec<usize> = (0..busy.len()).filter(|&w| busy[w].is_some()).collect();
+    /// Blocks until a worker with chunks in flight has something to say; returns the workers
+    /// that do.
+    fn readable(&self, flights: &[Flights]) -> Result<Vec<usize>, Failure> {
+        let waiting: Vec<usize> = (0..flights.len())
+            .filter(|&w| !flights[w].chunks.is_empty())
+            .collect();
         let ready = wait_readable(waiting.iter().map(|&w| &self.workers[w]), self.name)
             .map_err(Failure::Strategy)?;
         Ok(waiting
@@ -488,77 +634,142 @@ impl Running {
             .collect())
     }
 
+    /// Gives worker `w` chunks from the feed until it holds `depth`, its pipe is full or no
+    /// chunk is left for it; returns the bytes written.
+    fn feed(
+        &mut self,
+        w: usize,
+        feed: &mut Feed,
+        flights: &mut [Flights],
+        tasks: &[Task],
+        transport: Transport,
+    ) -> Result<u64, Failure> {
+        let mut moved = 0;
+        while let Some(chunk) = feed.next_for(w, flights) {
+            let held = &flights[w];
+            // Beyond the first chunk in flight, only what the pipe holds with room to spare.
+            let room = (!held.chunks.is_empty()).then(|| {
+                (self.workers[w].capacity as u64).saturating_sub(held.bytes + CONTROL_BYTES)
+            });
+            let Some(bytes) = self.dispatch(w, chunk.clone(), tasks, transport, room)? else {
+                break;
+            };
+            feed.next = chunk.end;
+            flights[w].chunks.push_back((chunk, bytes));
+            flights[w].bytes += bytes;
+            moved += bytes;
+        }
+        Ok(moved)
+    }
+
     fn run(
         &mut self,
         tasks: &[Task],
         transport: Transport,
+        sizing: (usize, Option<usize>),
         panic_after: Option<usize>,
     ) -> Result<RunReport, Failure> {
         self.begin(tasks.len(), transport)?;
         let workers = self.workers.len();
         let output_len = self.job.workload.output_len();
+        let (depth, chunksize) = sizing;
+        let mut feed = Feed {
+            next: 0,
+            tasks: tasks.len(),
+            chunksize: chunksize.unwrap_or_else(|| tasks.len().div_ceil(4 * workers).max(1)),
+            depth,
+            cancelled: false,
+        };
         let mut outcomes: Vec<TaskOutcome> = vec![TaskOutcome::Skipped; tasks.len()];
-        let mut busy: Vec<Option<usize>> = vec![None; workers];
-        let mut next = 0;
-        let mut cancelled = false;
+        let mut flights: Vec<Flights> = (0..workers).map(|_| Flights::default()).collect();
         let mut moved = 0u64;
         let mut results = 0usize;
 
         let start = self.clock.anchor();
-        for (w, slot) in busy.iter_mut().enumerate() {
-            if next < tasks.len() {
-                moved += self.dispatch(w, next, tasks, transport)?;
-                *slot = Some(next);
-                next += 1;
+        // One chunk to each worker in turn, then the ones queued behind.
+        for _ in 0..depth {
+            for w in 0..workers {
+                let mut one = Feed {
+                    depth: flights[w].chunks.len() + 1,
+                    ..feed
+                };
+                moved += self.feed(w, &mut one, &mut flights, tasks, transport)?;
+                feed.next = one.next;
             }
         }
-        while busy.iter().any(Option::is_some) {
-            for w in self.readable(&busy)? {
-                let Some(expected) = busy[w] else { continue };
+        while flights.iter().any(|f| !f.chunks.is_empty()) {
+            for w in self.readable(&flights)? {
                 let worker = &mut self.workers[w];
                 let (message, payload, read) = receive(worker, "during the run")?;
                 moved += read;
-                let (answered, outcome) = match message {
-                    FromWorker::Done { index, outcome } => (index as usize, outcome),
+                let Some((chunk, bytes)) = flights[w].chunks.pop_front() else {
+                    return Err(unexpected(w, "during the run", &message));
+                };
+                flights[w].bytes -= bytes;
+                let (first, answered) = match message {
+                    FromWorker::Done { first, outcomes } => (first as usize, outcomes),
                     other => return Err(unexpected(w, "during the run", &other)),
                 };
-                let items = &tasks[expected].items;
-                let out = match transport {
-                    Transport::Pipes => items.start * output_len..items.end * output_len,
-                    Transport::SharedMemory => 0..0,
+                // The output of each task that ran, in the chunk's order.
+                let places: Vec<Range<usize>> = match transport {
+                    Transport::Pipes => chunk
+                        .clone()
+                        .zip(&answered)
+                        .filter(|(_, outcome)| !matches!(outcome, TaskOutcome::Skipped))
+                        .map(|(t, _)| {
+                            let items = &tasks[t].items;
+                            items.start * output_len..items.end * output_len
+                        })
+                        .collect(),
+                    Transport::SharedMemory => Vec::new(),
                 };
-                if answered != expected || payload != out.len() as u64 {
+                let expected: usize = places.iter().map(|p| p.len()).sum();
+                if first != chunk.start
+                    || answered.len() != chunk.len()
+                    || payload != expected as u64
+                {
                     return Err(Failure::Worker {
                         worker: w,
                         during: "during the run",
                         cause: Cause::Protocol(format!(
-                            "answered task {answered} with {payload} bytes; task {expected} \
-                             was sent and {} bytes expected",
-                            out.len()
+                            "answered {} tasks from task {first} with {payload} bytes; tasks \
+                             {chunk:?} were sent and {expected} bytes expected",
+                            answered.len(),
                         )),
                     });
                 }
-                // The output goes from the pipe straight to its place in the buffer.
-                worker
-                    .from
-                    .payload_into(&mut self.output[out])
-                    .map_err(|e| lost(w, "during the run", e))?;
-                if matches!(outcome, TaskOutcome::Failed { .. })
-                    && self.job.policy == FailurePolicy::FailFast
-                {
-                    cancelled = true;
+                // Each output goes from the pipe straight to its place in the buffer.
+                for place in places {
+                    worker
+                        .from
+                        .payload_part_into(&mut self.output[place])
+                        .map_err(|e| lost(w, "during the run", e))?;
                 }
-                outcomes[expected] = outcome;
-                busy[w] = None;
-                results += 1;
+                let failed = answered
+                    .iter()
+                    .any(|o| matches!(o, TaskOutcome::Failed { .. }));
+                results += answered.len();
+                for (t, outcome) in chunk.zip(answered) {
+                    outcomes[t] = outcome;
+                }
+                if failed && self.job.policy == FailurePolicy::FailFast && !feed.cancelled {
+                    // What is queued ahead in any worker is skipped, not run.
+                    feed.cancelled = true;
+                    for (v, held) in flights.iter().enumerate() {
+                        if !held.chunks.is_empty() {
+                            moved += send(
+                                &mut self.workers[v],
+                                &ToWorker::Cancel,
+                                &[],
+                                "during the run",
+                            )?;
+                        }
+                    }
+                }
                 if panic_after.is_some_and(|n| results >= n) {
                     panic!("a panic injected after {results} results, with the workers busy");
                 }
-                if !cancelled && next < tasks.len() {
-                    moved += self.dispatch(w, next, tasks, transport)?;
-                    busy[w] = Some(next);
-                    next += 1;
-                }
+                moved += self.feed(w, &mut feed, &mut flights, tasks, transport)?;
             }
         }
         let end = self.clock.anchor();
@@ -695,6 +906,7 @@ impl Strategy for Processes {
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
         let transport = self.transport;
+        let sizing = (self.depth, self.chunksize);
         let panic_after = self.panic_after;
         let name = self.spec().name;
         let running = self
@@ -703,7 +915,7 @@ impl Strategy for Processes {
             .ok_or_else(|| StrategyError::NotSetUp(name.to_owned()))?;
         running.job.check_tasks(tasks)?;
         running
-            .run(tasks, transport, panic_after)
+            .run(tasks, transport, sizing, panic_after)
             .map_err(|failure| self.fail(failure))
     }
 

@@ -1,7 +1,13 @@
 //! The worker side: what a worker process does from its parent's `Hello` to `Shutdown`.
+//!
+//! Tasks come in chunks and may be queued ahead in the pipe, so a worker finishing one chunk
+//! finds the next already there. Under fail-fast a worker reads ahead before each task: a
+//! `Cancel` behind chunks still queued cancels them at once (their tasks answered as skipped)
+//! instead of after they ran.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
+use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +17,7 @@ use rustix::process::Signal;
 
 use super::shm;
 use super::wire::{
-    FromWorker, Hello, LogPlace, Receiver, Sender, SharedPlace, ToWorker, WireError,
+    FromWorker, Hello, LogPlace, Receiver, Sender, SharedPlace, TaskHead, ToWorker, WireError,
 };
 use crate::exec::execute_items;
 use crate::span::Clock;
@@ -80,33 +86,33 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
     };
     to_parent.send(&FromWorker::Ready)?;
     loop {
-        let (message, payload) = match from_parent.recv::<ToWorker>() {
-            Ok((message, payload, _)) => (message, payload),
-            Err(WireError::Closed) => return Ok(()),
-            Err(e) => return Err(e.into()),
+        // A message read ahead comes first; its payload becomes the input buffer.
+        let message = match state.queued.pop_front() {
+            Some(Queued { message, payload }) => {
+                state.input = payload;
+                message
+            }
+            None => match state.receive(&mut from_parent) {
+                Ok(message) => message,
+                Err(ServeError::Wire(WireError::Closed)) => return Ok(()),
+                Err(e) => return Err(e),
+            },
         };
         match message {
             ToWorker::Begin { capacity, log } => {
                 state.begin(capacity as usize, log)?;
                 to_parent.send(&FromWorker::Began)?;
             }
-            ToWorker::Task {
-                index,
-                id,
-                start,
-                end,
-                offsets,
-            } => {
-                let task = Task {
-                    id,
-                    items: start as usize..end as usize,
+            ToWorker::Tasks { tasks, offsets } => {
+                let first = tasks.first().map_or(0, |t| t.index);
+                let outcomes = state.run_chunk(&tasks, &offsets, &mut from_parent)?;
+                let output = match state.shared {
+                    Some(_) => &[][..],
+                    None => &state.out[..],
                 };
-                // The items' bytes, when they travel with the task, into a reused buffer.
-                state.input.resize(payload as usize, 0);
-                from_parent.payload_into(&mut state.input)?;
-                let (outcome, output) = state.run(&task, &offsets)?;
-                to_parent.send_with(&FromWorker::Done { index, outcome }, output)?;
+                to_parent.send_with(&FromWorker::Done { first, outcomes }, output)?;
             }
+            ToWorker::Cancel => state.cancelled = true,
             ToWorker::End => {
                 let logged = state.end();
                 to_parent.send(&logged)?;
@@ -169,6 +175,16 @@ enum Log {
     },
 }
 
+/// A message read ahead of the one being served, with its payload.
+struct Queued {
+    message: ToWorker,
+    payload: Vec<u8>,
+}
+
+/// The pipe from the parent, buffered by the worker itself so that it can tell whether a
+/// message is waiting without blocking.
+type FromParent = Receiver<BufReader<File>>;
+
 struct Served {
     worker: u32,
     workload: Arc<dyn Workload>,
@@ -182,8 +198,13 @@ struct Served {
     cpu_at_begin: u64,
     /// A task's input as it travelled (pipes only), reused.
     input: Vec<u8>,
-    /// A task's output before it travels back (pipes only), reused.
+    /// A chunk's output before it travels back (pipes only), reused.
     out: Vec<u8>,
+    /// Messages read ahead (under fail-fast only), oldest first.
+    queued: VecDeque<Queued>,
+    /// A task failed under fail-fast, or the parent cancelled: every task left in this run is
+    /// skipped.
+    cancelled: bool,
 }
 
 /// CPU time (user + system) this process has used, in nanoseconds.
@@ -223,7 +244,95 @@ impl Served {
             cpu_at_begin: 0,
             input: Vec::new(),
             out: Vec::new(),
+            queued: VecDeque::new(),
+            cancelled: false,
         })
+    }
+
+    /// Receives the next message from the pipe, its payload into the input buffer.
+    fn receive(&mut self, from: &mut FromParent) -> Result<ToWorker, ServeError> {
+        let (message, payload, _) = from.recv::<ToWorker>()?;
+        // The items' bytes, when they travel with the tasks, into a reused buffer.
+        self.input.resize(payload as usize, 0);
+        from.payload_into(&mut self.input)?;
+        Ok(message)
+    }
+
+    /// Reads every message already waiting behind the current one; a `Cancel` among them
+    /// cancels the run's remaining tasks, including those of the chunks queued before it.
+    fn read_ahead(&mut self, from: &mut FromParent) -> Result<(), ServeError> {
+        while from.ready()? {
+            let (message, payload, _) = from.recv::<ToWorker>()?;
+            let mut bytes = vec![0; payload as usize];
+            from.payload_into(&mut bytes)?;
+            match message {
+                ToWorker::Cancel => self.cancelled = true,
+                message => self.queued.push_back(Queued {
+                    message,
+                    payload: bytes,
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a chunk of `tasks` whose items, when they travelled with them, are in the input
+    /// buffer one task after the other (with `offsets`); returns their outcomes, each task's
+    /// output appended to `out` (pipes only) unless it was skipped.
+    fn run_chunk(
+        &mut self,
+        tasks: &[TaskHead],
+        offsets: &[u64],
+        from: &mut FromParent,
+    ) -> Result<Vec<crate::TaskOutcome>, ServeError> {
+        self.out.clear();
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        let (mut at, mut offsets_at) = (0, 0);
+        for head in tasks {
+            let task = Task {
+                id: head.id,
+                items: head.start as usize..head.end as usize,
+            };
+            // Where this task's bytes and offsets lie in what travelled.
+            let (bytes, task_offsets) = if self.shared.is_some() {
+                (0..0, &[][..])
+            } else if offsets.is_empty() {
+                let len = task.items.len() * self.item_len;
+                (at..at + len, &[][..])
+            } else {
+                let own = offsets
+                    .get(offsets_at..offsets_at + task.items.len() + 1)
+                    .ok_or_else(|| protocol_error(&task, "more items than offsets"))?;
+                offsets_at += own.len();
+                let len = own[own.len() - 1].saturating_sub(own[0]) as usize;
+                (at..at + len, own)
+            };
+            at = bytes.end;
+            if self.policy == FailurePolicy::FailFast && !self.cancelled {
+                self.read_ahead(from)?;
+            }
+            let outcome = if self.cancelled {
+                crate::TaskOutcome::Skipped
+            } else {
+                self.run(&task, bytes, task_offsets)?
+            };
+            if matches!(outcome, crate::TaskOutcome::Failed { .. })
+                && self.policy == FailurePolicy::FailFast
+            {
+                self.cancelled = true;
+            }
+            outcomes.push(outcome);
+        }
+        if at != self.input.len() || offsets_at != offsets.len() {
+            return Err(ServeError::Protocol(format!(
+                "a chunk of {} tasks carried {} bytes and {} offsets; its items need {at} and \
+                 {offsets_at}",
+                tasks.len(),
+                self.input.len(),
+                offsets.len()
+            )));
+        }
+        Ok(outcomes)
     }
 
     fn begin(&mut self, capacity: usize, place: Option<LogPlace>) -> Result<(), ServeError> {
@@ -260,16 +369,19 @@ impl Served {
             }
         }
         self.cpu_at_begin = cpu_ns();
+        self.cancelled = false;
         Ok(())
     }
 
-    /// Runs `task`, whose items are in the input buffer (with `offsets`) when they travelled
-    /// with it, and records its span; returns its outcome and the output to send back.
+    /// Runs `task`, whose items are `bytes` of the input buffer (with `offsets`) when they
+    /// travelled with it, and records its span; returns its outcome, its output appended to
+    /// `out` (pipes only).
     fn run(
         &mut self,
         task: &Task,
+        bytes: std::ops::Range<usize>,
         offsets: &[u64],
-    ) -> Result<(crate::TaskOutcome, &[u8]), ServeError> {
+    ) -> Result<crate::TaskOutcome, ServeError> {
         let out_len = task.items.len() * self.workload.output_len();
         let (items, out) = match &mut self.shared {
             Some(Shared { map, place }) => {
@@ -295,7 +407,10 @@ impl Served {
                 (all.slice(task.items.clone()), &mut tail[at..at + out_len])
             }
             None => {
-                let bytes = &self.input[..];
+                let bytes = self
+                    .input
+                    .get(bytes)
+                    .ok_or_else(|| protocol_error(task, "items past the bytes that travelled"))?;
                 let items = if offsets.is_empty() {
                     Items::fixed(bytes, self.item_len, task.items.start)
                 } else {
@@ -309,8 +424,9 @@ impl Served {
                         items.len()
                     )));
                 }
-                self.out.resize(out_len, 0);
-                (items, &mut self.out[..])
+                let at = self.out.len();
+                self.out.resize(at + out_len, 0);
+                (items, &mut self.out[at..])
             }
         };
         let start = self.clock.ticks();
@@ -329,11 +445,7 @@ impl Served {
             start_ns: start,
             end_ns: end,
         })?;
-        let output = match self.shared {
-            Some(_) => &[][..],
-            None => &self.out[..],
-        };
-        Ok((outcome, output))
+        Ok(outcome)
     }
 
     fn record(&mut self, span: Span) -> Result<(), ServeError> {
@@ -380,6 +492,11 @@ impl Served {
     }
 }
 
+/// The protocol error of a chunk whose `task` does not match what travelled with it.
+fn protocol_error(task: &Task, what: &str) -> ServeError {
+    ServeError::Protocol(format!("task {} ({:?}): {what}", task.id, task.items))
+}
+
 /// Reads the span at `at` of a shared log.
 pub(crate) fn read_span(log: &[u8], at: usize) -> Span {
     let u32_at =
@@ -411,12 +528,14 @@ fn as_u64s(bytes: &[u8]) -> Result<&[u64], ServeError> {
 /// This process's peak resident set (`VmHWM`) and shared resident set (`RssShmem`), in bytes.
 /// The pipes to the parent: stdin, and the real stdout, which the protocol owns from here on;
 /// whatever a workload prints goes to stderr instead.
-pub(crate) fn protocol_pipes() -> io::Result<(Sender<File>, Receiver<io::StdinLock<'static>>)> {
+pub(crate) fn protocol_pipes() -> io::Result<(Sender<File>, FromParent)> {
     let protocol = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3)?;
     rustix::stdio::dup2_stdout(io::stderr())?;
+    // Read through a buffer of the worker's own (not stdin's), whose contents it can see.
+    let from = rustix::io::fcntl_dupfd_cloexec(io::stdin(), 3)?;
     Ok((
         Sender::new(File::from(protocol)),
-        Receiver::new(io::stdin().lock()),
+        Receiver::new(BufReader::with_capacity(1 << 16, File::from(from))),
     ))
 }
 

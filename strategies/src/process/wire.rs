@@ -5,9 +5,12 @@
 //! types. A frame is the message's length and its payload's length (8 bytes each,
 //! little-endian), the message, then the payload: the bulk bytes (a task's input, its output)
 //! go to the pipe straight from where they lie and are read straight to where they belong,
-//! so the only copies are the kernel's. The protocol is strictly request and reply: a worker
-//! answers every message with one message, so neither side ever writes while the other is
-//! blocked writing too.
+//! so the only copies are the kernel's.
+//!
+//! A worker answers every message but `Cancel` with one message. The strategy may send a worker
+//! several chunks of tasks before the first answer (tasks queued ahead), but never more bytes
+//! than the worker's pipe holds, beyond the first message: so its writes never wait on a worker
+//! that is itself waiting to write an answer, and neither side can block the other for good.
 
 use std::io::{self, Read, Write};
 
@@ -33,24 +36,41 @@ pub enum ToWorker {
         /// Where to write the spans, for workers that share memory with the strategy.
         log: Option<LogPlace>,
     },
-    /// Run one task; the payload is its items' bytes when they travel with it.
-    Task {
-        /// Its position in the run's task list.
-        index: u32,
-        /// Its id.
-        id: u32,
-        /// Its first item.
-        start: u64,
-        /// One past its last item.
-        end: u64,
-        /// The items' absolute offsets (one more than items) for variable-size items that
-        /// travel with the task; empty otherwise.
+    /// Run a chunk of tasks, in order; the payload is their items' bytes, one task after the
+    /// other, when they travel with them.
+    Tasks {
+        /// The tasks.
+        tasks: Vec<TaskHead>,
+        /// For variable-size items that travel with the tasks: each task's absolute item
+        /// offsets (one more than its items), one task after the other; empty otherwise.
         offsets: Vec<u64>,
     },
+    /// A task failed under fail-fast: answer every chunk still queued with its tasks skipped,
+    /// until the run ends. Not answered.
+    Cancel,
     /// The run is over: return the spans.
     End,
     /// Report your memory and exit.
     Shutdown,
+}
+
+/// One task of a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskHead {
+    /// Its position in the run's task list.
+    pub index: u32,
+    /// Its id.
+    pub id: u32,
+    /// Its first item.
+    pub start: u64,
+    /// One past its last item.
+    pub end: u64,
+}
+
+/// The most bytes a `Tasks` frame takes with `tasks` tasks, `offsets` offsets and `payload`
+/// bytes: its lengths, its tag, two sequence lengths and every varint at its widest.
+pub fn tasks_frame_bound(tasks: usize, offsets: usize, payload: usize) -> u64 {
+    (16 + 1 + 2 * 10 + tasks * (5 + 5 + 10 + 10) + offsets * 10 + payload) as u64
 }
 
 /// The worker's configuration.
@@ -111,13 +131,13 @@ pub enum FromWorker {
     Ready,
     /// Begin received: the log is reserved.
     Began,
-    /// A task's outcome; the payload is its part of the output buffer, unless the buffer is
-    /// shared.
+    /// A chunk's outcomes, in its order; the payload is the output of each task that ran (was
+    /// not skipped), one after the other, unless the buffer is shared.
     Done {
-        /// The task's position in the run.
-        index: u32,
-        /// How it ended.
-        outcome: TaskOutcome,
+        /// The chunk's first task's position in the run.
+        first: u32,
+        /// How each task ended.
+        outcomes: Vec<TaskOutcome>,
     },
     /// The run's spans in raw clock ticks, or, with a shared log, how many it wrote there.
     Logged {
@@ -290,7 +310,6 @@ impl<R: Read> Receiver<R> {
 
     /// Reads the next `dest.len()` bytes of the pending payload into `dest`, which must not
     /// be more than is pending.
-    #[cfg(feature = "timely")]
     pub fn payload_part_into(&mut self, dest: &mut [u8]) -> Result<(), WireError> {
         if dest.len() as u64 > self.pending {
             return Err(WireError::Payload {
@@ -305,6 +324,29 @@ impl<R: Read> Receiver<R> {
     /// The pipe.
     pub fn get_ref(&self) -> &R {
         &self.pipe
+    }
+}
+
+impl Receiver<io::BufReader<std::fs::File>> {
+    /// Whether a message can be read now: some of it is buffered or waiting in the pipe (or
+    /// the pipe was closed, which reading then tells). Does not block.
+    pub fn ready(&self) -> io::Result<bool> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        if !self.pipe.buffer().is_empty() {
+            return Ok(true);
+        }
+        let mut fds = [PollFd::new(self.pipe.get_ref(), PollFlags::IN)];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        loop {
+            match poll(&mut fds, Some(&zero)) {
+                Ok(n) => return Ok(n > 0),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -325,31 +367,42 @@ mod tests {
     fn frames_round_trip_and_count_their_bytes() {
         let mut sender = Sender::new(Vec::new());
         let bytes = [7u8; 300];
-        let task = ToWorker::Task {
+        let head = TaskHead {
             index: 3,
             id: 4,
             start: 10,
             end: 12,
+        };
+        let task = ToWorker::Tasks {
+            tasks: vec![head],
             offsets: vec![0, 100, 300],
         };
         let sent = sender.send_with(&task, &bytes).unwrap();
         sender.send(&ToWorker::End).unwrap();
         let wire = sender.get_ref().clone();
-        // Lengths 16, tag 1, four small varints 4, offsets 1 + 1 + 1 + 2, payload 300.
-        assert_eq!(sent, 326);
+        // Lengths 16, tag 1, one task 1 + 4 small varints, offsets 1 + 1 + 1 + 2, payload 300.
+        assert_eq!(sent, 327);
+        assert!(sent <= tasks_frame_bound(1, 3, 300));
+        let widest = TaskHead {
+            index: u32::MAX,
+            id: u32::MAX,
+            start: u64::MAX,
+            end: u64::MAX,
+        };
+        let mut wide = Sender::new(Vec::new());
+        let tasks = vec![widest; 300];
+        let offsets = vec![u64::MAX; 200];
+        let sent = wide
+            .send_with(&ToWorker::Tasks { tasks, offsets }, &bytes)
+            .unwrap();
+        assert!(sent <= tasks_frame_bound(300, 200, 300), "{sent}");
 
         let mut receiver = Receiver::new(&wire[..]);
         let (message, payload, read) = receiver.recv::<ToWorker>().unwrap();
         assert_eq!((payload, read), (300, sent));
         match message {
-            ToWorker::Task {
-                index,
-                id,
-                start,
-                end,
-                offsets,
-            } => {
-                assert_eq!((index, id, start, end), (3, 4, 10, 12));
+            ToWorker::Tasks { tasks, offsets } => {
+                assert_eq!(tasks, [head]);
                 assert_eq!(offsets, [0, 100, 300]);
             }
             other => panic!("{other:?}"),

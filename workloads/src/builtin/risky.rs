@@ -110,12 +110,21 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
                 max: 1_000,
             },
         },
+        ParamSpec {
+            name: "rounds",
+            help: "rounds of mixing per item: the work of a task",
+            kind: ParamKind::Int {
+                default: ROUNDS as u64,
+                min: 1,
+                max: 10_000_000,
+            },
+        },
     ],
     environment: None,
     build,
 };
 
-/// Rounds of mixing per item: enough work that a task is more than its bookkeeping.
+/// Rounds of mixing per item by default: enough work that a task is more than its bookkeeping.
 const ROUNDS: u32 = 16;
 
 fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {
@@ -134,6 +143,7 @@ fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadErro
         error_rate,
         panic_rate,
         fail_attempts: params.int("fail_attempts") as u32,
+        rounds: params.int("rounds") as u32,
     }))
 }
 
@@ -144,6 +154,7 @@ pub struct Risky {
     error_rate: f64,
     panic_rate: f64,
     fail_attempts: u32,
+    rounds: u32,
 }
 
 impl Risky {
@@ -154,6 +165,7 @@ impl Risky {
             error_rate,
             panic_rate,
             fail_attempts: 0,
+            rounds: ROUNDS,
         }
     }
 
@@ -196,10 +208,10 @@ impl Risky {
     }
 }
 
-fn mix_items(bytes: &[u8], out: &mut [u8]) {
+fn mix_items(bytes: &[u8], out: &mut [u8], rounds: u32) {
     for (i, out) in out.chunks_exact_mut(8).enumerate() {
         let mut x = u64_at(bytes, i);
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             x = mix64(x);
         }
         out.copy_from_slice(&x.to_le_bytes());
@@ -230,7 +242,11 @@ impl Workload for Risky {
     ) -> Result<Partial, TaskError> {
         // The first half is written before a failure, as real tasks fail midway.
         let half = items.len() / 2;
-        mix_items(&items.bytes()[..half * 8], &mut out[..half * 8]);
+        mix_items(
+            &items.bytes()[..half * 8],
+            &mut out[..half * 8],
+            self.rounds,
+        );
         let id = task.task.id;
         match self.fate(task.seed, id) {
             Some(kind) if self.fails_on(task.attempt) => {
@@ -242,7 +258,11 @@ impl Workload for Risky {
             }
             _ => {}
         }
-        mix_items(&items.bytes()[half * 8..], &mut out[half * 8..]);
+        mix_items(
+            &items.bytes()[half * 8..],
+            &mut out[half * 8..],
+            self.rounds,
+        );
         Ok(Partial::new())
     }
 }
