@@ -74,7 +74,7 @@ fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value
         strategies.get("process-shm").unwrap(),
         BTreeMap::from([
             ("chunksize".to_owned(), Value::Int(2)),
-            ("depth".to_owned(), Value::Int(1)),
+            ("depth".to_owned(), Value::Int(0)),
         ]),
     ));
     all.push((

@@ -147,7 +147,7 @@ fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Re
 }
 
 /// Fail-fast with tasks queued ahead: 8 `risky` tasks of about 40 ms on 2 workers, one task per
-/// message and 4 held by each worker, so worker 0 holds tasks 0, 2, 4, 6 and worker 1 tasks
+/// message and 3 queued behind the one each worker runs, so worker 0 holds tasks 0, 2, 4, 6 and worker 1 tasks
 /// 1, 3, 5, 7 from the start. Task 0 fails halfway (as `risky` tasks do) and task 1 does not:
 /// worker 0 skips its queued tasks itself, and worker 1, told to cancel while it runs task 1,
 /// skips its own instead of running them. Only tasks 0 and 1 run.
@@ -170,7 +170,7 @@ fn fail_fast_skips_what_was_queued_ahead(transport: Transport) -> Result<(), Fai
     let tasks = plan_tasks(items, 8)?;
     let job = job(&configured, &input, seed, 2, FailurePolicy::FailFast);
     let reference = Reference::compute(&job, &tasks)?;
-    let mut strategy = Processes::new(transport).depth(4).chunksize(Some(1));
+    let mut strategy = Processes::new(transport).depth(3).chunksize(Some(1));
     strategy.setup(&job)?;
     let report = strategy.run(&tasks)?;
     reference.check(&job, &tasks, &report, strategy.output())?;

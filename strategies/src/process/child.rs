@@ -1,7 +1,7 @@
 //! One worker process as the strategy sees it: spawned from this binary, spoken to over its
 //! stdin and stdout, and always reaped.
 
-use std::io;
+use std::io::{self, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -32,8 +32,8 @@ pub struct Worker {
     pub capacity: usize,
     /// Messages to it.
     pub to: Sender<ChildStdin>,
-    /// Messages from it.
-    pub from: Receiver<ChildStdout>,
+    /// Messages from it, read through a buffer: a small one takes one read.
+    pub from: Receiver<BufReader<ChildStdout>>,
 }
 
 impl Worker {
@@ -69,7 +69,7 @@ impl Worker {
             status: None,
             capacity,
             to: Sender::new(stdin),
-            from: Receiver::new(stdout),
+            from: Receiver::buffered(stdout, 1 << 16),
         })
     }
 
@@ -224,9 +224,15 @@ pub fn wait_readable<'a>(
     workers: impl IntoIterator<Item = &'a Worker>,
     strategy: &str,
 ) -> Result<Vec<bool>, crate::StrategyError> {
-    let mut fds: Vec<PollFd<'_>> = workers
-        .into_iter()
-        .map(|w| PollFd::new(w.from.get_ref(), PollFlags::IN))
+    let workers: Vec<&Worker> = workers.into_iter().collect();
+    // A message already buffered is ready whatever its pipe says.
+    if workers.iter().any(|w| w.from.has_buffered()) {
+        return Ok(workers.iter().map(|w| w.from.has_buffered()).collect());
+    }
+    let fds: Vec<_> = workers.iter().map(|w| w.from.fd()).collect();
+    let mut fds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(fd, PollFlags::IN))
         .collect();
     loop {
         match poll(&mut fds, None) {

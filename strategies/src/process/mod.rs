@@ -2,9 +2,10 @@
 //! dynamically, as multiprocessing's `Pool.map` feeds them.
 //!
 //! Tasks travel in chunks of `chunksize` tasks (`auto`: multiprocessing's choice, about four
-//! chunks per worker), and each worker holds up to `depth` chunks (default 2): the next one is
-//! already in its pipe when it finishes one, so a worker never sleeps between chunks waiting
-//! for the parent — on a virtual machine a sleeping core takes tens of microseconds to wake.
+//! chunks per worker), and up to `depth` chunks (default 2) wait in each worker's pipe behind
+//! the one it runs: the next one is there when it finishes one, so a worker does not sleep
+//! between chunks waiting for the parent — on a virtual machine a sleeping core takes tens of
+//! microseconds to wake. `depth=0` is strict request and reply, one chunk in flight.
 //! Queued-ahead bytes never exceed what the worker's pipe holds (the first chunk excepted), so
 //! the parent's writes never wait on a worker that waits to answer. Near the end of a run a
 //! chunk is queued ahead only while every other worker has one too, so no worker idles while
@@ -60,10 +61,10 @@ use crate::{
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "depth",
-        help: "chunks each worker holds at most (the one it runs and those queued behind it)",
+        help: "chunks queued in each worker's pipe behind the one it runs (0: one in flight)",
         kind: ParamKind::Int {
             default: DEFAULT_DEPTH as u64,
-            min: 1,
+            min: 0,
             max: 1024,
         },
     },
@@ -104,7 +105,7 @@ fn build(transport: Transport, params: &Params) -> Processes {
         .chunksize(chunksize)
 }
 
-/// Chunks a worker holds by default: the one it runs and one queued behind it.
+/// Chunks queued behind the one a worker runs, by default.
 pub const DEFAULT_DEPTH: usize = 2;
 
 /// Room kept free in a worker's pipe for a `Cancel` behind the queued chunks.
@@ -129,7 +130,7 @@ pub struct Processes {
     state: Option<Running>,
     /// Workers profile themselves at this rate when set.
     profile: Option<u32>,
-    /// Chunks a worker holds at most.
+    /// Chunks queued behind the one a worker runs.
     depth: usize,
     /// Tasks per chunk; `None` chooses as multiprocessing does.
     chunksize: Option<usize>,
@@ -179,13 +180,13 @@ impl From<StrategyError> for Failure {
 }
 
 impl Processes {
-    /// Worker processes reached through `transport`, holding up to [`DEFAULT_DEPTH`] chunks
-    /// each, of a size chosen as multiprocessing chooses it.
+    /// Worker processes reached through `transport`, each with up to [`DEFAULT_DEPTH`] chunks
+    /// queued behind the one it runs, of a size chosen as multiprocessing chooses it.
     ///
     /// ```no_run
     /// use parbench_strategies::process::{Processes, Transport};
     ///
-    /// // One task per message, up to 4 of them queued per worker.
+    /// // One task per message, up to 4 of them queued behind the one a worker runs.
     /// let pool = Processes::new(Transport::Pipes).depth(4).chunksize(Some(1));
     /// # let _ = pool;
     /// ```
@@ -200,9 +201,9 @@ impl Processes {
         }
     }
 
-    /// Each worker holds up to `depth` chunks (at least 1: the one it runs).
+    /// Up to `depth` chunks queued behind the one a worker runs; 0: one chunk in flight.
     pub fn depth(mut self, depth: usize) -> Self {
-        self.depth = depth.max(1);
+        self.depth = depth;
         self
     }
 
@@ -480,15 +481,15 @@ struct Feed {
     /// Tasks in the run.
     tasks: usize,
     chunksize: usize,
-    /// Chunks a worker holds at most.
-    depth: usize,
+    /// Chunks a worker holds at most: the one it runs and those queued behind it.
+    hold: usize,
     /// A task failed under fail-fast: nothing more is sent.
     cancelled: bool,
 }
 
 impl Feed {
     /// The next chunk, if worker `w` (of those holding `flights`) may have it: it holds fewer
-    /// than `depth`, and it holds none or there are chunks enough left for every worker, so
+    /// than `hold`, and it holds none or there are chunks enough left for every worker, so
     /// that near the end no worker idles while another holds a chunk queued ahead.
     fn next_for(&self, w: usize, flights: &[Flights]) -> Option<Range<usize>> {
         if self.cancelled || self.next >= self.tasks {
@@ -496,7 +497,7 @@ impl Feed {
         }
         let held = flights[w].chunks.len();
         let left = (self.tasks - self.next).div_ceil(self.chunksize);
-        if held >= self.depth || (held > 0 && left < flights.len()) {
+        if held >= self.hold || (held > 0 && left < flights.len()) {
             return None;
         }
         Some(self.next..(self.next + self.chunksize).min(self.tasks))
@@ -634,7 +635,7 @@ impl Running {
             .collect())
     }
 
-    /// Gives worker `w` chunks from the feed until it holds `depth`, its pipe is full or no
+    /// Gives worker `w` chunks from the feed until it holds all it may, its pipe is full or no
     /// chunk is left for it; returns the bytes written.
     fn feed(
         &mut self,
@@ -677,7 +678,7 @@ impl Running {
             next: 0,
             tasks: tasks.len(),
             chunksize: chunksize.unwrap_or_else(|| tasks.len().div_ceil(4 * workers).max(1)),
-            depth,
+            hold: depth + 1,
             cancelled: false,
         };
         let mut outcomes: Vec<TaskOutcome> = vec![TaskOutcome::Skipped; tasks.len()];
@@ -687,10 +688,10 @@ impl Running {
 
         let start = self.clock.anchor();
         // One chunk to each worker in turn, then the ones queued behind.
-        for _ in 0..depth {
+        for _ in 0..=depth {
             for w in 0..workers {
                 let mut one = Feed {
-                    depth: flights[w].chunks.len() + 1,
+                    hold: flights[w].chunks.len() + 1,
                     ..feed
                 };
                 moved += self.feed(w, &mut one, &mut flights, tasks, transport)?;

@@ -183,7 +183,7 @@ struct Queued {
 
 /// The pipe from the parent, buffered by the worker itself so that it can tell whether a
 /// message is waiting without blocking.
-type FromParent = Receiver<BufReader<File>>;
+pub(crate) type FromParent = Receiver<BufReader<File>>;
 
 struct Served {
     worker: u32,
@@ -535,7 +535,7 @@ pub(crate) fn protocol_pipes() -> io::Result<(Sender<File>, FromParent)> {
     let from = rustix::io::fcntl_dupfd_cloexec(io::stdin(), 3)?;
     Ok((
         Sender::new(File::from(protocol)),
-        Receiver::new(BufReader::with_capacity(1 << 16, File::from(from))),
+        Receiver::buffered(File::from(from), 1 << 16),
     ))
 }
 

@@ -12,7 +12,8 @@
 //! than the worker's pipe holds, beyond the first message: so its writes never wait on a worker
 //! that is itself waiting to write an answer, and neither side can block the other for good.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::os::fd::AsFd;
 
 use parbench_workloads::Recipe;
 use serde::de::DeserializeOwned;
@@ -232,11 +233,15 @@ impl<W: Write> Sender<W> {
         let payload: usize = parts.iter().map(|p| p.len()).sum();
         head[..8].copy_from_slice(&len.to_le_bytes());
         head[8..16].copy_from_slice(&(payload as u64).to_le_bytes());
-        let written = self
-            .pipe
-            .write_all(&head)
-            .and_then(|()| parts.iter().try_for_each(|part| self.pipe.write_all(part)))
-            .and_then(|()| self.pipe.flush());
+        // One write for the whole frame where the pipe takes it: the reader wakes once, to a
+        // whole message.
+        let mut slices: Vec<IoSlice<'_>> = std::iter::once(&head[..])
+            .chain(parts.iter().copied())
+            .filter(|s| !s.is_empty())
+            .map(IoSlice::new)
+            .collect();
+        let written =
+            write_all_vectored(&mut self.pipe, &mut slices).and_then(|()| self.pipe.flush());
         let bytes = (head.len() + payload) as u64;
         self.head = head;
         match written {
@@ -320,22 +325,35 @@ impl<R: Read> Receiver<R> {
         self.pending -= dest.len() as u64;
         read_all(&mut self.pipe, dest)
     }
-
-    /// The pipe.
-    pub fn get_ref(&self) -> &R {
-        &self.pipe
-    }
 }
 
-impl Receiver<io::BufReader<std::fs::File>> {
+impl<R: Read + AsFd> Receiver<BufReader<R>> {
+    /// Reads messages framed on `pipe` through a buffer of `capacity` bytes: a small message
+    /// takes one read, and [`Receiver::ready`] can tell whether one is waiting.
+    pub fn buffered(pipe: R, capacity: usize) -> Self {
+        Self::new(BufReader::with_capacity(capacity, pipe))
+    }
+
+    /// Whether some of a message is in the buffer already: then the pipe's readiness does
+    /// not tell.
+    pub fn has_buffered(&self) -> bool {
+        !self.pipe.buffer().is_empty()
+    }
+
+    /// The pipe's end, to wait on.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.pipe.get_ref().as_fd()
+    }
+
     /// Whether a message can be read now: some of it is buffered or waiting in the pipe (or
     /// the pipe was closed, which reading then tells). Does not block.
     pub fn ready(&self) -> io::Result<bool> {
         use rustix::event::{poll, PollFd, PollFlags};
-        if !self.pipe.buffer().is_empty() {
+        if self.has_buffered() {
             return Ok(true);
         }
-        let mut fds = [PollFd::new(self.pipe.get_ref(), PollFlags::IN)];
+        let fd = self.fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
         let zero = rustix::time::Timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -348,6 +366,19 @@ impl Receiver<io::BufReader<std::fs::File>> {
             }
         }
     }
+}
+
+/// `write_all` for a list of slices (`Write::write_all_vectored` is not stable yet).
+fn write_all_vectored(pipe: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match pipe.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// `read_exact`, telling a pipe closed before the frame from a failed read.
@@ -392,10 +423,10 @@ mod tests {
         let mut wide = Sender::new(Vec::new());
         let tasks = vec![widest; 300];
         let offsets = vec![u64::MAX; 200];
-        let sent = wide
+        let widest_sent = wide
             .send_with(&ToWorker::Tasks { tasks, offsets }, &bytes)
             .unwrap();
-        assert!(sent <= tasks_frame_bound(300, 200, 300), "{sent}");
+        assert!(widest_sent <= tasks_frame_bound(300, 200, 300));
 
         let mut receiver = Receiver::new(&wire[..]);
         let (message, payload, read) = receiver.recv::<ToWorker>().unwrap();
