@@ -5,13 +5,17 @@
 //! mutex around its receiver). A run hands each worker its log, submits every task and then one
 //! end marker per worker; an idle worker takes the next item, so the tasks balance themselves,
 //! and a worker that takes an end marker has nothing left to do and returns its log.
+//!
+//! The pool has one thread per worker, or with `threads=executor` as many as Python's
+//! `ThreadPoolExecutor` starts by default, `min(32, cores + 4)` with the cell's workers as its
+//! cores: the pool people run for IO, where threads wait more than they compute.
 
 use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use parbench_workloads::{Params, Task};
+use parbench_workloads::{ParamKind, ParamSpec, Params, Task};
 
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, RunShared, WorkerLog};
@@ -21,14 +25,55 @@ use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "thread-pool",
     description: "a fixed pool of threads and a channel queue of tasks: dynamic dispatch (ThreadPoolExecutor)",
-    params: &[],
+    params: &[ParamSpec {
+        name: "threads",
+        help: "workers: a thread per worker; executor: min(32, workers + 4), ThreadPoolExecutor's default for IO",
+        kind: ParamKind::Choice {
+            default: "workers",
+            options: &["workers", "executor"],
+        },
+    }],
     uses_workers: true,
     spawns_processes: false,
     build,
 };
 
-fn build(_: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
-    Ok(Box::new(ThreadPool::default()))
+fn build(params: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
+    let threads = match params.text("threads") {
+        "executor" => Threads::Executor,
+        _ => Threads::Workers,
+    };
+    Ok(Box::new(ThreadPool::new(threads)))
+}
+
+/// How many threads a pool has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Threads {
+    /// One per worker.
+    #[default]
+    Workers,
+    /// `min(32, workers + 4)`: `ThreadPoolExecutor`'s default, the cell's workers standing
+    /// for the cores it counts.
+    Executor,
+}
+
+impl Threads {
+    /// The threads of a pool for `workers` workers.
+    ///
+    /// ```
+    /// use parbench_strategies::pool::Threads;
+    ///
+    /// assert_eq!(Threads::Workers.count(2), 2);
+    /// assert_eq!(Threads::Executor.count(2), 6);
+    /// assert_eq!(Threads::Executor.count(64), 32);
+    /// ```
+    pub fn count(self, workers: usize) -> usize {
+        let workers = workers.max(1);
+        match self {
+            Threads::Workers => workers,
+            Threads::Executor => (workers + 4).min(32),
+        }
+    }
 }
 
 enum Item {
@@ -52,8 +97,20 @@ struct Pool {
 /// A fixed pool of worker threads.
 #[derive(Default)]
 pub struct ThreadPool {
+    threads: Threads,
     pool: Option<Pool>,
     output: Vec<u8>,
+}
+
+impl ThreadPool {
+    /// A pool of `threads` threads, started in setup.
+    pub fn new(threads: Threads) -> Self {
+        Self {
+            threads,
+            pool: None,
+            output: Vec::new(),
+        }
+    }
 }
 
 fn work(begin: Receiver<Begin>, queue: Receiver<Item>, done: Sender<WorkerLog>) {
@@ -80,7 +137,7 @@ impl Strategy for ThreadPool {
         let (done_tx, done) = unbounded();
         let mut begin = Vec::new();
         let mut threads = Vec::new();
-        for worker in 0..job.workers.max(1) {
+        for worker in 0..self.threads.count(job.workers) {
             let (tx, rx) = unbounded();
             let (tasks, done_tx) = (tasks.clone(), done_tx.clone());
             let spawned = std::thread::Builder::new()

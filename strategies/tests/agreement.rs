@@ -61,11 +61,16 @@ fn check_spans(report: &RunReport) {
     }
 }
 
-/// Every strategy with its defaults, tokio with its other CPU path, the process strategies one
+/// Every strategy with its defaults, tokio with its other CPU path, the thread pool at
+/// ThreadPoolExecutor's size, the process strategies one
 /// task per message and in small chunks none queued ahead, and timely on processes (its cluster
 /// mode has its own test: it needs nodes started from a hostfile).
 fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value>)> {
     let mut all: Vec<_> = strategies.iter().map(|s| (s, BTreeMap::new())).collect();
+    all.push((
+        strategies.get("thread-pool").unwrap(),
+        BTreeMap::from([("threads".to_owned(), Value::Text("executor".into()))]),
+    ));
     all.push((
         strategies.get("process-pool").unwrap(),
         BTreeMap::from([("chunksize".to_owned(), Value::Int(1))]),

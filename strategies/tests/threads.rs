@@ -60,12 +60,16 @@ fn every_thread_is_joined_by_teardown() {
         let registry = Registry::builtin();
         let block_in_place =
             BTreeMap::from([("cpu".to_owned(), Value::Text("block-in-place".into()))]);
+        let executor = BTreeMap::from([("threads".to_owned(), Value::Text("executor".into()))]);
         // Worker processes are checked by the process tests.
         let variants = registry
             .iter()
             .filter(|spec| !spec.spawns_processes)
             .map(|spec| (spec, BTreeMap::new()))
-            .chain([(registry.get("tokio").unwrap(), block_in_place)]);
+            .chain([
+                (registry.get("tokio").unwrap(), block_in_place),
+                (registry.get("thread-pool").unwrap(), executor.clone()),
+            ]);
         for (spec, given) in variants {
             let job = Job {
                 workload: workload.clone(),
@@ -80,6 +84,11 @@ fn every_thread_is_joined_by_teardown() {
             strategy.run(&tasks).unwrap();
             strategy.run(&tasks).unwrap();
             let during = listed_threads();
+            if spec.name == "thread-pool" {
+                // One thread per worker, or ThreadPoolExecutor's min(32, 3 + 4).
+                let pool = during.iter().filter(|n| n.starts_with("pb-pool-")).count();
+                assert_eq!(pool, if given == executor { 7 } else { 3 });
+            }
             if spec.uses_workers && spec.name != "threads" {
                 assert!(
                     !during.is_empty(),

@@ -2,7 +2,7 @@
 //! dynamically, as multiprocessing's `Pool.map` feeds them.
 //!
 //! Tasks travel in chunks of `chunksize` tasks (`auto`: multiprocessing's choice, about four
-//! chunks per worker), and up to `depth` chunks (default 2) wait in each worker's pipe behind
+//! chunks per worker, for `process-pool` no larger than a worker's pipe holds), and up to `depth` chunks (default 2) wait in each worker's pipe behind
 //! the one it runs: the next one is there when it finishes one, so a worker does not sleep
 //! between chunks waiting for the parent — on a virtual machine a sleeping core takes tens of
 //! microseconds to wake. `depth=0` is strict request and reply, one chunk in flight.
@@ -70,7 +70,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "chunksize",
-        help: "tasks per message; auto: ceil(tasks / (4 x workers)), as multiprocessing's Pool.map",
+        help: "tasks per message; auto: ceil(tasks / (4 x workers)) as multiprocessing's Pool.map, for process-pool at most what lets depth + 1 chunks fit in a pipe",
         kind: ParamKind::IntOrAuto {
             min: 1,
             max: 1_000_000,
@@ -504,6 +504,19 @@ impl Feed {
     }
 }
 
+/// `chunksize=auto` for `tasks` tasks on `workers` workers: multiprocessing's
+/// `ceil(tasks / (4 × workers))`, but when `travel` bytes of input go with the tasks, no more
+/// of them than fit in `room` bytes (at least one). A Python pool writes from a feeder thread
+/// while another reads the results; this parent is one thread, and a chunk larger than a
+/// worker's pipe would hold it up writing while the other workers' answers wait.
+fn auto_chunksize(tasks: usize, workers: usize, travel: usize, room: usize) -> usize {
+    let chunksize = tasks.div_ceil(4 * workers.max(1)).max(1);
+    if tasks == 0 || travel == 0 {
+        return chunksize;
+    }
+    chunksize.min(room / travel.div_ceil(tasks)).max(1)
+}
+
 /// The message carrying `chunk` (the run's tasks from position `first` on) and the parts of
 /// its payload: for `process-pool`, each task's input bytes, where they lie.
 fn chunk_message<'a>(
@@ -677,7 +690,14 @@ impl Running {
         let mut feed = Feed {
             next: 0,
             tasks: tasks.len(),
-            chunksize: chunksize.unwrap_or_else(|| tasks.len().div_ceil(4 * workers).max(1)),
+            chunksize: chunksize.unwrap_or_else(|| {
+                let travel = match transport {
+                    Transport::Pipes => self.job.input.bytes.len(),
+                    Transport::SharedMemory => 0,
+                };
+                let pipe = self.workers.iter().map(|w| w.capacity).min().unwrap_or(0);
+                auto_chunksize(tasks.len(), workers, travel, pipe / (depth + 1))
+            }),
             hold: depth + 1,
             cancelled: false,
         };
@@ -950,5 +970,26 @@ impl Drop for Processes {
     fn drop(&mut self) {
         // Each worker kills and reaps itself as it drops; the segments unlink themselves.
         self.state = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_chunks_as_multiprocessing_within_the_pipe() {
+        // Pool.map: divmod(tasks, 4 x workers), plus one for a remainder.
+        assert_eq!(auto_chunksize(10_000, 1, 0, 0), 2500);
+        assert_eq!(auto_chunksize(10_000, 2, 0, 0), 1250);
+        assert_eq!(auto_chunksize(10, 2, 0, 0), 2);
+        assert_eq!(auto_chunksize(3, 4, 0, 0), 1);
+        assert_eq!(auto_chunksize(0, 2, 0, 0), 1);
+        // 800 KB of `spin` input in 10,000 tasks: 80 bytes a task, far within a third of 1 MiB.
+        assert_eq!(auto_chunksize(10_000, 2, 800_000, (1 << 20) / 3), 1250);
+        // 64 MiB of `square` in 512 tasks of 128 KiB: two of them fit in a third of 1 MiB.
+        assert_eq!(auto_chunksize(512, 2, 64 << 20, (1 << 20) / 3), 2);
+        // A task larger than the room still travels, alone.
+        assert_eq!(auto_chunksize(8, 1, 64 << 20, (1 << 20) / 3), 1);
     }
 }

@@ -285,7 +285,14 @@ impl Served {
         offsets: &[u64],
         from: &mut FromParent,
     ) -> Result<Vec<crate::TaskOutcome>, ServeError> {
-        self.out.clear();
+        // Sized for every task's output at once: the same size chunk after chunk, so nothing is
+        // filled again; cut to what ran at the end.
+        if self.shared.is_none() {
+            let items: u64 = tasks.iter().map(|t| t.end.saturating_sub(t.start)).sum();
+            self.out
+                .resize(items as usize * self.workload.output_len(), 0);
+        }
+        let mut out_at = 0;
         let mut outcomes = Vec::with_capacity(tasks.len());
         let (mut at, mut offsets_at) = (0, 0);
         for head in tasks {
@@ -314,7 +321,9 @@ impl Served {
             let outcome = if self.cancelled {
                 crate::TaskOutcome::Skipped
             } else {
-                self.run(&task, bytes, task_offsets)?
+                let outcome = self.run(&task, bytes, task_offsets, out_at)?;
+                out_at += task.items.len() * self.workload.output_len();
+                outcome
             };
             if matches!(outcome, crate::TaskOutcome::Failed { .. })
                 && self.policy == FailurePolicy::FailFast
@@ -322,6 +331,9 @@ impl Served {
                 self.cancelled = true;
             }
             outcomes.push(outcome);
+        }
+        if self.shared.is_none() {
+            self.out.truncate(out_at);
         }
         if at != self.input.len() || offsets_at != offsets.len() {
             return Err(ServeError::Protocol(format!(
@@ -374,13 +386,14 @@ impl Served {
     }
 
     /// Runs `task`, whose items are `bytes` of the input buffer (with `offsets`) when they
-    /// travelled with it, and records its span; returns its outcome, its output appended to
-    /// `out` (pipes only).
+    /// travelled with it, and records its span; returns its outcome, its output written to
+    /// `out` at `out_at` (pipes only).
     fn run(
         &mut self,
         task: &Task,
         bytes: std::ops::Range<usize>,
         offsets: &[u64],
+        out_at: usize,
     ) -> Result<crate::TaskOutcome, ServeError> {
         let out_len = task.items.len() * self.workload.output_len();
         let (items, out) = match &mut self.shared {
@@ -424,9 +437,11 @@ impl Served {
                         items.len()
                     )));
                 }
-                let at = self.out.len();
-                self.out.resize(at + out_len, 0);
-                (items, &mut self.out[at..])
+                let out = self
+                    .out
+                    .get_mut(out_at..out_at + out_len)
+                    .ok_or_else(|| protocol_error(task, "output past the chunk's"))?;
+                (items, out)
             }
         };
         let start = self.clock.ticks();

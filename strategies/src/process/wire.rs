@@ -12,7 +12,7 @@
 //! than the worker's pipe holds, beyond the first message: so its writes never wait on a worker
 //! that is itself waiting to write an answer, and neither side can block the other for good.
 
-use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
 
 use parbench_workloads::Recipe;
@@ -24,6 +24,9 @@ use crate::{FailurePolicy, Span, TaskOutcome};
 /// The largest frame accepted: far above any input parbench generates, far below a corrupt
 /// length read from a broken stream.
 const MAX_FRAME: u64 = 1 << 40;
+
+/// Payload bytes up to which a frame is copied into one buffer and written at once.
+const SMALL_FRAME: usize = 64 << 10;
 
 /// What the strategy sends a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -233,16 +236,18 @@ impl<W: Write> Sender<W> {
         let payload: usize = parts.iter().map(|p| p.len()).sum();
         head[..8].copy_from_slice(&len.to_le_bytes());
         head[8..16].copy_from_slice(&(payload as u64).to_le_bytes());
-        // One write for the whole frame where the pipe takes it: the reader wakes once, to a
-        // whole message.
-        let mut slices: Vec<IoSlice<'_>> = std::iter::once(&head[..])
-            .chain(parts.iter().copied())
-            .filter(|s| !s.is_empty())
-            .map(IoSlice::new)
-            .collect();
-        let written =
-            write_all_vectored(&mut self.pipe, &mut slices).and_then(|()| self.pipe.flush());
-        let bytes = (head.len() + payload) as u64;
+        // A small frame goes in one write, so its reader wakes once, to a whole message; a
+        // large one is written from where its parts lie, without a copy.
+        let written = if payload <= SMALL_FRAME {
+            parts.iter().for_each(|part| head.extend_from_slice(part));
+            self.pipe.write_all(&head)
+        } else {
+            self.pipe
+                .write_all(&head)
+                .and_then(|()| parts.iter().try_for_each(|part| self.pipe.write_all(part)))
+        }
+        .and_then(|()| self.pipe.flush());
+        let bytes = (16 + len as usize + payload) as u64;
         self.head = head;
         match written {
             Ok(()) => Ok(bytes),
@@ -366,19 +371,6 @@ impl<R: Read + AsFd> Receiver<BufReader<R>> {
             }
         }
     }
-}
-
-/// `write_all` for a list of slices (`Write::write_all_vectored` is not stable yet).
-fn write_all_vectored(pipe: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match pipe.write_vectored(slices) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// `read_exact`, telling a pipe closed before the frame from a failed read.
