@@ -504,6 +504,15 @@ impl Feed {
     }
 }
 
+/// Appends `range` to `ranges`, extending the last one when `range` follows it: consecutive
+/// tasks' bytes travel, and arrive, in one piece.
+fn push_merged(ranges: &mut Vec<Range<usize>>, range: Range<usize>) {
+    match ranges.last_mut() {
+        Some(last) if last.end == range.start => last.end = range.end,
+        _ => ranges.push(range),
+    }
+}
+
 /// `chunksize=auto` for `tasks` tasks on `workers` workers: multiprocessing's
 /// `ceil(tasks / (4 × workers))`, but when `travel` bytes of input go with the tasks, no more
 /// of them than fit in `room` bytes (at least one). A Python pool writes from a feeder thread
@@ -535,16 +544,17 @@ fn chunk_message<'a>(
             end: task.items.end as u64,
         })
         .collect();
-    let mut parts = Vec::new();
+    let mut ranges: Vec<Range<usize>> = Vec::new();
     let mut offsets = Vec::new();
     if transport == Transport::Pipes {
         for task in chunk {
-            parts.push(&input.bytes[input.layout.byte_range(task.items.clone())]);
+            push_merged(&mut ranges, input.layout.byte_range(task.items.clone()));
             if let Layout::Offsets(table) = &input.layout {
                 offsets.extend_from_slice(&table[task.items.start..=task.items.end]);
             }
         }
     }
+    let parts = ranges.into_iter().map(|r| &input.bytes[r]).collect();
     let message = ToWorker::Tasks {
         tasks: heads,
         offsets,
@@ -732,18 +742,18 @@ impl Running {
                     other => return Err(unexpected(w, "during the run", &other)),
                 };
                 // The output of each task that ran, in the chunk's order.
-                let places: Vec<Range<usize>> = match transport {
-                    Transport::Pipes => chunk
-                        .clone()
-                        .zip(&answered)
-                        .filter(|(_, outcome)| !matches!(outcome, TaskOutcome::Skipped))
-                        .map(|(t, _)| {
+                let mut places: Vec<Range<usize>> = Vec::new();
+                if transport == Transport::Pipes {
+                    for (t, outcome) in chunk.clone().zip(&answered) {
+                        if !matches!(outcome, TaskOutcome::Skipped) {
                             let items = &tasks[t].items;
-                            items.start * output_len..items.end * output_len
-                        })
-                        .collect(),
-                    Transport::SharedMemory => Vec::new(),
-                };
+                            push_merged(
+                                &mut places,
+                                items.start * output_len..items.end * output_len,
+                            );
+                        }
+                    }
+                }
                 let expected: usize = places.iter().map(|p| p.len()).sum();
                 if first != chunk.start
                     || answered.len() != chunk.len()
@@ -991,5 +1001,14 @@ mod tests {
         assert_eq!(auto_chunksize(512, 2, 64 << 20, (1 << 20) / 3), 2);
         // A task larger than the room still travels, alone.
         assert_eq!(auto_chunksize(8, 1, 64 << 20, (1 << 20) / 3), 1);
+    }
+
+    #[test]
+    fn consecutive_ranges_merge() {
+        let mut ranges = Vec::new();
+        for range in [0..8, 8..16, 24..32, 32..40, 40..40, 0..4] {
+            push_merged(&mut ranges, range);
+        }
+        assert_eq!(ranges, [0..16, 24..40, 0..4]);
     }
 }
