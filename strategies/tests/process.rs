@@ -50,7 +50,8 @@ fn nothing_left(pids: &[u32]) -> Result<(), Failed> {
     Ok(())
 }
 
-/// A job of slow tasks: 400 tasks of one `spin` item, 2 ms each, on 2 workers.
+/// A job of slow tasks: 200 tasks of two `spin` items, 4 ms each, on 2 workers: in chunks of
+/// 25 (`auto`), two of them queued behind the one each worker runs.
 fn slow_job() -> (parbench_strategies::Job, Vec<parbench_workloads::Task>) {
     let configured = configure("spin", &[("ns_per_item", Value::Int(2_000_000))]);
     let input = Arc::new(configured.0.generate(400, 1));
