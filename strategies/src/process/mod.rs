@@ -2,14 +2,15 @@
 //! dynamically, as multiprocessing's `Pool.map` feeds them.
 //!
 //! Tasks travel in chunks of `chunksize` tasks (`auto`: multiprocessing's choice, about four
-//! chunks per worker, for `process-pool` no larger than a worker's pipe holds), and up to `depth` chunks (default 2) wait in each worker's pipe behind
-//! the one it runs: the next one is there when it finishes one, so a worker does not sleep
-//! between chunks waiting for the parent — on a virtual machine a sleeping core takes tens of
-//! microseconds to wake. `depth=0` is strict request and reply, one chunk in flight.
-//! Queued-ahead bytes never exceed what the worker's pipe holds (the first chunk excepted), so
-//! the parent's writes never wait on a worker that waits to answer. Near the end of a run a
-//! chunk is queued ahead only while every other worker has one too, so no worker idles while
-//! another holds two. Outcomes and spans stay per task.
+//! chunks per worker, for `process-pool` no larger than a worker's pipe holds), and up to
+//! `depth` chunks (default 2) wait in each worker's pipe behind the one it runs: the next one is
+//! there when it finishes one, so a worker does not sleep between chunks waiting for the parent
+//! — on a virtual machine a sleeping core takes tens of microseconds to wake. `depth=0` is
+//! strict request and reply, one chunk in flight. Queued-ahead bytes never exceed what the
+//! worker's pipe holds (the first chunk excepted), so the parent's writes never wait on a
+//! worker that waits to answer. Near the end of a run a chunk is queued ahead only while
+//! chunks are left for every worker, so no worker idles while another holds one queued.
+//! Outcomes and spans stay per task.
 //!
 //! The workers are this binary again, started as `current_exe() worker` (the hidden command a
 //! binary answers with [`serve`]); each rebuilds the workload by name from its own registry.
@@ -721,7 +722,7 @@ impl Running {
         for _ in 0..=depth {
             for w in 0..workers {
                 let mut one = Feed {
-                    hold: flights[w].chunks.len() + 1,
+                    hold: (flights[w].chunks.len() + 1).min(feed.hold),
                     ..feed
                 };
                 moved += self.feed(w, &mut one, &mut flights, tasks, transport)?;

@@ -277,8 +277,8 @@ impl Served {
     }
 
     /// Runs a chunk of `tasks` whose items, when they travelled with them, are in the input
-    /// buffer one task after the other (with `offsets`); returns their outcomes, each task's
-    /// output appended to `out` (pipes only) unless it was skipped.
+    /// buffer one task after the other (with `offsets`); returns their outcomes, the output of
+    /// each task that ran (was not skipped) one after the other in `out` (pipes only).
     fn run_chunk(
         &mut self,
         tasks: &[TaskHead],
