@@ -21,7 +21,7 @@ use super::wire::{
 };
 use crate::exec::execute_items;
 use crate::span::Clock;
-use crate::{FailurePolicy, Span};
+use crate::{FailurePolicy, Span, TaskOutcome};
 
 /// Bytes of one span in a shared log: worker and task (u32 each), start and end (u64 each),
 /// little-endian.
@@ -284,7 +284,7 @@ impl Served {
         tasks: &[TaskHead],
         offsets: &[u64],
         from: &mut FromParent,
-    ) -> Result<Vec<crate::TaskOutcome>, ServeError> {
+    ) -> Result<Vec<TaskOutcome>, ServeError> {
         // Sized for every task's output at once: the same size chunk after chunk, so nothing is
         // filled again; cut to what ran at the end.
         if self.shared.is_none() {
@@ -319,13 +319,13 @@ impl Served {
                 self.read_ahead(from)?;
             }
             let outcome = if self.cancelled {
-                crate::TaskOutcome::Skipped
+                TaskOutcome::Skipped
             } else {
                 let outcome = self.run(&task, bytes, task_offsets, out_at)?;
                 out_at += task.items.len() * self.workload.output_len();
                 outcome
             };
-            if matches!(outcome, crate::TaskOutcome::Failed { .. })
+            if matches!(outcome, TaskOutcome::Failed { .. })
                 && self.policy == FailurePolicy::FailFast
             {
                 self.cancelled = true;
@@ -394,7 +394,7 @@ impl Served {
         bytes: std::ops::Range<usize>,
         offsets: &[u64],
         out_at: usize,
-    ) -> Result<crate::TaskOutcome, ServeError> {
+    ) -> Result<TaskOutcome, ServeError> {
         let out_len = task.items.len() * self.workload.output_len();
         let (items, out) = match &mut self.shared {
             Some(Shared { map, place }) => {
