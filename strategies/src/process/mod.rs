@@ -475,7 +475,6 @@ struct Flights {
 }
 
 /// The run's tasks not sent yet, and which worker may have the next chunk of them.
-#[derive(Clone, Copy)]
 struct Feed {
     /// The first task not sent.
     next: usize,
@@ -659,18 +658,22 @@ impl Running {
             .collect())
     }
 
-    /// Gives worker `w` chunks from the feed until it holds all it may, its pipe is full or no
-    /// chunk is left for it; returns the bytes written.
+    /// Gives worker `w` up to `most` chunks from the feed, fewer when it holds all it may, its
+    /// pipe is full or no chunk is left for it; returns the bytes written.
     fn feed(
         &mut self,
         w: usize,
+        most: usize,
         feed: &mut Feed,
         flights: &mut [Flights],
         tasks: &[Task],
         transport: Transport,
     ) -> Result<u64, Failure> {
         let mut moved = 0;
-        while let Some(chunk) = feed.next_for(w, flights) {
+        for _ in 0..most {
+            let Some(chunk) = feed.next_for(w, flights) else {
+                break;
+            };
             let held = &flights[w];
             // Beyond the first chunk in flight, only what the pipe holds with room to spare.
             let room = (!held.chunks.is_empty()).then(|| {
@@ -721,12 +724,7 @@ impl Running {
         // One chunk to each worker in turn, then the ones queued behind.
         for _ in 0..=depth {
             for w in 0..workers {
-                let mut one = Feed {
-                    hold: (flights[w].chunks.len() + 1).min(feed.hold),
-                    ..feed
-                };
-                moved += self.feed(w, &mut one, &mut flights, tasks, transport)?;
-                feed.next = one.next;
+                moved += self.feed(w, 1, &mut feed, &mut flights, tasks, transport)?;
             }
         }
         while flights.iter().any(|f| !f.chunks.is_empty()) {
@@ -801,7 +799,7 @@ impl Running {
                 if panic_after.is_some_and(|n| results >= n) {
                     panic!("a panic injected after {results} results, with the workers busy");
                 }
-                moved += self.feed(w, &mut feed, &mut flights, tasks, transport)?;
+                moved += self.feed(w, usize::MAX, &mut feed, &mut flights, tasks, transport)?;
             }
         }
         let end = self.clock.anchor();
