@@ -30,6 +30,10 @@ pub fn describe() -> Machine {
         git_commit,
         git_dirty,
         limits: None,
+        governor: std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+            .ok()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty()),
     }
 }
 

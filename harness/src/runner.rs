@@ -334,8 +334,10 @@ fn begin(suite: &Suite, cells: usize, sampling: Sampling, scope: ProfileScope) -
             source: suite.source.clone(),
             seed: suite.seed,
             policy: suite.policy.to_string(),
+            gate: suite.gate,
         },
         machine,
+        pairing: None,
         rounds: Some(Rounds {
             min_processes: sampling.processes,
             max_processes: sampling.max_processes,

@@ -78,6 +78,7 @@ struct SuiteFile {
     profile_samples: Option<Spanned<u64>>,
     profile_time: Option<Spanned<String>>,
     strategy_params: Option<Spanned<toml::Table>>,
+    gate: Option<BTreeMap<String, Spanned<toml::Value>>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<RawWorkload>,
 }
@@ -183,6 +184,9 @@ pub struct Suite {
     pub profiling: Profiling,
     /// One group per `[[workload]]` entry.
     pub groups: Vec<Group>,
+    /// The regression gate's thresholds (`[gate]`), when the suite sets any; `parbench
+    /// compare` takes them from the new side's results.
+    pub gate: Option<parbench_reports::Thresholds>,
 }
 
 /// A strategy with the parameters it runs with in a suite: `name` or `name[k=v,...]` in a
@@ -461,6 +465,7 @@ fn validate(
         })?),
     };
     let profiling = profiling(&raw, source)?;
+    let gate = gate(&raw, source)?;
     let lists = Lists {
         plugins,
         source,
@@ -499,7 +504,43 @@ fn validate(
         memory_limit,
         profiling,
         groups,
+        gate,
     })
+}
+
+/// The regression gate's thresholds (`[gate]`: `run = "5%"`, `memory = 0.1`, ...), the
+/// defaults for the metrics it leaves out.
+fn gate(
+    raw: &SuiteFile,
+    source: &Source<'_>,
+) -> Result<Option<parbench_reports::Thresholds>, SuiteError> {
+    use parbench_reports::compare::{parse_threshold, Metric};
+    let Some(table) = &raw.gate else {
+        return Ok(None);
+    };
+    let mut thresholds = parbench_reports::Thresholds::default();
+    for (key, value) in table {
+        let metric = Metric::from_name(key).ok_or_else(|| {
+            source.at(
+                value.span(),
+                &format!("gate.{key}"),
+                format!(
+                    "unknown metric; the metrics are {}",
+                    Metric::ALL.map(Metric::name).join(", ")
+                ),
+            )
+        })?;
+        let text = match value.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Integer(i) => i.to_string(),
+            other => other.to_string(),
+        };
+        let threshold = parse_threshold(&text)
+            .map_err(|message| source.at(value.span(), &format!("gate.{key}"), message))?;
+        metric.set_threshold(&mut thresholds, threshold);
+    }
+    Ok(Some(thresholds))
 }
 
 /// The sampling settings: `warmup`, `samples`, `processes`, `max_processes`, `ci_target`,

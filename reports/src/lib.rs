@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod compare;
 mod csv;
 pub mod figures;
 pub mod flame;
@@ -32,8 +33,8 @@ pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, ProcessSamples, Profile, Results, Rounds, Sample, Stats, Status, SuiteInfo, Timeline,
-    TimelineSpan, TopFrame, WorkerMemory, SCHEMA_VERSION,
+    Overhead, Pairing, ProcessSamples, Profile, Results, Rounds, Sample, Stats, Status, SuiteInfo,
+    Thresholds, Timeline, TimelineSpan, TopFrame, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{
     read, write_all, write_atomically, write_file_atomically, writers, Json, ReportError, Writer,

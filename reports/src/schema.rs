@@ -29,6 +29,10 @@ pub struct Results {
     /// How the run spread its samples over processes and rounds (absent before schema 2).
     #[serde(default)]
     pub rounds: Option<Rounds>,
+    /// Set when the run measured two builds side by side (`parbench compare --base-bin`): which
+    /// of the two this file holds, and what pairs its samples with the other's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<Pairing>,
     /// Every cell measured so far, in the suite's order.
     pub cells: Vec<Cell>,
 }
@@ -53,6 +57,53 @@ pub struct Rounds {
     pub profiled: String,
 }
 
+/// One side of a paired run: two builds measured in the same run, each cell's processes of the
+/// two builds taking turns (A B B A ...), so that the samples of one round of one cell form a
+/// pair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pairing {
+    /// The paired run's identity, the same in both files.
+    pub run: String,
+    /// `base` or `new`.
+    pub side: String,
+    /// The binary that measured this side's cells.
+    pub binary: String,
+    /// The first round of the confirmation: the cells a first comparison flagged as regressed,
+    /// measured once more (absent when nothing was flagged).
+    #[serde(default)]
+    pub confirmation_round: Option<u32>,
+}
+
+/// How much a metric may change before the regression gate calls it a regression: ratios for
+/// times, memory and bytes (0.05 is 5%), percentage points for the overhead share (0.05 is 5
+/// points).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Steady run time.
+    pub run: f64,
+    /// End to end: setup, first run, teardown.
+    pub end_to_end: f64,
+    /// Peak memory.
+    pub memory: f64,
+    /// Overhead share, in points.
+    pub overhead: f64,
+    /// Bytes moved between processes.
+    pub bytes: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            run: 0.05,
+            end_to_end: 0.05,
+            memory: 0.10,
+            overhead: 0.05,
+            bytes: 0.10,
+        }
+    }
+}
+
 /// Which suite was run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuiteInfo {
@@ -64,6 +115,10 @@ pub struct SuiteInfo {
     pub seed: u64,
     /// The failure policy of every cell.
     pub policy: String,
+    /// The regression gate's thresholds the suite sets (`[gate]`); `parbench compare` uses the
+    /// new side's unless flags say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Thresholds>,
 }
 
 /// The machine a run measured.
@@ -90,6 +145,10 @@ pub struct Machine {
     /// What the hardware allows, probed at the start of the run.
     #[serde(default)]
     pub limits: Option<MachineLimits>,
+    /// The CPU frequency governor (`performance`, `powersave`, ...), where the kernel exposes
+    /// one.
+    #[serde(default)]
+    pub governor: Option<String>,
 }
 
 /// The machine's limits as probed at the start of a run.
