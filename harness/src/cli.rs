@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::error::Error;
+use crate::gate::{BaseBuild, GateOptions};
 use crate::options::{ProfileScope, RunOptions};
 use crate::plugins::{mark_serving, Plugins, HIDDEN_COMMANDS};
 use crate::suite::Suite;
@@ -55,6 +56,52 @@ pub(crate) enum Command {
     },
     /// List every workload and strategy with its parameters.
     List,
+    /// The regression gate: compare two results directories (BASE NEW), or measure two builds
+    /// side by side and compare them (--base-bin or --base-rev, with an optional SUITE). Every
+    /// metric of every cell gets a verdict: regression, improvement, unchanged or
+    /// inconclusive. Exit code 0: nothing regressed; 1: a regression (or a cell that fails in
+    /// the new build only); 2: a usage or input error.
+    Compare {
+        /// BASE and NEW results directories; with --base-bin or --base-rev, the suite to run
+        /// (none: the embedded default suite).
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Measure this binary (an older build) beside this one, paired.
+        #[arg(long, value_name = "BINARY", conflicts_with = "base_rev")]
+        base_bin: Option<PathBuf>,
+        /// Build this git revision in a temporary worktree and measure it beside this build,
+        /// paired.
+        #[arg(long, value_name = "REV")]
+        base_rev: Option<String>,
+        /// A metric's threshold, over the suite's `[gate]`: `run=3%`, `end-to-end=10%`,
+        /// `memory=10%`, `overhead=5%` (points), `bytes=10%`. Repeatable.
+        #[arg(long = "threshold", value_name = "METRIC=VALUE")]
+        thresholds: Vec<String>,
+        /// The family-wise error rate: the chance that a build compared with itself is
+        /// flagged at all.
+        #[arg(long, default_value_t = parbench_reports::compare::ALPHA)]
+        alpha: f64,
+        /// Compare results measured on different machines (every output says so).
+        #[arg(long)]
+        allow_other_machine: bool,
+        /// Compare the cells both sides hold when their cells differ (every output lists the
+        /// rest).
+        #[arg(long)]
+        common_only: bool,
+        /// Every metric of every cell in the terminal, not only what changed.
+        #[arg(long)]
+        all: bool,
+        /// Where compare.md, compare.json and compare.html go; a paired run writes both builds'
+        /// results under it too (`base/`, `new/`).
+        #[arg(long, default_value = "target/parbench/compare")]
+        out: PathBuf,
+        /// A paired run: only the cells whose id contains PATTERN.
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+        /// A paired run: fewer samples per process.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write a differential flame graph: where the time went between two cells (two
     /// strategies, say) or the same cell in two runs (two versions). Each side is a cell id or
     /// its flame graph's file name in DIR, `OTHER_DIR:CELL` for a cell of another run, or a
@@ -190,6 +237,55 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
         Command::Cell => {
             crate::cell::child::serve(plugins).map_err(Error::Cell)?;
             Ok(0)
+        }
+        Command::Compare {
+            paths,
+            base_bin,
+            base_rev,
+            thresholds,
+            alpha,
+            allow_other_machine,
+            common_only,
+            all,
+            out,
+            filter,
+            quick,
+        } => {
+            let gate = GateOptions {
+                thresholds,
+                alpha,
+                allow_other_machine,
+                common_only,
+                all,
+                out,
+            };
+            let base = match (base_bin, base_rev) {
+                (Some(binary), _) => Some(BaseBuild::Binary(binary)),
+                (None, Some(rev)) => Some(BaseBuild::Revision(rev)),
+                (None, None) => None,
+            };
+            match (base, paths.as_slice()) {
+                (None, [base, new]) => crate::gate::compare_dirs(base, new, &gate),
+                (None, _) => Err(Error::Usage(format!(
+                    "compare takes two results directories, BASE and NEW (got {}); or \
+                     --base-bin BINARY / --base-rev REV and at most a suite",
+                    paths.len()
+                ))),
+                (Some(base), [] | [_]) => {
+                    let suite = match paths.first() {
+                        Some(path) => Suite::load(path, plugins)?,
+                        None => Suite::embedded(plugins)?,
+                    };
+                    let mut run = RunOptions::new(&gate.out);
+                    run.filter = filter;
+                    run.quick = quick;
+                    crate::gate::compare_paired(&suite, &base, &run, &gate)
+                }
+                (Some(_), _) => Err(Error::Usage(format!(
+                    "with --base-bin or --base-rev, compare runs one suite (got {} paths)",
+                    paths.len()
+                ))),
+            }
         }
         Command::Worker => {
             parbench_strategies::process::serve(&plugins.workloads)?;

@@ -56,6 +56,18 @@ pub enum Error {
          (or hand `main` to `parbench::main_with`)"
     )]
     NotServing,
+    /// The current binary's path cannot be found, so no cell can be started from it.
+    #[error("cannot find this binary to start cells from: {0}")]
+    CurrentExe(std::io::Error),
+    /// A command line that asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The base build of a paired run cannot be measured beside this one.
+    #[error("the base build: {0}")]
+    BaseBuild(String),
+    /// Two results cannot be compared.
+    #[error(transparent)]
+    Compare(#[from] parbench_reports::compare::CompareError),
 }
 
 impl Error {
@@ -67,7 +79,8 @@ impl Error {
             | Error::OutputDir { .. }
             | Error::Worker(_)
             | Error::Cell(_)
-            | Error::Signals(_) => 1,
+            | Error::Signals(_)
+            | Error::CurrentExe(_) => 1,
             _ => 2,
         }
     }

@@ -47,6 +47,7 @@
 mod cell;
 mod cli;
 mod error;
+mod gate;
 mod interrupt;
 mod limits;
 mod list;
@@ -70,7 +71,7 @@ pub use error::{Error, SuiteError};
 pub use observer::{Observer, Pass, PassSummary, Plan, Progress, Quiet, RunSummary};
 pub use options::{ProfileScope, RunOptions};
 pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
-pub use runner::run;
+pub use runner::{run, run_paired, Baseline};
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Profile, Results, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
+    Json, Pairing, Profile, Results, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -212,6 +212,64 @@ pub fn run(
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, Error> {
+    run_builds(suite, options, None, observer).map(|(summary, _)| summary)
+}
+
+/// The base build of a paired run: a second binary whose cells are measured beside this one's.
+pub struct Baseline<'a> {
+    /// The base build's binary. It must serve the same hidden commands (`cell`, `worker`) and
+    /// compute the same answers.
+    pub binary: PathBuf,
+    /// The binary this build's cells start from, when not the running one: a copy made as the
+    /// base's was, so that neither build's executable sits in memory differently (a binary
+    /// the linker wrote and one copied afterwards differ by megabytes of resident pages).
+    pub this_binary: Option<PathBuf>,
+    /// The git commit it was built from, when known (its results record it).
+    pub commit: Option<String>,
+    /// The output directory of its results.
+    pub out: PathBuf,
+    /// After the first rounds, the cells (by id) to measure once more, given the base's
+    /// results and this build's: those a first comparison flags as regressed.
+    pub recheck: &'a dyn Fn(&Results, &Results) -> Vec<String>,
+}
+
+/// Runs the suite with this binary and `baseline`'s side by side, and returns this build's
+/// summary and the base's.
+///
+/// Each cell is measured in [`Sampling::processes`] rounds; in every round its process of one
+/// build runs right after its process of the other (never both at once), the order turning
+/// from cell to cell and round to round (A B, B A, ...), so what the machine does meanwhile
+/// touches both alike and one round of one cell is a pair. After those rounds
+/// [`Baseline::recheck`] names the cells to measure once more, in as many rounds again (the
+/// results record where that confirmation starts). Nothing is profiled. Both builds' results
+/// are ordinary results directories, marked as the two sides of one paired run.
+///
+/// # Errors
+///
+/// As [`run`]; and [`Error::BaseBuild`] when the base build cannot prepare any bucket (it does
+/// not speak this build's cell protocol) or computes a different answer for one (the two
+/// builds would not measure the same work).
+pub fn run_paired(
+    suite: &Suite,
+    options: &RunOptions,
+    baseline: &Baseline<'_>,
+    observer: &mut dyn Observer,
+) -> Result<(RunSummary, RunSummary), Error> {
+    match run_builds(suite, options, Some(baseline), observer)? {
+        (new, Some(base)) => Ok((new, base)),
+        (_, None) => Err(Error::BaseBuild(
+            "the run measured no base build".to_owned(),
+        )),
+    }
+}
+
+/// Runs the suite with this binary and, in a paired run, with the base build beside it.
+fn run_builds(
+    suite: &Suite,
+    options: &RunOptions,
+    baseline: Option<&Baseline<'_>>,
+    observer: &mut dyn Observer,
+) -> Result<(RunSummary, Option<RunSummary>), Error> {
     if !crate::plugins::serves_hidden_commands() {
         return Err(Error::NotServing);
     }
@@ -235,8 +293,43 @@ pub fn run(
     } else {
         suite.sampling
     };
-    let scope = options.profile_scope();
-    let results = begin(suite, total, sampling, scope);
+    // A paired run measures; its profiles would only double its time.
+    let scope = match baseline {
+        Some(_) => ProfileScope::None,
+        None => options.profile_scope(),
+    };
+    let binary = match baseline.and_then(|b| b.this_binary.clone()) {
+        Some(binary) => binary,
+        None => std::env::current_exe().map_err(Error::CurrentExe)?,
+    };
+    let mut results = begin(suite, total, sampling, scope);
+    let base = match baseline {
+        None => None,
+        Some(baseline) => {
+            fs::create_dir_all(&baseline.out).map_err(|source| Error::OutputDir {
+                path: baseline.out.clone(),
+                source,
+            })?;
+            let run = format!("{}-{}", results.started_at, std::process::id());
+            let pairing = |side: &str, binary: &Path| Pairing {
+                run: run.clone(),
+                side: side.to_owned(),
+                binary: binary.display().to_string(),
+                confirmation_round: None,
+            };
+            results.pairing = Some(pairing("new", &binary));
+            let mut base = results.clone();
+            base.pairing = Some(pairing("base", &baseline.binary));
+            base.machine.git_commit = baseline.commit.clone();
+            base.machine.git_dirty = baseline.commit.as_ref().map(|_| false);
+            save(&baseline.out, &base)?;
+            Some(BaseSide {
+                baseline,
+                results: base,
+                prepared: Vec::with_capacity(buckets.len()),
+            })
+        }
+    };
     let path = save(&options.out, &results)?;
     observer.run_started(&Plan {
         suite,
@@ -257,6 +350,8 @@ pub fn run(
     let mut runner = Runner {
         suite,
         options,
+        binary,
+        base,
         sampling,
         limits: Limits {
             time: suite.cell_timeout,
@@ -278,34 +373,65 @@ pub fn run(
         let prepared = runner.prepare(bucket, &vars, failure);
         runner.prepared.push(prepared);
     }
+    if let Err(e) = runner.prepare_base(&vars) {
+        stop_environments(environments, runner.observer);
+        return Err(e);
+    }
     let mut tallies: Vec<Tally<'_>> = Vec::with_capacity(total);
     for (index, bucket) in buckets.iter().enumerate() {
         for (strategy, workers, id) in &bucket.cells {
-            tallies.push(Tally {
+            let tally = |base: bool, fault: Option<Fault>| Tally {
                 bucket: index,
                 strategy,
                 workers: *workers,
                 id: id.clone(),
+                base,
                 processes: Vec::new(),
-                fault: runner.prepared[index].outcome.as_ref().err().cloned(),
+                fault,
                 profile: None,
                 spent: Duration::ZERO,
-            });
+            };
+            tallies.push(tally(
+                false,
+                runner.prepared[index].outcome.as_ref().err().cloned(),
+            ));
+            // A paired run's base twin comes right after its cell.
+            if let Some(base) = &runner.base {
+                tallies.push(tally(true, base.prepared[index].clone()));
+            }
         }
     }
-    runner.measure(&mut tallies, scope)?;
-    for env in environments {
-        if let Err(e) = env.stop() {
-            runner.observer.warning(&e.to_string());
-        }
-    }
+    let measured = runner.measure(&mut tallies, scope);
+    stop_environments(environments, runner.observer);
+    measured?;
 
     let Runner {
         mut results,
+        base,
         observer,
         ..
     } = runner;
-    results.finished_at = Some(now_rfc3339());
+    let finished_at = now_rfc3339();
+    let base_summary = match base {
+        None => None,
+        Some(mut base) => {
+            base.results.finished_at = Some(finished_at.clone());
+            let out = &base.baseline.out;
+            let path = save(out, &base.results)?;
+            let files = {
+                let _writing = crate::interrupt::writing();
+                write_all(out, &base.results)?
+            };
+            Some(summarize_run(
+                &base.results,
+                sampling,
+                path,
+                files,
+                started.elapsed(),
+            ))
+        }
+    };
+    results.finished_at = Some(finished_at);
     let files = {
         let _writing = crate::interrupt::writing();
         let mut files = write_all(&options.out, &results)?;
@@ -316,7 +442,16 @@ pub fn run(
     };
     let summary = summarize_run(&results, sampling, path, files, started.elapsed());
     observer.run_finished(&results, &summary);
-    Ok(summary)
+    Ok((summary, base_summary))
+}
+
+/// Stops the environments, telling the observer of any that would not stop.
+fn stop_environments(environments: Vec<Box<dyn Environment>>, observer: &mut dyn Observer) {
+    for env in environments {
+        if let Err(e) = env.stop() {
+            observer.warning(&e.to_string());
+        }
+    }
 }
 
 /// The results before the first cell: the suite, the machine and its limits — measured before
@@ -394,6 +529,8 @@ struct Tally<'a> {
     strategy: &'a Configured,
     workers: usize,
     id: String,
+    /// Measured with the base build of a paired run.
+    base: bool,
     processes: Vec<Process>,
     fault: Option<Fault>,
     profile: Option<Profile>,
@@ -443,6 +580,10 @@ const SAVE_EVERY: Duration = Duration::from_secs(10);
 struct Runner<'a> {
     suite: &'a Suite,
     options: &'a RunOptions,
+    /// This binary, which cells are started from.
+    binary: PathBuf,
+    /// The base build of a paired run.
+    base: Option<BaseSide<'a>>,
     sampling: Sampling,
     limits: Limits,
     observer: &'a mut dyn Observer,
@@ -454,7 +595,66 @@ struct Runner<'a> {
     prepared: Vec<PreparedBucket>,
 }
 
+/// The base build of a paired run, and its results being made.
+struct BaseSide<'a> {
+    baseline: &'a Baseline<'a>,
+    results: Results,
+    /// Per bucket, why the base build could not prepare it.
+    prepared: Vec<Option<Fault>>,
+}
+
 impl<'a> Runner<'a> {
+    /// Prepares every bucket with the base build of a paired run too, and checks that both
+    /// builds compute the same answers.
+    fn prepare_base(&mut self, vars: &EnvVars) -> Result<(), Error> {
+        let Some(base) = &self.base else {
+            return Ok(());
+        };
+        let mut prepared = Vec::with_capacity(self.buckets.len());
+        let (mut ours, mut theirs_failed) = (0, Vec::new());
+        for (bucket, ours_prepared) in self.buckets.iter().zip(&self.prepared) {
+            let ours_outcome = &ours_prepared.outcome;
+            let Ok((answer, _)) = ours_outcome else {
+                prepared.push(ours_outcome.as_ref().err().cloned());
+                continue;
+            };
+            ours += 1;
+            let recipe = Recipe::new(&bucket.group.workload, &bucket.group.params, vars);
+            let request = self.request(bucket, &recipe, Work::Prepare);
+            match isolate(&base.baseline.binary, &request, self.limits).outcome {
+                Ok(Reply::Prepared { answer: theirs, .. }) if theirs == *answer => {
+                    prepared.push(None);
+                }
+                Ok(Reply::Prepared { answer: theirs, .. }) => {
+                    return Err(Error::BaseBuild(format!(
+                        "{}: the base build's answer differs (digest {}, this build's {}): the \
+                         two builds would not measure the same work",
+                        bucket.name(),
+                        theirs.digest,
+                        answer.digest
+                    )))
+                }
+                other => {
+                    let fault = fault_of(other);
+                    theirs_failed.push(fault.message.clone());
+                    prepared.push(Some(fault));
+                }
+            }
+        }
+        if ours > 0 && theirs_failed.len() == ours {
+            let first = theirs_failed.swap_remove(0);
+            return Err(Error::BaseBuild(format!(
+                "{} cannot measure this build's cells (it may be too old to speak this build's \
+                 cell protocol): {first}",
+                base.baseline.binary.display()
+            )));
+        }
+        if let Some(base) = &mut self.base {
+            base.prepared = prepared;
+        }
+        Ok(())
+    }
+
     /// Prepares a bucket in a cell process (unless its environment failed to start).
     fn prepare(
         &mut self,
@@ -471,7 +671,7 @@ impl<'a> Runner<'a> {
             None => {
                 self.observer.preparing(&bucket.name());
                 let request = self.request(bucket, &recipe, Work::Prepare);
-                match isolate(&request, self.limits).outcome {
+                match isolate(&self.binary, &request, self.limits).outcome {
                     Ok(Reply::Prepared { answer, features }) => Ok((answer, features)),
                     other => {
                         let fault = fault_of(other);
@@ -519,16 +719,24 @@ impl<'a> Runner<'a> {
             }
         }
         self.save(tallies)?;
+        let mut recheck = None;
         for round in 1.. {
             if round == minimum + 1 && scope != ProfileScope::None {
                 self.profiles(tallies, scope)?;
             }
-            let chosen: Vec<usize> = if round <= minimum {
-                (0..tallies.len())
-                    .filter(|&i| tallies[i].fault.is_none())
-                    .collect()
-            } else {
-                self.extra_round(tallies)
+            if round == minimum + 1 && self.base.is_some() {
+                recheck = Some(self.recheck(round));
+            }
+            let chosen: Vec<usize> = match &recheck {
+                _ if round <= minimum => (0..tallies.len())
+                    .filter(|&i| self.is_live(tallies, i))
+                    .collect(),
+                None => self.extra_round(tallies),
+                // A paired run: its confirmation, as many rounds again.
+                Some(ids) if round <= 2 * minimum => (0..tallies.len())
+                    .filter(|&i| self.is_live(tallies, i) && ids.contains(&tallies[i].id))
+                    .collect(),
+                Some(_) => Vec::new(),
             };
             if chosen.is_empty() {
                 break;
@@ -536,6 +744,49 @@ impl<'a> Runner<'a> {
             self.round(round, shuffled(chosen, self.suite.seed, round), tallies)?;
         }
         Ok(())
+    }
+
+    /// Whether a round visits `tallies[index]`: a cell that has not failed; in a paired run,
+    /// the cell of this build (its base twin comes with it) when neither has failed.
+    fn is_live(&self, tallies: &[Tally<'_>], index: usize) -> bool {
+        let tally = &tallies[index];
+        match self.base {
+            None => tally.fault.is_none(),
+            Some(_) => {
+                !tally.base
+                    && tally.fault.is_none()
+                    && tallies
+                        .get(index + 1)
+                        .is_some_and(|twin| twin.fault.is_none())
+            }
+        }
+    }
+
+    /// The tallies one visit of `index` measures: the cell, and in a paired run its base twin,
+    /// in the order of the turn (A B, then B A, ...).
+    fn turn(&self, index: usize, position: usize) -> Vec<usize> {
+        match self.base {
+            None => vec![index],
+            Some(_) if position % 2 == 0 => vec![index, index + 1],
+            Some(_) => vec![index + 1, index],
+        }
+    }
+
+    /// After a paired run's first rounds: the cells to measure once more, with the round the
+    /// confirmation starts at recorded in both results.
+    fn recheck(&mut self, round: usize) -> Vec<String> {
+        let Some(base) = &mut self.base else {
+            return Vec::new();
+        };
+        let ids = (base.baseline.recheck)(&base.results, &self.results);
+        if !ids.is_empty() {
+            for results in [&mut base.results, &mut self.results] {
+                if let Some(pairing) = &mut results.pairing {
+                    pairing.confirmation_round = Some(round as u32);
+                }
+            }
+        }
+        ids
     }
 
     /// The cells a round after the minimum ones visits.
@@ -590,9 +841,15 @@ impl<'a> Runner<'a> {
                 progress.total = visited;
                 break;
             }
-            progress.remaining = self.remaining(tallies, &order[visited..], round);
+            let pending: Vec<usize> = order[visited..]
+                .iter()
+                .flat_map(|&i| self.turn(i, 0))
+                .collect();
+            progress.remaining = self.remaining(tallies, &pending, round);
             self.observer.cell_started(&tallies[index].id, &progress);
-            self.visit(&mut tallies[index], round);
+            for member in self.turn(index, round + visited) {
+                self.visit(&mut tallies[member], round);
+            }
             progress.done += 1;
             if let Some(cell) = self.record(&tallies[index]) {
                 self.observer.cell_finished(&cell, &progress);
@@ -601,8 +858,12 @@ impl<'a> Runner<'a> {
                 self.save(tallies)?;
             }
         }
-        if let Some(rounds) = &mut self.results.rounds {
-            rounds.finished = round;
+        for results in
+            std::iter::once(&mut self.results).chain(self.base.as_mut().map(|b| &mut b.results))
+        {
+            if let Some(rounds) = &mut results.rounds {
+                rounds.finished = round;
+            }
         }
         self.save(tallies)?;
         self.pass_finished(Pass::Round(round), progress.done, started.elapsed());
@@ -684,7 +945,15 @@ impl<'a> Runner<'a> {
             expected: answer.clone(),
             features: features.clone(),
         };
-        let isolated = isolate(&self.request(bucket, &prepared.recipe, work), self.limits);
+        let binary = match &self.base {
+            Some(base) if tally.base => &base.baseline.binary,
+            _ => &self.binary,
+        };
+        let isolated = isolate(
+            binary,
+            &self.request(bucket, &prepared.recipe, work),
+            self.limits,
+        );
         tally.spent += isolated.elapsed;
         match isolated.outcome {
             Ok(Reply::Measured(mut measured)) => {
@@ -766,7 +1035,11 @@ impl<'a> Runner<'a> {
             expected: answer.clone(),
             profiling: self.suite.profiling,
         };
-        let isolated = isolate(&self.request(bucket, &prepared.recipe, work), self.limits);
+        let isolated = isolate(
+            &self.binary,
+            &self.request(bucket, &prepared.recipe, work),
+            self.limits,
+        );
         let profiled = match isolated.outcome {
             Ok(Reply::Profiled(profiled)) => profiled,
             other => Err(ProfileFailure::Profiler(fault_of(other).message)),
@@ -785,10 +1058,23 @@ impl<'a> Runner<'a> {
 
     /// Rewrites `results.json` with every cell measured so far.
     fn save(&mut self, tallies: &[Tally<'_>]) -> Result<(), Error> {
-        self.results.cells = tallies.iter().filter_map(|t| self.record(t)).collect();
+        let records = |base: bool| -> Vec<Cell> {
+            tallies
+                .iter()
+                .filter(|t| t.base == base)
+                .filter_map(|t| self.record(t))
+                .collect()
+        };
+        let (ours, theirs) = (records(false), records(true));
+        self.results.cells = ours;
         // Contention and efficiency against each bucket's sequential cell.
         figures::derive(&mut self.results);
         save(&self.options.out, &self.results)?;
+        if let Some(base) = &mut self.base {
+            base.results.cells = theirs;
+            figures::derive(&mut base.results);
+            save(&base.baseline.out, &base.results)?;
+        }
         self.saved = Instant::now();
         Ok(())
     }

@@ -27,6 +27,7 @@
 //! price is that it needs 6 samples to reach 95% at all (with 5, `[min, max]` covers 93.75%),
 //! which the adaptive sampler accounts for.
 
+pub use parbench_reports::stats::median_ci_rank;
 use parbench_reports::{Outliers, Stats};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -57,38 +58,6 @@ fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     let rank = p * (sorted.len() - 1) as f64;
     let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
     sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
-}
-
-/// The order-statistic interval of the median of `n` samples: the 1-based rank `k` of its
-/// lower end (the upper end is the `k`-th largest) and its exact coverage; the widest interval,
-/// `[min, max]`, when even that covers less than `confidence`.
-pub fn median_ci_rank(n: usize, confidence: f64) -> (usize, f64) {
-    if n == 0 {
-        return (0, 0.0);
-    }
-    // P(B <= j) for B ~ Binomial(n, 1/2), summed in log space so large n cannot underflow.
-    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
-    let mut ln_choose = 0.0f64;
-    let mut below = 0.0f64;
-    let (mut rank, mut coverage) = (1, 0.0);
-    for j in 0..n.div_ceil(2) {
-        if j > 0 {
-            ln_choose += ((n - j + 1) as f64).ln() - (j as f64).ln();
-        }
-        // Now `below` is P(B <= j): rank j + 1 covers 1 - 2 P(B <= j).
-        below += (ln_choose + ln_half_n).exp();
-        let covers = 1.0 - 2.0 * below;
-        // Rank 1, `[min, max]`, is reported even when it covers too little.
-        if j == 0 || covers >= confidence {
-            coverage = covers;
-        }
-        if covers >= confidence {
-            rank = j + 1;
-        } else {
-            break;
-        }
-    }
-    (rank, coverage)
 }
 
 /// Counts of samples beyond Tukey's fences: mild between 1.5 and 3 interquartile ranges

@@ -25,6 +25,7 @@ pub mod format;
 mod html;
 mod markdown;
 mod schema;
+pub mod stats;
 pub mod view;
 mod writer;
 

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -68,16 +69,18 @@ pub(crate) struct Isolated {
     pub elapsed: Duration,
 }
 
-/// Runs `request` in a child process under `limits`.
-pub(crate) fn isolate(request: &Request, limits: Limits) -> Isolated {
+/// Runs `request` in a child process of `binary` (this binary, or the base build of a paired
+/// run) under `limits`.
+pub(crate) fn isolate(binary: &Path, request: &Request, limits: Limits) -> Isolated {
     let started = Instant::now();
-    let isolated = Running::spawn(request).and_then(|mut running| match running.watch(limits) {
-        Ok(watched) => running.collect(watched, limits),
-        Err(e) => {
-            end_tree(running.pid);
-            Err(e)
-        }
-    });
+    let isolated =
+        Running::spawn(binary, request).and_then(|mut running| match running.watch(limits) {
+            Ok(watched) => running.collect(watched, limits),
+            Err(e) => {
+                end_tree(running.pid);
+                Err(e)
+            }
+        });
     let mut isolated = isolated.unwrap_or_else(|e| Isolated {
         outcome: Err(Fault {
             status: Status::Crash,
@@ -116,8 +119,8 @@ const STDERR_TAIL: usize = 8192;
 
 impl Running {
     /// Starts `parbench cell` in its own process group and hands it the request.
-    fn spawn(request: &Request) -> io::Result<Self> {
-        let mut child = Command::new(std::env::current_exe()?)
+    fn spawn(binary: &Path, request: &Request) -> io::Result<Self> {
+        let mut child = Command::new(binary)
             .arg(CELL_COMMAND)
             // Its own process group: the whole tree (the cell and its worker processes) can be
             // killed at once.

@@ -8,12 +8,20 @@
 //! overhead share on its own scale (a difference in points: a ratio of shares near zero means
 //! nothing).
 //!
-//! - **Paired**: the differences of the rounds both builds measured, Student's t with one
-//!   degree of freedom less than the pairs. What the machine did between rounds cancels out.
+//! - **Paired**: the median of the rounds' differences, with its distribution-free
+//!   order-statistic interval (the sign test's). Measured here, a busy loop's time jumps
+//!   between two states some 25% apart that last a few hundred milliseconds, so most pairs
+//!   differ by little and some by a state's jump: the differences are a narrow peak with heavy
+//!   tails, where the median and its order statistics keep the peak's precision and a mean
+//!   and Student's t would take the tails' spread. The interval is exact whatever the
+//!   distribution: under no change the two builds' processes are exchangeable (their order
+//!   turns from pair to pair), so the differences are symmetric about zero.
 //! - **Independent** (two separate runs): Welch's t on the two sets of process medians, with
 //!   the Welch–Satterthwaite degrees of freedom.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::stats::{median_ci_rank, sign_test_p};
 
 /// The median of values (sorted here); `None` for none.
 pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
@@ -38,30 +46,25 @@ fn mean_variance(values: &[f64]) -> (f64, f64) {
     (mean, variance)
 }
 
-/// An estimated difference (new minus base, on the compared scale) and its standard error.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Difference {
-    /// The estimate.
-    pub(crate) mean: f64,
-    /// Its standard error; 0 when neither side varied (bytes moved, say): the difference is
-    /// then exact.
-    pub(crate) se: f64,
-    /// Degrees of freedom of its t distribution.
-    pub(crate) df: f64,
+/// An estimated difference, new minus base on the compared scale.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Difference {
+    /// Independent units: a mean difference, its standard error (0 when neither side varied:
+    /// the difference is then exact) and the degrees of freedom of its t distribution.
+    Mean { mean: f64, se: f64, df: f64 },
+    /// Paired units: their differences, sorted.
+    Pairs(Vec<f64>),
 }
 
 impl Difference {
-    /// From pairs' differences; `None` below two pairs (no spread to judge by).
+    /// From pairs' differences; `None` below two pairs.
     pub(crate) fn paired(differences: &[f64]) -> Option<Difference> {
         if differences.len() < 2 {
             return None;
         }
-        let (mean, variance) = mean_variance(differences);
-        Some(Difference {
-            mean,
-            se: (variance / differences.len() as f64).sqrt(),
-            df: differences.len() as f64 - 1.0,
-        })
+        let mut sorted = differences.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Difference::Pairs(sorted))
     }
 
     /// From two independent sets of units (Welch); `None` unless each has two.
@@ -80,34 +83,74 @@ impl Difference {
         } else {
             (base.len() + new.len() - 2) as f64
         };
-        Some(Difference {
+        Some(Difference::Mean {
             mean: mean_n - mean_b,
             se: se2.sqrt(),
             df,
         })
     }
 
+    /// No difference, exactly (nothing on either side).
+    pub(crate) fn none() -> Difference {
+        Difference::Mean {
+            mean: 0.0,
+            se: 0.0,
+            df: 1.0,
+        }
+    }
+
+    /// The estimate: the mean difference, or the median of the pairs'.
+    pub(crate) fn estimate(&self) -> f64 {
+        match self {
+            Difference::Mean { mean, .. } => *mean,
+            Difference::Pairs(sorted) => median(&mut sorted.clone()).unwrap_or(0.0),
+        }
+    }
+
     /// Whether the estimate has a spread, and so takes a share of the family's error rate.
     pub(crate) fn is_noisy(&self) -> bool {
-        self.se > 0.0
+        match self {
+            Difference::Mean { se, .. } => *se > 0.0,
+            Difference::Pairs(sorted) => sorted.first() != sorted.last(),
+        }
     }
 
-    /// The two-sided interval at `level` (0.95 for 95%).
+    /// The two-sided interval at `level` (0.95 for 95%); unbounded when there are too few
+    /// pairs to reach that level at all.
     pub(crate) fn interval(&self, level: f64) -> (f64, f64) {
         if !self.is_noisy() {
-            return (self.mean, self.mean);
+            let e = self.estimate();
+            return (e, e);
         }
-        let half = t_quantile(0.5 + level / 2.0, self.df) * self.se;
-        (self.mean - half, self.mean + half)
+        match self {
+            Difference::Mean { mean, se, df } => {
+                let half = t_quantile(0.5 + level / 2.0, *df) * se;
+                (mean - half, mean + half)
+            }
+            Difference::Pairs(sorted) => {
+                let n = sorted.len();
+                match median_ci_rank(n, level) {
+                    (rank, coverage) if coverage >= level => (sorted[rank - 1], sorted[n - rank]),
+                    _ => (f64::NEG_INFINITY, f64::INFINITY),
+                }
+            }
+        }
     }
 
-    /// The two-sided p-value of "no difference".
+    /// The two-sided p-value of "no difference": Student's t, or the sign test.
     pub(crate) fn p_value(&self) -> f64 {
         if !self.is_noisy() {
-            return if self.mean == 0.0 { 1.0 } else { 0.0 };
+            return if self.estimate() == 0.0 { 1.0 } else { 0.0 };
         }
-        let t = (self.mean / self.se).abs();
-        StudentsT::new(0.0, 1.0, self.df).map_or(f64::NAN, |d| 2.0 * (1.0 - d.cdf(t)))
+        match self {
+            Difference::Mean { mean, se, df } => StudentsT::new(0.0, 1.0, *df)
+                .map_or(f64::NAN, |d| 2.0 * (1.0 - d.cdf((mean / se).abs()))),
+            Difference::Pairs(sorted) => {
+                let above = sorted.iter().filter(|d| **d > 0.0).count();
+                let below = sorted.iter().filter(|d| **d < 0.0).count();
+                sign_test_p(above + below, above.min(below))
+            }
+        }
     }
 }
 
@@ -121,29 +164,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paired_differences_give_the_textbook_interval() {
-        // Differences 1..=5: mean 3, sd sqrt(2.5), se sqrt(0.5); t(0.975, 4) = 2.776445.
-        let d = Difference::paired(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
-        assert_eq!(d.mean, 3.0);
-        assert!((d.se - 0.5f64.sqrt()).abs() < 1e-12);
-        let (lo, hi) = d.interval(0.95);
-        assert!((hi - 3.0 - 2.776_445 * 0.5f64.sqrt()).abs() < 1e-5, "{hi}");
-        assert!((3.0 - lo - (hi - 3.0)).abs() < 1e-12);
-        // t = 3 / sqrt(0.5) = 4.2426 on 4 df: p = 0.01324.
-        assert!((d.p_value() - 0.013_24).abs() < 1e-4, "{}", d.p_value());
+    fn paired_differences_give_the_order_statistic_interval() {
+        // 10 pairs: at 95% the interval runs from the 2nd to the 9th smallest (coverage
+        // 1 - 2 * 11/1024 = 97.9%); at 99.8% only [min, max] (1 - 2/1024 = 99.80%) reaches it.
+        let d = Difference::paired(&[5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 10.0]).unwrap();
+        assert_eq!(d.estimate(), 5.5);
+        assert_eq!(d.interval(0.95), (2.0, 9.0));
+        assert_eq!(d.interval(0.998), (1.0, 10.0));
+        // Beyond what 10 pairs can reach: unbounded.
+        assert_eq!(d.interval(0.999), (f64::NEG_INFINITY, f64::INFINITY));
+        // All 10 above zero: p = 2/1024.
+        assert!((d.p_value() - 2.0 / 1024.0).abs() < 1e-15);
         assert_eq!(Difference::paired(&[1.0]), None);
     }
 
     #[test]
     fn welch_degrees_of_freedom_follow_satterthwaite() {
-        // Equal sizes and variances: df = 2n - 2.
+        // Equal sizes and variances: df = 2n - 2; t(0.975, 4) = 2.776445.
         let d = Difference::independent(&[1.0, 2.0, 3.0], &[2.0, 3.0, 4.0]).unwrap();
-        assert_eq!(d.mean, 1.0);
-        assert!((d.df - 4.0).abs() < 1e-12);
-        assert!((d.se - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        let Difference::Mean { mean, se, df } = d.clone() else {
+            panic!("{d:?}");
+        };
+        assert_eq!(mean, 1.0);
+        assert!((df - 4.0).abs() < 1e-12);
+        assert!((se - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        let (_, hi) = d.interval(0.95);
+        assert!((hi - 1.0 - 2.776_445 * se).abs() < 1e-5, "{hi}");
+        // t = 1 / sqrt(2/3) = 1.2247 on 4 df: p = 0.2879.
+        assert!((d.p_value() - 0.2879).abs() < 1e-4, "{}", d.p_value());
         // One side constant: df = n - 1 of the other.
         let d = Difference::independent(&[5.0, 5.0, 5.0, 5.0], &[1.0, 2.0, 3.0]).unwrap();
-        assert!((d.df - 2.0).abs() < 1e-12);
+        assert!(matches!(d, Difference::Mean { df, .. } if (df - 2.0).abs() < 1e-12));
         assert_eq!(Difference::independent(&[1.0], &[1.0, 2.0]), None);
     }
 

@@ -11,17 +11,23 @@
 //! - *inconclusive*: the interval holds no change and reaches past the threshold: too noisy to
 //!   tell at this threshold.
 //!
-//! **False alarms across many cells** are controlled by Bonferroni: with `m` metrics that vary
-//! between units, every interval is at the level `1 - alpha / m` (alpha 5% by default), so all
-//! of them hold at once with probability at least `1 - alpha`, and a comparison of a build with
-//! itself flags anything at most one time in twenty. A metric that did not vary on either side
-//! (bytes moved, mostly) is exact and takes no share.
+//! **False alarms across many cells** are controlled family-wise: a build compared with itself
+//! fails the gate with probability at most `alpha` (5% by default), however many cells.
 //!
-//! In a **paired** run (both files from one `parbench compare --base-bin` run) a cell's pairs
-//! are its rounds; a cell flagged as a regression was measured once more in a confirmation, and
-//! its regression stands only when the confirmation, on its own rounds, says so too (at the
-//! level `1 - alpha / m'`, `m'` the metrics re-measured). See the `estimate` module for the
-//! statistics.
+//! - **Independent runs** (two results directories measured apart): Bonferroni. With `m`
+//!   metrics that vary between processes, every interval is at the level `1 - alpha / m`, so
+//!   all of them hold at once with probability at least `1 - alpha`.
+//! - **A paired run** (both directories from one `parbench compare --base-bin` run, where a
+//!   cell's rounds are its pairs) decides in two stages. Its first rounds *screen* every metric
+//!   at the level `1 - 0.002` on its own ([`SCREEN`], asv's `p < 0.002`); the cells screened as
+//!   regressed are measured again in fresh rounds, and a regression stands only when those
+//!   rounds alone find it, at `1 - alpha / m'` over the `m'` metrics re-measured. The fresh
+//!   rounds are independent of the screening, so the family-wise bound holds whatever the
+//!   screening let through, and the screening's own level costs no power at the end: a paired
+//!   gate is far more sensitive than Bonferroni over every metric of every cell.
+//!
+//! A metric that did not vary on either side (bytes moved, mostly) is exact and takes no share.
+//! See the `estimate` module for the statistics.
 
 mod estimate;
 mod render;
@@ -35,10 +41,37 @@ use crate::format::{bytes, duration, percent};
 use crate::{Cell, Machine, Results, Sample, Status, Thresholds};
 
 pub use render::{markdown, terminal, MARKER};
+pub(crate) use render::{preamble, tally};
+
+/// `compare.html`: what the comparison concludes, a forest plot per metric (each cell's change
+/// and interval against the threshold band) and every cell's figures side by side; one
+/// self-contained page.
+///
+/// # Errors
+///
+/// When a chart cannot be drawn.
+///
+/// ```
+/// use parbench_reports::compare::{compare, html, Options};
+/// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+/// let page = html(&compare(&results, &results, &Options::default())?)?;
+/// assert!(page.contains("parbench compare: no regression"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn html(comparison: &Comparison) -> Result<String, crate::ReportError> {
+    crate::html::compare::page(comparison).map_err(|source| crate::ReportError::Serialize {
+        format: "HTML",
+        source,
+    })
+}
 
 /// The family-wise error rate by default: the chance that comparing a build with itself flags
 /// anything.
 pub const ALPHA: f64 = 0.05;
+
+/// The per-metric level of a paired run's screening (asv's `p < 0.002`): what its first rounds
+/// flag for a second measurement.
+pub const SCREEN: f64 = 0.002;
 
 /// What is compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -338,6 +371,9 @@ pub struct Row {
     pub low: Option<f64>,
     /// The upper end.
     pub high: Option<f64>,
+    /// The interval's level: `1 - alpha / m` where it decided a regression, the screening's
+    /// `1 - 0.002` in a paired run's first rounds.
+    pub level: f64,
     /// The two-sided p-value of no change (unadjusted).
     pub p_value: Option<f64>,
     /// Units the estimate rests on: pairs in a paired run, else the fewer processes of the two
@@ -392,10 +428,9 @@ pub struct Comparison {
     pub suite: String,
     /// The family-wise error rate.
     pub alpha: f64,
-    /// The metrics that varied, among which `alpha` is shared.
+    /// The metrics that varied: among which `alpha` is shared (independent runs), or which the
+    /// first rounds screened (a paired run).
     pub tests: usize,
-    /// The level of every interval: `1 - alpha / tests`.
-    pub level: f64,
     /// The thresholds.
     pub thresholds: Thresholds,
     /// How the machines differ, when the comparison was forced across machines.
@@ -507,6 +542,39 @@ pub fn compare(
     new: &Results,
     options: &Options,
 ) -> Result<Comparison, CompareError> {
+    compare_in(base, new, options, false)
+}
+
+/// The cells a paired run's first rounds flag as regressed, at the screening level
+/// ([`SCREEN`]): what the run measures once more before a regression stands. Empty for
+/// independent runs, which cannot be measured again.
+///
+/// # Errors
+///
+/// As [`compare`].
+pub fn screen(
+    base: &Results,
+    new: &Results,
+    options: &Options,
+) -> Result<Vec<String>, CompareError> {
+    let comparison = compare_in(base, new, options, true)?;
+    let mut cells: Vec<String> = comparison
+        .rows
+        .into_iter()
+        .filter(|r| comparison.mode == Mode::Paired && r.verdict == Verdict::Regression)
+        .map(|r| r.cell)
+        .collect();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// [`compare`], or with `screening` a paired run's first rounds' verdicts as they are.
+fn compare_in(
+    base: &Results,
+    new: &Results,
+    options: &Options,
+    screening_only: bool,
+) -> Result<Comparison, CompareError> {
     let other_machine = machine_differences(&base.machine, &new.machine);
     if !other_machine.is_empty() && !options.allow_other_machine {
         return Err(CompareError::OtherMachine(other_machine));
@@ -565,45 +633,68 @@ pub fn compare(
     let judge = Judge {
         tests: &tests,
         thresholds: &options.thresholds,
-        alpha: options.alpha,
     };
-    let (pooled, level, noisy) = judge.verdicts(&|_| true, &|_| true);
-    let (verdicts, confirmation) = match confirmation_round {
-        None => (pooled, None),
-        Some(round) => {
-            let (first, _, _) = judge.verdicts(&|_| true, &|r| r < round);
-            let flagged: Vec<bool> = first.iter().map(|v| *v == Verdict::Regression).collect();
-            let (second, _, _) = judge.verdicts(&|i| flagged[i], &|r| r >= round);
-            let mut confirmed = 0;
-            let verdicts = pooled
+    let (decisions, confirmation, screened) = match mode {
+        Mode::Independent => {
+            let (decisions, noisy) =
+                judge.decide(&|_| true, &|_| true, Level::Family(options.alpha));
+            (decisions, None, noisy)
+        }
+        Mode::Paired => {
+            let first = |r: u32| confirmation_round.is_none_or(|c| r < c);
+            let (screening, noisy) = judge.decide(&|_| true, &first, Level::Each(SCREEN));
+            let flagged: Vec<bool> = screening
                 .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    if flagged[i] && second[i] == Verdict::Regression {
-                        confirmed += 1;
-                        Verdict::Regression
-                    } else if v == Verdict::Regression {
-                        Verdict::Inconclusive
-                    } else {
-                        v
-                    }
-                })
+                .map(|d| d.verdict == Verdict::Regression)
                 .collect();
-            let flagged = flagged.iter().filter(|f| **f).count();
-            (
-                verdicts,
-                Some(Confirmation {
-                    round,
-                    flagged,
-                    confirmed,
-                }),
-            )
+            match confirmation_round {
+                None if screening_only => (screening, None, noisy),
+                None => (judge.unconfirmed(screening, None), None, noisy),
+                Some(round) => {
+                    let remeasured = |i: usize| flagged[i] && tests[i].has_units_from(round);
+                    let (second, _) =
+                        judge.decide(&remeasured, &|r| r >= round, Level::Family(options.alpha));
+                    let total = (0..tests.len()).filter(|&i| remeasured(i)).count();
+                    let mut confirmed = 0;
+                    let decisions = screening
+                        .into_iter()
+                        .zip(second)
+                        .enumerate()
+                        .map(|(i, (first, second))| {
+                            if !remeasured(i) {
+                                return judge.unconfirmed(vec![first], Some(round)).remove(0);
+                            }
+                            let stands = second.verdict == Verdict::Regression;
+                            confirmed += usize::from(stands);
+                            Decision {
+                                note: Some(if stands {
+                                    "confirmed by a second measurement".to_owned()
+                                } else {
+                                    "flagged by the first rounds, not confirmed by the second \
+                                     measurement"
+                                        .to_owned()
+                                }),
+                                ..second
+                            }
+                        })
+                        .collect();
+                    (
+                        decisions,
+                        Some(Confirmation {
+                            round,
+                            flagged: total,
+                            confirmed,
+                        }),
+                        noisy,
+                    )
+                }
+            }
         }
     };
     let rows = tests
         .iter()
-        .zip(verdicts)
-        .map(|(test, verdict)| test.row(verdict, level, &options.thresholds, confirmation_round))
+        .zip(decisions)
+        .map(|(test, decision)| test.row(decision, &options.thresholds))
         .collect();
     Ok(Comparison {
         mode,
@@ -611,8 +702,7 @@ pub fn compare(
         new: Side::of(new),
         suite: new.suite.name.clone(),
         alpha: options.alpha,
-        tests: noisy,
-        level,
+        tests: screened,
         thresholds: options.thresholds,
         other_machine,
         only_base,
@@ -721,11 +811,7 @@ impl<'a> Test<'a> {
             let zero = |units: &BTreeMap<u32, f64>| units.values().all(|v| *v <= 0.0);
             if zero(&base) && zero(&new) && !base.is_empty() && !new.is_empty() {
                 // Nothing on either side (bytes of an in-process strategy): exactly unchanged.
-                return Some(Difference {
-                    mean: 0.0,
-                    se: 0.0,
-                    df: 1.0,
-                });
+                return Some(Difference::none());
             }
             if base.values().chain(new.values()).any(|v| *v <= 0.0) {
                 return None;
@@ -762,52 +848,57 @@ impl<'a> Test<'a> {
         })
     }
 
-    fn row(
-        &self,
-        verdict: Verdict,
-        level: f64,
-        thresholds: &Thresholds,
-        confirmation_round: Option<u32>,
-    ) -> Row {
-        let difference = self.difference(&|_| true);
+    /// Whether the new side has units from `round` on: whether a confirmation re-measured it.
+    fn has_units_from(&self, round: u32) -> bool {
+        self.units
+            .as_ref()
+            .is_some_and(|(_, new)| new.keys().any(|k| *k >= round))
+    }
+
+    /// Units the estimate rests on: pairs in a paired run, else the fewer processes of the two
+    /// sides.
+    fn unit_count(&self, keep: &dyn Fn(u32) -> bool) -> usize {
+        match (&self.units, self.mode) {
+            (Some((b, n)), Mode::Paired) => {
+                n.keys().filter(|k| keep(**k) && b.contains_key(k)).count()
+            }
+            (Some((b, n)), Mode::Independent) => b.len().min(n.len()),
+            (None, _) => 0,
+        }
+    }
+
+    fn row(&self, decision: Decision, thresholds: &Thresholds) -> Row {
         let to_change = |d: f64| match self.metric.scale() {
             Scale::Ratio => d.exp() - 1.0,
             Scale::Points => d,
         };
-        let interval = difference.map(|d| d.interval(level));
+        let difference = decision.difference;
+        let interval = difference
+            .as_ref()
+            .map(|d| d.interval(decision.level))
+            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
         let (base, new) = match &self.units {
             Some((b, n)) => (self.figure(b), self.figure(n)),
             None => (None, None),
         };
-        let units = match (&self.units, self.mode) {
-            (Some((b, n)), Mode::Paired) => n.keys().filter(|k| b.contains_key(k)).count(),
-            (Some((b, n)), Mode::Independent) => b.len().min(n.len()),
-            (None, _) => 0,
-        };
-        let note = self.missing.clone().or_else(|| {
-            if difference.is_none() {
-                return Some(match self.mode {
+        let note = self
+            .missing
+            .clone()
+            .or(decision.note)
+            .or_else(|| match &difference {
+                None => Some(match self.mode {
                     Mode::Paired => "fewer than 2 pairs: no interval".to_owned(),
                     Mode::Independent => {
                         "fewer than 2 processes on a side: no interval across processes".to_owned()
                     }
-                });
-            }
-            let remeasured = confirmation_round.is_some_and(|round| {
-                self.units
-                    .as_ref()
-                    .is_some_and(|(_, n)| n.keys().any(|k| *k >= round))
+                }),
+                Some(_) if interval.is_none() => Some(format!(
+                    "{} pairs are too few for an interval at {:.3}%",
+                    decision.units,
+                    100.0 * decision.level
+                )),
+                Some(_) => None,
             });
-            match verdict {
-                Verdict::Regression if remeasured => {
-                    Some("confirmed by a second measurement".to_owned())
-                }
-                Verdict::Inconclusive if remeasured => {
-                    Some("re-measured: not confirmed by the second measurement".to_owned())
-                }
-                _ => None,
-            }
-        });
         Row {
             cell: self.new.id.clone(),
             workload: self.new.workload.clone(),
@@ -815,34 +906,53 @@ impl<'a> Test<'a> {
             metric: self.metric,
             base,
             new,
-            change: difference.map(|d| to_change(d.mean)),
+            change: difference.as_ref().map(|d| to_change(d.estimate())),
             low: interval.map(|(lo, _)| to_change(lo)),
             high: interval.map(|(_, hi)| to_change(hi)),
-            p_value: difference.map(|d| d.p_value()),
-            units,
+            level: decision.level,
+            p_value: difference.as_ref().map(Difference::p_value),
+            units: decision.units,
             threshold: self.metric.threshold(thresholds),
-            verdict,
+            verdict: decision.verdict,
             note,
         }
     }
+}
+
+/// The level a set of verdicts is reached at.
+#[derive(Clone, Copy, Debug)]
+enum Level {
+    /// Family-wise: `1 - alpha / m` for each of the `m` tests that vary (Bonferroni).
+    Family(f64),
+    /// `1 - a` for each test on its own.
+    Each(f64),
+}
+
+/// What was decided of one test: its verdict, the estimate and level behind it.
+#[derive(Clone, Debug)]
+struct Decision {
+    verdict: Verdict,
+    difference: Option<Difference>,
+    level: f64,
+    units: usize,
+    note: Option<String>,
 }
 
 /// Verdicts over a family of tests.
 struct Judge<'a> {
     tests: &'a [Test<'a>],
     thresholds: &'a Thresholds,
-    alpha: f64,
 }
 
 impl Judge<'_> {
-    /// The verdict of each test (those `test` leaves out are *unchanged*), from the units
-    /// `unit` keeps, at the Bonferroni level of the tests that vary; with that level and their
-    /// number.
-    fn verdicts(
+    /// The decision of each test (those `test` leaves out are *unchanged*, with no estimate)
+    /// from the units `unit` keeps, at `level`; with the number of tests that varied.
+    fn decide(
         &self,
         test: &dyn Fn(usize) -> bool,
         unit: &dyn Fn(u32) -> bool,
-    ) -> (Vec<Verdict>, f64, usize) {
+        level: Level,
+    ) -> (Vec<Decision>, usize) {
         let differences: Vec<Option<Difference>> = self
             .tests
             .iter()
@@ -854,28 +964,62 @@ impl Judge<'_> {
             .flatten()
             .filter(|d| d.is_noisy())
             .count();
-        let level = 1.0 - self.alpha / noisy.max(1) as f64;
-        let verdicts = self
+        let level = match level {
+            Level::Family(alpha) => 1.0 - alpha / noisy.max(1) as f64,
+            Level::Each(a) => 1.0 - a,
+        };
+        let decisions = self
             .tests
             .iter()
-            .zip(&differences)
+            .zip(differences)
             .enumerate()
-            .map(|(i, (t, d))| match d {
-                _ if t.units.is_none() && t.new_failure => Verdict::Failed,
-                _ if !test(i) => Verdict::Unchanged,
-                None => Verdict::Inconclusive,
-                Some(d) => {
-                    let (low, high) = d.interval(level);
-                    let threshold = t.metric.threshold(self.thresholds);
-                    let band = match t.metric.scale() {
-                        Scale::Ratio => threshold.ln_1p(),
-                        Scale::Points => threshold,
-                    };
-                    Verdict::of_interval(low, high, band)
+            .map(|(i, (t, difference))| {
+                let verdict = match &difference {
+                    _ if t.units.is_none() && t.new_failure => Verdict::Failed,
+                    _ if !test(i) => Verdict::Unchanged,
+                    None => Verdict::Inconclusive,
+                    Some(d) => {
+                        let (low, high) = d.interval(level);
+                        let threshold = t.metric.threshold(self.thresholds);
+                        let band = match t.metric.scale() {
+                            Scale::Ratio => threshold.ln_1p(),
+                            Scale::Points => threshold,
+                        };
+                        Verdict::of_interval(low, high, band)
+                    }
+                };
+                Decision {
+                    verdict,
+                    difference,
+                    level,
+                    units: t.unit_count(unit),
+                    note: None,
                 }
             })
             .collect();
-        (verdicts, level, noisy)
+        (decisions, noisy)
+    }
+
+    /// Screening decisions as final ones: a regression the screening found stands only once a
+    /// confirmation finds it too, so one never re-measured is inconclusive.
+    fn unconfirmed(&self, decisions: Vec<Decision>, confirmation: Option<u32>) -> Vec<Decision> {
+        decisions
+            .into_iter()
+            .map(|d| match d.verdict {
+                Verdict::Regression => Decision {
+                    verdict: Verdict::Inconclusive,
+                    note: Some(match confirmation {
+                        Some(round) => format!(
+                            "flagged by the first rounds, not re-measured from round {round}"
+                        ),
+                        None => "flagged by the first rounds; the run measured no confirmation"
+                            .to_owned(),
+                    }),
+                    ..d
+                },
+                _ => d,
+            })
+            .collect()
     }
 }
 

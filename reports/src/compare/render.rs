@@ -31,7 +31,7 @@ fn trim(value: f64) -> String {
 }
 
 /// What the verdicts add up to: `1 regression, 2 inconclusive, 40 unchanged`.
-fn tally(comparison: &Comparison) -> String {
+pub(crate) fn tally(comparison: &Comparison) -> String {
     let parts: Vec<String> = [
         (Verdict::Failed, "failed", "failed"),
         (Verdict::Regression, "regression", "regressions"),
@@ -49,7 +49,7 @@ fn tally(comparison: &Comparison) -> String {
 }
 
 /// The sentences every output opens with: what was compared, how, and what it found.
-fn preamble(comparison: &Comparison) -> Vec<String> {
+pub(crate) fn preamble(comparison: &Comparison) -> Vec<String> {
     let c = comparison;
     let cells = {
         let mut ids: Vec<&str> = c.rows.iter().map(|r| r.cell.as_str()).collect();
@@ -69,14 +69,25 @@ fn preamble(comparison: &Comparison) -> Vec<String> {
             c.base.label(),
             c.new.label()
         ),
-        format!(
-            "every interval at {:.2}%: alpha {} shared among the {} metrics that varied \
-             (Bonferroni); thresholds {}",
-            100.0 * c.level,
-            trim(c.alpha),
-            c.tests,
-            thresholds(c)
-        ),
+        match c.mode {
+            Mode::Independent => format!(
+                "every interval at {:.2}%: alpha {} shared among the {} metrics that varied \
+                 (Bonferroni); thresholds {}",
+                100.0 * (1.0 - c.alpha / c.tests.max(1) as f64),
+                trim(c.alpha),
+                c.tests,
+                thresholds(c)
+            ),
+            Mode::Paired => format!(
+                "the first rounds screen each of the {} metrics that varied at {}%; a regression \
+                 stands only when a second measurement finds it at alpha {} over what it \
+                 re-measured; thresholds {}",
+                c.tests,
+                trim(100.0 * (1.0 - super::SCREEN)),
+                trim(c.alpha),
+                thresholds(c)
+            ),
+        },
     ];
     if let Some(confirmation) = &c.confirmation {
         lines.push(format!(

@@ -288,6 +288,7 @@ type RowChart<'a, 'b> =
 /// The set-up bar charts and box plots share: a row per label, top to bottom, over `x`, its
 /// axes and grid drawn; `marks` then draws row `i` at y = `count - 1 - i`.
 fn row_chart(
+    width: u32,
     labels: &[&str],
     x: std::ops::Range<f64>,
     x_desc: &str,
@@ -297,7 +298,7 @@ fn row_chart(
     let height = (60 + 28 * count as u32).max(140);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
@@ -348,7 +349,7 @@ pub(crate) fn bars(x_desc: &str, rows: &[Bar]) -> Result<String, ChartError> {
     let pad = (high - low) * 0.06;
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     let x = (low - if low < 0.0 { pad } else { 0.0 })..high + pad;
-    row_chart(&labels, x, x_desc, |chart, count| {
+    row_chart(WIDTH, &labels, x, x_desc, |chart, count| {
         for (i, row) in rows.iter().enumerate() {
             let y = (count - 1 - i) as f64;
             let mut start = 0.0;
@@ -385,7 +386,7 @@ pub(crate) fn boxes(rows: &[Distribution]) -> Result<String, ChartError> {
     let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     let x = 0.0..(max / unit.ns * 1.06).max(1e-9);
     let x_desc = format!("run time ({})", unit.name);
-    row_chart(&labels, x, &x_desc, |chart, count| {
+    row_chart(WIDTH, &labels, x, &x_desc, |chart, count| {
         for (i, row) in rows.iter().enumerate() {
             let y = (count - 1 - i) as f64;
             let mut sorted: Vec<f64> = row.values.iter().map(|v| v / unit.ns).collect();
@@ -547,4 +548,64 @@ mod tests {
         .unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("#16A34A") || svg.contains("#16a34a"));
     }
+}
+
+/// One row of a forest plot: a change and its interval.
+#[derive(Debug, Clone)]
+pub(crate) struct Interval {
+    pub label: String,
+    /// The change (new over base minus one, or points), times 100.
+    pub change: f64,
+    pub low: f64,
+    pub high: f64,
+    pub colour: RGBColor,
+}
+
+/// A forest plot: a row per cell, its change as a dot on its interval, against the threshold
+/// band `±band` (shaded) and no change (the line at 0). Intervals reaching past the chart's edge
+/// are cut there, with an arrowhead.
+pub(crate) fn forest(rows: &[Interval], band: f64, x_desc: &str) -> Result<String, ChartError> {
+    // Wide enough for the band and the changes, at most 4 bands either way: an interval wider
+    // than that says "too noisy" whatever its ends.
+    let reach = rows
+        .iter()
+        .flat_map(|r| [r.low.abs(), r.high.abs(), r.change.abs()])
+        .filter(|v| v.is_finite())
+        .fold(band * 1.5, f64::max)
+        .min(band * 4.0)
+        * 1.08;
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    row_chart(2 * WIDTH, &labels, -reach..reach, x_desc, |chart, count| {
+        let top = count as f64 - 0.5;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(-band, -0.5), (band, top)],
+            RGBColor(34, 197, 94).mix(0.12).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, -0.5), (0.0, top)],
+            AXIS.stroke_width(1),
+        )))?;
+        for (i, row) in rows.iter().enumerate() {
+            let y = (count - 1 - i) as f64;
+            let clip = |v: f64| v.clamp(-reach, reach);
+            let (lo, hi) = (clip(row.low), clip(row.high));
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(lo, y), (hi, y)],
+                row.colour.stroke_width(2),
+            )))?;
+            for (end, cut) in [(lo, row.low < -reach), (hi, row.high > reach)] {
+                let size = if cut { 0.3 } else { 0.18 };
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(end, y - size), (end, y + size)],
+                    row.colour.stroke_width(if cut { 3 } else { 1 }),
+                )))?;
+            }
+            chart.draw_series(std::iter::once(Circle::new(
+                (clip(row.change), y),
+                4,
+                row.colour.filled(),
+            )))?;
+        }
+        Ok(())
+    })
 }

@@ -2,6 +2,7 @@
 //! answers, per workload, which strategy wins on this machine and why.
 
 mod charts;
+pub(crate) mod compare;
 
 use std::fmt::Write as _;
 
@@ -38,7 +39,7 @@ impl Writer for Html {
     }
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { --ink: #0f172a; --muted: #475569; --line: #e2e8f0; --panel: #f8fafc; --accent: #2563eb; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }
@@ -863,7 +864,7 @@ pub(crate) fn anchor(id: &str) -> String {
 }
 
 /// Text safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -18,6 +18,30 @@ use crate::{
 /// The variable the calibration publishes: loop iterations per millisecond.
 pub const ITERS_PER_MS: &str = "spin.iters_per_ms";
 
+/// A test hook of the regression gate: an environment variable that makes every `spin` task
+/// do this fraction more work (`0.05` is 5%), a known slowdown for the gate to find. Unset in
+/// any real measurement.
+pub const SLOWDOWN_VAR: &str = "PARBENCH_TEST_SPIN_SLOWDOWN";
+
+/// The slowdown [`SLOWDOWN_VAR`] asks for: 0 when it is unset.
+fn injected_slowdown() -> Result<f64, WorkloadError> {
+    let Some(text) = std::env::var_os(SLOWDOWN_VAR) else {
+        return Ok(0.0);
+    };
+    let text = text.to_string_lossy();
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=10.0).contains(f))
+        .ok_or_else(|| WorkloadError::Invalid {
+            workload: SPEC.name.to_owned(),
+            message: format!(
+                "{SLOWDOWN_VAR}=`{text}`: not a fraction of extra work between 0 and 10 (0.05 \
+                 is 5%)"
+            ),
+        })
+}
+
 /// Registration of `spin`.
 pub const SPEC: WorkloadSpec = WorkloadSpec {
     name: "spin",
@@ -66,10 +90,16 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         .parse()
         .map_err(|_| missing())?;
     let ns = params.int("ns_per_item");
+    let iters = (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64;
+    let slowdown = injected_slowdown()?;
     Ok(Arc::new(Spin {
         scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
         ns_per_item: ns,
-        iters_per_item: (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64,
+        iters_per_item: if slowdown > 0.0 {
+            (iters as f64 * (1.0 + slowdown)).round() as u64
+        } else {
+            iters
+        },
     }))
 }
 

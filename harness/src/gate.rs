@@ -1,0 +1,291 @@
+//! `parbench compare`: the regression gate's command. It reads two results directories — or
+//! measures two builds side by side first (`--base-bin`, `--base-rev`) — compares them with
+//! [`parbench_reports::compare`] and writes what it found: the terminal's table,
+//! `compare.md` (also to `$GITHUB_STEP_SUMMARY`), `compare.json` and `compare.html`.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use parbench_reports::compare::{self, Comparison, Options};
+use parbench_reports::{write_file_atomically, Results, Thresholds};
+
+use crate::error::Error;
+use crate::observer::{Observer, PassSummary, Plan, Progress, RunSummary};
+use crate::options::{ProfileScope, RunOptions};
+use crate::runner::{run_paired, Baseline};
+use crate::suite::Suite;
+
+/// What `parbench compare` was asked, besides what to compare.
+#[derive(Debug, Clone)]
+pub(crate) struct GateOptions {
+    /// `--threshold METRIC=VALUE`, over the suite's `[gate]`.
+    pub thresholds: Vec<String>,
+    /// The family-wise error rate.
+    pub alpha: f64,
+    /// `--allow-other-machine`.
+    pub allow_other_machine: bool,
+    /// `--common-only`.
+    pub common_only: bool,
+    /// `--all`: every row in the terminal.
+    pub all: bool,
+    /// Where the comparison's files go (and, in a paired run, both builds' results).
+    pub out: PathBuf,
+}
+
+impl GateOptions {
+    /// The comparison's options: the suite's thresholds (`[gate]`, else the defaults), then
+    /// the flags'.
+    fn options(&self, suite: Option<Thresholds>) -> Result<Options, Error> {
+        let mut thresholds = suite.unwrap_or_default();
+        for assignment in &self.thresholds {
+            compare::set_threshold(&mut thresholds, assignment)
+                .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(Error::Usage(format!(
+                "--alpha {}: must lie between 0 and 1 (0.05 is 5%)",
+                self.alpha
+            )));
+        }
+        Ok(Options {
+            thresholds,
+            alpha: self.alpha,
+            allow_other_machine: self.allow_other_machine,
+            common_only: self.common_only,
+        })
+    }
+}
+
+/// Reads the results of a directory (or of a `results.json` given directly).
+fn read(dir: &Path) -> Result<Results, Error> {
+    let file = if dir.is_dir() {
+        dir.join("results.json")
+    } else {
+        dir.to_owned()
+    };
+    parbench_reports::read(&file).map_err(Error::Results)
+}
+
+/// `parbench compare BASE NEW`: compares two results directories; returns the exit code.
+pub(crate) fn compare_dirs(base: &Path, new: &Path, gate: &GateOptions) -> Result<u8, Error> {
+    let (base_results, new_results) = (read(base)?, read(new)?);
+    let options = gate.options(new_results.suite.gate)?;
+    let mut comparison = compare::compare(&base_results, &new_results, &options)?;
+    comparison.base.dir = Some(base.display().to_string());
+    comparison.new.dir = Some(new.display().to_string());
+    report(&comparison, gate)
+}
+
+/// Prints the comparison, writes its files and returns the gate's exit code.
+fn report(comparison: &Comparison, gate: &GateOptions) -> Result<u8, Error> {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) ends the printing, not the gate: the files are still written.
+    let _ = write!(out, "{}", compare::terminal(comparison, gate.all));
+    fs::create_dir_all(&gate.out).map_err(|source| Error::OutputDir {
+        path: gate.out.clone(),
+        source,
+    })?;
+    let markdown = compare::markdown(comparison);
+    let files = [
+        ("compare.md", markdown.clone().into_bytes()),
+        ("compare.json", comparison.to_json()),
+        ("compare.html", compare::html(comparison)?.into_bytes()),
+    ];
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let _writing = crate::interrupt::writing();
+        let path = gate.out.join(name);
+        write_file_atomically(&path, &bytes)?;
+        written.push(path);
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        // GitHub's job summary: appended to, as every step does.
+        let appended = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut f| f.write_all(markdown.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "warning: GITHUB_STEP_SUMMARY {}: {e}",
+                Path::new(&summary).display()
+            );
+        }
+    }
+    let _ = writeln!(out);
+    for file in written {
+        let _ = writeln!(out, "{}", file.display());
+    }
+    Ok(comparison.exit_code())
+}
+
+/// The cells a paired run's first rounds flag as regressed: what it measures once more.
+fn flagged(base: &Results, new: &Results, options: &Options) -> Vec<String> {
+    compare::screen(base, new, options).unwrap_or_default()
+}
+
+/// Where a paired run's base build comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum BaseBuild {
+    /// `--base-bin`: a binary built already.
+    Binary(PathBuf),
+    /// `--base-rev`: a git revision, built here in a temporary worktree.
+    Revision(String),
+}
+
+/// `parbench compare --base-bin|--base-rev [SUITE]`: measures both builds side by side, then
+/// compares them; returns the exit code.
+pub(crate) fn compare_paired(
+    suite: &Suite,
+    base: &BaseBuild,
+    run: &RunOptions,
+    gate: &GateOptions,
+) -> Result<u8, Error> {
+    let (built, commit) = match base {
+        BaseBuild::Binary(path) => {
+            if !path.is_file() {
+                return Err(Error::Usage(format!(
+                    "--base-bin {}: no such file",
+                    path.display()
+                )));
+            }
+            (path.clone(), None)
+        }
+        BaseBuild::Revision(rev) => {
+            let (binary, commit) = build_revision(rev)?;
+            (binary, Some(commit))
+        }
+    };
+    // Both builds run from fresh copies side by side: a binary the linker wrote and one copied
+    // afterwards hold different resident pages, which the memory metric would report.
+    let bin = gate.out.join("bin");
+    fs::create_dir_all(&bin).map_err(|source| Error::OutputDir {
+        path: bin.clone(),
+        source,
+    })?;
+    let this = std::env::current_exe().map_err(Error::CurrentExe)?;
+    let name = this.file_name().map_or_else(
+        || "parbench".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let copy = |from: &Path, side: &str| -> Result<PathBuf, Error> {
+        let to = bin.join(format!("{side}-{name}"));
+        // A running copy of an earlier gate cannot be overwritten in place: replace it.
+        let _ = fs::remove_file(&to);
+        fs::copy(from, &to).map_err(|e| {
+            Error::BaseBuild(format!(
+                "copying {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+        Ok(to)
+    };
+    let binary = copy(&built, "base")?;
+    let this_binary = copy(&this, "new")?;
+    let mut options = run.clone();
+    options.out = gate.out.join("new");
+    options.profile = ProfileScope::None;
+    let compare_options = gate.options(suite.gate)?;
+    let recheck = |base: &Results, new: &Results| flagged(base, new, &compare_options);
+    let baseline = Baseline {
+        binary,
+        this_binary: Some(this_binary),
+        commit,
+        out: gate.out.join("base"),
+        recheck: &recheck,
+    };
+    let mut terminal = Progressing(crate::terminal::Terminal::default());
+    run_paired(suite, &options, &baseline, &mut terminal)?;
+    compare_dirs(&baseline.out, &options.out, gate)
+}
+
+/// The terminal's observer without its closing tables: the comparison follows instead.
+struct Progressing(crate::terminal::Terminal);
+
+impl Observer for Progressing {
+    fn run_started(&mut self, plan: &Plan<'_>) {
+        self.0.run_started(plan);
+    }
+    fn preparing(&mut self, bucket: &str) {
+        self.0.preparing(bucket);
+    }
+    fn pass_started(&mut self, progress: &Progress) {
+        self.0.pass_started(progress);
+    }
+    fn cell_started(&mut self, id: &str, progress: &Progress) {
+        self.0.cell_started(id, progress);
+    }
+    fn cell_finished(&mut self, cell: &parbench_reports::Cell, progress: &Progress) {
+        self.0.cell_finished(cell, progress);
+    }
+    fn pass_finished(&mut self, summary: &PassSummary) {
+        self.0.pass_finished(summary);
+    }
+    fn warning(&mut self, message: &str) {
+        self.0.warning(message);
+    }
+    fn run_finished(&mut self, _results: &Results, _summary: &RunSummary) {}
+}
+
+/// Builds `rev` in a temporary git worktree (`cargo build --release`, the binary named as this
+/// one, in a target directory of its own kept between gates); returns the binary and the
+/// commit.
+fn build_revision(rev: &str) -> Result<(PathBuf, String), Error> {
+    let git = |args: &[&str]| -> Result<String, Error> {
+        let output = Command::new("git")
+            .args(args)
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::BaseBuild(format!("git {}: {e}", args.join(" "))))?;
+        if !output.status.success() {
+            return Err(Error::BaseBuild(format!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")])
+        .map_err(|e| Error::Usage(format!("--base-rev {rev}: {e}")))?;
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
+    let exe = std::env::current_exe().map_err(Error::CurrentExe)?;
+    let name = exe
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("parbench")
+        .to_owned();
+    let worktree = tempfile::Builder::new()
+        .prefix("parbench-base-")
+        .tempdir()
+        .map_err(|e| Error::BaseBuild(format!("a temporary directory: {e}")))?;
+    let tree = worktree.path().join("tree");
+    let tree_text = tree.display().to_string();
+    git(&["worktree", "add", "--detach", &tree_text, &commit])?;
+    // The base's own target directory, kept between runs so a second gate builds it quickly.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| top.join("target"), PathBuf::from)
+        .join("parbench-base");
+    eprintln!("building the base build {commit} (cargo build --release --bin {name})");
+    let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--bin", &name])
+        .current_dir(&tree)
+        .env("CARGO_TARGET_DIR", &target)
+        .stdout(Stdio::null())
+        .status();
+    let removed = git(&["worktree", "remove", "--force", &tree_text]);
+    match built {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            return Err(Error::BaseBuild(format!(
+                "cargo build of {commit} failed ({status})"
+            )))
+        }
+        Err(e) => return Err(Error::BaseBuild(format!("cargo: {e}"))),
+    }
+    removed?;
+    Ok((target.join("release").join(&name), commit))
+}
