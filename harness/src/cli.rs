@@ -56,6 +56,20 @@ pub(crate) enum Command {
     },
     /// List every workload and strategy with its parameters.
     List,
+    /// Export a run's figures for a dashboard: bencher's metric format (`bencher`, for
+    /// `bencher run --adapter json`) or github-action-benchmark's `customSmallerIsBetter`
+    /// (`github-action-benchmark`).
+    Export {
+        /// The output directory of a run.
+        #[arg(default_value = "target/parbench/latest")]
+        dir: PathBuf,
+        /// `bencher` or `github-action-benchmark`.
+        #[arg(long)]
+        format: String,
+        /// The file to write (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// The regression gate: compare two results directories (BASE NEW), or measure two builds
     /// side by side and compare them (--base-bin or --base-rev, with an optional SUITE). Every
     /// metric of every cell gets a verdict: regression, improvement, unchanged or
@@ -236,6 +250,25 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
         }
         Command::Cell => {
             crate::cell::child::serve(plugins).map_err(Error::Cell)?;
+            Ok(0)
+        }
+        Command::Export { dir, format, out } => {
+            let format = parbench_reports::export::Format::parse(&format).map_err(Error::Usage)?;
+            let results = crate::gate::read(&dir)?;
+            let mut json =
+                serde_json::to_vec_pretty(&parbench_reports::export::export(&results, format))
+                    .unwrap_or_default();
+            json.push(b'\n');
+            match out {
+                Some(path) => {
+                    parbench_reports::write_file_atomically(&path, &json)?;
+                    println!("{}", path.display());
+                }
+                None => {
+                    use std::io::Write as _;
+                    let _ = std::io::stdout().lock().write_all(&json);
+                }
+            }
             Ok(0)
         }
         Command::Compare {

@@ -59,7 +59,7 @@ impl GateOptions {
 }
 
 /// Reads the results of a directory (or of a `results.json` given directly).
-fn read(dir: &Path) -> Result<Results, Error> {
+pub(crate) fn read(dir: &Path) -> Result<Results, Error> {
     let file = if dir.is_dir() {
         dir.join("results.json")
     } else {

@@ -767,7 +767,7 @@ impl<'a> Runner<'a> {
     fn turn(&self, index: usize, position: usize) -> Vec<usize> {
         match self.base {
             None => vec![index],
-            Some(_) if position % 2 == 0 => vec![index, index + 1],
+            Some(_) if position.is_multiple_of(2) => vec![index, index + 1],
             Some(_) => vec![index + 1, index],
         }
     }

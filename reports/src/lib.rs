@@ -19,6 +19,7 @@
 
 pub mod compare;
 mod csv;
+pub mod export;
 pub mod figures;
 pub mod flame;
 pub mod format;

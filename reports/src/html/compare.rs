@@ -100,11 +100,11 @@ pub(crate) fn page(comparison: &Comparison) -> Result<String, ChartError> {
             Scale::Points => "change (points)",
         };
         let svg = forest(&rows, threshold, unit)?;
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<figure class=\"forest\"><figcaption>{}<small>Each cell's change, new against base, and its \
              interval; the shaded band is the threshold (±{}), the line no change.</small>\
-             </figcaption>{svg}</figure>\n",
+             </figcaption>{svg}</figure>",
             escape(metric.name()),
             escape(&metric.format_change(metric.threshold(&c.thresholds)).replace('+', ""))
         );
@@ -121,10 +121,10 @@ pub(crate) fn page(comparison: &Comparison) -> Result<String, ChartError> {
         } else {
             ""
         };
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<tr{bad}><td class=\"text\"><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             escape(&r.cell),
             r.metric.name(),
             escape(&figure(r.base)),
