@@ -121,9 +121,16 @@ fn report(comparison: &Comparison, gate: &GateOptions) -> Result<u8, Error> {
     Ok(comparison.exit_code())
 }
 
-/// The cells a paired run's first rounds flag as regressed: what it measures once more.
+/// The cells a paired run's first rounds flag as regressed: what it measures once more. The
+/// two sides of one run hold the same cells on the same machine, so the comparison cannot be
+/// refused; if it were, nothing would be re-measured and no regression could stand.
 fn flagged(base: &Results, new: &Results, options: &Options) -> Vec<String> {
     compare::screen(base, new, options).unwrap_or_default()
+}
+
+/// The cells whose run time the rounds so far leave too noisy to tell: what gets more rounds.
+fn unsettled(base: &Results, new: &Results, options: &Options) -> Vec<String> {
+    compare::unsettled(base, new, options).unwrap_or_default()
 }
 
 /// Where a paired run's base build comes from.
@@ -143,6 +150,8 @@ pub(crate) fn compare_paired(
     run: &RunOptions,
     gate: &GateOptions,
 ) -> Result<u8, Error> {
+    // Flags checked before a build that may take minutes.
+    let compare_options = gate.options(suite.gate)?;
     let (built, commit) = match base {
         BaseBuild::Binary(path) => {
             if !path.is_file() {
@@ -188,13 +197,14 @@ pub(crate) fn compare_paired(
     let mut options = run.clone();
     options.out = gate.out.join("new");
     options.profile = ProfileScope::None;
-    let compare_options = gate.options(suite.gate)?;
     let recheck = |base: &Results, new: &Results| flagged(base, new, &compare_options);
+    let widen = |base: &Results, new: &Results| unsettled(base, new, &compare_options);
     let baseline = Baseline {
         binary,
         this_binary: Some(this_binary),
         commit,
         out: gate.out.join("base"),
+        widen: &widen,
         recheck: &recheck,
     };
     let mut terminal = Progressing(crate::terminal::Terminal::default());
@@ -227,7 +237,9 @@ impl Observer for Progressing {
     fn warning(&mut self, message: &str) {
         self.0.warning(message);
     }
-    fn run_finished(&mut self, _results: &Results, _summary: &RunSummary) {}
+    fn run_finished(&mut self, _results: &Results, summary: &RunSummary) {
+        self.0.finish_briefly(summary);
+    }
 }
 
 /// Builds `rev` in a temporary git worktree (`cargo build --release`, the binary named as this
@@ -249,8 +261,12 @@ fn build_revision(rev: &str) -> Result<(PathBuf, String), Error> {
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
-    let commit = git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")])
-        .map_err(|e| Error::Usage(format!("--base-rev {rev}: {e}")))?;
+    // An unknown revision is the user's mistake, not the build's.
+    let commit =
+        git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")]).map_err(|e| match e {
+            Error::BaseBuild(why) => Error::Usage(format!("--base-rev {rev}: {why}")),
+            other => other,
+        })?;
     let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
     let exe = std::env::current_exe().map_err(Error::CurrentExe)?;
     let name = exe

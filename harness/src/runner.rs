@@ -228,8 +228,12 @@ pub struct Baseline<'a> {
     pub commit: Option<String>,
     /// The output directory of its results.
     pub out: PathBuf,
-    /// After the first rounds, the cells (by id) to measure once more, given the base's
-    /// results and this build's: those a first comparison flags as regressed.
+    /// After each round beyond the minimum, the cells (by id) still too noisy to tell, given
+    /// the base's results and this build's: each gets one more round, up to
+    /// [`Sampling::max_processes`] rounds or the suite's budget.
+    pub widen: &'a dyn Fn(&Results, &Results) -> Vec<String>,
+    /// After those rounds, the cells (by id) to measure once more: those a first comparison
+    /// flags as regressed.
     pub recheck: &'a dyn Fn(&Results, &Results) -> Vec<String>,
 }
 
@@ -239,10 +243,12 @@ pub struct Baseline<'a> {
 /// Each cell is measured in [`Sampling::processes`] rounds; in every round its process of one
 /// build runs right after its process of the other (never both at once), the order turning
 /// from cell to cell and round to round (A B, B A, ...), so what the machine does meanwhile
-/// touches both alike and one round of one cell is a pair. After those rounds
-/// [`Baseline::recheck`] names the cells to measure once more, in as many rounds again (the
-/// results record where that confirmation starts). Nothing is profiled. Both builds' results
-/// are ordinary results directories, marked as the two sides of one paired run.
+/// touches both alike and one round of one cell is a pair. Then the cells
+/// [`Baseline::widen`] names get more rounds, up to [`Sampling::max_processes`] or the
+/// suite's budget. Then [`Baseline::recheck`] names the cells to measure once more, each in
+/// as many rounds again as it had (the results record the round that confirmation starts at).
+/// Nothing is profiled. Both builds' results are ordinary results directories, marked as the
+/// two sides of one paired run.
 ///
 /// # Errors
 ///
@@ -719,31 +725,93 @@ impl<'a> Runner<'a> {
             }
         }
         self.save(tallies)?;
-        let mut recheck = None;
+        if self.base.is_some() {
+            return self.measure_paired(tallies);
+        }
         for round in 1.. {
             if round == minimum + 1 && scope != ProfileScope::None {
                 self.profiles(tallies, scope)?;
             }
-            if round == minimum + 1 && self.base.is_some() {
-                recheck = Some(self.recheck(round));
-            }
-            let chosen: Vec<usize> = match &recheck {
-                _ if round <= minimum => (0..tallies.len())
+            let chosen: Vec<usize> = if round <= minimum {
+                (0..tallies.len())
                     .filter(|&i| self.is_live(tallies, i))
-                    .collect(),
-                None => self.extra_round(tallies),
-                // A paired run: its confirmation, as many rounds again.
-                Some(ids) if round <= 2 * minimum => (0..tallies.len())
-                    .filter(|&i| self.is_live(tallies, i) && ids.contains(&tallies[i].id))
-                    .collect(),
-                Some(_) => Vec::new(),
+                    .collect()
+            } else {
+                self.extra_round(tallies)
             };
             if chosen.is_empty() {
                 break;
             }
-            self.round(round, shuffled(chosen, self.suite.seed, round), tallies)?;
+            let order = shuffled(chosen, self.suite.seed, round);
+            self.round(round, order, tallies, round > minimum)?;
         }
         Ok(())
+    }
+
+    /// A paired run's rounds: the minimum over every cell; then, while the budget lasts and up
+    /// to `max_processes`, rounds for the cells [`Baseline::widen`] names; then the
+    /// confirmation of the cells [`Baseline::recheck`] names, each in as many rounds again as
+    /// it had, whatever the budget (fewer would only cost the confirmation its power).
+    fn measure_paired(&mut self, tallies: &mut [Tally<'a>]) -> Result<(), Error> {
+        let minimum = self.sampling.processes;
+        let seed = self.suite.seed;
+        let live = |runner: &Self, tallies: &[Tally<'_>]| -> Vec<usize> {
+            (0..tallies.len())
+                .filter(|&i| runner.is_live(tallies, i))
+                .collect()
+        };
+        let mut round = 1;
+        loop {
+            let chosen: Vec<usize> = if round <= minimum {
+                live(self, tallies)
+            } else if round <= self.sampling.max_processes
+                && self.time_left() != Some(Duration::ZERO)
+            {
+                let ids = self.named(false);
+                live(self, tallies)
+                    .into_iter()
+                    .filter(|&i| ids.contains(&tallies[i].id))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if chosen.is_empty() {
+                break;
+            }
+            self.round(
+                round,
+                shuffled(chosen, seed, round),
+                tallies,
+                round > minimum,
+            )?;
+            round += 1;
+        }
+        let ids = self.recheck(round);
+        // Each flagged cell's rounds so far: as many again confirm it.
+        let first: Vec<usize> = tallies.iter().map(|t| t.processes.len()).collect();
+        loop {
+            let chosen: Vec<usize> = live(self, tallies)
+                .into_iter()
+                .filter(|&i| {
+                    ids.contains(&tallies[i].id) && tallies[i].processes.len() < 2 * first[i]
+                })
+                .collect();
+            if chosen.is_empty() {
+                return Ok(());
+            }
+            self.round(round, shuffled(chosen, seed, round), tallies, false)?;
+            round += 1;
+        }
+    }
+
+    /// The cells a paired run's [`Baseline::widen`] (or, with `recheck`, its
+    /// [`Baseline::recheck`]) names from both builds' results so far.
+    fn named(&self, recheck: bool) -> Vec<String> {
+        match &self.base {
+            Some(base) if recheck => (base.baseline.recheck)(&base.results, &self.results),
+            Some(base) => (base.baseline.widen)(&base.results, &self.results),
+            None => Vec::new(),
+        }
     }
 
     /// Whether a round visits `tallies[index]`: a cell that has not failed; in a paired run,
@@ -775,10 +843,10 @@ impl<'a> Runner<'a> {
     /// After a paired run's first rounds: the cells to measure once more, with the round the
     /// confirmation starts at recorded in both results.
     fn recheck(&mut self, round: usize) -> Vec<String> {
+        let ids = self.named(true);
         let Some(base) = &mut self.base else {
             return Vec::new();
         };
-        let ids = (base.baseline.recheck)(&base.results, &self.results);
         if !ids.is_empty() {
             for results in [&mut base.results, &mut self.results] {
                 if let Some(pairing) = &mut results.pairing {
@@ -818,13 +886,13 @@ impl<'a> Runner<'a> {
             .map(|budget| budget.saturating_sub(self.started.elapsed()))
     }
 
-    /// One measuring round over `order`. A round after the minimum ones stops where the budget
-    /// ends.
+    /// One measuring round over `order`; a `budgeted` one stops where the budget ends.
     fn round(
         &mut self,
         round: usize,
         order: Vec<usize>,
         tallies: &mut [Tally<'a>],
+        budgeted: bool,
     ) -> Result<(), Error> {
         let started = Instant::now();
         let mut progress = Progress {
@@ -837,7 +905,7 @@ impl<'a> Runner<'a> {
         progress.remaining = self.remaining(tallies, &order, round);
         self.observer.pass_started(&progress);
         for (visited, &index) in order.iter().enumerate() {
-            if round > self.sampling.processes && self.time_left() == Some(Duration::ZERO) {
+            if budgeted && self.time_left() == Some(Duration::ZERO) {
                 progress.total = visited;
                 break;
             }

@@ -32,6 +32,13 @@
 //!
 //! [strategy_params.tokio] # a strategy's parameters, for every cell it runs
 //! in_flight = 64
+//!
+//! [gate]                  # `parbench compare`'s thresholds (these are the defaults)
+//! run = "5%"              # steady run time
+//! end-to-end = "5%"       # setup, first run, teardown
+//! memory = "10%"          # peak memory
+//! overhead = "5%"         # overhead share, in points
+//! bytes = "10%"           # bytes moved between processes
 //! ```
 
 use std::collections::BTreeMap;

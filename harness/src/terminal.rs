@@ -46,6 +46,24 @@ fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scop
             ))
         );
     }
+    if results.pairing.is_some() {
+        println!(
+            "sampling: paired, every cell in {} rounds, each a process of the base build and one \
+             of this build back to back (their order turning) of {} sample{}; up to {} rounds for \
+             the cells still too noisy to tell{}; the cells they flag, as many rounds again · \
+             flame graphs: none",
+            sampling.processes,
+            sampling.samples,
+            if sampling.samples == 1 { "" } else { "s" },
+            sampling.max_processes,
+            sampling.budget.map_or(String::new(), |b| format!(
+                " within {}",
+                humantime::format_duration(b)
+            )),
+        );
+        println!("results: {}\n", out.join("results.json").display());
+        return;
+    }
     println!(
         "sampling: every cell in {} process{} of {} sample{} (rounds in a shuffled order), more \
          for the cells wider than ±{}%{} · flame graphs: {}",
@@ -152,6 +170,23 @@ impl Terminal {
             bar.set_style(style);
             bar
         })
+    }
+}
+
+impl Terminal {
+    /// Ends the progress bar with a line on the run, without the run's tables: what a paired
+    /// run prints before its comparison.
+    pub(crate) fn finish_briefly(&mut self, summary: &RunSummary) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        println!(
+            "\n{} cells, {} failed · {} rounds · in {:.1} s\n",
+            summary.cells,
+            summary.failed,
+            summary.rounds,
+            summary.elapsed.as_secs_f64(),
+        );
     }
 }
 

@@ -3,7 +3,6 @@
 //! build whose `spin` does more work (every `spin` cell regressed, nothing else).
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -227,13 +226,15 @@ fn usage_errors_exit_with_2() {
 }
 
 /// A small suite for paired runs: `spin` and `square`, two strategies each on two workers and
-/// the loop, 40 rounds of one sample.
+/// the loop, 40 rounds of one sample, a few more for the cells still too noisy while the run is
+/// under 30 s old.
 const PAIRED_SUITE: &str = r#"
 name = "paired"
 strategies = ["sequential", "threads", "process-pool"]
 workers = [2]
 processes = 40
-max_processes = 40
+max_processes = 60
+budget = "30s"
 warmup = 1
 samples = 1
 time_budget = "4s"
@@ -262,20 +263,10 @@ static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A paired run of this binary against a copy of itself, with `slowdown` of `spin` injected
 /// into the new build only; returns the exit code and the comparison.
 fn paired(dir: &Path, slowdown: Option<&str>) -> (i32, Comparison) {
-    // The base build: a fresh copy of this binary (as the gate copies the new build's, so
-    // neither executable sits in the page cache differently), run without the slowdown.
-    let copy = dir.join("base-parbench");
-    fs::copy(assert_cmd::cargo::cargo_bin("parbench"), &copy).unwrap();
-    let base = dir.join("base.sh");
-    fs::write(
-        &base,
-        format!(
-            "#!/bin/sh\nexec env -u PARBENCH_TEST_SPIN_SLOWDOWN '{}' \"$@\"\n",
-            copy.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
+    // The base build: a copy of this binary. The gate runs both builds from copies of its own,
+    // `base-parbench` and `new-parbench`: the slowdown applies to the second alone.
+    let base = dir.join("base-parbench");
+    fs::copy(assert_cmd::cargo::cargo_bin("parbench"), &base).unwrap();
     let out = dir.join("gate");
     let _alone = MEASURING
         .lock()
@@ -289,7 +280,9 @@ fn paired(dir: &Path, slowdown: Option<&str>) -> (i32, Comparison) {
         .arg(&out)
         .env_remove("GITHUB_STEP_SUMMARY");
     match slowdown {
-        Some(s) => command.env("PARBENCH_TEST_SPIN_SLOWDOWN", s),
+        Some(s) => command
+            .env("PARBENCH_TEST_SPIN_SLOWDOWN", s)
+            .env("PARBENCH_TEST_SPIN_SLOWDOWN_IN", "new-parbench"),
         None => command.env_remove("PARBENCH_TEST_SPIN_SLOWDOWN"),
     };
     let output = command.output().unwrap();
@@ -356,4 +349,76 @@ fn a_paired_run_finds_a_slower_spin_and_nothing_else() {
     let confirmation = comparison.confirmation.as_ref().unwrap();
     assert!(confirmation.confirmed >= 3);
     assert_eq!(code, 1);
+}
+
+/// `git -C repo ARGS`, which must succeed.
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=parbench",
+            "-c",
+            "user.email=parbench@localhost",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn base_rev_builds_the_revision_in_a_worktree_it_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A repository whose binary is named `parbench` but is not parbench: it builds in a
+    // moment, and cannot measure a cell.
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("src")).unwrap();
+    fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"stub\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [[bin]]\nname = \"parbench\"\npath = \"src/main.rs\"\n",
+    )
+    .unwrap();
+    fs::write(
+        repo.join("src/main.rs"),
+        "fn main() {\n    std::process::exit(3);\n}\n",
+    )
+    .unwrap();
+    fs::write(repo.join(".gitignore"), "target/\n").unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "a stub"]);
+    let suite = write_suite(dir.path(), PAIRED_SUITE);
+    let gate = |rev: &str| {
+        let mut command = parbench();
+        command
+            .current_dir(&repo)
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["compare", "--base-rev", rev, "--filter"])
+            .arg("square/size=200000/tasks=8/sequential")
+            .arg(&suite)
+            .arg("--out")
+            .arg(dir.path().join("out"));
+        command.assert()
+    };
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    gate("HEAD")
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "building the base build {} (cargo build --release --bin parbench)",
+            head.trim()
+        )))
+        .stderr(predicate::str::contains(
+            "cannot measure this build's cells (it may be too old to speak this build's cell \
+             protocol)",
+        ));
+    // The worktree is gone; the base's build stays for the next gate.
+    assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
+    assert!(repo.join("target/parbench-base/release/parbench").is_file());
+    gate("no-such-rev").code(2).stderr(predicate::str::contains(
+        "error: --base-rev no-such-rev: git rev-parse",
+    ));
 }

@@ -1,6 +1,7 @@
-//! `report.html` in a real browser: Debian's `chromium`, headless, driven over the DevTools
-//! protocol on a pipe. The page opens from `file://` with no console error and no request
-//! beyond itself, names every cell, draws every chart, and does not screenshot blank.
+//! `report.html` and `compare.html` in a real browser: Debian's `chromium`, headless, driven over
+//! the DevTools protocol on a pipe. Each page opens from `file://` with no console error and no
+//! request beyond itself, names every cell and draws every chart; the report does not
+//! screenshot blank.
 //!
 //! Without chromium the test says so and passes, unless `PARBENCH_REQUIRE_BROWSER` is set (as
 //! CI sets it after installing chromium): then a missing browser fails it.
@@ -33,6 +34,20 @@ fn chromium() -> Option<&'static str> {
                 .status()
                 .is_ok_and(|s| s.success())
         })
+}
+
+/// The browser to test with; `None` (the test then passes, saying it skipped) when there is
+/// none, unless `PARBENCH_REQUIRE_BROWSER` is set.
+fn browser_or_skip() -> Option<&'static str> {
+    let binary = chromium();
+    if binary.is_none() {
+        assert!(
+            std::env::var_os("PARBENCH_REQUIRE_BROWSER").is_none(),
+            "PARBENCH_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium on PATH (Debian: apt-get install chromium)");
+    }
+    binary
 }
 
 /// A headless browser spoken to over `--remote-debugging-pipe`: commands on its fd 3,
@@ -189,23 +204,9 @@ fn open(binary: &str, page: &Path) -> (Value, Vec<Value>, Vec<u8>) {
     (facts, events, png)
 }
 
-#[test]
-fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
-    let Some(binary) = chromium() else {
-        assert!(
-            std::env::var_os("PARBENCH_REQUIRE_BROWSER").is_none(),
-            "PARBENCH_REQUIRE_BROWSER is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium on PATH (Debian: apt-get install chromium)");
-        return;
-    };
-    let results = fixture();
-    let dir = tempfile::tempdir().unwrap();
-    write_all(dir.path(), &results).unwrap();
-    let page = dir.path().join("report.html");
-    let (facts, events, png) = open(binary, &page);
-
-    // No console error, no uncaught exception, no log entry of level error.
+/// No console error, no uncaught exception, no log entry of level error, and no request but
+/// the page's own.
+fn no_error_and_no_request(events: &[Value], page: &Path) {
     let errors: Vec<&Value> = events
         .iter()
         .filter(|e| {
@@ -215,8 +216,6 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
         })
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
-
-    // The only request is the page itself.
     let url = format!("file://{}", page.display());
     let requests: Vec<&str> = events
         .iter()
@@ -224,6 +223,20 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
         .filter_map(|e| e["params"]["request"]["url"].as_str())
         .collect();
     assert_eq!(requests, [url.as_str()], "requests beyond the page");
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
+    let Some(binary) = browser_or_skip() else {
+        return;
+    };
+    let results = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &results).unwrap();
+    let page = dir.path().join("report.html");
+    let (facts, events, png) = open(binary, &page);
+
+    no_error_and_no_request(&events, &page);
 
     // Every cell named, every workload with its verdict.
     let text = facts["text"].as_str().unwrap();
@@ -294,4 +307,52 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
         "only {:.1}% of the screenshot is drawn",
         100.0 * share
     );
+}
+
+#[test]
+fn the_comparison_renders_in_a_real_browser_without_errors_or_requests() {
+    let Some(binary) = browser_or_skip() else {
+        return;
+    };
+    let base = fixture();
+    let mut new = fixture();
+    // A new build whose first cell runs half as long again.
+    for sample in &mut new.cells[0].samples {
+        sample.run_ns = sample.run_ns * 3 / 2;
+    }
+    let comparison = parbench_reports::compare::compare(
+        &base,
+        &new,
+        &parbench_reports::compare::Options::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("compare.html");
+    std::fs::write(&page, parbench_reports::compare::html(&comparison).unwrap()).unwrap();
+    let (facts, events, _) = open(binary, &page);
+    no_error_and_no_request(&events, &page);
+    // Every compared cell named in the table; a forest plot per metric, a row per cell.
+    let text = facts["text"].as_str().unwrap();
+    for cell in &new.cells {
+        assert!(text.contains(&cell.id), "{} is not in the page", cell.id);
+    }
+    let measured = comparison
+        .rows
+        .iter()
+        .filter(|r| r.metric == parbench_reports::compare::Metric::Run && r.change.is_some())
+        .count() as u64;
+    let svgs = facts["svgs"].as_array().unwrap();
+    assert_eq!(svgs.len(), 5, "{facts}");
+    for (i, svg) in svgs.iter().enumerate() {
+        // An interval, two ends and a dot per row, the band and the zero line.
+        assert!(
+            svg["shapes"].as_u64().unwrap() >= 4 * measured,
+            "chart {i}: {svg}"
+        );
+        assert!(
+            svg["width"].as_f64().unwrap() > 600.0 && svg["height"].as_f64().unwrap() > 200.0,
+            "chart {i} is not visible: {svg}"
+        );
+    }
+    assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
 }

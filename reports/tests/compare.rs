@@ -108,15 +108,21 @@ fn simulate(world: World, cells: usize, noise: &mut Noise) -> (Results, Results)
     (base, new)
 }
 
-/// A paired run's confirmation: the cells the first rounds screen as regressed, measured in
-/// `world.rounds` more rounds of the same world.
-fn confirm(world: World, base: &mut Results, new: &mut Results, noise: &mut Noise) {
+/// A paired run's confirmation: the cells the first rounds (of `world`) screen as regressed,
+/// measured in `again.rounds` more rounds of the world `again`.
+fn confirm_in(
+    world: World,
+    again: World,
+    base: &mut Results,
+    new: &mut Results,
+    noise: &mut Noise,
+) {
     let screened = screen(base, new, &Options::default()).unwrap();
     if screened.is_empty() {
         return;
     }
     let cells = base.cells.len();
-    let (more_base, more_new) = simulate(world, cells, noise);
+    let (more_base, more_new) = simulate(again, cells, noise);
     let first = world.rounds + 1;
     for (side, more) in [(&mut *base, more_base), (&mut *new, more_new)] {
         for (cell, extra) in side.cells.iter_mut().zip(more.cells) {
@@ -130,6 +136,11 @@ fn confirm(world: World, base: &mut Results, new: &mut Results, noise: &mut Nois
         }
         side.pairing.as_mut().unwrap().confirmation_round = Some(first);
     }
+}
+
+/// [`confirm_in`] the same world.
+fn confirm(world: World, base: &mut Results, new: &mut Results, noise: &mut Noise) {
+    confirm_in(world, world, base, new, noise);
 }
 
 /// A whole paired gate in `world`: screening, confirmation, verdicts.
@@ -343,25 +354,11 @@ fn a_regression_stands_only_when_the_confirmation_finds_it_too() {
     let (mut base, mut new) = simulate(world, 2, &mut noise);
     // Rounds 21..=40: the confirmation, where the spin cell is as fast as the base (the first
     // flag was a fluke) ...
-    let (more_base, more_new) = simulate(
-        World {
-            spin_slowdown: 0.0,
-            ..world
-        },
-        2,
-        &mut noise,
-    );
-    for (side, more) in [(&mut base, more_base), (&mut new, more_new)] {
-        for (cell, extra) in side.cells.iter_mut().zip(more.cells) {
-            if cell.workload == "spin" {
-                cell.samples.extend(extra.samples.into_iter().map(|mut s| {
-                    s.round += 20;
-                    s
-                }));
-            }
-        }
-        side.pairing.as_mut().unwrap().confirmation_round = Some(21);
-    }
+    let fluke = World {
+        spin_slowdown: 0.0,
+        ..world
+    };
+    confirm_in(world, fluke, &mut base, &mut new, &mut noise);
     let comparison = compare(&base, &new, &Options::default()).unwrap();
     let spin = comparison
         .rows
@@ -380,18 +377,7 @@ fn a_regression_stands_only_when_the_confirmation_finds_it_too() {
 
     // ... and where it is slower again: confirmed.
     let (mut base, mut new) = simulate(world, 2, &mut noise);
-    let (more_base, more_new) = simulate(world, 2, &mut noise);
-    for (side, more) in [(&mut base, more_base), (&mut new, more_new)] {
-        for (cell, extra) in side.cells.iter_mut().zip(more.cells) {
-            if cell.workload == "spin" {
-                cell.samples.extend(extra.samples.into_iter().map(|mut s| {
-                    s.round += 20;
-                    s
-                }));
-            }
-        }
-        side.pairing.as_mut().unwrap().confirmation_round = Some(21);
-    }
+    confirm(world, &mut base, &mut new, &mut noise);
     let comparison = compare(&base, &new, &Options::default()).unwrap();
     let spin = comparison
         .rows

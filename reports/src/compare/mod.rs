@@ -557,11 +557,41 @@ pub fn screen(
     new: &Results,
     options: &Options,
 ) -> Result<Vec<String>, CompareError> {
+    screened(base, new, options, |r| r.verdict == Verdict::Regression)
+}
+
+/// The cells whose steady run time a paired run's rounds so far leave too noisy to tell at
+/// its threshold (*inconclusive* at the screening level): where more rounds are best spent.
+/// Empty for independent runs.
+///
+/// # Errors
+///
+/// As [`compare`].
+pub fn unsettled(
+    base: &Results,
+    new: &Results,
+    options: &Options,
+) -> Result<Vec<String>, CompareError> {
+    screened(base, new, options, |r| {
+        r.metric == Metric::Run && r.verdict == Verdict::Inconclusive
+    })
+}
+
+/// The cells of a paired run with a screening row that `keep` keeps.
+fn screened(
+    base: &Results,
+    new: &Results,
+    options: &Options,
+    keep: impl Fn(&Row) -> bool,
+) -> Result<Vec<String>, CompareError> {
     let comparison = compare_in(base, new, options, true)?;
+    if comparison.mode != Mode::Paired {
+        return Ok(Vec::new());
+    }
     let mut cells: Vec<String> = comparison
         .rows
         .into_iter()
-        .filter(|r| comparison.mode == Mode::Paired && r.verdict == Verdict::Regression)
+        .filter(|r| keep(r))
         .map(|r| r.cell)
         .collect();
     cells.dedup();

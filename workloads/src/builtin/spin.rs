@@ -23,11 +23,23 @@ pub const ITERS_PER_MS: &str = "spin.iters_per_ms";
 /// any real measurement.
 pub const SLOWDOWN_VAR: &str = "PARBENCH_TEST_SPIN_SLOWDOWN";
 
-/// The slowdown [`SLOWDOWN_VAR`] asks for: 0 when it is unset.
+/// With [`SLOWDOWN_VAR`]: only a process of the binary of this file name slows down, so one
+/// run can measure a slowed build beside an unchanged one (`parbench compare` runs its two
+/// builds from copies named `new-NAME` and `base-NAME`).
+pub const SLOWDOWN_IN_VAR: &str = "PARBENCH_TEST_SPIN_SLOWDOWN_IN";
+
+/// The slowdown [`SLOWDOWN_VAR`] asks for: 0 when it is unset, or when [`SLOWDOWN_IN_VAR`]
+/// names another binary.
 fn injected_slowdown() -> Result<f64, WorkloadError> {
     let Some(text) = std::env::var_os(SLOWDOWN_VAR) else {
         return Ok(0.0);
     };
+    if let Some(only) = std::env::var_os(SLOWDOWN_IN_VAR) {
+        let this = std::env::current_exe().ok();
+        if this.as_deref().and_then(std::path::Path::file_name) != Some(only.as_os_str()) {
+            return Ok(0.0);
+        }
+    }
     let text = text.to_string_lossy();
     text.trim()
         .parse::<f64>()
