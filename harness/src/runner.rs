@@ -379,7 +379,7 @@ fn run_builds(
         let prepared = runner.prepare(bucket, &vars, failure);
         runner.prepared.push(prepared);
     }
-    if let Err(e) = runner.prepare_base(&vars) {
+    if let Err(e) = runner.prepare_base() {
         stop_environments(environments, runner.observer);
         return Err(e);
     }
@@ -612,7 +612,7 @@ struct BaseSide<'a> {
 impl<'a> Runner<'a> {
     /// Prepares every bucket with the base build of a paired run too, and checks that both
     /// builds compute the same answers.
-    fn prepare_base(&mut self, vars: &EnvVars) -> Result<(), Error> {
+    fn prepare_base(&mut self) -> Result<(), Error> {
         let Some(base) = &self.base else {
             return Ok(());
         };
@@ -625,8 +625,7 @@ impl<'a> Runner<'a> {
                 continue;
             };
             ours += 1;
-            let recipe = Recipe::new(&bucket.group.workload, &bucket.group.params, vars);
-            let request = self.request(bucket, &recipe, Work::Prepare);
+            let request = self.request(bucket, &ours_prepared.recipe, Work::Prepare);
             match isolate(&base.baseline.binary, &request, self.limits).outcome {
                 Ok(Reply::Prepared { answer: theirs, .. }) if theirs == *answer => {
                     prepared.push(None);

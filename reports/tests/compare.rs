@@ -3,7 +3,7 @@
 //! true change, and what it refuses.
 
 use parbench_reports::compare::{
-    compare, markdown, screen, terminal, CompareError, Metric, Mode, Options, Verdict, MARKER,
+    compare, markdown, screen, terminal, CompareError, Metric, Mode, Options, Row, Verdict, MARKER,
 };
 use parbench_reports::{Cell, Pairing, Results, Sample, Status};
 
@@ -150,6 +150,11 @@ fn gate(world: World, cells: usize, noise: &mut Noise) -> Vec<(String, Metric, V
     verdicts(&base, &new)
 }
 
+/// Whether a row's interval excludes no change (whether or not it reaches the threshold).
+fn excludes_zero(row: &Row) -> bool {
+    row.low.is_some_and(|lo| lo > 0.0) || row.high.is_some_and(|hi| hi < 0.0)
+}
+
 fn flagged(verdicts: &[(String, Metric, Verdict)], workload: &str) -> usize {
     verdicts
         .iter()
@@ -190,19 +195,13 @@ fn independent_runs_of_one_build_hold_the_family_wise_level() {
         assert_eq!(comparison.mode, Mode::Independent);
         // Bytes never vary: 10 cells x 4 metrics vary.
         assert_eq!(comparison.tests, 40);
-        let changed = |r: &parbench_reports::compare::Row| {
-            matches!(r.verdict, Verdict::Regression | Verdict::Improvement)
-        };
+        let changed = |r: &Row| matches!(r.verdict, Verdict::Regression | Verdict::Improvement);
         if comparison.rows.iter().any(changed) {
             alarms += 1;
         }
         // Each interval that excludes no change (whether or not it reaches the threshold).
         let comparison = compare(&base, &new, &lenient).unwrap();
-        lenient_alarms += comparison
-            .rows
-            .iter()
-            .filter(|r| r.low.is_some_and(|lo| lo > 0.0) || r.high.is_some_and(|hi| hi < 0.0))
-            .count();
+        lenient_alarms += comparison.rows.iter().filter(|r| excludes_zero(r)).count();
         tests += comparison.tests;
     }
     // At most alpha (5%) of comparisons flag anything (Bonferroni is conservative: end to end
@@ -233,10 +232,7 @@ fn a_paired_gate_of_one_build_screens_at_its_level_and_fails_at_most_alpha() {
     for _ in 0..trials {
         let (mut base, mut new) = simulate(world, 10, &mut noise);
         let first = compare(&base, &new, &Options::default()).unwrap();
-        let excludes = |r: &parbench_reports::compare::Row| {
-            r.low.is_some_and(|lo| lo > 0.0) || r.high.is_some_and(|hi| hi < 0.0)
-        };
-        screened += first.rows.iter().filter(|r| excludes(r)).count();
+        screened += first.rows.iter().filter(|r| excludes_zero(r)).count();
         confirm(world, &mut base, &mut new, &mut noise);
         let comparison = compare(&base, &new, &Options::default()).unwrap();
         assert_eq!(comparison.mode, Mode::Paired);
