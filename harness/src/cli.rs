@@ -112,9 +112,6 @@ pub(crate) enum Command {
         /// A paired run: only the cells whose id contains PATTERN.
         #[arg(long, value_name = "PATTERN")]
         filter: Option<String>,
-        /// A paired run: fewer samples per process.
-        #[arg(long)]
-        quick: bool,
     },
     /// Write a differential flame graph: where the time went between two cells (two
     /// strategies, say) or the same cell in two runs (two versions). Each side is a cell id or
@@ -282,7 +279,6 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             all,
             out,
             filter,
-            quick,
         } => {
             let gate = GateOptions {
                 thresholds,
@@ -311,7 +307,6 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                     };
                     let mut run = RunOptions::new(&gate.out);
                     run.filter = filter;
-                    run.quick = quick;
                     crate::gate::compare_paired(&suite, &base, &run, &gate)
                 }
                 (Some(_), _) => Err(Error::Usage(format!(
