@@ -147,7 +147,7 @@ pub struct Machine {
     pub limits: Option<MachineLimits>,
     /// The CPU frequency governor (`performance`, `powersave`, ...), where the kernel exposes
     /// one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governor: Option<String>,
 }
 
