@@ -28,29 +28,14 @@
 //! which the adaptive sampler accounts for.
 
 pub use parbench_reports::stats::median_ci_rank;
+use parbench_reports::stats::{median_sorted, t_quantile};
 use parbench_reports::{Outliers, Stats};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// The confidence level asked of the median's interval.
 pub const CONFIDENCE: f64 = 0.95;
 
 /// The power at which the noise floor is computed: a change that large is found 4 times in 5.
 pub const POWER: f64 = 0.80;
-
-/// The `p`-quantile of Student's t distribution with `df` degrees of freedom.
-fn t_quantile(p: f64, df: f64) -> f64 {
-    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
-}
-
-/// Median of sorted values: the middle one, or the mean of the two middle ones.
-fn median_sorted(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
 
 /// The `p`-quantile of sorted values, interpolating linearly between order statistics (the
 /// definition criterion and NumPy use by default).

@@ -1,5 +1,35 @@
 //! Statistics the harness and the analyses share.
 
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// The `p`-quantile of Student's t distribution with `df` degrees of freedom (NaN when `df` is
+/// not positive).
+///
+/// ```
+/// use parbench_reports::stats::t_quantile;
+/// assert!((t_quantile(0.975, 4.0) - 2.776_445).abs() < 1e-5);
+/// ```
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
+}
+
+/// The median of sorted values: the middle one, or the mean of the two middle ones. `sorted`
+/// must not be empty.
+///
+/// ```
+/// use parbench_reports::stats::median_sorted;
+/// assert_eq!(median_sorted(&[1.0, 2.0, 3.0]), 2.0);
+/// assert_eq!(median_sorted(&[1.0, 2.0, 3.0, 4.0]), 2.5);
+/// ```
+pub fn median_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 /// The order-statistic interval of the median of `n` samples: the 1-based rank `k` of its
 /// lower end (the upper end is the `k`-th largest) and its exact coverage; the widest interval,
 /// `[min, max]`, when even that covers less than `confidence`.

@@ -21,17 +21,12 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::stats::{median_ci_rank, sign_test_p};
+use crate::stats::{median_ci_rank, median_sorted, sign_test_p, t_quantile};
 
 /// The median of values (sorted here); `None` for none.
 pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-    }
+    (!values.is_empty()).then(|| median_sorted(values))
 }
 
 /// The mean and sample variance of values (`variance` 0 for one value).
@@ -103,7 +98,8 @@ impl Difference {
     pub(crate) fn estimate(&self) -> f64 {
         match self {
             Difference::Mean { mean, .. } => *mean,
-            Difference::Pairs(sorted) => median(&mut sorted.clone()).unwrap_or(0.0),
+            // At least two pairs, already sorted.
+            Difference::Pairs(sorted) => median_sorted(sorted),
         }
     }
 
@@ -152,11 +148,6 @@ impl Difference {
             }
         }
     }
-}
-
-/// The `p`-quantile of Student's t distribution with `df` degrees of freedom.
-fn t_quantile(p: f64, df: f64) -> f64 {
-    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
 }
 
 #[cfg(test)]
