@@ -99,6 +99,32 @@ pub enum Scale {
     Points,
 }
 
+impl Scale {
+    /// A value on the scale changes are estimated on: its logarithm for a ratio.
+    fn of(self, value: f64) -> f64 {
+        match self {
+            Scale::Ratio => value.ln(),
+            Scale::Points => value,
+        }
+    }
+
+    /// A difference on that scale as a change: new over base minus one, or points.
+    fn change(self, difference: f64) -> f64 {
+        match self {
+            Scale::Ratio => difference.exp() - 1.0,
+            Scale::Points => difference,
+        }
+    }
+
+    /// A change (a threshold) as a difference on that scale: the inverse of [`Self::change`].
+    fn difference(self, change: f64) -> f64 {
+        match self {
+            Scale::Ratio => change.ln_1p(),
+            Scale::Points => change,
+        }
+    }
+}
+
 impl Metric {
     /// Every metric, in the order the reports list them.
     pub const ALL: [Metric; 5] = [
@@ -679,7 +705,11 @@ fn compare_in(
                 .collect();
             match confirmation_round {
                 None if screening_only => (screening, None, noisy),
-                None => (judge.unconfirmed(screening, None), None, noisy),
+                None => (
+                    screening.into_iter().map(|d| d.unconfirmed(None)).collect(),
+                    None,
+                    noisy,
+                ),
                 Some(round) => {
                     let remeasured = |i: usize| flagged[i] && tests[i].has_units_from(round);
                     let (second, _) =
@@ -692,7 +722,7 @@ fn compare_in(
                         .enumerate()
                         .map(|(i, (first, second))| {
                             if !remeasured(i) {
-                                return judge.unconfirmed(vec![first], Some(round)).remove(0);
+                                return first.unconfirmed(Some(round));
                             }
                             let stands = second.verdict == Verdict::Regression;
                             confirmed += usize::from(stands);
@@ -833,11 +863,8 @@ impl<'a> Test<'a> {
                 .collect()
         };
         let (base, new) = (kept(base), kept(new));
-        let scaled = |v: f64| match self.metric.scale() {
-            Scale::Ratio => v.ln(),
-            Scale::Points => v,
-        };
-        if self.metric.scale() == Scale::Ratio {
+        let scale = self.metric.scale();
+        if scale == Scale::Ratio {
             let zero = |units: &BTreeMap<u32, f64>| units.values().all(|v| *v <= 0.0);
             if zero(&base) && zero(&new) && !base.is_empty() && !new.is_empty() {
                 // Nothing on either side (bytes of an in-process strategy): exactly unchanged.
@@ -851,13 +878,13 @@ impl<'a> Test<'a> {
             Mode::Paired => {
                 let differences: Vec<f64> = new
                     .iter()
-                    .filter_map(|(k, n)| base.get(k).map(|b| scaled(*n) - scaled(*b)))
+                    .filter_map(|(k, n)| base.get(k).map(|b| scale.of(*n) - scale.of(*b)))
                     .collect();
                 Difference::paired(&differences)
             }
             Mode::Independent => {
                 let values = |units: &BTreeMap<u32, f64>| -> Vec<f64> {
-                    units.values().map(|v| scaled(*v)).collect()
+                    units.values().map(|v| scale.of(*v)).collect()
                 };
                 Difference::independent(&values(&base), &values(&new))
             }
@@ -870,9 +897,11 @@ impl<'a> Test<'a> {
             return None;
         }
         let n = units.len() as f64;
-        Some(match self.metric.scale() {
+        let scale = self.metric.scale();
+        Some(match scale {
+            // The geometric mean: the mean on the scale's logarithms, back as a value.
             Scale::Ratio if units.values().all(|v| *v > 0.0) => {
-                (units.values().map(|v| v.ln()).sum::<f64>() / n).exp()
+                (units.values().map(|v| scale.of(*v)).sum::<f64>() / n).exp()
             }
             _ => units.values().sum::<f64>() / n,
         })
@@ -898,14 +927,10 @@ impl<'a> Test<'a> {
     }
 
     fn row(&self, decision: Decision, thresholds: &Thresholds) -> Row {
-        let to_change = |d: f64| match self.metric.scale() {
-            Scale::Ratio => d.exp() - 1.0,
-            Scale::Points => d,
-        };
+        let scale = self.metric.scale();
         let difference = decision.difference;
-        let interval = difference
-            .as_ref()
-            .map(|d| d.interval(decision.level))
+        let interval = decision
+            .interval
             .filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
         let (base, new) = match &self.units {
             Some((b, n)) => (self.figure(b), self.figure(n)),
@@ -936,9 +961,9 @@ impl<'a> Test<'a> {
             metric: self.metric,
             base,
             new,
-            change: difference.as_ref().map(|d| to_change(d.estimate())),
-            low: interval.map(|(lo, _)| to_change(lo)),
-            high: interval.map(|(_, hi)| to_change(hi)),
+            change: difference.as_ref().map(|d| scale.change(d.estimate())),
+            low: interval.map(|(lo, _)| scale.change(lo)),
+            high: interval.map(|(_, hi)| scale.change(hi)),
             level: decision.level,
             p_value: difference.as_ref().map(Difference::p_value),
             units: decision.units,
@@ -958,11 +983,14 @@ enum Level {
     Each(f64),
 }
 
-/// What was decided of one test: its verdict, the estimate and level behind it.
+/// What was decided of one test: its verdict, the estimate, interval and level behind it.
 #[derive(Clone, Debug)]
 struct Decision {
     verdict: Verdict,
     difference: Option<Difference>,
+    /// The difference's interval at `level`, on the compared scale (unbounded when there are
+    /// too few units to reach the level).
+    interval: Option<(f64, f64)>,
     level: f64,
     units: usize,
     note: Option<String>,
@@ -1004,23 +1032,21 @@ impl Judge<'_> {
             .zip(differences)
             .enumerate()
             .map(|(i, (t, difference))| {
-                let verdict = match &difference {
+                let interval = difference.as_ref().map(|d| d.interval(level));
+                let verdict = match interval {
                     _ if t.units.is_none() && t.new_failure => Verdict::Failed,
                     _ if !test(i) => Verdict::Unchanged,
                     None => Verdict::Inconclusive,
-                    Some(d) => {
-                        let (low, high) = d.interval(level);
+                    Some((low, high)) => {
                         let threshold = t.metric.threshold(self.thresholds);
-                        let band = match t.metric.scale() {
-                            Scale::Ratio => threshold.ln_1p(),
-                            Scale::Points => threshold,
-                        };
+                        let band = t.metric.scale().difference(threshold);
                         Verdict::of_interval(low, high, band)
                     }
                 };
                 Decision {
                     verdict,
                     difference,
+                    interval,
                     level,
                     units: t.unit_count(unit),
                     note: None,
@@ -1029,27 +1055,27 @@ impl Judge<'_> {
             .collect();
         (decisions, noisy)
     }
+}
 
-    /// Screening decisions as final ones: a regression the screening found stands only once a
+impl Decision {
+    /// A screening decision as a final one: a regression the screening found stands only once a
     /// confirmation finds it too, so one never re-measured is inconclusive.
-    fn unconfirmed(&self, decisions: Vec<Decision>, confirmation: Option<u32>) -> Vec<Decision> {
-        decisions
-            .into_iter()
-            .map(|d| match d.verdict {
-                Verdict::Regression => Decision {
-                    verdict: Verdict::Inconclusive,
-                    note: Some(match confirmation {
-                        Some(round) => format!(
-                            "flagged by the first rounds, not re-measured from round {round}"
-                        ),
-                        None => "flagged by the first rounds; the run measured no confirmation"
-                            .to_owned(),
-                    }),
-                    ..d
-                },
-                _ => d,
-            })
-            .collect()
+    fn unconfirmed(self, confirmation: Option<u32>) -> Decision {
+        match self.verdict {
+            Verdict::Regression => Decision {
+                verdict: Verdict::Inconclusive,
+                note: Some(match confirmation {
+                    Some(round) => {
+                        format!("flagged by the first rounds, not re-measured from round {round}")
+                    }
+                    None => {
+                        "flagged by the first rounds; the run measured no confirmation".to_owned()
+                    }
+                }),
+                ..self
+            },
+            _ => self,
+        }
     }
 }
 
