@@ -87,28 +87,8 @@ pub(crate) enum Command {
         /// paired.
         #[arg(long, value_name = "REV")]
         base_rev: Option<String>,
-        /// A metric's threshold, over the suite's `[gate]`: `run=3%`, `end-to-end=10%`,
-        /// `memory=10%`, `overhead=5%` (points), `bytes=10%`. Repeatable.
-        #[arg(long = "threshold", value_name = "METRIC=VALUE")]
-        thresholds: Vec<String>,
-        /// The family-wise error rate: the chance that a build compared with itself is
-        /// flagged at all.
-        #[arg(long, default_value_t = parbench_reports::compare::ALPHA)]
-        alpha: f64,
-        /// Compare results measured on different machines (every output says so).
-        #[arg(long)]
-        allow_other_machine: bool,
-        /// Compare the cells both sides hold when their cells differ (every output lists the
-        /// rest).
-        #[arg(long)]
-        common_only: bool,
-        /// Every metric of every cell in the terminal, not only what changed.
-        #[arg(long)]
-        all: bool,
-        /// Where compare.md, compare.json and compare.html go; a paired run writes both builds'
-        /// results under it too (`base/`, `new/`).
-        #[arg(long, default_value = "target/parbench/compare")]
-        out: PathBuf,
+        #[command(flatten)]
+        gate: GateOptions,
         /// A paired run: only the cells whose id contains PATTERN.
         #[arg(long, value_name = "PATTERN")]
         filter: Option<String>,
@@ -272,22 +252,9 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             paths,
             base_bin,
             base_rev,
-            thresholds,
-            alpha,
-            allow_other_machine,
-            common_only,
-            all,
-            out,
+            gate,
             filter,
         } => {
-            let gate = GateOptions {
-                thresholds,
-                alpha,
-                allow_other_machine,
-                common_only,
-                all,
-                out,
-            };
             let base = match (base_bin, base_rev) {
                 (Some(binary), _) => Some(BaseBuild::Binary(binary)),
                 (None, Some(rev)) => Some(BaseBuild::Revision(rev)),

@@ -17,20 +17,31 @@ use crate::options::{ProfileScope, RunOptions};
 use crate::runner::{run_paired, Baseline};
 use crate::suite::Suite;
 
-/// What `parbench compare` was asked, besides what to compare.
-#[derive(Debug, Clone)]
+/// What `parbench compare` was asked, besides what to compare: its flags, as `--help` tells
+/// them.
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct GateOptions {
-    /// `--threshold METRIC=VALUE`, over the suite's `[gate]`.
+    /// A metric's threshold, over the suite's `[gate]`: `run=3%`, `end-to-end=10%`,
+    /// `memory=10%`, `overhead=5%` (points), `bytes=10%`. Repeatable.
+    #[arg(long = "threshold", value_name = "METRIC=VALUE")]
     pub thresholds: Vec<String>,
-    /// The family-wise error rate.
+    /// The family-wise error rate: the chance that a build compared with itself is flagged at
+    /// all.
+    #[arg(long, default_value_t = parbench_reports::compare::ALPHA)]
     pub alpha: f64,
-    /// `--allow-other-machine`.
+    /// Compare results measured on different machines (every output says so).
+    #[arg(long)]
     pub allow_other_machine: bool,
-    /// `--common-only`.
+    /// Compare the cells both sides hold when their cells differ (every output lists the
+    /// rest).
+    #[arg(long)]
     pub common_only: bool,
-    /// `--all`: every row in the terminal.
+    /// Every metric of every cell in the terminal, not only what changed.
+    #[arg(long)]
     pub all: bool,
-    /// Where the comparison's files go (and, in a paired run, both builds' results).
+    /// Where compare.md, compare.json and compare.html go; a paired run writes both builds'
+    /// results under it too (`base/`, `new/`).
+    #[arg(long, default_value = "target/parbench/compare")]
     pub out: PathBuf,
 }
 
