@@ -474,7 +474,12 @@ pub struct Comparison {
 impl Comparison {
     /// Whether anything failed the gate: a regression or a failed cell.
     pub fn regressed(&self) -> bool {
-        self.rows.iter().any(|r| r.verdict.fails_gate())
+        self.failing() > 0
+    }
+
+    /// How many rows fail the gate: regressions and failed cells.
+    pub fn failing(&self) -> usize {
+        self.rows.iter().filter(|r| r.verdict.fails_gate()).count()
     }
 
     /// The gate's exit code: 1 when anything regressed, else 0.

@@ -198,7 +198,7 @@ pub fn markdown(comparison: &Comparison) -> String {
     let c = comparison;
     let mut md = String::new();
     let _ = writeln!(md, "{MARKER}");
-    let failing = c.count(Verdict::Regression) + c.count(Verdict::Failed);
+    let failing = c.failing();
     let headline = if failing > 0 {
         format!(":x: {failing} regression(s)")
     } else {

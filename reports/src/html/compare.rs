@@ -33,7 +33,7 @@ fn short_label(id: &str) -> String {
 /// The page.
 pub(crate) fn page(comparison: &Comparison) -> Result<String, ChartError> {
     let c = comparison;
-    let failing = c.count(Verdict::Regression) + c.count(Verdict::Failed);
+    let failing = c.failing();
     let headline = if failing > 0 {
         format!("{failing} regression(s)")
     } else {
