@@ -281,9 +281,9 @@ fn paired(dir: &Path, slowdown: Option<&str>) -> (i32, Comparison) {
         .env_remove("GITHUB_STEP_SUMMARY");
     match slowdown {
         Some(s) => command
-            .env("PARBENCH_TEST_SPIN_SLOWDOWN", s)
-            .env("PARBENCH_TEST_SPIN_SLOWDOWN_IN", "new-parbench"),
-        None => command.env_remove("PARBENCH_TEST_SPIN_SLOWDOWN"),
+            .env("PARBENCH_TEST_SLOWDOWN", s)
+            .env("PARBENCH_TEST_SLOWDOWN_IN", "new-parbench"),
+        None => command.env_remove("PARBENCH_TEST_SLOWDOWN"),
     };
     let output = command.output().unwrap();
     let code = output.status.code().unwrap_or(-1);

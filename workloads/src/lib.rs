@@ -34,15 +34,18 @@
 
 pub mod builtin;
 mod error;
+mod function;
 mod input;
 mod params;
 mod registry;
 mod rng;
+pub mod slowdown;
 mod task;
 mod verify;
 mod workload;
 
 pub use error::{FailureKind, ParamError, TaskError, WorkloadError};
+pub use function::{Codec, FnWorkload, Plain, Postcard, FINGERPRINT_LEN};
 pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{

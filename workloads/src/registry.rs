@@ -38,7 +38,12 @@ impl fmt::Display for WorkKind {
 }
 
 /// Builds a workload from validated parameters and the environment's variables.
-pub type BuildWorkload = fn(&Params, &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError>;
+///
+/// A reference with a `'static` life, so that a spec stays `Copy` and can be a `const` (`build:
+/// &my_build`, a function) while a workload made from closures ([`crate::FnWorkload`]) can
+/// capture them.
+pub type BuildWorkload =
+    &'static (dyn Fn(&Params, &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> + Send + Sync);
 
 /// A registered workload: its name, description, parameters, and how to build it.
 #[derive(Clone, Copy)]

@@ -75,7 +75,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///     default_size: 1_000,
 ///     params: &[],
 ///     environment: None,
-///     build,
+///     build: &build,
 /// })?;
 ///
 /// // What a strategy does with it, here on one thread.

@@ -62,7 +62,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
         },
     ],
     environment: Some(SERVER),
-    build,
+    build: &build,
 };
 
 /// The shared server `http` needs.

@@ -23,7 +23,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
     default_size: 100_000,
     params: &[],
     environment: None,
-    build,
+    build: &build,
 };
 
 fn build(_: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

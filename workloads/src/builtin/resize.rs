@@ -52,7 +52,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
         },
     ],
     environment: None,
-    build,
+    build: &build,
 };
 
 fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

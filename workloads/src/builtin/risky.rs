@@ -121,7 +121,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
         },
     ],
     environment: None,
-    build,
+    build: &build,
 };
 
 /// Rounds of mixing per item by default: enough work that a task is more than its bookkeeping.

@@ -18,42 +18,6 @@ use crate::{
 /// The variable the calibration publishes: loop iterations per millisecond.
 pub const ITERS_PER_MS: &str = "spin.iters_per_ms";
 
-/// A test hook of the regression gate: an environment variable that makes every `spin` task
-/// do this fraction more work (`0.05` is 5%), a known slowdown for the gate to find. Unset in
-/// any real measurement.
-pub const SLOWDOWN_VAR: &str = "PARBENCH_TEST_SPIN_SLOWDOWN";
-
-/// With [`SLOWDOWN_VAR`]: only a process of the binary of this file name slows down, so one
-/// run can measure a slowed build beside an unchanged one (`parbench compare` runs its two
-/// builds from copies named `new-NAME` and `base-NAME`).
-pub const SLOWDOWN_IN_VAR: &str = "PARBENCH_TEST_SPIN_SLOWDOWN_IN";
-
-/// The slowdown [`SLOWDOWN_VAR`] asks for: 0 when it is unset, or when [`SLOWDOWN_IN_VAR`]
-/// names another binary.
-fn injected_slowdown() -> Result<f64, WorkloadError> {
-    let Some(text) = std::env::var_os(SLOWDOWN_VAR) else {
-        return Ok(0.0);
-    };
-    if let Some(only) = std::env::var_os(SLOWDOWN_IN_VAR) {
-        let this = std::env::current_exe().ok();
-        if this.as_deref().and_then(std::path::Path::file_name) != Some(only.as_os_str()) {
-            return Ok(0.0);
-        }
-    }
-    let text = text.to_string_lossy();
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|f| (0.0..=10.0).contains(f))
-        .ok_or_else(|| WorkloadError::Invalid {
-            workload: SPEC.name.to_owned(),
-            message: format!(
-                "{SLOWDOWN_VAR}=`{text}`: not a fraction of extra work between 0 and 10 (0.05 \
-                 is 5%)"
-            ),
-        })
-}
-
 /// Registration of `spin`.
 pub const SPEC: WorkloadSpec = WorkloadSpec {
     name: "spin",
@@ -81,7 +45,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
         },
     ],
     environment: Some(CALIBRATION),
-    build,
+    build: &build,
 };
 
 /// The once-per-run calibration that `spin` needs.
@@ -103,7 +67,7 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         .map_err(|_| missing())?;
     let ns = params.int("ns_per_item");
     let iters = (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64;
-    let slowdown = injected_slowdown()?;
+    let slowdown = crate::slowdown::injected(SPEC.name)?;
     Ok(Arc::new(Spin {
         scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
         ns_per_item: ns,

@@ -17,7 +17,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
     default_size: 1_000_000,
     params: &[],
     environment: None,
-    build,
+    build: &build,
 };
 
 fn build(_: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

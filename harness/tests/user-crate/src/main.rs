@@ -59,7 +59,7 @@ const TRIPLE: WorkloadSpec = WorkloadSpec {
     default_size: 100_000,
     params: &[],
     environment: None,
-    build,
+    build: &build,
 };
 
 fn main() -> std::process::ExitCode {
