@@ -65,6 +65,24 @@ pub enum Error {
     /// The base build of a paired run cannot be measured beside this one.
     #[error("the base build: {0}")]
     BaseBuild(String),
+    /// A bench's `--baseline NAME` names no saved baseline.
+    #[error(
+        "no baseline `{name}` in {}: {}",
+        dir.display(),
+        if saved.is_empty() {
+            "none is saved yet (save one with --save-baseline NAME)".to_owned()
+        } else {
+            format!("saved: {}", saved.join(", "))
+        }
+    )]
+    NoBaseline {
+        /// The name asked for.
+        name: String,
+        /// Where baselines are saved.
+        dir: PathBuf,
+        /// The baselines saved there.
+        saved: Vec<String>,
+    },
     /// Two results cannot be compared.
     #[error(transparent)]
     Compare(#[from] parbench_reports::compare::CompareError),

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bench;
 mod cell;
 mod cli;
 mod error;
@@ -73,6 +74,17 @@ pub use options::{ProfileScope, RunOptions};
 pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
 pub use runner::{run, run_paired, Baseline};
 pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
+
+/// The strategies crate, for a crate that depends on `parbench` alone: the
+/// [`Strategy`](parbench_strategies::Strategy) trait and the built-in strategies.
+pub use parbench_strategies as strategies;
+pub use parbench_strategies::StrategySpec;
+/// The workloads crate, for a crate that depends on `parbench` alone: the [`Workload`]
+/// trait, its inputs and the built-in workloads.
+///
+/// [`Workload`]: parbench_workloads::Workload
+pub use parbench_workloads as workloads;
+pub use parbench_workloads::{FnWorkload, WorkKind, WorkloadSpec};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1
 /// a cell failed, 2 a usage or input error, 130 on Ctrl-C. It also serves the hidden commands

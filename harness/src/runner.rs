@@ -113,6 +113,14 @@ fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
     buckets
 }
 
+/// The ids of the cells a run of `suite` with `filter` measures, in the suite's order.
+pub(crate) fn cell_ids(suite: &Suite, filter: Option<&str>) -> Vec<String> {
+    expand(suite, filter)
+        .into_iter()
+        .flat_map(|bucket| bucket.cells.into_iter().map(|(_, _, id)| id))
+        .collect()
+}
+
 fn json_params(params: &Params) -> BTreeMap<String, serde_json::Value> {
     params
         .iter()

@@ -151,11 +151,17 @@ impl<T: Serialize + DeserializeOwned, U: Serialize> Codec<T, U> for Postcard {
     }
 }
 
+/// Adds one output to a task's folded result.
+type Step<U, A> = Arc<dyn Fn(&mut A, &U) + Send + Sync>;
+
+/// Adds a later task's folded result to an earlier one's.
+type Merge<A> = Arc<dyn Fn(&mut A, A) + Send + Sync>;
+
 /// The fold of a function workload's outputs into a small result.
 struct Fold<U, A> {
     init: A,
-    step: Arc<dyn Fn(&mut A, &U) + Send + Sync>,
-    merge: Arc<dyn Fn(&mut A, A) + Send + Sync>,
+    step: Step<U, A>,
+    merge: Merge<A>,
 }
 
 impl<U, A: Clone> Clone for Fold<U, A> {
@@ -595,7 +601,9 @@ mod tests {
         bytes: u32,
     }
 
-    fn lines() -> FnWorkload<Postcard, Line, (String, u32), impl Fn(&Line) -> (String, u32)> {
+    type Upper = (String, u32);
+
+    fn lines() -> FnWorkload<Postcard, Line, Upper, impl Fn(&Line) -> Upper> {
         FnWorkload::encoded(
             "lines",
             |size, seed| {
