@@ -47,6 +47,8 @@
 pub mod bench;
 mod cell;
 mod cli;
+#[cfg(feature = "criterion")]
+pub mod criterion;
 mod error;
 mod gate;
 mod interrupt;

@@ -16,7 +16,7 @@
 pub(crate) mod child;
 mod measure;
 pub(crate) mod parent;
-mod prepare;
+pub(crate) mod prepare;
 mod profile;
 pub(crate) mod protocol;
 
