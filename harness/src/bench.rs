@@ -274,7 +274,13 @@ pub fn main(
 
 /// Runs the bench as `args` ask; returns the exit code.
 fn execute(target: &Target, suite: &Suite, args: &Args, plugins: &Plugins) -> Result<u8, Error> {
+    // `cargo bench` runs a bench in its package's directory: the paths it prints are shorter
+    // from there.
     let root = target.root();
+    let root = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| root.strip_prefix(cwd).ok().map(Path::to_owned))
+        .unwrap_or(root);
     if args.list {
         for id in crate::runner::cell_ids(suite, args.filter.as_deref()) {
             println!("{id}: benchmark");
