@@ -60,6 +60,10 @@ pub fn serve(workloads: Vec<WorkloadSpec>) {
             1
         });
     }
+    // Ctrl-C ends the bench leaving no worker process and no shared-memory segment behind.
+    if let Err(e) = crate::interrupt::install_saying("interrupted") {
+        eprintln!("warning: {e}");
+    }
     let _ = PLUGINS.set(plugins);
 }
 

@@ -18,14 +18,22 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// Starts the thread that handles termination signals for the rest of the process's life,
 /// once per process (a library caller may run several suites).
 pub(crate) fn install() -> std::io::Result<()> {
+    install_saying(
+        "interrupted: the cells measured so far are saved in results.json; `parbench report DIR` \
+         renders them",
+    )
+}
+
+/// [`install`], with the line the process prints as it exits on a signal.
+pub(crate) fn install_saying(message: &'static str) -> std::io::Result<()> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
-        .get_or_init(|| start().map_err(|e| e.to_string()))
+        .get_or_init(|| start(message).map_err(|e| e.to_string()))
         .clone()
         .map_err(std::io::Error::other)
 }
 
-fn start() -> std::io::Result<()> {
+fn start(message: &'static str) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("parbench-signals".into())
@@ -40,10 +48,7 @@ fn start() -> std::io::Result<()> {
                     let _ = parbench_strategies::process::shm::sweep(cell);
                 }
                 end_children();
-                eprintln!(
-                    "\ninterrupted: the cells measured so far are saved in results.json; \
-                     `parbench report DIR` renders them"
-                );
+                eprintln!("\n{message}");
                 std::process::exit(128 + signal);
             }
         })?;

@@ -24,6 +24,17 @@ fn main() {
         |x: &u64| x + CALLS.fetch_add(1, Ordering::Relaxed),
     );
     parbench::criterion::serve(vec![unstable.into()]);
+    if std::env::var_os(VICTIM).is_some() {
+        // The process `interrupted_benches_leave_nothing_behind` stops: a long benchmark of
+        // worker processes over shared memory.
+        let mut c = Criterion::default()
+            .warm_up_time(Duration::from_secs(60))
+            .without_plots()
+            .output_directory(&std::env::temp_dir().join("parbench-criterion-victim"));
+        let spin = WorkloadEntry::new("spin").sizes([1_000]).tasks([64]);
+        parbench::criterion::bench_strategies(&mut c, spin, ["process-shm"], [2]).unwrap();
+        return;
+    }
 
     let out = tempfile::tempdir().unwrap();
     let quick = || {
@@ -96,6 +107,79 @@ fn main() {
         "{message}"
     );
     println!("a_wrong_answer_panics_rather_than_report_a_time ... ok");
+
+    interrupted_benches_leave_nothing_behind();
+    println!("interrupted_benches_leave_nothing_behind ... ok");
+}
+
+/// Set in the environment of the process [`interrupted_benches_leave_nothing_behind`] stops.
+const VICTIM: &str = "PARBENCH_TEST_CRITERION_VICTIM";
+
+/// The children of process `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let listed = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        found.extend(
+            listed
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    found
+}
+
+/// Ctrl-C in the middle of a benchmark of worker processes: the bench exits with 130, its
+/// workers are gone and no shared-memory segment of its is left.
+fn interrupted_benches_leave_nothing_behind() {
+    use std::time::Instant;
+
+    let victim = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(VICTIM, "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let workers = loop {
+        let workers = children(pid);
+        if workers.len() >= 2 {
+            break workers;
+        }
+        assert!(Instant::now() < deadline, "no worker process started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // A moment of benchmarking, then Ctrl-C.
+    std::thread::sleep(Duration::from_millis(300));
+    let raw = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process(raw, rustix::process::Signal::INT).unwrap();
+    let output = victim.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).ends_with("\ninterrupted\n"));
+    for worker in workers {
+        assert!(
+            !Path::new(&format!("/proc/{worker}")).exists(),
+            "worker {worker} outlived its bench"
+        );
+    }
+    let prefix = format!("parbench-{pid}-");
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// Each benchmark's full id and the median of its estimates, in nanoseconds, from criterion's

@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::{
-    mix64, EnvVars, Input, Items, Layout, Params, Partial, TaskContext, TaskError, WorkKind, Workload,
-    WorkloadError, WorkloadSpec,
+    mix64, EnvVars, Input, Items, Layout, Params, Partial, TaskContext, TaskError, WorkKind,
+    Workload, WorkloadError, WorkloadSpec,
 };
 
 /// How a function workload's items and outputs become bytes: [`Plain`] or [`Postcard`].
