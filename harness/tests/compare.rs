@@ -257,7 +257,8 @@ fn write_suite(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-/// Paired runs measure: one at a time, or each would be the other's noise.
+/// Paired runs measure: one at a time, and never beside a build, or each would be the other's
+/// noise.
 static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A paired run of this binary against a copy of itself, with `slowdown` of `spin` injected
@@ -371,6 +372,10 @@ fn git(repo: &Path, args: &[&str]) -> String {
 
 #[test]
 fn base_rev_builds_the_revision_in_a_worktree_it_removes() {
+    // Its build is noise for a paired run measuring beside it.
+    let _alone = MEASURING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     // A repository whose binary is named `parbench` but is not parbench: it builds in a
     // moment, and cannot measure a cell.
