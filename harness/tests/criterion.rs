@@ -6,11 +6,15 @@
 //! A test without libtest's harness: like a bench, its binary is the one the process
 //! strategies start their workers from, so it serves the hidden commands first.
 
+mod common;
+
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use common::{descendants, leftovers};
 use criterion::Criterion;
 use parbench::{FnWorkload, WorkloadEntry};
 
@@ -115,71 +119,37 @@ fn main() {
 /// Set in the environment of the process [`interrupted_benches_leave_nothing_behind`] stops.
 const VICTIM: &str = "PARBENCH_TEST_CRITERION_VICTIM";
 
-/// The children of process `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let listed = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        found.extend(
-            listed
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    found
-}
-
 /// Ctrl-C in the middle of a benchmark of worker processes: the bench exits with 130, its
 /// workers are gone and no shared-memory segment of its is left.
 fn interrupted_benches_leave_nothing_behind() {
-    use std::time::Instant;
-
+    // Ctrl-C in a terminal reaches the whole foreground group: the bench and its workers.
     let victim = std::process::Command::new(std::env::current_exe().unwrap())
         .env(VICTIM, "1")
+        .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let pid = victim.id();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let workers = loop {
-        let workers = children(pid);
-        if workers.len() >= 2 {
-            break workers;
+    let tree = loop {
+        let tree = descendants(pid);
+        if tree.len() >= 2 {
+            break tree;
         }
         assert!(Instant::now() < deadline, "no worker process started");
         std::thread::sleep(Duration::from_millis(20));
     };
     // A moment of benchmarking, then Ctrl-C.
     std::thread::sleep(Duration::from_millis(300));
-    let raw = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    rustix::process::kill_process(raw, rustix::process::Signal::INT).unwrap();
+    let group = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
     let output = victim.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stderr).ends_with("\ninterrupted\n"));
-    for worker in workers {
-        assert!(
-            !Path::new(&format!("/proc/{worker}")).exists(),
-            "worker {worker} outlived its bench"
-        );
-    }
-    let prefix = format!("parbench-{pid}-");
-    let left: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&prefix))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.ends_with("\ninterrupted\n"), "{stderr}");
+    // The workers are gone, not even zombies; so are the bench's segments.
+    assert_eq!(leftovers(pid, &tree), Vec::<String>::new());
 }
 
 /// Each benchmark's full id and the median of its estimates, in nanoseconds, from criterion's

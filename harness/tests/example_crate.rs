@@ -8,21 +8,14 @@
 //! this workspace and this workspace's lock file, and built by `cargo bench` into
 //! `target/user-crate` (kept between runs, shared with `user_crate.rs`).
 
+mod crates;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crates::{cargo, workspace};
+
 use parbench_reports::Results;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the harness crate lies in the workspace")
-        .to_owned()
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
 
 /// Copies the example crate into `dir`, its `parbench` path made absolute.
 fn example_crate(dir: &Path) {

@@ -6,19 +6,12 @@
 //! at this workspace and built by cargo into `target/user-crate` (kept between runs), using this
 //! workspace's lock file, so it resolves the versions the workspace tests.
 
-use std::path::{Path, PathBuf};
+mod crates;
+
+use std::path::Path;
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the harness crate lies in the workspace")
-        .to_owned()
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
+use crates::{cargo, workspace};
 
 /// Writes the user's crate into `dir`.
 fn user_crate(dir: &Path) {
