@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 mod common;
 
 use assert_cmd::Command;
-use common::{descendants, leftovers, state_of};
+use common::{leftovers, state_of, wait_for_descendants};
 use parbench_reports::{Cell, Results, Status, SCHEMA_VERSION};
 use predicates::prelude::*;
 
@@ -701,14 +701,9 @@ fn start_long_run(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        // The cell process and its two workers (the preparing process has none).
-        let tree = descendants(child.id());
-        if tree.len() == 3 {
-            return (child, tree);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    // The cell process and its two workers (the preparing process has none).
+    if let Some(tree) = wait_for_descendants(child.id(), 3) {
+        return (child, tree);
     }
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();

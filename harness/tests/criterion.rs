@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{descendants, leftovers};
+use common::{leftovers, wait_for_descendants};
 use criterion::Criterion;
 use parbench::{FnWorkload, WorkloadEntry};
 
@@ -131,15 +131,7 @@ fn interrupted_benches_leave_nothing_behind() {
         .spawn()
         .unwrap();
     let pid = victim.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let tree = loop {
-        let tree = descendants(pid);
-        if tree.len() >= 2 {
-            break tree;
-        }
-        assert!(Instant::now() < deadline, "no worker process started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let tree = wait_for_descendants(pid, 2).expect("no worker process started");
     // A moment of benchmarking, then Ctrl-C.
     std::thread::sleep(Duration::from_millis(300));
     let group = rustix::process::Pid::from_raw(pid as i32).unwrap();

@@ -9,9 +9,9 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{descendants, leftovers};
+use common::{leftovers, wait_for_descendants};
 
 use parbench::{
     Observer, PassSummary, Plan, Plugins, ProfileScope, Progress, Quiet, RunOptions, RunSummary,
@@ -248,15 +248,7 @@ fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
         .unwrap();
     let pid = child.id();
     // Mid-run: the cell process and its two workers are up.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let tree = loop {
-        let tree = descendants(pid);
-        if tree.len() == 3 {
-            break tree;
-        }
-        assert!(Instant::now() < deadline, "no workers started");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let tree = wait_for_descendants(pid, 3).expect("no workers started");
     std::thread::sleep(Duration::from_millis(300));
     let group = rustix::process::Pid::from_raw(pid as i32).unwrap();
     rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();

@@ -46,6 +46,20 @@ pub fn descendants(pid: u32) -> Vec<String> {
     found
 }
 
+/// The descendants of process `pid` once there are `count` of them at least (a cell process
+/// and its workers up, say); `None` if they are not there within a minute.
+pub fn wait_for_descendants(pid: u32, count: usize) -> Option<Vec<String>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let tree = descendants(pid);
+        if tree.len() >= count {
+            return Some(tree);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
 /// What an interrupted run left of the process `pid` and its tree of processes `tree`: any
 /// process still there (a zombie too), any shared-memory segment one of them named, and any
 /// process left in `pid`'s group. Empty when the run cleaned up after itself.
