@@ -325,6 +325,13 @@ fn execute(target: &Target, suite: &Suite, args: &Args, plugins: &Plugins) -> Re
         out: root.join("compare"),
     };
     if let Some(name) = &args.baseline {
+        if args.quick {
+            return Err(Error::Usage(
+                "--baseline measures both builds round after round, paired; --quick's one \
+                 process per cell cannot tell them apart"
+                    .to_owned(),
+            ));
+        }
         let saved = baseline_dir(&root, name)?;
         let binary = saved.join(BINARY_DIR).join(exe_name()?);
         if binary.is_file() {
