@@ -38,9 +38,15 @@
 //! }
 //! ```
 //!
+//! Or benches a crate's own work under every strategy with `cargo bench`: a
+//! [`FnWorkload`] made from plain functions, handed to [`main!`] in a bench target (see
+//! [`mod@bench`]); or as criterion benchmarks, one per strategy, with `parbench::criterion` (feature
+//! `criterion`).
+//!
 //! Cargo features choose the built-in workloads and strategies that are compiled in (all by
 //! default): `http`, `resize`, `tokio`, `actors`, `timely`. A crate that only brings its own
-//! workload depends on `parbench` with `default-features = false`.
+//! workload depends on `parbench` with `default-features = false`. `criterion` (off by
+//! default) adds `parbench::criterion`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -206,8 +206,14 @@ impl<U, A: Clone> Clone for Fold<U, A> {
 /// The generator of a function workload: the input of `size` items from `seed`.
 type Generate<T> = Arc<dyn Fn(usize, u64) -> Vec<T> + Send + Sync>;
 
-/// A [`Workload`] made from a generator and a per-item function; see the [module
-/// docs](self).
+/// A [`Workload`] made from a generator of items (`Fn(size, seed) -> Vec<T>`) and a function
+/// of one item (`Fn(&T) -> U`), with an optional fold of the outputs into a small result.
+///
+/// How items and outputs become the bytes a strategy moves is its [`Codec`]: [`Plain`]
+/// ([`FnWorkload::plain`], plain-data types: items read where they lie, outputs written as
+/// their bytes) or [`Postcard`] ([`FnWorkload::encoded`], serde types: items decoded in the
+/// task, outputs checked by a fingerprint of their encoding). The byte-level [`Workload`]
+/// trait stays for work that needs control over its layout.
 ///
 /// Register it as any workload: it converts into a [`WorkloadSpec`] (`.into()`), and a worker
 /// process finds it by name in the same binary. The answer every run is checked against is the
