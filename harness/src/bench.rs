@@ -466,7 +466,24 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// main` measures this build beside it and gates on a regression, and `cargo test --benches`
 /// runs every cell once, verified. Optional parts, in this order: `strategies = [...]` (specs
 /// of your own strategies) and `suite = |s| ...` (a [`bench::BenchSuite`](crate::bench::BenchSuite)
-/// to configure).
+/// to configure):
+///
+/// ```no_run
+/// use parbench::{FnWorkload, StrategySpec};
+///
+/// /// A strategy of your own (here the built-in loop under another name).
+/// const MY_LOOP: StrategySpec = StrategySpec {
+///     name: "my-loop",
+///     description: "our in-house loop",
+///     ..parbench::strategies::sequential::SPEC
+/// };
+///
+/// parbench::main!(
+///     workloads = [FnWorkload::plain("double", |n, _| (0..n as u64).collect(), |x: &u64| x * 2)];
+///     strategies = [MY_LOOP];
+///     suite = |s| s.strategies(["sequential", "my-loop", "rayon"]).sizes([1_000_000])
+/// );
+/// ```
 #[macro_export]
 macro_rules! main {
     (@suite) => {
