@@ -76,13 +76,14 @@ fn a_user_crate_builds_without_the_heavy_dependencies_and_runs_its_own_workload(
     }
 
     let built = cargo()
-        .args(["build", "--quiet"])
+        // Release, as `example_crate.rs` builds: the two share the lean build of parbench.
+        .args(["build", "--release", "--quiet"])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(dir.path())
         .status()
         .unwrap();
     assert!(built.success());
-    let binary = target.join("debug").join("user-crate");
+    let binary = target.join("release").join("user-crate");
 
     // Its workload beside the lean built-ins; none of the optional ones.
     let list = Command::new(&binary).arg("list").output().unwrap();
