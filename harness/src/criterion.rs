@@ -154,17 +154,17 @@ pub fn bench_strategies<S: Into<String>>(
                 benchmarks.bench_function(BenchmarkId::new(strategy, workers), |b| {
                     let strategy = instance.get_or_insert_with(|| {
                         let mut strategy = (configured.spec.build)(&configured.params)
-                            .unwrap_or_else(|e| panic!("{id}: {e}"));
+                            .unwrap_or_else(|e| fail(id, e));
                         strategy
                             .setup(&job)
-                            .unwrap_or_else(|e| panic!("{id}: setup failed: {e}"));
+                            .unwrap_or_else(|e| fail(id, format!("setup failed: {e}")));
                         strategy
                     });
                     b.iter_custom(|iterations| {
                         let mut total = Duration::ZERO;
                         for _ in 0..iterations {
                             let (report, _) = run_verified(strategy.as_mut(), &prepared, &job)
-                                .unwrap_or_else(|e| panic!("{id}: the run {e}"));
+                                .unwrap_or_else(|e| fail(id, format!("the run {e}")));
                             total += Duration::from_nanos(report.wall_ns());
                         }
                         total
@@ -173,7 +173,7 @@ pub fn bench_strategies<S: Into<String>>(
                 if let Some(mut strategy) = instance {
                     strategy
                         .teardown()
-                        .unwrap_or_else(|e| panic!("{id}: teardown failed: {e}"));
+                        .unwrap_or_else(|e| fail(id, format!("teardown failed: {e}")));
                 }
             }
             benchmarks.finish();
@@ -183,6 +183,18 @@ pub fn bench_strategies<S: Into<String>>(
         environment.stop()?;
     }
     Ok(())
+}
+
+/// A benchmark that cannot report a time: panics with the cell and why — unless the process
+/// is being interrupted (Ctrl-C reached the workers too), when it waits for the signal thread
+/// to end the process as every interrupted run ends.
+fn fail(id: &str, why: impl std::fmt::Display) -> ! {
+    if crate::interrupt::interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+    panic!("{id}: {why}")
 }
 
 /// A cell's id, `BUCKET/STRATEGY/wN`, as criterion's group, benchmark and parameter.

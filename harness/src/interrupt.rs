@@ -7,7 +7,8 @@
 //! (Ctrl-C reaches them too, but an exiting parent would leave them as zombies for an init
 //! that, in some containers, never reaps), and exits.
 
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -33,7 +34,23 @@ pub(crate) fn install_saying(message: &'static str) -> std::io::Result<()> {
         .map_err(std::io::Error::other)
 }
 
+/// Set by the signal handler itself, as the signal arrives: before any thread of this process
+/// can see what the signal did to its children (a worker killed by the same Ctrl-C).
+static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Whether a termination signal has arrived: the process is about to exit with 128 + it, and a
+/// failure seen now is the signal's doing, not one to report.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED
+        .get()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
 fn start(message: &'static str) -> std::io::Result<()> {
+    let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(signal, Arc::clone(flag))?;
+    }
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("parbench-signals".into())
