@@ -19,6 +19,7 @@
 
 pub mod compare;
 mod csv;
+pub mod decide;
 pub mod export;
 pub mod figures;
 pub mod flame;
