@@ -40,6 +40,7 @@ static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 /// Whether a termination signal has arrived: the process is about to exit with 128 + it, and a
 /// failure seen now is the signal's doing, not one to report.
+#[cfg_attr(not(feature = "criterion"), allow(dead_code))]
 pub(crate) fn interrupted() -> bool {
     INTERRUPTED
         .get()
@@ -60,11 +61,15 @@ fn start(message: &'static str) -> std::io::Result<()> {
                 std::mem::forget(WRITING.lock().unwrap_or_else(PoisonError::into_inner));
                 let _ = parbench_strategies::process::shm::close();
                 // The cell running now, with its worker processes and segments.
-                if let Some(cell) = crate::cell::parent::current() {
+                let current = crate::cell::parent::current();
+                if let Some(cell) = current {
                     crate::cell::parent::kill_group(cell);
-                    let _ = parbench_strategies::process::shm::sweep(cell);
                 }
-                end_children();
+                // Every child, the one starting as the signal came too: none of them can make
+                // a segment once it is reaped, so each one's are swept after.
+                for child in end_children().into_iter().chain(current) {
+                    let _ = parbench_strategies::process::shm::sweep(child);
+                }
                 eprintln!("\n{message}");
                 std::process::exit(128 + signal);
             }
@@ -77,13 +82,15 @@ pub(crate) fn writing() -> MutexGuard<'static, ()> {
     WRITING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Kills this process's children and reaps them, giving up after two seconds.
-fn end_children() {
+/// Kills this process's children and reaps them, giving up after two seconds; returns them.
+fn end_children() -> Vec<u32> {
     use rustix::process::{kill_process, Pid, Signal};
-    for child in crate::cell::parent::children(std::process::id()) {
+    let children = crate::cell::parent::children(std::process::id());
+    for &child in &children {
         if let Some(pid) = Pid::from_raw(child as i32) {
             let _ = kill_process(pid, Signal::KILL);
         }
     }
     crate::cell::parent::reap_orphans();
+    children
 }
