@@ -33,7 +33,7 @@ use parbench_workloads::{Recipe, WorkloadSpec};
 use crate::cell::prepare::{run_verified, Prepared};
 use crate::error::Error;
 use crate::plugins::Plugins;
-use crate::suite::{Configured, Suite, WorkloadEntry};
+use crate::suite::{Suite, WorkloadEntry};
 
 /// The plugins [`crate::criterion_main!`] registered: what the bench's groups and its worker
 /// processes find workloads in.
@@ -112,72 +112,56 @@ pub fn bench_strategies<S: Into<String>>(
     let environment = group.workload.environment.map(|e| e.start()).transpose()?;
     let vars = environment.as_ref().map(|e| e.vars()).unwrap_or_default();
     let recipe = Recipe::new(&group.workload, &group.params, &vars);
-    for &size in &group.sizes {
-        for &tasks in &group.tasks {
-            let prepared = Prepared::new(
-                recipe.clone(),
-                &plugins.workloads,
-                (size, suite.seed, tasks),
-                FailurePolicy::Collect,
-                None,
-            )
-            .map_err(|message| {
-                Error::Usage(format!(
-                    "{}/size={size}/tasks={tasks}: cannot prepare: {message}",
-                    group.workload.name
-                ))
-            })?;
-            let ids: Vec<(String, usize, &Configured)> = group
-                .strategies
-                .iter()
-                .flat_map(|configured| {
-                    let counts: &[usize] = if configured.spec.uses_workers {
-                        &group.workers
-                    } else {
-                        &[1]
-                    };
-                    counts.iter().map(move |&w| {
-                        let strategy = (&configured.spec, &configured.params);
-                        let id = crate::runner::cell_id(group, size, tasks, strategy, w);
-                        (id, w, configured)
-                    })
-                })
-                .collect();
-            let Some((first, _, _)) = ids.first() else {
-                continue;
-            };
-            let mut benchmarks = c.benchmark_group(split(first).0);
-            for (id, w, configured) in &ids {
-                let (_, strategy, workers) = split(id);
-                let job = prepared.job(*w);
-                let mut instance: Option<Box<dyn Strategy>> = None;
-                benchmarks.bench_function(BenchmarkId::new(strategy, workers), |b| {
-                    let strategy = instance.get_or_insert_with(|| {
-                        let mut strategy = (configured.spec.build)(&configured.params)
-                            .unwrap_or_else(|e| fail(id, e));
-                        strategy
-                            .setup(&job)
-                            .unwrap_or_else(|e| fail(id, format!("setup failed: {e}")));
-                        strategy
-                    });
-                    b.iter_custom(|iterations| {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iterations {
-                            let (report, _) = run_verified(strategy.as_mut(), &prepared, &job)
-                                .unwrap_or_else(|e| fail(id, format!("the run {e}")));
-                            total += Duration::from_nanos(report.wall_ns());
-                        }
-                        total
-                    });
-                });
-                if let Some(mut strategy) = instance {
+    // The cells of each (size, tasks) as a run expands them: strategies × their workers.
+    for bucket in crate::runner::expand(&suite, None) {
+        let (size, tasks) = (bucket.size, bucket.tasks);
+        let prepared = Prepared::new(
+            recipe.clone(),
+            &plugins.workloads,
+            (size, suite.seed, tasks),
+            FailurePolicy::Collect,
+            None,
+        )
+        .map_err(|message| {
+            Error::Usage(format!(
+                "{}/size={size}/tasks={tasks}: cannot prepare: {message}",
+                group.workload.name
+            ))
+        })?;
+        let Some((_, _, first)) = bucket.cells.first() else {
+            continue;
+        };
+        let mut benchmarks = c.benchmark_group(split(first).0);
+        for (configured, w, id) in &bucket.cells {
+            let (_, strategy, workers) = split(id);
+            let job = prepared.job(*w);
+            let mut instance: Option<Box<dyn Strategy>> = None;
+            benchmarks.bench_function(BenchmarkId::new(strategy, workers), |b| {
+                let strategy = instance.get_or_insert_with(|| {
+                    let mut strategy =
+                        (configured.spec.build)(&configured.params).unwrap_or_else(|e| fail(id, e));
                     strategy
-                        .teardown()
-                        .unwrap_or_else(|e| fail(id, format!("teardown failed: {e}")));
-                }
+                        .setup(&job)
+                        .unwrap_or_else(|e| fail(id, format!("setup failed: {e}")));
+                    strategy
+                });
+                b.iter_custom(|iterations| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let (report, _) = run_verified(strategy.as_mut(), &prepared, &job)
+                            .unwrap_or_else(|e| fail(id, format!("the run {e}")));
+                        total += Duration::from_nanos(report.wall_ns());
+                    }
+                    total
+                });
+            });
+            if let Some(mut strategy) = instance {
+                strategy
+                    .teardown()
+                    .unwrap_or_else(|e| fail(id, format!("teardown failed: {e}")));
             }
-            benchmarks.finish();
         }
+        benchmarks.finish();
     }
     if let Some(environment) = environment {
         environment.stop()?;

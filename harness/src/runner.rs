@@ -27,11 +27,12 @@ use crate::stats::{median_index, summarize_processes, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
 
 /// The cells of one (workload entry, size, tasks): they share an input and a reference.
-struct Bucket<'a> {
-    group: &'a Group,
-    size: usize,
-    tasks: usize,
-    cells: Vec<(&'a Configured, usize, String)>,
+pub(crate) struct Bucket<'a> {
+    pub(crate) group: &'a Group,
+    pub(crate) size: usize,
+    pub(crate) tasks: usize,
+    /// Each cell's strategy, workers and id.
+    pub(crate) cells: Vec<(&'a Configured, usize, String)>,
 }
 
 impl Bucket<'_> {
@@ -80,7 +81,8 @@ pub fn cell_id(
     )
 }
 
-fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
+/// The buckets of `suite` with the cells `filter` selects, in the suite's order.
+pub(crate) fn expand<'a>(suite: &'a Suite, filter: Option<&str>) -> Vec<Bucket<'a>> {
     let mut buckets = Vec::new();
     for group in &suite.groups {
         for &size in &group.sizes {
