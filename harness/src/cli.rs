@@ -27,7 +27,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a suite (the embedded default suite when no file is given) and write the results.
     Run {
-        /// A suite file in TOML.
+        /// A suite file in TOML, or the name of an embedded suite: `default`, or `decide` (the
+        /// design space of `parbench decide`).
         suite: Option<PathBuf>,
         /// The output directory.
         #[arg(long, default_value = "target/parbench/latest")]
@@ -92,6 +93,26 @@ pub(crate) enum Command {
         /// A paired run: only the cells whose id contains PATTERN.
         #[arg(long, value_name = "PATTERN")]
         filter: Option<String>,
+    },
+    /// Learn which strategy wins for which kind of work from the results of one run or more
+    /// (a `decide` run, the default run, a `cargo bench` run): per machine, a decision tree
+    /// with its leave-one-workload-out accuracy, the real work placed on it, the essay's rule
+    /// of thumb checked; with several machines, where they disagree. Writes decision-tree.svg,
+    /// decision-tree.dot, folklore-tree.svg and decision-tree.md. Exit code 2 when no machine
+    /// has enough buckets to learn from.
+    Decide {
+        /// Results directories (or results.json files).
+        #[arg(value_name = "DIR", default_value = "target/parbench/latest")]
+        dirs: Vec<PathBuf>,
+        /// Where to write the charts (default: the one DIR; with several, target/parbench/decide).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Levels of questions, at most.
+        #[arg(long, default_value_t = 4)]
+        max_depth: usize,
+        /// Buckets each leaf holds, at least.
+        #[arg(long, default_value_t = 2)]
+        min_leaf: usize,
     },
     /// Write a differential flame graph: where the time went between two cells (two
     /// strategies, say) or the same cell in two runs (two versions). Each side is a cell id or
@@ -225,6 +246,18 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             println!("{}", path.display());
             Ok(0)
         }
+        Command::Decide {
+            dirs,
+            out,
+            max_depth,
+            min_leaf,
+        } => {
+            let options = parbench_reports::decide::Options {
+                max_depth,
+                min_leaf,
+            };
+            crate::decide::decide(&dirs, out.as_deref(), &options)
+        }
         Command::Cell => {
             crate::cell::child::serve(plugins).map_err(Error::Cell)?;
             Ok(0)
@@ -269,7 +302,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                 ))),
                 (Some(base), [] | [_]) => {
                     let suite = match paths.first() {
-                        Some(path) => Suite::load(path, plugins)?,
+                        Some(path) => Suite::find(path, plugins)?,
                         None => Suite::embedded(plugins)?,
                     };
                     let mut run = RunOptions::new(&gate.out);
@@ -301,7 +334,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             no_profile,
         } => {
             let suite = match suite {
-                Some(path) => Suite::load(&path, plugins)?,
+                Some(path) => Suite::find(&path, plugins)?,
                 None => Suite::embedded(plugins)?,
             };
             let options = RunOptions {

@@ -83,6 +83,14 @@ pub enum Error {
         /// The baselines saved there.
         saved: Vec<String>,
     },
+    /// `parbench decide` found too few buckets to learn a tree from.
+    #[error("{dirs}: {source}")]
+    Decide {
+        /// The directories given.
+        dirs: String,
+        /// Why no tree was learned.
+        source: parbench_reports::decide::DecideError,
+    },
     /// Two results cannot be compared.
     #[error(transparent)]
     Compare(#[from] parbench_reports::compare::CompareError),

@@ -55,6 +55,7 @@ mod cell;
 mod cli;
 #[cfg(feature = "criterion")]
 pub mod criterion;
+mod decide;
 mod error;
 mod gate;
 mod interrupt;

@@ -61,6 +61,17 @@ pub const DEFAULT_SUITE: &str = include_str!("../suites/default.toml");
 /// The name under which the embedded suite is reported.
 pub const DEFAULT_SOURCE: &str = "embedded:default";
 
+/// The design space of `parbench decide`: `parbench run decide`.
+pub const DECIDE_SUITE: &str = include_str!("../suites/decide.toml");
+
+/// The suites built into parbench, by name: `parbench run NAME` runs one.
+pub const EMBEDDED: [(&str, &str); 2] = [("default", DEFAULT_SUITE), ("decide", DECIDE_SUITE)];
+
+/// `default, decide`.
+fn embedded_names() -> String {
+    EMBEDDED.map(|(name, _)| name).join(", ")
+}
+
 /// A suite as written: TOML, or made by [`SuiteBuilder`] (whose values carry no position).
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -293,9 +304,55 @@ impl Suite {
         Self::parse(&text, &file, &stem, plugins)
     }
 
+    /// A suite file, or when `path` names no file but an embedded suite (`decide`), that one.
+    ///
+    /// ```
+    /// use parbench::{Plugins, Suite};
+    ///
+    /// let suite = Suite::find("decide".as_ref(), &Plugins::default())?;
+    /// assert_eq!(suite.source, "embedded:decide");
+    /// let err = Suite::find("no-such-suite".as_ref(), &Plugins::default()).unwrap_err();
+    /// assert!(err.message.ends_with("(and no embedded suite has that name: default, decide)"));
+    /// # Ok::<(), parbench::SuiteError>(())
+    /// ```
+    pub fn find(path: &Path, plugins: &Plugins) -> Result<Self, SuiteError> {
+        let bare = path.components().count() == 1 && path.extension().is_none();
+        match path.to_str() {
+            Some(name) if bare && !path.exists() => {
+                if EMBEDDED.iter().any(|(n, _)| *n == name) {
+                    return Self::named(name, plugins);
+                }
+                Self::load(path, plugins).map_err(|mut err| {
+                    err.message.push_str(&format!(
+                        " (and no embedded suite has that name: {})",
+                        embedded_names()
+                    ));
+                    err
+                })
+            }
+            _ => Self::load(path, plugins),
+        }
+    }
+
     /// The embedded default suite: every built-in workload under every built-in strategy, so
     /// it needs every default feature of this crate.
     pub fn embedded(plugins: &Plugins) -> Result<Self, SuiteError> {
+        Self::named("default", plugins)
+    }
+
+    /// An embedded suite by name (one of [`EMBEDDED`]). Each runs built-in workloads under
+    /// every built-in strategy, so it needs every default feature of this crate.
+    pub fn named(name: &str, plugins: &Plugins) -> Result<Self, SuiteError> {
+        let source = format!("embedded:{name}");
+        let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name) else {
+            return Err(SuiteError {
+                file: source,
+                line: None,
+                column: None,
+                key: None,
+                message: format!("no embedded suite `{name}`: {}", embedded_names()),
+            });
+        };
         let missing: Vec<&str> = [
             ("http", cfg!(feature = "http")),
             ("resize", cfg!(feature = "resize")),
@@ -308,18 +365,18 @@ impl Suite {
         .collect();
         if !missing.is_empty() {
             return Err(SuiteError {
-                file: DEFAULT_SOURCE.to_owned(),
+                file: source,
                 line: None,
                 column: None,
                 key: None,
                 message: format!(
-                    "the default suite runs every built-in workload and strategy, and this build \
-                     of parbench has the features {} off: give a suite file of your own",
+                    "the {name} suite runs built-in workloads under every built-in strategy, and \
+                     this build of parbench has the features {} off: give a suite file of your own",
                     missing.join(", ")
                 ),
             });
         }
-        Self::parse(DEFAULT_SUITE, DEFAULT_SOURCE, "default", plugins)
+        Self::parse(text, &source, name, plugins)
     }
 
     /// Parses and validates suite text; `file` names it in errors, `stem` names the suite
@@ -1114,6 +1171,34 @@ mod tests {
         // Several processes a cell, within five minutes.
         assert_eq!(suite.sampling.processes, 3);
         assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() < 300));
+    }
+
+    #[test]
+    fn the_decide_suite_spans_the_design_space_within_ten_minutes() {
+        let suite = Suite::find("decide".as_ref(), &Plugins::default()).unwrap();
+        assert_eq!(
+            (suite.name.as_str(), suite.source.as_str()),
+            ("decide", "embedded:decide")
+        );
+        let tasks: Vec<usize> = suite.groups.iter().flat_map(|g| g.tasks.clone()).collect();
+        assert_eq!(
+            (tasks.iter().min(), tasks.iter().max()),
+            (Some(&1), Some(&10_000))
+        );
+        // Every built-in workload but `risky` (failures are not a shape of work).
+        let mut names: Vec<_> = suite.groups.iter().map(|g| g.workload.name).collect();
+        names.dedup();
+        assert_eq!(names, ["spin", "square", "resize", "json", "http"]);
+        // Every built-in strategy on all the cores, `timely` on threads.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(suite.groups.iter().all(|g| g.workers == [cores]));
+        assert!(suite.groups.iter().all(|g| g.strategies.len() >= 9));
+        assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() <= 360));
+        let err = Suite::named("decid", &Plugins::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "embedded:decid: no embedded suite `decid`: default, decide"
+        );
     }
 
     #[test]

@@ -105,9 +105,9 @@ fn a_user_crate_builds_without_the_heavy_dependencies_and_runs_its_own_workload(
     assert_eq!(default.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&default.stderr),
-        "error: embedded:default: the default suite runs every built-in workload and strategy, \
-         and this build of parbench has the features http, resize, tokio, actors, timely off: \
-         give a suite file of your own\n"
+        "error: embedded:default: the default suite runs built-in workloads under every \
+         built-in strategy, and this build of parbench has the features http, resize, tokio, \
+         actors, timely off: give a suite file of your own\n"
     );
 
     // And a run of it: worker processes find `triple` in the user's binary.

@@ -40,6 +40,9 @@ impl Writer for Markdown {
         for group in groups(results) {
             section(&mut md, &group, &figures);
         }
+        if let Ok(decision) = crate::decide::Decision::of(results) {
+            md.push_str(&crate::decide::markdown(&decision));
+        }
         let failed: Vec<&Cell> = results
             .cells
             .iter()

@@ -13,14 +13,14 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use parbench_reports::{write_all, Results};
+use parbench_reports::write_all;
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn fixture() -> Results {
-    serde_json::from_str(include_str!("fixtures/results.json")).unwrap()
-}
+mod known;
+
+use known::{fixture, known_answer};
 
 /// The first of Debian's and other distributions' names for the browser on `PATH`.
 fn chromium() -> Option<&'static str> {
@@ -75,6 +75,9 @@ impl Browser {
                  --window-size=1280,900 --user-data-dir=\"$0\" 3<&0 4>&1 0</dev/null 1>&2"
             ))
             .arg(profile.path())
+            // Its singleton socket's directory goes under the profile, which is removed with
+            // it: killed, the browser cannot remove that directory from /tmp itself.
+            .env("TMPDIR", profile.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -154,11 +157,19 @@ const INSPECT: &str = r#"JSON.stringify({
   title: document.title,
   svgs: Array.from(document.querySelectorAll('svg')).map(svg => {
     const box = svg.getBoundingClientRect();
+    const texts = Array.from(svg.querySelectorAll('text'));
     return {
+      class: svg.getAttribute('class'),
       shapes: svg.querySelectorAll('rect, path, polyline, polygon, circle, line').length,
-      texts: svg.querySelectorAll('text').length,
+      texts: texts.length,
       width: box.width,
       height: box.height,
+      // The trees' labels, and how many are drawn past the chart's edge.
+      labels: svg.classList.contains('tree') ? texts.map(t => t.textContent) : [],
+      outside: texts.filter(t => {
+        const b = t.getBoundingClientRect();
+        return b.left < box.left - 1 || b.right > box.right + 1 || b.top < box.top - 1 || b.bottom > box.bottom + 1;
+      }).length,
     };
   }),
   figures: document.querySelectorAll('figure').length,
@@ -355,4 +366,66 @@ fn the_comparison_renders_in_a_real_browser_without_errors_or_requests() {
         );
     }
     assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
+}
+
+#[test]
+fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels() {
+    let Some(binary) = browser_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &known_answer()).unwrap();
+    let page = dir.path().join("report.html");
+    let (facts, events, _) = open(binary, &page);
+    no_error_and_no_request(&events, &page);
+    let text = facts["text"].as_str().unwrap();
+    assert!(text.contains("Which strategy for which work"));
+    assert!(
+        text.contains("each workload left out and predicted by the tree of the others: 36 of 36")
+    );
+    let trees: Vec<&Value> = facts["svgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|svg| svg["class"] == "tree")
+        .collect();
+    assert_eq!(trees.len(), 2, "the learned tree and the folklore tree");
+    let labels = |svg: &Value| -> Vec<String> {
+        svg["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let learned = labels(trees[0]);
+    for label in [
+        "CPU per task ≥ 31.62 µs?",
+        "no",
+        "yes",
+        "sequential",
+        "15 buckets, 15 right",
+        "rayon",
+        "21 buckets, 21 right",
+        "ahead of rayon by 1.80x (1.75x–1.85x)",
+    ] {
+        assert!(
+            learned.iter().any(|l| l == label),
+            "{label:?} not in {learned:?}"
+        );
+    }
+    let folklore = labels(trees[1]);
+    assert!(folklore.iter().any(|l| l == "contradicted"), "{folklore:?}");
+    assert!(
+        folklore
+            .iter()
+            .any(|l| l == "→ processes with shared memory"),
+        "{folklore:?}"
+    );
+    for tree in trees {
+        assert_eq!(tree["outside"], 0, "labels drawn past the chart: {tree}");
+        assert!(
+            tree["width"].as_f64().unwrap() > 300.0 && tree["height"].as_f64().unwrap() > 100.0
+        );
+    }
 }

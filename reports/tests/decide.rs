@@ -1,92 +1,14 @@
 //! The decision tree on synthetic results with a known answer: cells whose winner depends on
 //! the CPU time per task alone, switching at 50 µs, among features that do not matter.
 
+mod known;
+
+use known::{known_answer, SWEEP_US};
 use parbench_reports::decide::{
-    cases, cross_validate, dot, learn, mermaid, Case, DecideError, Feature, Node, Options,
+    cases, cross_validate, dot, folklore, folklore_svg, learn, mermaid, svg, Case, DecideError,
+    Decision, Feature, Node, Options, Verdict,
 };
-use parbench_reports::{Cell, Results, Sample, Stats, Status};
-
-fn fixture() -> Results {
-    serde_json::from_str(include_str!("fixtures/results.json")).unwrap()
-}
-
-/// The CPU time per task the synthetic buckets sweep, in µs: 1-2-5 steps.
-const SWEEP_US: [f64; 12] = [
-    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0,
-];
-
-/// A cell of `work` (size, tasks) under `strategy` on `workers`, whose runs take `run_ns`
-/// (±2%) and use `cpu_ns` of CPU each.
-fn cell(
-    template: &Cell,
-    (work, size, tasks): (&str, usize, usize),
-    (strategy, workers): (&str, usize),
-    run_ns: f64,
-    cpu_ns: f64,
-) -> Cell {
-    let mut cell = template.clone();
-    cell.id = format!("{work}/size={size}/tasks={tasks}/{strategy}/w{workers}");
-    cell.workload = work.to_owned();
-    cell.params.clear();
-    cell.strategy = strategy.to_owned();
-    cell.strategy_params.clear();
-    cell.workers = workers;
-    cell.size = size;
-    cell.tasks = tasks;
-    cell.status = Status::Ok;
-    cell.verified = true;
-    cell.features.input_bytes = size as u64 * 8;
-    cell.features.output_bytes = size as u64 * 8;
-    cell.samples = vec![Sample {
-        run_ns: run_ns as u64,
-        cpu_ns: cpu_ns as u64,
-        ..Sample::default()
-    }];
-    cell.wall = Some(Stats {
-        median_ns: run_ns,
-        ci_low_ns: run_ns * 0.98,
-        ci_high_ns: run_ns * 1.02,
-        ..Stats::default()
-    });
-    cell
-}
-
-/// Three workloads over the sweep, each bucket with a sequential, a `rayon` and a `threads`
-/// cell: below 50 µs of CPU per task the loop wins by far, from 50 µs on `rayon` does; sizes
-/// and task counts (so bytes per task and input) vary without mattering.
-fn known_answer() -> Results {
-    let mut results = fixture();
-    let template = results.cells[0].clone();
-    results.cells.clear();
-    for (w, work) in ["alpha", "beta", "gamma"].into_iter().enumerate() {
-        for (i, &us) in SWEEP_US.iter().enumerate() {
-            let tasks = [8, 64, 512][(i + w) % 3];
-            // Sizes that vary apart from the tasks, one per bucket.
-            let size = [1_000, 100_000, 10_000][(i / 2 + w) % 3] * tasks + i;
-            let sequential = us * 1e3 * tasks as f64;
-            let rayon = if us >= 50.0 { 0.55 } else { 1.8 } * sequential;
-            let bucket = (work, size, tasks);
-            results.cells.push(cell(
-                &template,
-                bucket,
-                ("sequential", 1),
-                sequential,
-                sequential,
-            ));
-            results
-                .cells
-                .push(cell(&template, bucket, ("rayon", 2), rayon, sequential));
-            results.cells.push(cell(
-                &template,
-                bucket,
-                ("threads", 2),
-                rayon.max(sequential) * 1.5,
-                sequential,
-            ));
-        }
-    }
-    results
-}
+use parbench_reports::Stats;
 
 #[test]
 fn the_features_are_measured_from_the_sequential_cell() {
@@ -96,11 +18,11 @@ fn the_features_are_measured_from_the_sequential_cell() {
     assert_eq!(first.work, "alpha");
     // CPU per task: its CPU time over its tasks.
     assert!(
-        (first.features[0] - SWEEP_US[0] * 1e3).abs() < 1.0,
+        (first.feature(Feature::CpuPerTask) - SWEEP_US[0] * 1e3).abs() < 1.0,
         "{first:?}"
     );
     // No waiting: CPU time is the whole run.
-    assert_eq!(first.features[2], 0.0);
+    assert_eq!(first.feature(Feature::WaitingShare), 0.0);
     let margin = first.margin.as_ref().unwrap();
     assert_eq!(
         (first.winner.as_str(), margin.runner_up.as_str()),
@@ -183,4 +105,169 @@ fn too_few_buckets_say_how_many_a_tree_needs() {
     assert!(err.to_string().starts_with(
         "5 buckets with a sequential cell and another strategy measured; a tree needs at least 8"
     ));
+}
+
+#[test]
+fn medians_within_five_percent_are_a_tie_even_with_narrow_intervals() {
+    let mut results = known_answer();
+    // At 5 ms per task in `beta`: `threads` 4% behind `rayon`, both intervals ±0.1%.
+    for cell in &mut results.cells {
+        if cell.id.starts_with("beta/") && cell.id.contains("/tasks=512/") {
+            let wall = cell.wall.as_mut().unwrap();
+            let run = match cell.strategy.as_str() {
+                "rayon" => 1e9,
+                "threads" => 1.04e9,
+                _ => 2e9,
+            };
+            *wall = Stats {
+                median_ns: run,
+                ci_low_ns: run * 0.999,
+                ci_high_ns: run * 1.001,
+                ..Stats::default()
+            };
+        }
+    }
+    let all = cases(&results);
+    let case = all
+        .iter()
+        .find(|c| c.bucket.starts_with("beta/") && c.bucket.ends_with("/tasks=512"))
+        .unwrap();
+    assert_eq!(case.winner, "threads", "{case:?}");
+    assert_eq!(case.fastest.as_deref(), Some("rayon"));
+    assert_eq!(case.tied, ["threads", "rayon"]);
+}
+
+/// A case of the given shape whose winner is `tied[0]`.
+fn shaped(work: &str, waiting: f64, bytes_per_task: f64, tied: &[&str]) -> Case {
+    Case {
+        work: work.to_owned(),
+        bucket: format!("{work}/size=1/tasks=1"),
+        kind: "synthetic".to_owned(),
+        features: [waiting, 1e5, bytes_per_task, 1e5 / bytes_per_task, 8.0, 1e6],
+        winner: tied[0].to_owned(),
+        workers: 2,
+        fastest: None,
+        tied: tied.iter().map(|s| (*s).to_owned()).collect(),
+        margin: None,
+    }
+}
+
+#[test]
+fn the_folklore_holds_where_its_advice_wins_and_is_contradicted_where_not() {
+    let cases = [
+        // CPU-bound, small data: process-shm wins one, ties one, loses one.
+        shaped("a", 0.0, 1_000.0, &["process-shm"]),
+        shaped("b", 0.1, 60_000.0, &["threads", "process-shm"]),
+        shaped("c", 0.0, 10_000.0, &["rayon"]),
+        // CPU-bound on large data: under no branch.
+        shaped("d", 0.0, 1e7, &["threads"]),
+        // Waiting: a thread pool, tied with tokio, and a plain loop.
+        shaped("e", 0.9, 100.0, &["thread-pool[threads=executor]", "tokio"]),
+        shaped("f", 0.6, 100.0, &["sequential"]),
+    ];
+    let branches = folklore(&cases);
+    let verdicts: Vec<Verdict> = branches.iter().map(|b| b.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Holds,
+            Verdict::Contradicted,
+            Verdict::NotMeasured,
+            Verdict::NotMeasured,
+            Verdict::NotMeasured
+        ]
+    );
+    assert_eq!(
+        (branches[0].cases.as_slice(), branches[0].upheld),
+        (&[0, 1, 2][..], 2)
+    );
+    assert_eq!(
+        branches[0].evidence(),
+        "3 buckets; the advice won or tied in 2; winners: process-shm 1, rayon 1, threads 1"
+    );
+    // One of two is not more than half.
+    assert_eq!(
+        (branches[1].cases.as_slice(), branches[1].upheld),
+        (&[4, 5][..], 1)
+    );
+    assert_eq!(branches[2].evidence(), "no bucket of this run");
+}
+
+#[test]
+fn the_svg_chart_draws_every_node_and_highlights_the_real_work() {
+    let decision = Decision::of(&known_answer()).unwrap();
+    let svg = svg(&decision);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.ends_with("</svg>\n"));
+    assert!(svg.contains(">CPU per task ≥ 31.62 µs?</text>"), "{svg}");
+    assert!(svg.contains(">15 buckets, 15 right</text>"), "{svg}");
+    assert!(
+        svg.contains(">ahead of rayon by 1.80x (1.75x–1.85x)</text>"),
+        "{svg}"
+    );
+    // `gamma`, the real work, is on both sides: both edges highlighted, its buckets listed.
+    assert_eq!(svg.matches("stroke-width=\"3\"/>").count(), 2 + 3, "{svg}");
+    // Under each leaf, `gamma`'s buckets that reach it: 5 below 50 µs, 7 above, 4 listed.
+    assert!(
+        svg.contains(">✓ gamma/size=64002/tasks=64: measured sequential</text>"),
+        "{svg}"
+    );
+    assert_eq!(svg.matches(": measured sequential</text>").count(), 4);
+    assert_eq!(svg.matches(": measured rayon</text>").count(), 4);
+    assert!(svg.contains(">… and 1 more</text>"), "{svg}");
+    assert!(svg.contains(">… and 3 more</text>"), "{svg}");
+    let placed: Vec<&str> = decision.placed().map(|(_, c, _)| c.work.as_str()).collect();
+    assert_eq!(placed, ["gamma"; 12]);
+    let folklore = folklore_svg(&decision.folklore);
+    assert!(folklore.contains(">contradicted</text>"), "{folklore}");
+    assert_eq!(folklore.matches(">not measured here</text>").count(), 4);
+}
+
+/// Graphviz's `dot`, when installed; CI installs it and sets `PARBENCH_REQUIRE_GRAPHVIZ`.
+fn graphviz_or_skip() -> bool {
+    let found = std::process::Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("PARBENCH_REQUIRE_GRAPHVIZ").is_none(),
+            "PARBENCH_REQUIRE_GRAPHVIZ is set but Graphviz's dot is not installed"
+        );
+        eprintln!("skipped: no `dot` on PATH (Debian: apt-get install graphviz)");
+    }
+    found
+}
+
+#[test]
+fn the_dot_output_parses_with_graphviz() {
+    if !graphviz_or_skip() {
+        return;
+    }
+    let tree = learn(&cases(&known_answer()), &Options::default()).unwrap();
+    let mut dot_process = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    dot_process
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot(&tree).as_bytes())
+        .unwrap();
+    let output = dot_process.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+    let drawn = String::from_utf8_lossy(&output.stdout);
+    // Three nodes and two edges, with their labels.
+    assert_eq!(drawn.matches("class=\"node\"").count(), 3, "{drawn}");
+    assert_eq!(drawn.matches("class=\"edge\"").count(), 2, "{drawn}");
+    assert!(drawn.contains("CPU per task ≥ 31.62 µs?"), "{drawn}");
 }

@@ -62,6 +62,16 @@ fn cases() -> Vec<Case> {
             200,
             "a4dd5b61a8c07fde5bbe05b79b474f1883d6d0188ea438a63748fac2d21a8052",
         ),
+        (
+            "spin",
+            vec![
+                ("ns_per_item", Value::Int(50)),
+                ("bytes_per_item", Value::Int(100)),
+                ("wait_ns_per_item", Value::Int(1_000)),
+            ],
+            200,
+            "600766e0db7f9372e26ba959223f58e1e7717cd408b04c29dd6e97ede285f6d2",
+        ),
     ]
 }
 
@@ -208,4 +218,41 @@ fn spin_needs_its_calibration_and_spins_the_calibrated_count() {
         spin > 10_000,
         "{spin} iterations per ms is implausibly slow"
     );
+}
+
+#[test]
+fn spin_carries_its_bytes_per_item_and_waits_its_time_per_item() {
+    let vars = EnvVars::from([("spin.iters_per_ms".to_owned(), "500000".to_owned())]);
+    let spin = build(
+        "spin",
+        &[
+            ("ns_per_item", Value::Int(1)),
+            ("bytes_per_item", Value::Int(1_000)),
+            ("wait_ns_per_item", Value::Int(2_000_000)),
+        ],
+        &vars,
+    );
+    let input = spin.generate(10, SEED);
+    assert_eq!((input.items(), input.bytes.len()), (10, 10_000));
+    assert_eq!(spin.output_len(), 1_000);
+    // The words are those of the 8-byte spin: its answers' first words agree.
+    let plain = build("spin", &[("ns_per_item", Value::Int(1))], &vars);
+    let words = plain.generate(10, SEED);
+    for i in 0..10 {
+        assert_eq!(
+            input.bytes[i * 1_000..i * 1_000 + 8],
+            words.bytes[i * 8..i * 8 + 8]
+        );
+    }
+    // Two tasks of five items: each sleeps 10 ms, so the run waits at least 20 ms.
+    let start = std::time::Instant::now();
+    let sample = run(spin.as_ref(), &input, 2, SEED, 1);
+    assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+    assert_eq!(sample.failures, []);
+    assert_eq!(sample.output.len(), 10_000);
+    // Every byte after an item's word is the input's, flipped: all of it went through the task.
+    for i in 0..10 {
+        let (out, item) = (&sample.output[i * 1_000..], &input.bytes[i * 1_000..]);
+        assert!((8..1_000).all(|b| out[b] == item[b] ^ 0x5a), "item {i}");
+    }
 }

@@ -3,20 +3,33 @@
 //! A pure function of results, as the gate is. Every bucket of a run (a workload with its
 //! parameters, a size, a task count) that measured the sequential loop becomes a [`Case`]: its
 //! features, measured rather than declared ([`Feature`]), and its label, the strategy that won
-//! it at its best worker count — or, when the fastest strategies' intervals overlap, the
-//! simplest of them ([`SIMPLICITY`]). [`learn`] fits a CART decision tree to the cases
-//! (`linfa-trees`: Gini impurity, at most [`Options::max_depth`] levels, leaves of at least
-//! [`Options::min_leaf`] cases) and keeps it as a [`Tree`] whose thresholds are in physical
-//! units; [`cross_validate`] scores it by leaving one workload out at a time; [`mermaid`] and
+//! it at its best worker count — or, when the fastest strategies' intervals overlap (or their
+//! medians are within [`EQUIVALENT`]), the simplest of them ([`SIMPLICITY`]). [`learn`] grows
+//! a CART decision tree on the cases (Gini impurity, at most [`Options::max_depth`] levels,
+//! leaves of at least [`Options::min_leaf`] cases, every tie broken the same way each time) and
+//! keeps it as a [`Tree`] whose thresholds are in physical units; [`cross_validate`] scores it by leaving one workload out at a time; [`mermaid`] and
 //! [`dot`] draw it as text.
 
+mod folklore;
 mod render;
 
-pub use render::{dot, mermaid};
+pub use folklore::{folklore, Branch, Rule, Verdict, RULES};
+pub use render::{dot, markdown, mermaid, text};
+pub(crate) use render::{leaf_count, leaf_margin, margin_text, walk, Edge};
 
-use linfa::prelude::*;
-use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
-use ndarray::{Array1, Array2};
+/// The learned tree as a standalone SVG (`decision-tree.svg`; the chart of `report.html`):
+/// each question with its threshold, each leaf with its winner, how many buckets it holds and
+/// gets right and its margin over the runner-up; the real work's paths highlighted and listed
+/// under the leaves they reach, ✓ where the measured winner is the tree's.
+pub fn svg(decision: &Decision) -> String {
+    crate::html::tree::learned(decision)
+}
+
+/// The folklore tree as a standalone SVG: each branch of [`RULES`] with its verdict and
+/// evidence.
+pub fn folklore_svg(branches: &[Branch]) -> String {
+    crate::html::tree::folklore(branches)
+}
 
 use crate::figures::{Bucket, BASELINE_STRATEGY};
 use crate::{Cell, Results, Status};
@@ -29,6 +42,9 @@ pub enum Feature {
     CpuPerTask,
     /// Bytes in and out per task: what a process strategy copies for it.
     BytesPerTask,
+    /// CPU time per byte in and out: low for work that streams through memory (squaring
+    /// integers), high for work that computes on what it reads.
+    CpuPerByte,
     /// The share of the sequential run spent waiting: 1 − CPU time / run time.
     WaitingShare,
     /// The number of tasks.
@@ -38,10 +54,16 @@ pub enum Feature {
 }
 
 /// Every feature, in the order of [`Case::features`].
-pub const FEATURES: [Feature; 5] = [
+///
+/// Of two questions that split the cases equally well, the learner asks of the feature first
+/// here: whether the work waits, then how much CPU a task takes, then the bytes — work that
+/// waits has little CPU per task and moves few bytes, so those often split the same cases, and
+/// the first is the one a review asks about.
+pub const FEATURES: [Feature; 6] = [
+    Feature::WaitingShare,
     Feature::CpuPerTask,
     Feature::BytesPerTask,
-    Feature::WaitingShare,
+    Feature::CpuPerByte,
     Feature::Tasks,
     Feature::InputBytes,
 ];
@@ -52,6 +74,7 @@ impl Feature {
         match self {
             Feature::CpuPerTask => "CPU per task",
             Feature::BytesPerTask => "bytes per task",
+            Feature::CpuPerByte => "CPU per byte",
             Feature::WaitingShare => "waiting share",
             Feature::Tasks => "tasks",
             Feature::InputBytes => "input",
@@ -69,11 +92,13 @@ impl Feature {
     pub fn format(self, value: f64) -> String {
         match self {
             Feature::CpuPerTask => crate::format::duration(value),
+            Feature::CpuPerByte => format!("{} ns/B", significant(value)),
             Feature::BytesPerTask | Feature::InputBytes => {
                 crate::format::bytes(value.max(0.0).round() as u64)
             }
             Feature::WaitingShare => crate::format::percent(value),
-            Feature::Tasks => format!("{}", value.round()),
+            // A count: at or above 1.41 means at or above 2.
+            Feature::Tasks => format!("{}", value.ceil()),
         }
     }
 
@@ -100,6 +125,16 @@ impl Feature {
     }
 }
 
+/// Three significant digits: `0.0123`, `1.23`, `123`.
+fn significant(value: f64) -> String {
+    let digits = if value > 0.0 {
+        (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
+    } else {
+        0
+    };
+    format!("{value:.digits$}")
+}
+
 /// The order ties are broken in: of strategies whose intervals overlap the fastest's, the one
 /// first here wins — the simpler to write and the leaner to run. Strategies not listed (a
 /// user's own) come after, by name.
@@ -114,6 +149,11 @@ pub const SIMPLICITY: [&str; 9] = [
     "actors",
     "timely",
 ];
+
+/// Medians closer than this share are a tie even when their intervals do not overlap: run to
+/// run, on a shared machine, cells move by more than 5% (an A/A comparison of the same build
+/// shows it), so a smaller lead would not reproduce.
+pub const EQUIVALENT: f64 = 0.05;
 
 /// How much slower the runner-up is than the winner: its median run time over the winner's,
 /// with an approximate 95% interval (the two medians' intervals combined on a log scale).
@@ -136,16 +176,35 @@ pub struct Case {
     pub work: String,
     /// `work/size=N/tasks=N`.
     pub bucket: String,
+    /// The workload's kind (`compute`, `io`, `synthetic`, ...): the tree learns from every
+    /// kind, and places the work of the others than `synthetic` on its chart.
+    pub kind: String,
     /// The features, in the order of [`FEATURES`].
-    pub features: [f64; 5],
+    pub features: [f64; 6],
     /// The label: the strategy that won, at its best worker count (`rayon/w2`'s `rayon`).
     pub winner: String,
     /// The worker count it won at.
     pub workers: usize,
     /// The fastest strategy by median, when a tie gave the label to a simpler one.
     pub fastest: Option<String>,
+    /// Every strategy tied for the win (its interval reaches the fastest's, or its median is
+    /// within [`EQUIVALENT`] of it), simplest first:
+    /// the winner is the first.
+    pub tied: Vec<String>,
     /// How far behind the runner-up is, when another strategy was measured.
     pub margin: Option<Margin>,
+}
+
+impl Case {
+    /// One of its features.
+    pub fn feature(&self, feature: Feature) -> f64 {
+        self.features[FEATURES.iter().position(|f| *f == feature).unwrap_or(0)]
+    }
+
+    /// Whether it is real work, placed on the chart (not `synthetic`).
+    pub fn real(&self) -> bool {
+        self.kind != "synthetic"
+    }
 }
 
 /// A strategy's best cell in a bucket.
@@ -218,11 +277,14 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     }
     best.sort_by(|a, b| a.median.total_cmp(&b.median));
     let fastest = &best[0];
-    // Every strategy whose interval reaches the fastest's: the simplest of them wins.
-    let winner = best
+    // Every strategy whose interval reaches the fastest's, or whose median is within
+    // `EQUIVALENT` of it: the simplest of them wins.
+    let mut tied: Vec<&Entry<'_>> = best
         .iter()
-        .filter(|e| e.low <= fastest.high)
-        .min_by(|a, b| simplicity(&a.strategy).cmp(&simplicity(&b.strategy)))?;
+        .filter(|e| e.low <= fastest.high || e.median <= fastest.median * (1.0 + EQUIVALENT))
+        .collect();
+    tied.sort_by(|a, b| simplicity(&a.strategy).cmp(&simplicity(&b.strategy)));
+    let winner = *tied.first()?;
     let margin = best
         .iter()
         .find(|e| e.strategy != winner.strategy)
@@ -248,26 +310,31 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     let runs = samples.len().max(1) as f64;
     let tasks = bucket.tasks.max(1) as f64;
     let features = &sequential.features;
+    let cpu_per_task = cpu as f64 / runs / tasks;
+    let bytes_per_task = (features.input_bytes + features.output_bytes) as f64 / tasks;
     Some(Case {
         work: bucket.work.to_owned(),
         bucket: format!(
             "{}/size={}/tasks={}",
             bucket.work, bucket.size, bucket.tasks
         ),
+        kind: sequential.workload_kind.clone(),
         features: [
-            cpu as f64 / runs / tasks,
-            (features.input_bytes + features.output_bytes) as f64 / tasks,
             if run > 0 {
                 (1.0 - cpu as f64 / run as f64).clamp(0.0, 1.0)
             } else {
                 0.0
             },
+            cpu_per_task,
+            bytes_per_task,
+            cpu_per_task / bytes_per_task.max(1.0),
             tasks,
             features.input_bytes as f64,
         ],
         winner: winner.strategy.clone(),
         workers: winner.cell.workers,
         fastest: (fastest.strategy != winner.strategy).then(|| fastest.strategy.clone()),
+        tied: tied.iter().map(|e| e.strategy.clone()).collect(),
         margin,
     })
 }
@@ -313,9 +380,6 @@ pub enum DecideError {
         /// Cases a tree needs.
         need: usize,
     },
-    /// The learner refused the data.
-    #[error("the decision tree: {0}")]
-    Learner(String),
 }
 
 /// A node of a learned tree: a question, or a leaf with the strategy it recommends.
@@ -346,12 +410,12 @@ pub enum Node {
 
 impl Node {
     /// The leaf `features` end in.
-    pub fn leaf(&self, features: &[f64; 5]) -> &Node {
+    pub fn leaf(&self, features: &[f64; 6]) -> &Node {
         self.path(features).last().copied().unwrap_or(self)
     }
 
     /// The nodes from here to the leaf `features` end in, this one first.
-    pub fn path(&self, features: &[f64; 5]) -> Vec<&Node> {
+    pub fn path(&self, features: &[f64; 6]) -> Vec<&Node> {
         let mut path = vec![self];
         let mut node = self;
         while let Node::Question {
@@ -369,7 +433,7 @@ impl Node {
     }
 
     /// The strategy recommended for `features`.
-    pub fn predict(&self, features: &[f64; 5]) -> &str {
+    pub fn predict(&self, features: &[f64; 6]) -> &str {
         match self.leaf(features) {
             Node::Leaf { winner, .. } => winner,
             Node::Question { .. } => "",
@@ -407,7 +471,7 @@ impl Tree {
 /// Learns a tree from `cases`.
 ///
 /// # Errors
-/// Fewer cases than [`Options::needed`]; a learner failure.
+/// Fewer cases than [`Options::needed`].
 pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
     if cases.len() < options.needed() {
         return Err(DecideError::TooFew {
@@ -415,26 +479,16 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
             need: options.needed(),
         });
     }
-    let mut labels: Vec<&str> = cases.iter().map(|c| c.winner.as_str()).collect();
-    labels.sort_by_key(|l| simplicity(l));
-    labels.dedup();
-    let records = Array2::from_shape_fn((cases.len(), FEATURES.len()), |(i, f)| {
-        FEATURES[f].scaled(cases[i].features[f])
-    });
-    let targets: Array1<usize> = cases
+    let scaled: Vec<[f64; 6]> = cases
         .iter()
-        .map(|c| labels.iter().position(|l| *l == c.winner).unwrap_or(0))
+        .map(|c| std::array::from_fn(|f| FEATURES[f].scaled(c.features[f])))
         .collect();
-    let dataset = Dataset::new(records, targets)
-        .with_feature_names(FEATURES.iter().map(|f| f.name()).collect());
-    let fitted = DecisionTree::params()
-        .split_quality(SplitQuality::Gini)
-        .max_depth(Some(options.max_depth))
-        .min_weight_leaf(options.min_leaf as f32)
-        .min_weight_split((2 * options.min_leaf) as f32)
-        .fit(&dataset)
-        .map_err(|e| DecideError::Learner(e.to_string()))?;
-    let mut root = convert(fitted.root_node(), &labels);
+    let learner = Learner {
+        cases,
+        scaled: &scaled,
+        options,
+    };
+    let mut root = learner.grow((0..cases.len()).collect(), 0);
     for (i, case) in cases.iter().enumerate() {
         assign(&mut root, i, case);
     }
@@ -444,28 +498,125 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
     })
 }
 
-/// linfa's node as ours: thresholds back in the features' units, each leaf's label by name.
-fn convert(node: &TreeNode<f64, usize>, labels: &[&str]) -> Node {
-    let children = node.children();
-    match (node.is_leaf(), children.first(), children.get(1)) {
-        (false, Some(Some(below)), Some(Some(above))) => {
-            let (index, value, _) = node.split();
-            let feature = FEATURES[index.min(FEATURES.len() - 1)];
-            Node::Question {
-                feature,
-                threshold: feature.unscaled(value),
-                below: Box::new(convert(below, labels)),
-                above: Box::new(convert(above, labels)),
-            }
-        }
-        _ => Node::Leaf {
-            winner: node
-                .prediction()
-                .and_then(|l| labels.get(l))
-                .map_or_else(String::new, |l| (*l).to_owned()),
+/// CART: each node splits its cases by the question that lowers Gini impurity the most.
+///
+/// Written here rather than taken from `linfa-trees` or `smartcore`: linfa-trees counts labels
+/// in a `HashMap`, so equally good questions and tied majorities go whichever way the map's
+/// random order says — the same results gave trees of different accuracy from one call to the
+/// next — and smartcore keeps its tree's nodes private, so its thresholds cannot be drawn.
+/// Here every tie has a fixed answer: the earlier feature of [`FEATURES`], then the lower
+/// threshold; a tied majority goes to the simpler strategy.
+struct Learner<'a> {
+    cases: &'a [Case],
+    /// The features as the questions see them (logarithms, but for the waiting share).
+    scaled: &'a [[f64; 6]],
+    options: &'a Options,
+}
+
+impl Learner<'_> {
+    fn grow(&self, members: Vec<usize>, depth: usize) -> Node {
+        let leaf = || Node::Leaf {
+            winner: self.majority(&members).to_owned(),
             cases: Vec::new(),
             correct: 0,
-        },
+        };
+        if depth >= self.options.max_depth || self.gini(&members) == 0.0 {
+            return leaf();
+        }
+        let Some((feature, threshold)) = self.best_question(&members) else {
+            return leaf();
+        };
+        let (above, below): (Vec<usize>, Vec<usize>) = members
+            .iter()
+            .partition(|&&i| self.scaled[i][feature] >= threshold);
+        let (below, above) = (self.grow(below, depth + 1), self.grow(above, depth + 1));
+        // A question whose answers recommend the same strategy says nothing.
+        if let (Node::Leaf { winner: a, .. }, Node::Leaf { winner: b, .. }) = (&below, &above) {
+            if a == b {
+                return leaf();
+            }
+        }
+        Node::Question {
+            feature: FEATURES[feature],
+            threshold: FEATURES[feature].unscaled(threshold),
+            below: Box::new(below),
+            above: Box::new(above),
+        }
+    }
+
+    /// The question (feature, threshold on its scale) whose two sides, each of at least
+    /// `min_leaf` cases, have the lowest impurity, if it is lower than the node's.
+    fn best_question(&self, members: &[usize]) -> Option<(usize, f64)> {
+        let min_leaf = self.options.min_leaf.max(1);
+        let n = members.len();
+        let mut best: Option<(usize, f64, f64)> = None;
+        let mut bound = self.gini(members) - 1e-12;
+        for feature in 0..FEATURES.len() {
+            let mut sorted = members.to_vec();
+            sorted.sort_by(|&a, &b| {
+                self.scaled[a][feature]
+                    .total_cmp(&self.scaled[b][feature])
+                    .then(a.cmp(&b))
+            });
+            for left in min_leaf..=n.saturating_sub(min_leaf) {
+                let (low, high) = (
+                    self.scaled[sorted[left - 1]][feature],
+                    self.scaled[sorted[left]][feature],
+                );
+                // Equal values stay on one side.
+                if high - low < 1e-9 {
+                    continue;
+                }
+                let (below, above) = sorted.split_at(left);
+                let score = (below.len() as f64 * self.gini(below)
+                    + above.len() as f64 * self.gini(above))
+                    / n as f64;
+                if score < bound {
+                    bound = score - 1e-12;
+                    best = Some((feature, (low + high) / 2.0, score));
+                }
+            }
+        }
+        best.map(|(feature, threshold, _)| (feature, threshold))
+    }
+
+    /// The labels of `members` with their counts, the simplest strategy first.
+    fn counts(&self, members: &[usize]) -> Vec<(&str, usize)> {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for &i in members {
+            let label = self.cases[i].winner.as_str();
+            match counts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((label, 1)),
+            }
+        }
+        counts.sort_by(|a, b| simplicity(a.0).cmp(&simplicity(b.0)));
+        counts
+    }
+
+    /// The most frequent label; of equally frequent ones, the simplest.
+    fn majority(&self, members: &[usize]) -> &str {
+        let counts = self.counts(members);
+        counts
+            .iter()
+            .fold(None::<(&str, usize)>, |best, &(label, n)| match best {
+                Some((_, m)) if m >= n => best,
+                _ => Some((label, n)),
+            })
+            .map_or("", |(label, _)| label)
+    }
+
+    /// Gini impurity: the chance two cases drawn at random have different labels.
+    fn gini(&self, members: &[usize]) -> f64 {
+        if members.is_empty() {
+            return 0.0;
+        }
+        let n = members.len() as f64;
+        1.0 - self
+            .counts(members)
+            .iter()
+            .map(|(_, c)| (*c as f64 / n).powi(2))
+            .sum::<f64>()
     }
 }
 
@@ -506,6 +657,9 @@ pub struct Accuracy {
     pub total: usize,
     /// Per workload left out: its name, its cases predicted as measured, its cases.
     pub folds: Vec<(String, usize, usize)>,
+    /// Per case (in the order given), what the tree learned without its workload predicted;
+    /// `None` when too few cases were left to learn from.
+    pub predicted: Vec<Option<String>>,
 }
 
 impl Accuracy {
@@ -528,20 +682,85 @@ pub fn cross_validate(cases: &[Case], options: &Options) -> Accuracy {
         correct: 0,
         total: 0,
         folds: Vec::new(),
+        predicted: vec![None; cases.len()],
     };
     for work in works {
-        let (held, train): (Vec<Case>, Vec<Case>) =
-            cases.iter().cloned().partition(|c| c.work == work);
+        let train: Vec<Case> = cases.iter().filter(|c| c.work != work).cloned().collect();
         let Ok(tree) = learn(&train, options) else {
             continue;
         };
-        let correct = held
-            .iter()
-            .filter(|c| tree.root.predict(&c.features) == c.winner)
-            .count();
+        let (mut correct, mut held) = (0, 0);
+        for (case, predicted) in cases.iter().zip(&mut accuracy.predicted) {
+            if case.work == work {
+                let prediction = tree.root.predict(&case.features);
+                correct += usize::from(prediction == case.winner);
+                held += 1;
+                *predicted = Some(prediction.to_owned());
+            }
+        }
         accuracy.correct += correct;
-        accuracy.total += held.len();
-        accuracy.folds.push((work.to_owned(), correct, held.len()));
+        accuracy.total += held;
+        accuracy.folds.push((work.to_owned(), correct, held));
     }
     accuracy
+}
+
+/// Everything `parbench decide` tells of a set of cases: the tree, how well it predicts work it
+/// did not learn from, where the real work lands on it, and the folklore checked.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Decision {
+    /// The tree learned from every case.
+    pub tree: Tree,
+    /// Leave-one-workload-out accuracy.
+    pub accuracy: Accuracy,
+    /// The essay's branches, each with its verdict.
+    pub folklore: Vec<Branch>,
+}
+
+impl Decision {
+    /// Learns the tree, cross-validates it and checks the folklore.
+    ///
+    /// # Errors
+    /// [`DecideError::TooFew`] when there are fewer cases than [`Options::needed`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use parbench_reports::decide::{cases, Decision, DecideError, Options};
+    /// # let results: parbench_reports::Results =
+    /// #     serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+    /// match Decision::learn(cases(&results), &Options::default()) {
+    ///     Ok(decision) => print!("{}", parbench_reports::decide::text(&decision)),
+    ///     Err(DecideError::TooFew { have, need }) => eprintln!("{have} buckets of {need}"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn learn(cases: Vec<Case>, options: &Options) -> Result<Self, DecideError> {
+        let tree = learn(&cases, options)?;
+        let accuracy = cross_validate(&cases, options);
+        let folklore = folklore(&cases);
+        Ok(Self {
+            tree,
+            accuracy,
+            folklore,
+        })
+    }
+
+    /// The decision of a run's buckets, with the default [`Options`].
+    ///
+    /// # Errors
+    /// [`DecideError::TooFew`] when the run has too few buckets.
+    pub fn of(results: &Results) -> Result<Self, DecideError> {
+        Self::learn(cases(results), &Options::default())
+    }
+
+    /// The real work (not `synthetic`) with the tree's answer for it: `(case, prediction)`.
+    pub fn placed(&self) -> impl Iterator<Item = (usize, &Case, &str)> + '_ {
+        self.tree
+            .cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.real())
+            .map(|(i, c)| (i, c, self.tree.root.predict(&c.features)))
+    }
 }

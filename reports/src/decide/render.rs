@@ -1,8 +1,36 @@
-//! A learned tree as text: a Mermaid flowchart (GitHub and most wikis draw it) and Graphviz DOT.
+//! A learned tree as text: a Mermaid flowchart (GitHub and most wikis draw it), Graphviz DOT,
+//! and the terminal's indented tree.
 
 use std::fmt::Write as _;
 
-use super::{Node, Tree};
+use super::{Decision, Margin, Node, Tree, FEATURES};
+
+/// The margin a leaf reports: of the cases it gets right, the one with the median margin.
+pub(crate) fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin> {
+    let Node::Leaf { winner, cases, .. } = node else {
+        return None;
+    };
+    let mut margins: Vec<&Margin> = cases
+        .iter()
+        .filter_map(|&i| tree.cases.get(i))
+        .filter(|c| c.winner == *winner)
+        .filter_map(|c| c.margin.as_ref())
+        .collect();
+    margins.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+    margins.get(margins.len() / 2).copied()
+}
+
+/// `ahead of rayon by 1.80x (1.75x–1.85x)`; `tied with rayon: 0.97x (0.92x–1.03x)` when the
+/// label went to the winner by the tie rule (the runner-up's median over the winner's; under
+/// 1, the runner-up was faster by a lead that does not count).
+pub(crate) fn margin_text(margin: &Margin) -> String {
+    let interval = format!("{:.2}x ({:.2}x–{:.2}x)", margin.ratio, margin.low, margin.high);
+    if margin.low <= 1.0 || margin.ratio < 1.0 + super::EQUIVALENT {
+        format!("tied with {}: {interval}", margin.runner_up)
+    } else {
+        format!("ahead of {} by {interval}", margin.runner_up)
+    }
+}
 
 /// One node's text, in lines: a question, or a leaf's strategy, how it fares and its margin.
 fn lines(tree: &Tree, node: &Node) -> Vec<String> {
@@ -19,41 +47,26 @@ fn lines(tree: &Tree, node: &Node) -> Vec<String> {
             cases,
             correct,
         } => {
-            let mut lines = vec![
-                winner.clone(),
-                format!(
-                    "{} bucket{}, {correct} right",
-                    cases.len(),
-                    if cases.len() == 1 { "" } else { "s" }
-                ),
-            ];
-            // The margins of the cases this leaf gets right: how far ahead its winner is.
-            let margins: Vec<f64> = cases
-                .iter()
-                .filter_map(|&i| tree.cases.get(i))
-                .filter(|c| c.winner == *winner)
-                .filter_map(|c| c.margin.as_ref().map(|m| m.ratio))
-                .collect();
-            if !margins.is_empty() {
-                let mut sorted = margins.clone();
-                sorted.sort_by(f64::total_cmp);
-                lines.push(format!(
-                    "ahead by {:.2}x (median; {:.2}x to {:.2}x)",
-                    sorted[sorted.len() / 2],
-                    sorted[0],
-                    sorted[sorted.len() - 1]
-                ));
-            }
+            let mut lines = vec![winner.clone(), leaf_count(cases.len(), *correct)];
+            lines.extend(leaf_margin(tree, node).map(margin_text));
             lines
         }
     }
 }
 
+/// `15 buckets, 15 right`.
+pub(crate) fn leaf_count(cases: usize, correct: usize) -> String {
+    format!(
+        "{cases} bucket{}, {correct} right",
+        if cases == 1 { "" } else { "s" }
+    )
+}
+
 /// Where a node hangs: its parent's id and the answer that leads to it.
-type Edge = Option<(usize, &'static str)>;
+pub(crate) type Edge = Option<(usize, &'static str)>;
 
 /// Visits the nodes depth first, below before above: `(id, node, edge)`.
-fn walk<'a>(node: &'a Node, parent: Edge, out: &mut Vec<(usize, &'a Node, Edge)>) {
+pub(crate) fn walk<'a>(node: &'a Node, parent: Edge, out: &mut Vec<(usize, &'a Node, Edge)>) {
     let id = out.len();
     out.push((id, node, parent));
     if let Node::Question { below, above, .. } = node {
@@ -125,4 +138,142 @@ pub fn dot(tree: &Tree) -> String {
     }
     text.push_str("}\n");
     text
+}
+
+/// The decision as the terminal shows it: the tree indented, its accuracy per workload left
+/// out, the real work placed on it, and the folklore's verdicts.
+pub fn text(decision: &Decision) -> String {
+    let tree = &decision.tree;
+    let mut out = String::new();
+    fn indented(out: &mut String, tree: &Tree, node: &Node, prefix: &str) {
+        match node {
+            Node::Question { below, above, .. } => {
+                let _ = writeln!(out, "{}", lines(tree, node).join(" · "));
+                for (answer, child, last) in [("no", below, false), ("yes", above, true)] {
+                    let (branch, indent) = if last {
+                        ("└─", "   ")
+                    } else {
+                        ("├─", "│  ")
+                    };
+                    let _ = write!(out, "{prefix}{branch} {answer}: ");
+                    indented(out, tree, child, &format!("{prefix}{indent}"));
+                }
+            }
+            Node::Leaf { .. } => {
+                let _ = writeln!(out, "{}", lines(tree, node).join(" · "));
+            }
+        }
+    }
+    indented(&mut out, tree, &tree.root, "");
+    let accuracy = &decision.accuracy;
+    let _ = writeln!(
+        out,
+        "\nleave-one-workload-out accuracy: {} of {} buckets ({:.1}%)",
+        accuracy.correct,
+        accuracy.total,
+        100.0 * accuracy.share()
+    );
+    for (work, correct, total) in &accuracy.folds {
+        let _ = writeln!(out, "  {work}: {correct} of {total}");
+    }
+    let placed: Vec<_> = decision.placed().collect();
+    if !placed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nreal work on the tree (measured · the tree · learned without it):"
+        );
+        for (i, case, predicted) in placed {
+            let held = decision.accuracy.predicted[i].as_deref().unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "  {}: {} · {} · {}",
+                case.bucket, case.winner, predicted, held
+            );
+        }
+    }
+    let _ = writeln!(out, "\nthe folklore, measured:");
+    for branch in &decision.folklore {
+        let _ = writeln!(
+            out,
+            "  {} → {}: {} ({})",
+            branch.work,
+            branch.advice,
+            branch.verdict.as_str(),
+            branch.evidence()
+        );
+    }
+    out
+}
+
+/// The decision as Markdown: the tree as a Mermaid flowchart, its accuracy, the real work
+/// placed on it and the folklore's verdicts (the section of `summary.md`, and
+/// `decision-tree.md`).
+pub fn markdown(decision: &Decision) -> String {
+    let tree = &decision.tree;
+    let accuracy = &decision.accuracy;
+    let mut md = format!(
+        "### Which strategy for which work\n\nA decision tree learned from {} buckets (each \
+         labelled by the strategy that won it; a tie to the simpler strategy), right on {} of \
+         them; a workload left out and predicted by the tree of the others: {} of {} buckets \
+         ({:.1}%).\n\n```mermaid\n{}```\n\n",
+        tree.cases.len(),
+        tree.correct(),
+        accuracy.correct,
+        accuracy.total,
+        100.0 * accuracy.share(),
+        mermaid(tree)
+    );
+    let placed: Vec<_> = decision.placed().collect();
+    if !placed.is_empty() {
+        md.push_str(
+            "| real work | measured winner | the tree | learned without it |\n|---|---|---|---|\n",
+        );
+        for (i, case, predicted) in placed {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} |",
+                case.bucket,
+                case.winner,
+                predicted,
+                accuracy.predicted[i].as_deref().unwrap_or("-")
+            );
+        }
+        md.push('\n');
+    }
+    // Every bucket, for the review that asks why: its features, its label and both answers.
+    md.push_str("<details><summary>Every bucket</summary>\n\n| bucket |");
+    for feature in FEATURES {
+        let _ = write!(md, " {} |", feature.name());
+    }
+    md.push_str(" measured winner | tied | the tree | learned without it |\n|---|");
+    md.push_str(&"---|".repeat(FEATURES.len() + 4));
+    md.push('\n');
+    for (i, case) in tree.cases.iter().enumerate() {
+        let _ = write!(md, "| `{}` |", case.bucket);
+        for (feature, value) in FEATURES.iter().zip(case.features) {
+            let _ = write!(md, " {} |", feature.format(value));
+        }
+        let _ = writeln!(
+            md,
+            " {} | {} | {} | {} |",
+            case.winner,
+            case.tied.join(", "),
+            tree.root.predict(&case.features),
+            accuracy.predicted[i].as_deref().unwrap_or("-")
+        );
+    }
+    md.push_str("\n</details>\n\n");
+    md.push_str("The essay's rule of thumb, measured:\n\n| work | advice | verdict | evidence |\n|---|---|---|---|\n");
+    for branch in &decision.folklore {
+        let _ = writeln!(
+            md,
+            "| {} | {} | **{}** | {} |",
+            branch.work,
+            branch.advice,
+            branch.verdict.as_str(),
+            branch.evidence()
+        );
+    }
+    md.push('\n');
+    md
 }

@@ -3,6 +3,7 @@
 
 mod charts;
 pub(crate) mod compare;
+pub(crate) mod tree;
 
 use std::fmt::Write as _;
 
@@ -66,6 +67,7 @@ figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 
 figcaption { font-weight: 600; font-size: 14px; }
 figcaption small { display: block; font-weight: 400; color: var(--muted); }
 figure svg { display: block; width: 100%; height: auto; margin-top: 6px; }
+.tree-chart svg { width: auto; max-width: none; }
 figure p.none { color: var(--muted); font-size: 13px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
@@ -105,6 +107,9 @@ fn page(results: &Results) -> Result<String, ChartError> {
         );
     }
     html.push_str("</ol></nav>\n");
+    if let Ok(decision) = crate::decide::Decision::of(results) {
+        decide(&mut html, &decision);
+    }
     let figures = Figures::of(results);
     for group in &groups {
         section(&mut html, group, &figures)?;
@@ -112,6 +117,88 @@ fn page(results: &Results) -> Result<String, ChartError> {
     footer(&mut html);
     html.push_str("</main>\n</body>\n</html>\n");
     Ok(html)
+}
+
+/// Which strategy for which work: the learned tree with the real work placed on it, and the
+/// folklore tree with its verdicts.
+fn decide(html: &mut String, decision: &crate::decide::Decision) {
+    let tree = &decision.tree;
+    let accuracy = &decision.accuracy;
+    let _ = write!(
+        html,
+        "<section id=\"decide\"><h2>Which strategy for which work</h2>\n<p class=\"sub\">A \
+         decision tree learned from this run's {} buckets, each labelled by the strategy that \
+         won it at its best worker count (a tie, overlapping intervals, to the simpler \
+         strategy). It labels {} of them as measured; each workload left out and predicted by \
+         the tree of the others: {} of {} buckets ({}). <code>parbench decide</code> draws it \
+         from any results, of several runs and machines.</p>\n",
+        tree.cases.len(),
+        tree.correct(),
+        accuracy.correct,
+        accuracy.total,
+        percent(accuracy.share())
+    );
+    let placed: Vec<_> = decision.placed().collect();
+    figure(
+        html,
+        "The decision tree",
+        "Highlighted: the paths of the run's real work, listed under the leaf each reaches (✓: \
+         measured winner as the tree says).",
+        &format!(
+            "<div class=\"scroll tree-chart\">{}</div>",
+            tree::learned(decision)
+        ),
+    );
+    if !placed.is_empty() {
+        html.push_str(
+            "<h3>The real work on the tree</h3>\n<div class=\"scroll\"><table>\n<tr><th>bucket</th>\
+             <th>measured winner</th><th>the tree</th><th>learned without it</th></tr>\n",
+        );
+        for (i, case, predicted) in placed {
+            let held = accuracy.predicted[i].as_deref().unwrap_or("-");
+            let _ = writeln!(
+                html,
+                "<tr{}><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if case.winner == predicted {
+                    ""
+                } else {
+                    " class=\"bad\""
+                },
+                escape(&case.bucket),
+                escape(&case.winner),
+                escape(predicted),
+                escape(held)
+            );
+        }
+        html.push_str("</table></div>\n");
+    }
+    figure(
+        html,
+        "The folklore tree, measured",
+        "The essay's rule of thumb: a branch holds when its advice won or tied for the win in \
+         more than half of the buckets under it.",
+        &format!(
+            "<div class=\"scroll tree-chart\">{}</div>",
+            tree::folklore(&decision.folklore)
+        ),
+    );
+    html.push_str(
+        "<div class=\"scroll\"><table>\n<tr><th>work</th><th>advice</th><th>read as</th>\
+         <th>verdict</th><th>evidence</th></tr>\n",
+    );
+    for branch in &decision.folklore {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td>\
+             <td><strong>{}</strong></td><td class=\"text\">{}</td></tr>",
+            escape(branch.work),
+            escape(branch.advice),
+            escape(branch.reading),
+            branch.verdict.as_str(),
+            escape(&branch.evidence())
+        );
+    }
+    html.push_str("</table></div>\n</section>\n");
 }
 
 /// The title, the suite and the machine with its probed limits.

@@ -1,18 +1,23 @@
 //! `spin`: calibrated busy work of a set number of nanoseconds per item.
 //!
-//! The knob for granularity sweeps and for known-answer tests of the overhead metrics. The
+//! The knob for granularity sweeps and for known-answer tests of the overhead metrics, and with
+//! `bytes_per_item` and `wait_ns_per_item` the synthetic work of any shape the decision tree's
+//! design space needs: so much CPU, so many bytes in and out, so long waiting, per item. The
 //! calibration (loop iterations per nanosecond) is measured once per run by the `spin-calibration`
 //! environment and shared by every cell and worker process, so every task of a run spins for the
 //! same number of iterations.
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{random_words, u64_at};
+use tokio::sync::Semaphore;
+
 use crate::{
-    mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, ParamKind, ParamSpec, Params,
-    Partial, TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
+    mix64, AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Environment, EnvironmentSpec, Input,
+    Items, Layout, ParamKind, ParamSpec, Params, Partial, TaskContext, TaskError, WorkKind,
+    Workload, WorkloadError, WorkloadSpec,
 };
 
 /// The variable the calibration publishes: loop iterations per millisecond.
@@ -43,6 +48,24 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
                 max: 65_536,
             },
         },
+        ParamSpec {
+            name: "bytes_per_item",
+            help: "bytes of each item in and of its output (at least 8): what a process strategy copies",
+            kind: ParamKind::Int {
+                default: 8,
+                min: 8,
+                max: 1 << 30,
+            },
+        },
+        ParamSpec {
+            name: "wait_ns_per_item",
+            help: "time each item waits, as for a reply, in nanoseconds: one after another on a thread (one sleep per task), concurrently on an async runtime",
+            kind: ParamKind::Int {
+                default: 0,
+                min: 0,
+                max: 60_000_000_000,
+            },
+        },
     ],
     environment: Some(CALIBRATION),
     build: &build,
@@ -70,6 +93,8 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
     let slowdown = crate::slowdown::injected(SPEC.name)?;
     Ok(Arc::new(Spin {
         scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
+        item_bytes: params.int("bytes_per_item") as usize,
+        wait_ns_per_item: params.int("wait_ns_per_item"),
         ns_per_item: ns,
         iters_per_item: if slowdown > 0.0 {
             (iters as f64 * (1.0 + slowdown)).round() as u64
@@ -83,6 +108,8 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
 #[derive(Debug, Clone, Copy)]
 pub struct Spin {
     scratch_bytes: usize,
+    item_bytes: usize,
+    wait_ns_per_item: u64,
     ns_per_item: u64,
     iters_per_item: u64,
 }
@@ -119,11 +146,29 @@ impl Workload for Spin {
     }
 
     fn generate(&self, size: usize, seed: u64) -> Input {
-        random_words(size, seed)
+        if self.item_bytes == 8 {
+            return random_words(size, seed);
+        }
+        // Each item: its random word, then bytes that follow from it (cheap to make, and not
+        // zeros a pipe or a page could treat specially).
+        let words = random_words(size, seed);
+        let mut bytes = Vec::with_capacity(size * self.item_bytes);
+        for i in 0..size {
+            let word = u64_at(&words.bytes, i);
+            bytes.extend_from_slice(&word.to_le_bytes());
+            fill(&mut bytes, self.item_bytes - 8, word);
+        }
+        Input::new(
+            bytes,
+            Layout::Fixed {
+                len: self.item_bytes,
+                count: size,
+            },
+        )
     }
 
     fn output_len(&self) -> usize {
-        8
+        self.item_bytes
     }
 
     fn run_task(
@@ -132,18 +177,92 @@ impl Workload for Spin {
         items: Items<'_>,
         out: &mut [u8],
     ) -> Result<Partial, TaskError> {
+        if self.wait_ns_per_item > 0 {
+            std::thread::sleep(self.wait(items.len()));
+        }
+        self.work(items, out)
+    }
+
+    fn as_async(&self) -> Option<&dyn AsyncWorkload> {
+        (self.wait_ns_per_item > 0).then_some(self as &dyn AsyncWorkload)
+    }
+}
+
+/// On an async runtime, waiting items wait on a timer without a thread, concurrently (as a
+/// task's requests do under `http`), then do their CPU work on the runtime's thread, as a
+/// handler parsing a reply does.
+impl AsyncWorkload for Spin {
+    fn session(&self) -> Result<Arc<dyn AsyncSession>, WorkloadError> {
+        Ok(Arc::new(*self))
+    }
+}
+
+impl AsyncSession for Spin {
+    fn run_task<'a>(
+        &'a self,
+        _: &'a TaskContext,
+        items: Items<'a>,
+        out: &'a mut [u8],
+        in_flight: &'a Semaphore,
+    ) -> BoxFuture<'a, Result<Partial, TaskError>> {
+        Box::pin(async move {
+            // The items wait concurrently, as `http`'s requests do: as many at once as the
+            // in-flight limit has permits free (all of them, at its default of 256), each wait
+            // one item's, the permits held while they wait.
+            let mut waiting = items.len();
+            while waiting > 0 {
+                let free = in_flight.available_permits().clamp(1, waiting);
+                let permits = u32::try_from(free).unwrap_or(u32::MAX);
+                let _permits = in_flight
+                    .acquire_many(permits)
+                    .await
+                    .map_err(|_| TaskError::error("the in-flight limit was closed"))?;
+                tokio::time::sleep(self.wait(1)).await;
+                waiting -= permits as usize;
+            }
+            self.work(items, out)
+        })
+    }
+}
+
+impl Spin {
+    /// What `items` items wait one after another: on a thread, one sleep per task, as a sleep
+    /// per item would cost the timer's slack each time.
+    fn wait(&self, items: usize) -> Duration {
+        Duration::from_nanos(self.wait_ns_per_item.saturating_mul(items as u64))
+    }
+
+    /// The CPU part of a task: spin each item and write its output.
+    fn work(&self, items: Items<'_>, out: &mut [u8]) -> Result<Partial, TaskError> {
         // Every page written, so all of it is resident until the task ends.
         let scratch = vec![1u8; self.scratch_bytes];
         let bytes = items.bytes();
-        for (i, out) in out.chunks_exact_mut(8).enumerate() {
-            let x = u64_at(bytes, i);
+        for (i, out) in out.chunks_exact_mut(self.item_bytes).enumerate() {
+            let item = &bytes[i * self.item_bytes..(i + 1) * self.item_bytes];
+            let x = u64_at(item, 0);
             black_box(spin(self.iters_per_item, x));
             // The output does not depend on the iteration count, so runs on machines with other
             // calibrations still agree with the golden digests.
-            out.copy_from_slice(&mix64(x).to_le_bytes());
+            let (word, rest) = out.split_at_mut(8);
+            word.copy_from_slice(&mix64(x).to_le_bytes());
+            // The rest of the item, read and written: a strategy cannot skip the bytes.
+            for (o, b) in rest.iter_mut().zip(&item[8..]) {
+                *o = b ^ 0x5a;
+            }
         }
         black_box(&scratch);
         Ok(Partial::new())
+    }
+}
+
+/// Appends `len` bytes that follow from `seed` (a SplitMix64 stream).
+fn fill(bytes: &mut Vec<u8>, len: usize, seed: u64) {
+    let mut rng = crate::SplitMix64::new(seed);
+    let start = bytes.len();
+    bytes.resize(start + len, 0);
+    for chunk in bytes[start..].chunks_mut(8) {
+        let word = rng.next_u64().to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 
