@@ -15,7 +15,7 @@ mod render;
 
 pub use folklore::{folklore, Branch, Rule, Verdict, RULES};
 pub use render::{dot, markdown, mermaid, text};
-pub(crate) use render::{leaf_count, leaf_margin, margin_text, walk, Edge};
+pub(crate) use render::{node_lines, walk, Edge};
 
 /// The learned tree as a standalone SVG (`decision-tree.svg`; the chart of `report.html`):
 /// each question with its threshold, each leaf with its winner, how many buckets it holds and
@@ -754,7 +754,8 @@ impl Decision {
         Self::learn(cases(results), &Options::default())
     }
 
-    /// The real work (not `synthetic`) with the tree's answer for it: `(case, prediction)`.
+    /// The real work (not `synthetic`) with the tree's answer for it: `(index in the cases,
+    /// case, answer)`.
     pub fn placed(&self) -> impl Iterator<Item = (usize, &Case, &str)> + '_ {
         self.tree
             .cases

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Decision, Margin, Node, Tree, FEATURES};
 
 /// The margin a leaf reports: of the cases it gets right, the one with the median margin.
-pub(crate) fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin> {
+fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin> {
     let Node::Leaf { winner, cases, .. } = node else {
         return None;
     };
@@ -23,8 +23,11 @@ pub(crate) fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin>
 /// `ahead of rayon by 1.80x (1.75x–1.85x)`; `tied with rayon: 0.97x (0.92x–1.03x)` when the
 /// label went to the winner by the tie rule (the runner-up's median over the winner's; under
 /// 1, the runner-up was faster by a lead that does not count).
-pub(crate) fn margin_text(margin: &Margin) -> String {
-    let interval = format!("{:.2}x ({:.2}x–{:.2}x)", margin.ratio, margin.low, margin.high);
+fn margin_text(margin: &Margin) -> String {
+    let interval = format!(
+        "{:.2}x ({:.2}x–{:.2}x)",
+        margin.ratio, margin.low, margin.high
+    );
     if margin.low <= 1.0 || margin.ratio < 1.0 + super::EQUIVALENT {
         format!("tied with {}: {interval}", margin.runner_up)
     } else {
@@ -33,7 +36,7 @@ pub(crate) fn margin_text(margin: &Margin) -> String {
 }
 
 /// One node's text, in lines: a question, or a leaf's strategy, how it fares and its margin.
-fn lines(tree: &Tree, node: &Node) -> Vec<String> {
+pub(crate) fn node_lines(tree: &Tree, node: &Node) -> Vec<String> {
     match node {
         Node::Question {
             feature, threshold, ..
@@ -55,7 +58,7 @@ fn lines(tree: &Tree, node: &Node) -> Vec<String> {
 }
 
 /// `15 buckets, 15 right`.
-pub(crate) fn leaf_count(cases: usize, correct: usize) -> String {
+fn leaf_count(cases: usize, correct: usize) -> String {
     format!(
         "{cases} bucket{}, {correct} right",
         if cases == 1 { "" } else { "s" }
@@ -87,7 +90,7 @@ pub fn mermaid(tree: &Tree) -> String {
     walk(&tree.root, None, &mut nodes);
     let mut text = String::from("flowchart TD\n");
     for (id, node, _) in &nodes {
-        let label = lines(tree, node)
+        let label = node_lines(tree, node)
             .iter()
             .map(|l| l.replace('"', "#quot;"))
             .collect::<Vec<_>>()
@@ -120,7 +123,7 @@ pub fn dot(tree: &Tree) -> String {
          edge [fontname=\"sans-serif\", fontsize=10];\n",
     );
     for (id, node, _) in &nodes {
-        let label = lines(tree, node)
+        let label = node_lines(tree, node)
             .iter()
             .map(|l| l.replace('\\', "\\\\").replace('"', "\\\""))
             .collect::<Vec<_>>()
@@ -148,7 +151,7 @@ pub fn text(decision: &Decision) -> String {
     fn indented(out: &mut String, tree: &Tree, node: &Node, prefix: &str) {
         match node {
             Node::Question { below, above, .. } => {
-                let _ = writeln!(out, "{}", lines(tree, node).join(" · "));
+                let _ = writeln!(out, "{}", node_lines(tree, node).join(" · "));
                 for (answer, child, last) in [("no", below, false), ("yes", above, true)] {
                     let (branch, indent) = if last {
                         ("└─", "   ")
@@ -160,7 +163,7 @@ pub fn text(decision: &Decision) -> String {
                 }
             }
             Node::Leaf { .. } => {
-                let _ = writeln!(out, "{}", lines(tree, node).join(" · "));
+                let _ = writeln!(out, "{}", node_lines(tree, node).join(" · "));
             }
         }
     }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::charts::{css, strategy_colour};
 use super::escape;
-use crate::decide::{leaf_count, leaf_margin, margin_text, walk, Edge};
+use crate::decide::{node_lines, walk, Edge};
 use crate::decide::{Branch, Decision, Node, Verdict};
 
 /// Pixels per character of the 12 px labels (a generous average, so text stays in its box).
@@ -68,24 +68,10 @@ pub(crate) fn learned(decision: &Decision) -> String {
     let mut boxes: Vec<Box_> = nodes
         .iter()
         .map(|(_, node, _)| {
-            let (lines, colour) = match node {
-                Node::Question {
-                    feature, threshold, ..
-                } => (
-                    vec![format!(
-                        "{} ≥ {}?",
-                        feature.name(),
-                        feature.format(*threshold)
-                    )],
-                    None,
-                ),
-                Node::Leaf {
-                    winner,
-                    cases,
-                    correct,
-                } => {
-                    let mut lines = vec![winner.clone(), leaf_count(cases.len(), *correct)];
-                    lines.extend(leaf_margin(tree, node).map(margin_text));
+            let mut lines = node_lines(tree, node);
+            let colour = match node {
+                Node::Question { .. } => None,
+                Node::Leaf { winner, .. } => {
                     let here: Vec<String> = placed
                         .iter()
                         .filter(|(_, case, _)| std::ptr::eq(tree.root.leaf(&case.features), *node))
@@ -103,7 +89,7 @@ pub(crate) fn learned(decision: &Decision) -> String {
                     if more > 0 {
                         lines.push(format!("… and {more} more"));
                     }
-                    (lines, Some(css(strategy_colour(winner))))
+                    Some(css(strategy_colour(winner)))
                 }
             };
             Box_ {
