@@ -82,7 +82,7 @@ pub use observer::{Observer, Pass, PassSummary, Plan, Progress, Quiet, RunSummar
 pub use options::{ProfileScope, RunOptions};
 pub use plugins::{Plugins, SharedWriter, HIDDEN_COMMANDS};
 pub use runner::{run, run_paired, Baseline};
-pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE};
+pub use suite::{Configured, Group, Suite, SuiteBuilder, WorkloadEntry, DEFAULT_SOURCE, EMBEDDED};
 
 /// The strategies crate, for a crate that depends on `parbench` alone: the
 /// [`Strategy`](parbench_strategies::Strategy) trait and the built-in strategies.

@@ -342,6 +342,15 @@ impl Suite {
 
     /// An embedded suite by name (one of [`EMBEDDED`]). Each runs built-in workloads under
     /// every built-in strategy, so it needs every default feature of this crate.
+    ///
+    /// ```
+    /// use parbench::{Plugins, Suite};
+    ///
+    /// let suite = Suite::named("decide", &Plugins::default())?;
+    /// assert_eq!((suite.name.as_str(), suite.source.as_str()), ("decide", "embedded:decide"));
+    /// assert!(Suite::named("nope", &Plugins::default()).is_err());
+    /// # Ok::<(), parbench::SuiteError>(())
+    /// ```
     pub fn named(name: &str, plugins: &Plugins) -> Result<Self, SuiteError> {
         let source = format!("embedded:{name}");
         let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name) else {

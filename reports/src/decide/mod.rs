@@ -7,8 +7,50 @@
 //! medians are within [`EQUIVALENT`]), the simplest of them ([`SIMPLICITY`]). [`learn`] grows
 //! a CART decision tree on the cases (Gini impurity, at most [`Options::max_depth`] levels,
 //! leaves of at least [`Options::min_leaf`] cases, every tie broken the same way each time) and
-//! keeps it as a [`Tree`] whose thresholds are in physical units; [`cross_validate`] scores it by leaving one workload out at a time; [`mermaid`] and
-//! [`dot`] draw it as text.
+//! keeps it as a [`Tree`] whose thresholds are in physical units; [`cross_validate`] scores it
+//! by leaving one workload out at a time; [`Decision`] bundles both with the folklore checked
+//! ([`folklore`]); [`text`], [`markdown`], [`mermaid`], [`dot`], [`svg`] and [`folklore_svg`]
+//! draw them.
+//!
+//! # Example
+//!
+//! A [`Decision`] from ten buckets whose winner is the loop below 50 µs of CPU per task and
+//! threads above (in practice the cases come from results: [`cases`]):
+//!
+//! ```
+//! use parbench_reports::decide::{self, Case, Decision, Options, Verdict};
+//!
+//! let cases: Vec<Case> = (0..10)
+//!     .map(|i| {
+//!         let cpu_ns = 10f64.powi(3 + i / 2); // 1 µs to 10 ms per task
+//!         let winner = if cpu_ns < 50e3 { "sequential" } else { "threads" };
+//!         Case {
+//!             work: format!("work{i}"),
+//!             bucket: format!("work{i}/size=64/tasks=8"),
+//!             kind: "synthetic".into(),
+//!             // Waiting share, CPU per task, bytes per task, CPU per byte, tasks, input.
+//!             features: [0.0, cpu_ns, 1024.0, cpu_ns / 1024.0, 8.0, 4096.0],
+//!             winner: winner.into(),
+//!             workers: 2,
+//!             fastest: None,
+//!             tied: vec![winner.into()],
+//!             margin: None,
+//!         }
+//!     })
+//!     .collect();
+//! let decision = Decision::learn(cases, &Options::default())?;
+//! assert_eq!(decision.tree.correct(), 10);
+//! assert_eq!(decision.accuracy.share(), 1.0); // each bucket, left out, predicted right
+//! let text = decide::text(&decision);
+//! assert!(text.starts_with("CPU per task ≥ 31.62 µs?\n├─ no: sequential · 4 buckets, 4 right\n"));
+//! assert!(decide::mermaid(&decision.tree).contains("n0{\"CPU per task ≥ 31.62 µs?\"}"));
+//! assert!(decide::svg(&decision).contains(">CPU per task ≥ 31.62 µs?</text>"));
+//! assert!(decide::markdown(&decision).contains("```mermaid\nflowchart TD\n"));
+//! // CPU-bound work on small data where processes with shared memory never won:
+//! assert_eq!(decision.folklore[0].verdict, Verdict::Contradicted);
+//! assert!(decide::folklore_svg(&decision.folklore).contains(">contradicted</text>"));
+//! # Ok::<(), decide::DecideError>(())
+//! ```
 
 mod folklore;
 mod render;
