@@ -39,6 +39,7 @@ mod input;
 mod params;
 mod registry;
 mod rng;
+mod rounds;
 pub mod slowdown;
 mod task;
 mod verify;
@@ -53,6 +54,7 @@ pub use registry::{
     WorkKind, WorkloadSpec,
 };
 pub use rng::{mix64, unit_f64, SplitMix64};
+pub use rounds::{run_rounds, Rounds};
 pub use task::{plan_tasks, Task, TaskContext};
 pub use verify::{Answer, Digest, Failure};
 pub use workload::{AsyncSession, AsyncWorkload, BoxFuture, Partial, Workload};

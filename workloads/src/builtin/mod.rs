@@ -3,6 +3,7 @@
 #[cfg(feature = "http")]
 pub mod http;
 pub mod json;
+pub mod kmeans;
 #[cfg(feature = "resize")]
 pub mod resize;
 pub mod risky;
