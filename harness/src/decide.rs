@@ -77,21 +77,17 @@ pub(crate) fn decide(dirs: &[PathBuf], out: Option<&Path>, options: &Options) ->
         match Decision::learn(machine.cases.clone(), options) {
             Ok(decision) => {
                 print!("{}", decide::text(&decision));
-                let stem = if several {
-                    format!("decision-tree-m{}", n + 1)
+                // With several machines, each one's files by its number.
+                let m = if several {
+                    format!("-m{}", n + 1)
                 } else {
-                    "decision-tree".to_owned()
-                };
-                let folklore = if several {
-                    format!("folklore-tree-m{}", n + 1)
-                } else {
-                    "folklore-tree".to_owned()
+                    String::new()
                 };
                 let files = [
-                    (format!("{stem}.svg"), decide::svg(&decision)),
-                    (format!("{stem}.dot"), decide::dot(&decision.tree)),
+                    (format!("decision-tree{m}.svg"), decide::svg(&decision)),
+                    (format!("decision-tree{m}.dot"), decide::dot(&decision.tree)),
                     (
-                        format!("{folklore}.svg"),
+                        format!("folklore-tree{m}.svg"),
                         decide::folklore_svg(&decision.folklore),
                     ),
                 ];

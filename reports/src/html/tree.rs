@@ -55,15 +55,15 @@ pub(crate) fn learned(decision: &Decision) -> String {
     let tree = &decision.tree;
     let mut nodes: Vec<(usize, &Node, Edge)> = Vec::new();
     walk(&tree.root, None, &mut nodes);
-    // The nodes the real work passes through, and what ends in each leaf.
-    let placed: Vec<_> = decision.placed().collect();
+    // The real work with the nodes it passes through (its leaf last), each walked once.
+    let placed: Vec<_> = decision
+        .placed()
+        .map(|(_, case, predicted)| (case, predicted, tree.root.path(&case.features)))
+        .collect();
     let on_path = |node: &Node| {
-        placed.iter().any(|(_, case, _)| {
-            tree.root
-                .path(&case.features)
-                .iter()
-                .any(|n| std::ptr::eq(*n, node))
-        })
+        placed
+            .iter()
+            .any(|(_, _, path)| path.iter().any(|n| std::ptr::eq(*n, node)))
     };
     let mut boxes: Vec<Box_> = nodes
         .iter()
@@ -74,8 +74,8 @@ pub(crate) fn learned(decision: &Decision) -> String {
                 Node::Leaf { winner, .. } => {
                     let here: Vec<String> = placed
                         .iter()
-                        .filter(|(_, case, _)| std::ptr::eq(tree.root.leaf(&case.features), *node))
-                        .map(|(_, case, predicted)| {
+                        .filter(|(_, _, path)| path.last().is_some_and(|n| std::ptr::eq(*n, *node)))
+                        .map(|(case, predicted, _)| {
                             let mark = if case.winner == *predicted {
                                 "✓"
                             } else {
