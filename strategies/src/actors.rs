@@ -5,6 +5,10 @@
 //! task in reply, so the tasks balance themselves. Each worker keeps its log of spans in its own
 //! state and hands it back when the coordinator says the run is over. The actors run on a tokio
 //! runtime with N worker threads built in setup; teardown stops every actor and joins it.
+//!
+//! A workload of rounds runs as Ray's actors do: each worker actor is handed its partition of
+//! the tasks once and keeps it in its state; every round the driver sends each actor the
+//! round's state alone, and each replies with its partition's partials.
 
 use std::sync::Arc;
 
@@ -14,9 +18,10 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::rounds::{partials, Trace};
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, RunShared, WorkerLog};
-use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
+use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, TaskOutcome, Teardown};
 
 /// Registration of `actors`.
 pub const SPEC: StrategySpec = StrategySpec {
@@ -40,6 +45,12 @@ enum WorkerMsg {
     Work(usize),
     /// No task is left: hand the log back.
     Finish,
+    /// Keep this partition of a run of rounds (task indices and tasks) and log its spans.
+    Partition(Job, Vec<(usize, Task)>, WorkerLog),
+    /// Map the partition under this round's state; reply with its outcomes.
+    Round(Arc<[u8]>, oneshot::Sender<Vec<(u32, TaskOutcome)>>),
+    /// The rounds are over: hand the partition's log back.
+    Release(oneshot::Sender<WorkerLog>),
 }
 
 /// Messages to the coordinator.
@@ -64,6 +75,7 @@ struct WorkerState {
     index: usize,
     coordinator: ActorRef<CoordinatorMsg>,
     run: Option<(Arc<RunShared>, WorkerLog)>,
+    partition: Option<(Job, Vec<(usize, Task)>, WorkerLog)>,
 }
 
 impl Actor for Worker {
@@ -80,6 +92,7 @@ impl Actor for Worker {
             index,
             coordinator,
             run: None,
+            partition: None,
         })
     }
 
@@ -102,6 +115,26 @@ impl Actor for Worker {
                     state
                         .coordinator
                         .send_message(CoordinatorMsg::Finished(log))?;
+                }
+                return Ok(());
+            }
+            WorkerMsg::Partition(job, tasks, log) => {
+                state.partition = Some((job, tasks, log));
+                return Ok(());
+            }
+            WorkerMsg::Round(round, reply) => {
+                if let Some((job, tasks, log)) = &mut state.partition {
+                    for (index, task) in tasks.iter() {
+                        log.run(job, Some(&round), *index, task, &mut []);
+                    }
+                    // The driver may have given up on the run; the outcomes then go nowhere.
+                    let _ = reply.send(log.drain_outcomes().collect());
+                }
+                return Ok(());
+            }
+            WorkerMsg::Release(reply) => {
+                if let Some((_, _, log)) = state.partition.take() {
+                    let _ = reply.send(log);
                 }
                 return Ok(());
             }
@@ -272,6 +305,66 @@ impl Strategy for Actors {
         let end = Clock::get().anchor();
 
         Ok(assemble(start, end, tasks.len(), workers, logs))
+    }
+
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let system = set_up(&self.system, SPEC.name)?;
+        let job = &system.job;
+        job.check_tasks(tasks)?;
+        let workers = system.workers.len();
+        let rounds = job.workload.as_rounds().map_or(0, |r| r.rounds());
+        let gone = || StrategyError::Internal {
+            strategy: SPEC.name.to_owned(),
+            message: "a worker actor is gone".to_owned(),
+        };
+
+        let start = Clock::get().anchor();
+        let mut trace = Trace::start(job, SPEC.name)?;
+        let mut outcomes = vec![TaskOutcome::Skipped; tasks.len()];
+        let logs = system.runtime.block_on(async {
+            // Each actor keeps a contiguous partition for the whole run.
+            for (w, worker) in system.workers.iter().enumerate() {
+                let range = w * tasks.len() / workers..(w + 1) * tasks.len() / workers;
+                let mine = range.clone().map(|i| (i, tasks[i].clone())).collect();
+                let log = WorkerLog::new(w, range.len() * rounds);
+                worker
+                    .send_message(WorkerMsg::Partition(job.clone(), mine, log))
+                    .map_err(|_| gone())?;
+            }
+            loop {
+                let mut replies = Vec::with_capacity(workers);
+                for worker in &system.workers {
+                    let (reply, done) = oneshot::channel();
+                    worker
+                        .send_message(WorkerMsg::Round(trace.state().clone(), reply))
+                        .map_err(|_| gone())?;
+                    replies.push(done);
+                }
+                for done in replies {
+                    for (index, outcome) in done.await.map_err(|_| gone())? {
+                        outcomes[index as usize] = outcome;
+                    }
+                }
+                if !trace.close(&partials(&outcomes), 0) {
+                    break;
+                }
+            }
+            let mut logs = Vec::with_capacity(workers);
+            for worker in &system.workers {
+                let (reply, done) = oneshot::channel();
+                worker
+                    .send_message(WorkerMsg::Release(reply))
+                    .map_err(|_| gone())?;
+                logs.push(done.await.map_err(|_| gone())?);
+            }
+            Ok::<_, StrategyError>(logs)
+        })?;
+        let end = Clock::get().anchor();
+
+        let mut report = assemble(start, end, tasks.len(), workers, logs);
+        report.outcomes = outcomes;
+        report.rounds = trace.finish();
+        Ok(report)
     }
 
     fn output(&self) -> &[u8] {

@@ -24,6 +24,9 @@ pub enum StrategyError {
     /// Not a failure policy.
     #[error("invalid failure policy `{0}`: expected collect, fail-fast or retry(N)")]
     Policy(String),
+    /// The workload runs in rounds, and the strategy has no round driver.
+    #[error("strategy `{0}` cannot run a workload of rounds")]
+    NoRounds(String),
     /// `run` was called before `setup`, or after `teardown`.
     #[error("strategy `{0}` is not set up")]
     NotSetUp(String),

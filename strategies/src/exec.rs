@@ -9,7 +9,7 @@ use std::sync::Once;
 use futures_util::FutureExt;
 #[cfg(feature = "tokio")]
 use parbench_workloads::AsyncSession;
-use parbench_workloads::{Items, Partial, Task, TaskContext, TaskError, Workload};
+use parbench_workloads::{Items, Partial, Rounds, Task, TaskContext, TaskError, Workload};
 #[cfg(feature = "tokio")]
 use tokio::sync::Semaphore;
 
@@ -53,12 +53,44 @@ pub fn catch_task<R>(f: impl FnOnce() -> Result<R, TaskError>) -> Result<R, Task
     result.unwrap_or_else(|payload| Err(TaskError::panic(panic_message(payload.as_ref()))))
 }
 
+/// What one task computes.
+#[derive(Clone, Copy)]
+pub enum Work<'a> {
+    /// A one-pass task: [`Workload::run_task`] into its part of the output buffer.
+    Pass(&'a dyn Workload),
+    /// Its part of a round: [`Rounds::map`] under the round's state, into its partial.
+    Round(&'a dyn Rounds, &'a [u8]),
+}
+
+impl<'a> Work<'a> {
+    /// The work of `workload`'s tasks: its round under `state` when a state is given and the
+    /// workload runs in rounds, a pass otherwise.
+    pub fn of(workload: &'a dyn Workload, state: Option<&'a [u8]>) -> Self {
+        match (state, workload.as_rounds()) {
+            (Some(state), Some(rounds)) => Work::Round(rounds, state),
+            _ => Work::Pass(workload),
+        }
+    }
+
+    fn call(
+        self,
+        context: &TaskContext,
+        items: Items<'_>,
+        out: &mut [u8],
+    ) -> Result<Partial, TaskError> {
+        match self {
+            Work::Pass(workload) => workload.run_task(context, items, out),
+            Work::Round(rounds, state) => rounds.map(context, state, items),
+        }
+    }
+}
+
 /// Runs `task` of `job` into `out` (the task's part of the output buffer), attempting it as
-/// often as the job's policy allows.
-pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
+/// often as the job's policy allows; under the round's `state` for a workload of rounds.
+pub fn execute(job: &Job, state: Option<&[u8]>, task: &Task, out: &mut [u8]) -> TaskOutcome {
     let items = job.input.view().slice(task.items.clone());
     execute_items(
-        job.workload.as_ref(),
+        Work::of(job.workload.as_ref(), state),
         job.seed,
         job.policy,
         task,
@@ -70,7 +102,7 @@ pub fn execute(job: &Job, task: &Task, out: &mut [u8]) -> TaskOutcome {
 /// [`execute`] over items already in hand: a worker process holds one task's bytes, or a
 /// mapping of the input, rather than a [`Job`].
 pub fn execute_items(
-    workload: &dyn Workload,
+    work: Work<'_>,
     seed: u64,
     policy: FailurePolicy,
     task: &Task,
@@ -84,7 +116,7 @@ pub fn execute_items(
         seed,
     };
     loop {
-        let result = catch_task(|| workload.run_task(&context, items, &mut *out));
+        let result = catch_task(|| work.call(&context, items, &mut *out));
         if let Some(outcome) = settle(&mut context, attempts, result) {
             return outcome;
         }

@@ -22,6 +22,7 @@ pub mod process;
 pub mod profile;
 pub mod rayon_pool;
 mod reference;
+pub mod rounds;
 pub mod sequential;
 pub mod span;
 mod strategy;
@@ -35,5 +36,6 @@ pub use policy::FailurePolicy;
 pub use reference::Reference;
 pub use span::{now_ns, Span};
 pub use strategy::{
-    Job, Registry, RunReport, Strategy, StrategySpec, TaskOutcome, Teardown, WorkerMemory,
+    run, Job, Registry, Round, RunReport, Strategy, StrategySpec, TaskOutcome, Teardown,
+    WorkerMemory,
 };

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parbench_workloads::{ParamKind, ParamSpec, Params, Task};
 
+use crate::rounds;
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
@@ -172,10 +173,50 @@ impl Strategy for ThreadPool {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        self.pass(tasks, None)
+    }
+
+    /// Every round submits its tasks to the queue and waits for all of them: a join per round,
+    /// as `executor.map` once per iteration does.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let job = set_up(&self.pool, SPEC.name)?.job.clone();
+        rounds::drive(&job, tasks, SPEC.name, |state| {
+            self.pass(tasks, Some(state))
+        })
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
+        if let Some(pool) = self.pool.take() {
+            drop(pool.begin);
+            for thread in pool.threads {
+                let _ = thread.join();
+            }
+        }
+        self.output = Vec::new();
+        Ok(Teardown::default())
+    }
+}
+
+impl ThreadPool {
+    /// Every task once through the queue, waiting for all; under `state` for a round.
+    fn pass(
+        &mut self,
+        tasks: &[Task],
+        state: Option<Arc<[u8]>>,
+    ) -> Result<RunReport, StrategyError> {
         let pool = set_up(&self.pool, SPEC.name)?;
         pool.job.check_tasks(tasks)?;
         let workers = pool.begin.len();
-        let run = Arc::new(RunShared::new(&pool.job, tasks, &mut self.output));
+        let run = Arc::new(RunShared::with_state(
+            &pool.job,
+            tasks,
+            &mut self.output,
+            state,
+        ));
         let logs: Vec<WorkerLog> = (0..workers)
             .map(|w| WorkerLog::new(w, tasks.len()))
             .collect();
@@ -207,21 +248,6 @@ impl Strategy for ThreadPool {
         let end = Clock::get().anchor();
 
         Ok(assemble(start, end, tasks.len(), workers, logs))
-    }
-
-    fn output(&self) -> &[u8] {
-        &self.output
-    }
-
-    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
-        if let Some(pool) = self.pool.take() {
-            drop(pool.begin);
-            for thread in pool.threads {
-                let _ = thread.join();
-            }
-        }
-        self.output = Vec::new();
-        Ok(Teardown::default())
     }
 }
 

@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use parbench_workloads::{Params, Task};
 use rayon::prelude::*;
 
+use crate::rounds;
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
@@ -78,10 +79,45 @@ impl Strategy for Rayon {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        self.pass(tasks, None)
+    }
+
+    /// Every round is one parallel iterator over the tasks, joined before the reduction.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let job = set_up(&self.pool, SPEC.name)?.job.clone();
+        rounds::drive(&job, tasks, SPEC.name, |state| {
+            self.pass(tasks, Some(state))
+        })
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
+        if let Some(Pool { pool, threads, .. }) = self.pool.take() {
+            drop(pool);
+            let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|e| e.into_inner()));
+            for handle in handles {
+                let _ = handle.join();
+            }
+        }
+        self.output = Vec::new();
+        Ok(Teardown::default())
+    }
+}
+
+impl Rayon {
+    /// Every task once as a parallel iterator; under `state` for a round.
+    fn pass(
+        &mut self,
+        tasks: &[Task],
+        state: Option<Arc<[u8]>>,
+    ) -> Result<RunReport, StrategyError> {
         let pool = set_up(&self.pool, SPEC.name)?;
         pool.job.check_tasks(tasks)?;
         let workers = pool.pool.current_num_threads();
-        let run = RunShared::new(&pool.job, tasks, &mut self.output);
+        let run = RunShared::with_state(&pool.job, tasks, &mut self.output, state);
         let logs = PerWorker::new((0..workers).map(|w| WorkerLog::new(w, tasks.len())));
 
         let start = Clock::get().anchor();
@@ -104,22 +140,6 @@ impl Strategy for Rayon {
             workers,
             logs.into_inner(),
         ))
-    }
-
-    fn output(&self) -> &[u8] {
-        &self.output
-    }
-
-    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
-        if let Some(Pool { pool, threads, .. }) = self.pool.take() {
-            drop(pool);
-            let handles = std::mem::take(&mut *threads.lock().unwrap_or_else(|e| e.into_inner()));
-            for handle in handles {
-                let _ = handle.join();
-            }
-        }
-        self.output = Vec::new();
-        Ok(Teardown::default())
     }
 }
 

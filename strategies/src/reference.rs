@@ -14,6 +14,12 @@ use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, TaskOutcome}
 /// started other failing tasks before the cancellation reached them), so a sample is checked
 /// task by task: every task it ran must have succeeded or failed exactly as in a run that lets
 /// every task run, and its output must match that run's for the tasks that succeeded.
+///
+/// A workload of rounds is checked round by round: the state after each round must be the
+/// reference's, bit for bit. A round with a failed task is the last under every policy (the
+/// next state needs every partial), so fail-fast only lets a parallel run skip some of that
+/// round's tasks: the failures it reports must be some of the reference's, and there must be
+/// some exactly when the reference has some.
 #[derive(Debug, Clone)]
 pub struct Reference {
     /// The sequential run's answer under the job's policy.
@@ -34,7 +40,7 @@ struct EveryTask {
 fn run_sequential(job: &Job, tasks: &[Task]) -> Result<(Vec<u8>, RunReport), StrategyError> {
     let mut sequential = Sequential::default();
     sequential.setup(job)?;
-    let report = sequential.run(tasks)?;
+    let report = crate::run(&mut sequential, job.workload.as_ref(), tasks)?;
     let output = sequential.output().to_vec();
     sequential.teardown()?;
     Ok((output, report))
@@ -44,6 +50,22 @@ impl Reference {
     /// Runs `job` over `tasks` sequentially (twice under fail-fast: once as asked, once letting
     /// every task run).
     pub fn compute(job: &Job, tasks: &[Task]) -> Result<Self, StrategyError> {
+        if job.workload.as_rounds().is_some() {
+            // The failing round is the last under any policy: let all of its tasks run.
+            let collect = Job {
+                policy: match job.policy {
+                    FailurePolicy::FailFast => FailurePolicy::Collect,
+                    policy => policy,
+                },
+                ..job.clone()
+            };
+            let (output, report) = run_sequential(&collect, tasks)?;
+            return Ok(Self {
+                answer: report.answer(job.workload.as_ref(), &output, tasks),
+                report,
+                every_task: None,
+            });
+        }
         let (output, report) = run_sequential(job, tasks)?;
         let answer = report.answer(job.workload.as_ref(), &output, tasks);
         let every_task = if job.policy == FailurePolicy::FailFast {
@@ -107,6 +129,9 @@ impl Reference {
         }
         let workload = job.workload.as_ref();
         let got = report.answer(workload, output, tasks);
+        if workload.as_rounds().is_some() {
+            return self.check_rounds(job.policy, report, &got);
+        }
         let Some(every) = &self.every_task else {
             return if got == self.answer {
                 Ok(())
@@ -151,6 +176,50 @@ impl Reference {
         } else {
             Err(mismatch(&got, &expected))
         }
+    }
+}
+
+impl Reference {
+    /// The check of a run in rounds (see the type's notes).
+    fn check_rounds(
+        &self,
+        policy: FailurePolicy,
+        report: &RunReport,
+        got: &Answer,
+    ) -> Result<(), String> {
+        // A reference computed here names the first round that differs; one computed
+        // elsewhere holds only the digest of every state.
+        let (ran, expected) = (&report.rounds, &self.report.rounds);
+        let differs =
+            (0..ran.len().min(expected.len())).find(|&r| ran[r].state != expected[r].state);
+        if let Some(round) = differs.filter(|_| !expected.is_empty()) {
+            return Err(format!(
+                "the state after round {} of {} differs",
+                round + 1,
+                expected.len()
+            ));
+        }
+        if !expected.is_empty() && ran.len() != expected.len() {
+            return Err(format!(
+                "{} rounds ran, expected {}",
+                ran.len(),
+                expected.len()
+            ));
+        }
+        if got.digest != self.answer.digest {
+            return Err(mismatch(got, &self.answer));
+        }
+        let wanted = &self.answer.failures;
+        let failures_fit = if policy == FailurePolicy::FailFast {
+            got.failures.iter().all(|f| wanted.contains(f))
+                && got.failures.is_empty() == wanted.is_empty()
+        } else {
+            got.failures == *wanted
+        };
+        if !failures_fit {
+            return Err(mismatch(got, &self.answer));
+        }
+        Ok(())
     }
 }
 

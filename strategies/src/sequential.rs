@@ -2,6 +2,7 @@
 
 use parbench_workloads::{Params, Task};
 
+use crate::rounds;
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, WorkerLog};
 use crate::{FailurePolicy, Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
@@ -39,21 +40,16 @@ impl Strategy for Sequential {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let job = set_up(&self.job, SPEC.name)?;
-        job.check_tasks(tasks)?;
-        let mut log = WorkerLog::new(0, tasks.len());
-        let len = job.workload.output_len();
+        self.pass(tasks, None)
+    }
 
-        let start = Clock::get().anchor();
-        for (index, task) in tasks.iter().enumerate() {
-            let out = &mut self.output[task.items.start * len..task.items.end * len];
-            if log.run(job, index, task, out) && job.policy == FailurePolicy::FailFast {
-                break;
-            }
-        }
-        let end = Clock::get().anchor();
-
-        Ok(assemble(start, end, tasks.len(), 1, [log]))
+    /// Rounds one after the other: every task in order under the round's state, then the
+    /// reduction.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let job = set_up(&self.job, SPEC.name)?.clone();
+        rounds::drive(&job, tasks, SPEC.name, |state| {
+            self.pass(tasks, Some(&state))
+        })
     }
 
     fn output(&self) -> &[u8] {
@@ -64,5 +60,26 @@ impl Strategy for Sequential {
         self.job = None;
         self.output = Vec::new();
         Ok(Teardown::default())
+    }
+}
+
+impl Sequential {
+    /// Every task once, in order, on this thread; under `state` for a round.
+    fn pass(&mut self, tasks: &[Task], state: Option<&[u8]>) -> Result<RunReport, StrategyError> {
+        let job = set_up(&self.job, SPEC.name)?;
+        job.check_tasks(tasks)?;
+        let mut log = WorkerLog::new(0, tasks.len());
+        let len = job.workload.output_len();
+
+        let start = Clock::get().anchor();
+        for (index, task) in tasks.iter().enumerate() {
+            let out = &mut self.output[task.items.start * len..task.items.end * len];
+            if log.run(job, state, index, task, out) && job.policy == FailurePolicy::FailFast {
+                break;
+            }
+        }
+        let end = Clock::get().anchor();
+
+        Ok(assemble(start, end, tasks.len(), 1, [log]))
     }
 }

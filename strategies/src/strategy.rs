@@ -146,6 +146,26 @@ pub struct RunReport {
     /// CPU time (user + system) the strategy's worker processes spent in the run; zero within
     /// one process, whose own CPU time the caller measures.
     pub worker_cpu_ns: u64,
+    /// For a workload of rounds, each round that completed, in order; empty for one pass.
+    pub rounds: Vec<Round>,
+}
+
+/// One round of a run in rounds ([`Strategy::run_rounds`]).
+///
+/// Rounds follow each other without a gap: a round starts where the previous one (or the run)
+/// started handing out work, and ends once its reduced state is in hand, so the strategy's
+/// every cost of a round — handing out the state, the slowest task, gathering the partials,
+/// the reduction — lies inside it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// When it started, `CLOCK_MONOTONIC` nanoseconds.
+    pub start_ns: u64,
+    /// When its state was reduced.
+    pub end_ns: u64,
+    /// Bytes that crossed between processes in this round, both directions.
+    pub bytes_moved: u64,
+    /// The state after it: what is verified, round by round, against the reference.
+    pub state: Vec<u8>,
 }
 
 impl RunReport {
@@ -154,10 +174,11 @@ impl RunReport {
         self.end_ns.saturating_sub(self.start_ns)
     }
 
-    /// The run's answer, from the strategy's output buffer.
+    /// The run's answer, from the strategy's output buffer; for a workload of rounds, from the
+    /// state after each round.
     pub fn answer(&self, workload: &dyn Workload, output: &[u8], tasks: &[Task]) -> Answer {
         let partials = self.partials();
-        let failures = self
+        let failures: Vec<Failure> = self
             .outcomes
             .iter()
             .zip(tasks)
@@ -169,6 +190,10 @@ impl RunReport {
                 _ => None,
             })
             .collect();
+        if workload.as_rounds().is_some() {
+            let states: Vec<Vec<u8>> = self.rounds.iter().map(|r| r.state.clone()).collect();
+            return Answer::of_rounds(&states, failures);
+        }
         Answer::compute(workload, output, tasks, &partials, failures)
     }
 
@@ -280,11 +305,59 @@ pub trait Strategy: Send {
     /// Stops and joins every worker. Calling it twice, or without `setup`, is harmless.
     fn teardown(&mut self) -> Result<Teardown, StrategyError>;
 
+    /// Runs `tasks` once per round of the job's workload of rounds
+    /// ([`parbench_workloads::Workload::as_rounds`]): each round maps every task's items under
+    /// the round's state, and the partials, reduced in task order, make the next state. The
+    /// report holds one [`Round`] per completed round, with its state.
+    ///
+    /// Where the items live between rounds and how the state travels is the strategy's to
+    /// choose, as its users would. The default refuses, for strategies that run one pass only.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let _ = tasks;
+        Err(StrategyError::NoRounds(self.name().to_owned()))
+    }
+
     /// Asks a strategy whose workers are processes to profile them at `frequency` from the
     /// next `setup`, and to return their stacks from `teardown`. Strategies that stay in one
     /// process have nothing to do: the profiler samples that process already.
     fn profile_workers(&mut self, frequency: u32) {
         let _ = frequency;
+    }
+}
+
+/// Runs `tasks` on a set-up `strategy` the way `workload` asks: one pass
+/// ([`Strategy::run`]), or round by round ([`Strategy::run_rounds`]) for a workload of rounds.
+///
+/// ```
+/// use std::sync::Arc;
+/// use parbench_strategies::{run, FailurePolicy, Job, Registry};
+/// use parbench_workloads::{plan_tasks, Recipe};
+///
+/// let workloads = parbench_workloads::Registry::builtin();
+/// let spec = workloads.get("kmeans")?;
+/// let params = spec.resolve(&[("rounds".to_owned(), 3.into())].into())?;
+/// let recipe = Recipe::new(spec, &params, &Default::default());
+/// let job = Job::generate(recipe, &workloads, 1_000, 7)?.on(2, FailurePolicy::Collect);
+/// let tasks = plan_tasks(1_000, 4)?;
+///
+/// let mut strategy = Registry::builtin().get("thread-pool")?.instantiate(&Default::default())?;
+/// strategy.setup(&job)?;
+/// let report = run(strategy.as_mut(), job.workload.as_ref(), &tasks)?;
+/// strategy.teardown()?;
+/// assert_eq!(report.rounds.len(), 3);
+/// // Every task ran in every round.
+/// assert_eq!(report.spans.len(), 3 * 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run(
+    strategy: &mut dyn Strategy,
+    workload: &dyn Workload,
+    tasks: &[Task],
+) -> Result<RunReport, StrategyError> {
+    if workload.as_rounds().is_some() {
+        strategy.run_rounds(tasks)
+    } else {
+        strategy.run(tasks)
     }
 }
 

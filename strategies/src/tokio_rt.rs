@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::exec::execute_async;
+use crate::rounds;
 use crate::span::Clock;
 use crate::worker::{assemble, set_up, PerWorker, RunShared, WorkerLog};
 use crate::{Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown};
@@ -209,16 +210,53 @@ impl Strategy for Tokio {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        self.pass(tasks, None)
+    }
+
+    /// Every round hands its tasks to the CPU path (by default one `spawn_blocking` each) and
+    /// awaits them all before the reduction.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let job = set_up(&self.state, SPEC.name)?.job.clone();
+        rounds::drive(&job, tasks, SPEC.name, |state| {
+            self.pass(tasks, Some(state))
+        })
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
+        if let Some(state) = self.state.take() {
+            // The session's connections belong to the runtime: close them first.
+            drop(state.session);
+            // Dropping the runtime stops its tasks and joins its threads.
+            drop(state.runtime);
+        }
+        self.output = Vec::new();
+        Ok(Teardown::default())
+    }
+}
+
+impl Tokio {
+    /// Every task once, all awaited; under `round` for a round of a workload of rounds, which
+    /// is CPU work whatever async path the workload has.
+    fn pass(
+        &mut self,
+        tasks: &[Task],
+        round: Option<Arc<[u8]>>,
+    ) -> Result<RunReport, StrategyError> {
         let state = set_up(&self.state, SPEC.name)?;
         state.job.check_tasks(tasks)?;
         let workers = state.job.workers.max(1);
-        let run = RunShared::new(&state.job, tasks, &mut self.output);
+        let session = state.session.as_ref().filter(|_| round.is_none());
+        let run = RunShared::with_state(&state.job, tasks, &mut self.output, round);
         let broken = |message: String| StrategyError::Internal {
             strategy: SPEC.name.to_owned(),
             message,
         };
 
-        let lanes = match (&state.session, self.cpu) {
+        let lanes = match (session, self.cpu) {
             (Some(_), _) => self.in_flight.min(tasks.len()).max(1),
             (None, CpuPath::BlockInPlace) => workers,
             (None, CpuPath::SpawnBlocking) => 0,
@@ -234,7 +272,7 @@ impl Strategy for Tokio {
             let logs = state.runtime.block_on(async {
                 let mut set = JoinSet::new();
                 for log in logs {
-                    match &state.session {
+                    match session {
                         Some(session) => set.spawn(shared.clone().io_lane(session.clone(), log)),
                         None => set.spawn(shared.clone().block_in_place_lane(log)),
                     };
@@ -282,21 +320,6 @@ impl Strategy for Tokio {
             workers,
             shared.logs.into_inner(),
         ))
-    }
-
-    fn output(&self) -> &[u8] {
-        &self.output
-    }
-
-    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
-        if let Some(state) = self.state.take() {
-            // The session's connections belong to the runtime: close them first.
-            drop(state.session);
-            // Dropping the runtime stops its tasks and joins its threads.
-            drop(state.runtime);
-        }
-        self.output = Vec::new();
-        Ok(Teardown::default())
     }
 }
 

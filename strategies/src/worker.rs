@@ -5,6 +5,7 @@
 use std::cell::UnsafeCell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 use parbench_workloads::Task;
@@ -39,12 +40,20 @@ impl WorkerLog {
         }
     }
 
-    /// Runs task number `index` of the run into `out`, its part of the output buffer, and
-    /// records its span and outcome. Returns whether it failed.
+    /// Runs task number `index` of the run into `out`, its part of the output buffer (under
+    /// the round's `state` for a workload of rounds), and records its span and outcome.
+    /// Returns whether it failed.
     #[inline]
-    pub fn run(&mut self, job: &Job, index: usize, task: &Task, out: &mut [u8]) -> bool {
+    pub fn run(
+        &mut self,
+        job: &Job,
+        state: Option<&[u8]>,
+        index: usize,
+        task: &Task,
+        out: &mut [u8],
+    ) -> bool {
         let start = self.ticks();
-        let outcome = execute(job, task, out);
+        let outcome = execute(job, state, task, out);
         let end = self.ticks();
         self.record(index, task, start, end, outcome)
     }
@@ -85,6 +94,12 @@ impl WorkerLog {
     /// Whether no task was recorded.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+
+    /// Takes the outcomes recorded since the last call, as (task index, outcome): a round's,
+    /// for the reduction.
+    pub fn drain_outcomes(&mut self) -> std::vec::Drain<'_, (u32, TaskOutcome)> {
+        self.outcomes.drain(..)
     }
 }
 
@@ -143,8 +158,7 @@ pub fn assemble(
         lanes,
         outcomes,
         spans,
-        bytes_moved: 0,
-        worker_cpu_ns: 0,
+        ..RunReport::default()
     }
 }
 
@@ -246,6 +260,8 @@ pub struct RunShared {
     pub output: OutputPtr,
     /// The fail-fast flag.
     pub cancel: Cancel,
+    /// The round's state, when the run is one round of a workload of rounds.
+    pub state: Option<Arc<[u8]>>,
 }
 
 impl RunShared {
@@ -256,6 +272,20 @@ impl RunShared {
             tasks: tasks.to_vec(),
             output: OutputPtr::new(output),
             cancel: Cancel::default(),
+            state: None,
+        }
+    }
+
+    /// Shares a run of `tasks` over `output`; one round under `state`, when there is one.
+    pub fn with_state(
+        job: &Job,
+        tasks: &[Task],
+        output: &mut [u8],
+        state: Option<Arc<[u8]>>,
+    ) -> Self {
+        Self {
+            state,
+            ..Self::new(job, tasks, output)
         }
     }
 
@@ -285,7 +315,13 @@ impl RunShared {
         }
         // SAFETY: this task runs once, here (the caller's promise).
         let out = unsafe { self.output_of(index) };
-        if log.run(&self.job, index, &self.tasks[index], out) {
+        if log.run(
+            &self.job,
+            self.state.as_deref(),
+            index,
+            &self.tasks[index],
+            out,
+        ) {
             self.cancel.on_failure(self.job.policy);
         }
     }

@@ -7,7 +7,9 @@
 //! every strategy's run is checked against.
 //!
 //! Workloads are found by name in a [`Registry`]; [`Registry::builtin`] holds `square`,
-//! `resize`, `json`, `http`, `risky` and `spin` (see [`builtin`]). `http` and `resize` bring
+//! `resize`, `json`, `http`, `risky`, `spin` and `kmeans` (see [`builtin`]). Iterative work
+//! — a small state, every task's items mapped under it, the partials reduced into the next
+//! round's state — implements [`Rounds`] besides. `http` and `resize` bring
 //! heavy dependencies (an HTTP stack, an image library) and are Cargo features, on by default.
 //!
 //! ```

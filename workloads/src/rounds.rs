@@ -7,11 +7,13 @@
 
 use crate::{Input, Items, Task, TaskContext, TaskError};
 
-/// A workload of rounds (see the module's notes).
+/// A workload of rounds (see the module's notes), reached through
+/// [`crate::Workload::as_rounds`].
 ///
 /// Its answer is the state after every round, so [`Rounds::reduce`] must not depend on how the
 /// items were split into tasks: integer sums, counts, minima — not a floating-point sum, whose
-/// value depends on its order.
+/// value depends on its order. A round needs every task's partial: a task that fails (after
+/// the policy's retries) makes its round the last one.
 pub trait Rounds: Send + Sync {
     /// Rounds to run.
     fn rounds(&self) -> usize;

@@ -103,6 +103,32 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// The answer of a run in rounds: the state after every round that completed, in order,
+    /// and the tasks that failed (whose round was then the last).
+    ///
+    /// ```
+    /// use parbench_workloads::Answer;
+    ///
+    /// let a = Answer::of_rounds(&[vec![1, 2], vec![3]], Vec::new());
+    /// // The states' boundaries count: [1, 2], [3] is not [1], [2, 3].
+    /// assert_ne!(a, Answer::of_rounds(&[vec![1], vec![2, 3]], Vec::new()));
+    /// ```
+    pub fn of_rounds(states: &[Vec<u8>], mut failures: Vec<Failure>) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"\xffparbench-rounds\xff");
+        for state in states {
+            hasher.update(&(state.len() as u64).to_le_bytes());
+            hasher.update(state);
+        }
+        failures.sort();
+        Self {
+            digest: Digest(*hasher.finalize().as_bytes()),
+            failures,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::{Input, Items, TaskContext, TaskError, WorkloadError};
+use crate::{Input, Items, Rounds, TaskContext, TaskError, WorkloadError};
 
 /// A task's small result beside its output bytes (e.g. partial sums); empty for most workloads.
 pub type Partial = Vec<u8>;
@@ -127,6 +127,12 @@ pub trait Workload: Send + Sync {
     /// The native async path of an IO workload, for runtimes that drive it without blocking a
     /// thread per request. `None` for CPU work.
     fn as_async(&self) -> Option<&dyn AsyncWorkload> {
+        None
+    }
+
+    /// The rounds of an iterative workload ([`Rounds`]), which strategies drive round by
+    /// round instead of running [`Workload::run_task`] once per task. `None` for one-pass work.
+    fn as_rounds(&self) -> Option<&dyn Rounds> {
         None
     }
 }

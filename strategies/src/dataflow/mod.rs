@@ -101,7 +101,7 @@ fn run_in_place(current: &RwLock<Option<Arc<RunShared>>>, assign: &Assign, lane:
     // SAFETY: the exchange hands each task of the run to exactly one worker, once.
     let out = unsafe { run.output_of(index) };
     let start_ns = now_ns();
-    let outcome = crate::exec::execute(&run.job, &run.tasks[index], out);
+    let outcome = crate::exec::execute(&run.job, None, &run.tasks[index], out);
     let end_ns = now_ns();
     if matches!(outcome, TaskOutcome::Failed { .. }) {
         run.cancel.on_failure(run.job.policy);
@@ -146,8 +146,7 @@ pub(crate) fn report(
         lanes,
         outcomes,
         spans,
-        bytes_moved: 0,
-        worker_cpu_ns: 0,
+        ..RunReport::default()
     }
 }
 

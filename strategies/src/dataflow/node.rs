@@ -454,7 +454,7 @@ fn executor(job: Job) -> Execute {
         let task = assign.task();
         let mut output = vec![0; task.items.len() * job.workload.output_len()];
         let start_ns = now_ns();
-        let outcome = crate::exec::execute(&job, &task, &mut output);
+        let outcome = crate::exec::execute(&job, None, &task, &mut output);
         let end_ns = now_ns();
         if matches!(outcome, TaskOutcome::Failed { .. }) && job.policy == FailurePolicy::FailFast {
             cancel.store(true, Ordering::Relaxed);

@@ -52,7 +52,8 @@ use self::shm::Segment;
 use self::wire::{
     tasks_frame_bound, FromWorker, Hello, LogPlace, SharedPlace, TaskHead, ToWorker, WireError,
 };
-use crate::span::{ticks_to_ns, Clock};
+use crate::rounds::{partials, Trace};
+use crate::span::{ticks_to_ns, Anchor, Clock};
 use crate::{
     FailurePolicy, Job, RunReport, Span, Strategy, StrategyError, StrategySpec, TaskOutcome,
     Teardown, WorkerMemory,
@@ -79,11 +80,26 @@ const PARAMS: &[ParamSpec] = &[
     },
 ];
 
+/// `process-pool`'s parameters: how its workers are fed, and where a workload of rounds keeps
+/// its items.
+const POOL_PARAMS: &[ParamSpec] = &[
+    PARAMS[0],
+    PARAMS[1],
+    ParamSpec {
+        name: "resident",
+        help: "for work in rounds: false sends every task's items every round (Pool.map per iteration); true keeps them in the worker after the first",
+        kind: ParamKind::Choice {
+            default: "false",
+            options: &["false", "true"],
+        },
+    },
+];
+
 /// Registration of `process-pool`.
 pub const POOL: StrategySpec = StrategySpec {
     name: "process-pool",
     description: "worker processes fed through pipes: each task's input and output serialized and copied (multiprocessing.Pool)",
-    params: PARAMS,
+    params: POOL_PARAMS,
     uses_workers: true,
     spawns_processes: true,
     build: |params| Ok(Box::new(build(Transport::Pipes, params))),
@@ -101,9 +117,13 @@ pub const SHM: StrategySpec = StrategySpec {
 
 fn build(transport: Transport, params: &Params) -> Processes {
     let chunksize = params.int_or_auto("chunksize").map(|c| c as usize);
+    let resident = params.iter().any(|(name, value)| {
+        name == "resident" && *value == parbench_workloads::Value::Text("true".into())
+    });
     Processes::new(transport)
         .depth(params.int("depth") as usize)
         .chunksize(chunksize)
+        .resident(resident)
 }
 
 /// Chunks queued behind the one a worker runs, by default.
@@ -137,6 +157,8 @@ pub struct Processes {
     chunksize: Option<usize>,
     /// A test hook: panic after this many results of a run.
     panic_after: Option<usize>,
+    /// Whether a workload of rounds keeps its items in the workers after the first round.
+    resident: bool,
 }
 
 #[derive(Debug)]
@@ -199,7 +221,18 @@ impl Processes {
             depth: DEFAULT_DEPTH,
             chunksize: None,
             panic_after: None,
+            resident: false,
         }
+    }
+
+    /// For a workload of rounds through pipes: whether each worker keeps the chunks of the
+    /// first round, items included, and runs them again every round after, so that only the
+    /// state and the partials travel (`resident=true`). Without it every round sends every
+    /// task's items again, as `Pool.map` once per iteration does. `process-shm` shares the
+    /// items once whatever this says.
+    pub fn resident(mut self, resident: bool) -> Self {
+        self.resident = resident;
+        self
     }
 
     /// Up to `depth` chunks queued behind the one a worker runs; 0: one chunk in flight.
@@ -466,6 +499,16 @@ fn place_input(job: &Job) -> std::io::Result<(Segment, SharedPlace)> {
     Ok((segment, place))
 }
 
+/// What stays the same through one exchange of chunks and answers.
+struct Exchange<'a> {
+    tasks: &'a [Task],
+    transport: Transport,
+    /// Chunks queued behind the one a worker runs.
+    depth: usize,
+    /// The test hook: panic after this many results.
+    panic_after: Option<usize>,
+}
+
 /// The chunks a worker holds: sent, not answered yet, oldest first, each with its bytes.
 #[derive(Default)]
 struct Flights {
@@ -660,7 +703,7 @@ impl Running {
 
     /// Gives worker `w` up to `most` chunks from the feed, fewer when it holds all it may, its
     /// pipe is full or no chunk is left for it; returns the bytes written.
-    fn feed(
+    fn feed_worker(
         &mut self,
         w: usize,
         most: usize,
@@ -690,6 +733,25 @@ impl Running {
         Ok(moved)
     }
 
+    /// The feed of a run of `tasks`: its chunks as `sizing` (depth, chunksize) asks.
+    fn feed(&self, tasks: usize, transport: Transport, sizing: (usize, Option<usize>)) -> Feed {
+        let (depth, chunksize) = sizing;
+        Feed {
+            next: 0,
+            tasks,
+            chunksize: chunksize.unwrap_or_else(|| {
+                let travel = match transport {
+                    Transport::Pipes => self.job.input.bytes.len(),
+                    Transport::SharedMemory => 0,
+                };
+                let pipe = self.workers.iter().map(|w| w.capacity).min().unwrap_or(0);
+                auto_chunksize(tasks, self.workers.len(), travel, pipe / (depth + 1))
+            }),
+            hold: depth + 1,
+            cancelled: false,
+        }
+    }
+
     fn run(
         &mut self,
         tasks: &[Task],
@@ -698,37 +760,152 @@ impl Running {
         panic_after: Option<usize>,
     ) -> Result<RunReport, Failure> {
         self.begin(tasks.len(), transport)?;
-        let workers = self.workers.len();
-        let output_len = self.job.workload.output_len();
-        let (depth, chunksize) = sizing;
-        let mut feed = Feed {
-            next: 0,
-            tasks: tasks.len(),
-            chunksize: chunksize.unwrap_or_else(|| {
-                let travel = match transport {
-                    Transport::Pipes => self.job.input.bytes.len(),
-                    Transport::SharedMemory => 0,
-                };
-                let pipe = self.workers.iter().map(|w| w.capacity).min().unwrap_or(0);
-                auto_chunksize(tasks.len(), workers, travel, pipe / (depth + 1))
-            }),
-            hold: depth + 1,
-            cancelled: false,
-        };
+        let mut feed = self.feed(tasks.len(), transport, sizing);
         let mut outcomes: Vec<TaskOutcome> = vec![TaskOutcome::Skipped; tasks.len()];
-        let mut flights: Vec<Flights> = (0..workers).map(|_| Flights::default()).collect();
-        let mut moved = 0u64;
-        let mut results = 0usize;
+        let mut flights: Vec<Flights> = (0..self.workers.len())
+            .map(|_| Flights::default())
+            .collect();
 
         let start = self.clock.anchor();
+        let exchange = Exchange {
+            tasks,
+            transport,
+            depth: sizing.0,
+            panic_after,
+        };
+        let moved = self.exchange(&exchange, &mut feed, &mut flights, &mut outcomes, None)?;
+        let end = self.clock.anchor();
+        self.report(tasks.len(), (start, end), outcomes, moved)
+    }
+
+    /// The report of a run between `anchors`, with its workers' spans.
+    fn report(
+        &mut self,
+        spans: usize,
+        (start, end): (Anchor, Anchor),
+        outcomes: Vec<TaskOutcome>,
+        moved: u64,
+    ) -> Result<RunReport, Failure> {
+        let (spans, worker_cpu_ns) = self.collect_spans(spans)?;
+        Ok(RunReport {
+            start_ns: start.ns,
+            end_ns: end.ns,
+            lanes: self.workers.len(),
+            outcomes,
+            spans: spans
+                .into_iter()
+                .map(|s| Span {
+                    start_ns: ticks_to_ns(s.start_ns, start, end),
+                    end_ns: ticks_to_ns(s.end_ns, start, end),
+                    ..s
+                })
+                .collect(),
+            bytes_moved: moved,
+            worker_cpu_ns,
+            rounds: Vec::new(),
+        })
+    }
+
+    /// Runs the rounds of a workload of rounds: every round, each worker gets the round's
+    /// state, and then its chunks as [`Running::run`] feeds them — or, `resident`, after the
+    /// first round, the chunks it kept from that round.
+    fn run_rounds(
+        &mut self,
+        tasks: &[Task],
+        transport: Transport,
+        (sizing, resident): ((usize, Option<usize>), bool),
+        panic_after: Option<usize>,
+    ) -> Result<RunReport, Failure> {
+        let job = self.job.clone();
+        let rounds = job.workload.as_rounds().map_or(0, |r| r.rounds());
+        self.begin(tasks.len() * rounds, transport)?;
+        let workers = self.workers.len();
+        let exchange = Exchange {
+            tasks,
+            transport,
+            depth: sizing.0,
+            panic_after,
+        };
+        // The chunks each worker answered in the first round, in order, for a resident run.
+        let mut held: Vec<Vec<Range<usize>>> = vec![Vec::new(); workers];
+        let mut outcomes: Vec<TaskOutcome> = vec![TaskOutcome::Skipped; tasks.len()];
+        let (mut moved, mut first) = (0, true);
+
+        let start = self.clock.anchor();
+        let mut trace = Trace::start(&job, self.name)?;
+        loop {
+            let replay = resident && !first;
+            let mut round_moved = 0;
+            let state = trace.state().to_vec();
+            for worker in &mut self.workers {
+                let message = ToWorker::State {
+                    state: state.clone(),
+                    keep: resident && first,
+                };
+                round_moved += send(worker, &message, &[], "during the run")?;
+            }
+            let mut feed = self.feed(tasks.len(), transport, sizing);
+            let mut flights: Vec<Flights> = (0..workers).map(|_| Flights::default()).collect();
+            if replay {
+                feed.next = tasks.len();
+                for (w, chunks) in held.iter().enumerate() {
+                    if chunks.is_empty() {
+                        continue;
+                    }
+                    flights[w].chunks = chunks.iter().map(|c| (c.clone(), 0)).collect();
+                    round_moved += send(
+                        &mut self.workers[w],
+                        &ToWorker::Replay,
+                        &[],
+                        "during the run",
+                    )?;
+                }
+            }
+            outcomes.fill(TaskOutcome::Skipped);
+            let keep = (resident && first).then_some(&mut held);
+            round_moved +=
+                self.exchange(&exchange, &mut feed, &mut flights, &mut outcomes, keep)?;
+            moved += round_moved;
+            first = false;
+            if !trace.close(&partials(&outcomes), round_moved) {
+                break;
+            }
+        }
+        let end = self.clock.anchor();
+        let mut report = self.report(tasks.len() * rounds, (start, end), outcomes, moved)?;
+        report.rounds = trace.finish();
+        Ok(report)
+    }
+
+    /// Feeds the workers from `feed` and takes their answers into `outcomes` until no chunk is
+    /// in flight; with `held`, records the chunks each worker answered. Returns the bytes
+    /// moved.
+    fn exchange(
+        &mut self,
+        run: &Exchange<'_>,
+        feed: &mut Feed,
+        flights: &mut [Flights],
+        outcomes: &mut [TaskOutcome],
+        mut held: Option<&mut Vec<Vec<Range<usize>>>>,
+    ) -> Result<u64, Failure> {
+        let Exchange {
+            tasks,
+            transport,
+            depth,
+            panic_after,
+        } = *run;
+        let workers = self.workers.len();
+        let output_len = self.job.workload.output_len();
+        let mut moved = 0u64;
+        let mut results = 0usize;
         // One chunk to each worker in turn, then the ones queued behind.
         for _ in 0..=depth {
             for w in 0..workers {
-                moved += self.feed(w, 1, &mut feed, &mut flights, tasks, transport)?;
+                moved += self.feed_worker(w, 1, feed, flights, tasks, transport)?;
             }
         }
         while flights.iter().any(|f| !f.chunks.is_empty()) {
-            for w in self.readable(&flights)? {
+            for w in self.readable(flights)? {
                 let worker = &mut self.workers[w];
                 let (message, payload, read) = receive(worker, "during the run")?;
                 moved += read;
@@ -779,6 +956,9 @@ impl Running {
                     .iter()
                     .any(|o| matches!(o, TaskOutcome::Failed { .. }));
                 results += answered.len();
+                if let Some(held) = held.as_deref_mut() {
+                    held[w].push(chunk.clone());
+                }
                 for (t, outcome) in chunk.zip(answered) {
                     outcomes[t] = outcome;
                 }
@@ -799,28 +979,10 @@ impl Running {
                 if panic_after.is_some_and(|n| results >= n) {
                     panic!("a panic injected after {results} results, with the workers busy");
                 }
-                moved += self.feed(w, usize::MAX, &mut feed, &mut flights, tasks, transport)?;
+                moved += self.feed_worker(w, usize::MAX, feed, flights, tasks, transport)?;
             }
         }
-        let end = self.clock.anchor();
-
-        let (spans, worker_cpu_ns) = self.collect_spans(tasks.len())?;
-        Ok(RunReport {
-            start_ns: start.ns,
-            end_ns: end.ns,
-            lanes: workers,
-            outcomes,
-            spans: spans
-                .into_iter()
-                .map(|s| Span {
-                    start_ns: ticks_to_ns(s.start_ns, start, end),
-                    end_ns: ticks_to_ns(s.end_ns, start, end),
-                    ..s
-                })
-                .collect(),
-            bytes_moved: moved,
-            worker_cpu_ns,
-        })
+        Ok(moved)
     }
 
     /// Every worker's spans of the run just ended, in raw ticks, and the CPU time the workers
@@ -946,6 +1108,24 @@ impl Strategy for Processes {
         running.job.check_tasks(tasks)?;
         running
             .run(tasks, transport, sizing, panic_after)
+            .map_err(|failure| self.fail(failure))
+    }
+
+    /// Every round sends each worker the round's state and feeds it chunks as a one-pass run
+    /// does: with their items through pipes (or, `resident`, only in the first round), as
+    /// ranges of the shared input through shared memory.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let transport = self.transport;
+        let sizing = ((self.depth, self.chunksize), self.resident);
+        let panic_after = self.panic_after;
+        let name = self.spec().name;
+        let running = self
+            .state
+            .as_mut()
+            .ok_or_else(|| StrategyError::NotSetUp(name.to_owned()))?;
+        running.job.check_tasks(tasks)?;
+        running
+            .run_rounds(tasks, transport, sizing, panic_after)
             .map_err(|failure| self.fail(failure))
     }
 

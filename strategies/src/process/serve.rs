@@ -19,7 +19,7 @@ use super::shm;
 use super::wire::{
     FromWorker, Hello, LogPlace, Receiver, Sender, SharedPlace, TaskHead, ToWorker, WireError,
 };
-use crate::exec::execute_items;
+use crate::exec::{execute_items, Work};
 use crate::span::Clock;
 use crate::{FailurePolicy, Span, TaskOutcome};
 
@@ -104,15 +104,33 @@ pub fn serve(registry: &Registry) -> Result<(), ServeError> {
                 to_parent.send(&FromWorker::Began)?;
             }
             ToWorker::Tasks { tasks, offsets } => {
-                let first = tasks.first().map_or(0, |t| t.index);
-                let outcomes = state.run_chunk(&tasks, &offsets, &mut from_parent)?;
-                let output = match state.shared {
-                    Some(_) => &[][..],
-                    None => &state.out[..],
-                };
-                to_parent.send_with(&FromWorker::Done { first, outcomes }, output)?;
+                state.answer_chunk(&tasks, &offsets, &mut from_parent, &mut to_parent)?;
+                if state.keeping {
+                    let input = std::mem::take(&mut state.input);
+                    state.kept.push((tasks, offsets, input));
+                }
             }
             ToWorker::Cancel => state.cancelled = true,
+            ToWorker::State { state: round, keep } => {
+                state.round = Some(round);
+                state.keeping = keep;
+                if keep {
+                    state.kept.clear();
+                }
+            }
+            ToWorker::Replay => {
+                state.keeping = false;
+                let mut kept = std::mem::take(&mut state.kept);
+                for (tasks, offsets, input) in &mut kept {
+                    // The kept items become the input buffer while their chunk runs.
+                    std::mem::swap(&mut state.input, input);
+                    let answered =
+                        state.answer_chunk(tasks, offsets, &mut from_parent, &mut to_parent);
+                    std::mem::swap(&mut state.input, input);
+                    answered?;
+                }
+                state.kept = kept;
+            }
             ToWorker::End => {
                 let logged = state.end();
                 to_parent.send(&logged)?;
@@ -205,6 +223,12 @@ struct Served {
     /// A task failed under fail-fast, or the parent cancelled: every task left in this run is
     /// skipped.
     cancelled: bool,
+    /// The state of the round in progress, for a workload of rounds.
+    round: Option<Vec<u8>>,
+    /// Whether the chunks that come are kept for [`ToWorker::Replay`].
+    keeping: bool,
+    /// The chunks kept, each with its offsets and the items that travelled with it.
+    kept: Vec<(Vec<TaskHead>, Vec<u64>, Vec<u8>)>,
 }
 
 /// CPU time (user + system) this process has used, in nanoseconds.
@@ -246,7 +270,29 @@ impl Served {
             out: Vec::new(),
             queued: VecDeque::new(),
             cancelled: false,
+            round: None,
+            keeping: false,
+            kept: Vec::new(),
         })
+    }
+
+    /// Runs a chunk whose items are in the input buffer and sends its outcomes, and its output
+    /// unless the buffer is shared.
+    fn answer_chunk(
+        &mut self,
+        tasks: &[TaskHead],
+        offsets: &[u64],
+        from: &mut FromParent,
+        to: &mut Sender<File>,
+    ) -> Result<(), ServeError> {
+        let first = tasks.first().map_or(0, |t| t.index);
+        let outcomes = self.run_chunk(tasks, offsets, from)?;
+        let output = match self.shared {
+            Some(_) => &[][..],
+            None => &self.out[..],
+        };
+        to.send_with(&FromWorker::Done { first, outcomes }, output)?;
+        Ok(())
     }
 
     /// Receives the next message from the pipe, its payload into the input buffer.
@@ -446,7 +492,7 @@ impl Served {
         };
         let start = self.clock.ticks();
         let outcome = execute_items(
-            self.workload.as_ref(),
+            Work::of(self.workload.as_ref(), self.round.as_deref()),
             self.seed,
             self.policy,
             task,
@@ -492,6 +538,10 @@ impl Served {
 
     fn end(&mut self) -> FromWorker {
         let cpu_ns = cpu_ns().saturating_sub(self.cpu_at_begin);
+        // A run's rounds end with it.
+        self.round = None;
+        self.keeping = false;
+        self.kept = Vec::new();
         match &mut self.log {
             Log::Private(spans) => FromWorker::Logged {
                 spans: std::mem::take(spans),

@@ -52,6 +52,18 @@ pub enum ToWorker {
     /// A task failed under fail-fast: answer every chunk still queued with its tasks skipped,
     /// until the run ends. Not answered.
     Cancel,
+    /// A round of a workload of rounds starts: the chunks that follow map their items under
+    /// `state`. With `keep`, the worker keeps each chunk that follows (its tasks and the
+    /// items that travelled with it) for [`ToWorker::Replay`]. Not answered.
+    State {
+        /// The round's state.
+        state: Vec<u8>,
+        /// Keep the round's chunks and their items.
+        keep: bool,
+    },
+    /// Run every chunk kept since the last `State` with `keep` again, in the order they came,
+    /// under the current state: each answered as a chunk sent now would be.
+    Replay,
     /// The run is over: return the spans.
     End,
     /// Report your memory and exit.

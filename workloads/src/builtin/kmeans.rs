@@ -5,11 +5,63 @@
 //! the same however the points are split into tasks or the partials are added up: every
 //! strategy's centroids after every round can be checked bit for bit. The state that travels
 //! between rounds is small (K × D centroids); the points stay wherever a strategy keeps them.
-//!
-//! The round logic ([`KMeans`] as [`Rounds`]) is complete; the strategies' round drivers that
-//! will run it as a registered workload come next.
+//! Parameters: `dims` (8), `k` (16) and `rounds` (20); the size is the number of points. The
+//! input is `size × dims × 4` bytes, the state `k × dims × 8` and each task's partial
+//! `k × (1 + dims) × 8`.
 
-use crate::{Input, Items, Layout, Rounds, SplitMix64, TaskContext, TaskError};
+use std::sync::Arc;
+
+use crate::{
+    EnvVars, Input, Items, Layout, ParamKind, ParamSpec, Params, Partial, Rounds, SplitMix64,
+    TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
+};
+
+/// Registration of `kmeans`.
+pub const SPEC: WorkloadSpec = WorkloadSpec {
+    name: "kmeans",
+    description: "Lloyd's k-means in rounds: tasks map their points under the centroids, the sums reduce into the next centroids",
+    kind: WorkKind::Compute,
+    default_size: 200_000,
+    params: &[
+        ParamSpec {
+            name: "dims",
+            help: "dimensions of a point",
+            kind: ParamKind::Int {
+                default: 8,
+                min: 1,
+                max: 64,
+            },
+        },
+        ParamSpec {
+            name: "k",
+            help: "clusters: the state is k x dims centroids",
+            kind: ParamKind::Int {
+                default: 16,
+                min: 1,
+                max: 4_096,
+            },
+        },
+        ParamSpec {
+            name: "rounds",
+            help: "rounds of Lloyd's algorithm",
+            kind: ParamKind::Int {
+                default: 20,
+                min: 1,
+                max: 10_000,
+            },
+        },
+    ],
+    environment: None,
+    build: &build,
+};
+
+fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {
+    Ok(Arc::new(KMeans::new(
+        params.int("dims") as usize,
+        params.int("k") as usize,
+        params.int("rounds") as usize,
+    )))
+}
 
 /// Coordinates are in ±2^20: squared distances of 64 dimensions fit an f64 exactly.
 const SPAN: i64 = 1 << 20;
@@ -118,6 +170,32 @@ impl KMeans {
                     .sum::<f64>()
             })
             .sum()
+    }
+}
+
+impl Workload for KMeans {
+    fn name(&self) -> &str {
+        SPEC.name
+    }
+
+    fn generate(&self, size: usize, seed: u64) -> Input {
+        KMeans::generate(self, size, seed)
+    }
+
+    fn output_len(&self) -> usize {
+        0
+    }
+
+    /// Refused: k-means is work in rounds, which a strategy drives through
+    /// [`Workload::as_rounds`].
+    fn run_task(&self, _: &TaskContext, _: Items<'_>, _: &mut [u8]) -> Result<Partial, TaskError> {
+        Err(TaskError::error(
+            "kmeans runs in rounds, not as one pass of tasks",
+        ))
+    }
+
+    fn as_rounds(&self) -> Option<&dyn Rounds> {
+        Some(self)
     }
 }
 

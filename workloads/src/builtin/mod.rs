@@ -23,6 +23,7 @@ pub(crate) fn specs() -> Vec<WorkloadSpec> {
         http::SPEC,
         risky::SPEC,
         spin::SPEC,
+        kmeans::SPEC,
     ]
 }
 

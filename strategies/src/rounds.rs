@@ -1,0 +1,147 @@
+//! Driving a workload of rounds ([`parbench_workloads::Rounds`]): the trace of states every
+//! strategy keeps as it goes, and the driver of strategies whose rounds are one pass each.
+//!
+//! A strategy decides where the items live between rounds and how the state travels; what it
+//! shares is the bookkeeping: the state of the round in progress, each round's reduction in
+//! task order, and its [`Round`] record with the time and bytes it took.
+
+use std::sync::Arc;
+
+use parbench_workloads::{Rounds, Task};
+
+use crate::{now_ns, Job, Round, RunReport, StrategyError, TaskOutcome};
+
+/// The rounds of one run as they complete.
+///
+/// ```
+/// use parbench_strategies::rounds::Trace;
+/// use parbench_strategies::{FailurePolicy, Job};
+/// use parbench_workloads::{plan_tasks, Recipe, Registry, TaskContext};
+///
+/// let workloads = Registry::builtin();
+/// let spec = workloads.get("kmeans")?;
+/// let params = spec.resolve(&[("rounds".to_owned(), 2.into())].into())?;
+/// let job = Job::generate(Recipe::new(spec, &params, &Default::default()), &workloads, 500, 1)?;
+/// let task = plan_tasks(500, 1)?.remove(0);
+///
+/// let mut trace = Trace::start(&job, "by-hand")?;
+/// let mut more = true;
+/// while more {
+///     let context = TaskContext { task: task.clone(), attempt: 1, seed: 1 };
+///     let partial = trace.work().map(&context, trace.state(), job.input.view())?;
+///     more = trace.close(&[Some(&partial)], 0);
+/// }
+/// assert_eq!(trace.finish().len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Trace<'a> {
+    work: &'a dyn Rounds,
+    state: Arc<[u8]>,
+    rounds: Vec<Round>,
+    round_start: u64,
+}
+
+impl<'a> Trace<'a> {
+    /// The first round of `job`'s workload begins: its initial state, and the round's clock.
+    /// A strategy starts the trace once its run's clock has started, so that the rounds lie
+    /// inside the run.
+    ///
+    /// # Errors
+    /// The workload does not run in rounds.
+    pub fn start(job: &'a Job, strategy: &str) -> Result<Self, StrategyError> {
+        let work = job
+            .workload
+            .as_rounds()
+            .ok_or_else(|| StrategyError::Internal {
+                strategy: strategy.to_owned(),
+                message: format!("`{}` does not run in rounds", job.workload.name()),
+            })?;
+        let state = work.initial_state(&job.input).into();
+        Ok(Self {
+            work,
+            state,
+            rounds: Vec::with_capacity(work.rounds()),
+            round_start: now_ns(),
+        })
+    }
+
+    /// The workload's rounds.
+    pub fn work(&self) -> &'a dyn Rounds {
+        self.work
+    }
+
+    /// The state the round in progress maps under.
+    pub fn state(&self) -> &Arc<[u8]> {
+        &self.state
+    }
+
+    /// Ends the round in progress with each task's partial in task order (`None` where a task
+    /// did not succeed) and the bytes it moved, reducing them into the next state. Returns
+    /// whether another round follows: not after the last one, nor after a round where a task
+    /// did not succeed, which is left out of the trace.
+    pub fn close(&mut self, partials: &[Option<&[u8]>], bytes_moved: u64) -> bool {
+        let Some(partials) = partials.iter().copied().collect::<Option<Vec<&[u8]>>>() else {
+            return false;
+        };
+        let next = self.work.reduce(&self.state, &partials);
+        let end = now_ns();
+        self.rounds.push(Round {
+            start_ns: self.round_start,
+            end_ns: end,
+            bytes_moved,
+            state: next.clone(),
+        });
+        self.round_start = end;
+        self.state = next.into();
+        self.rounds.len() < self.work.rounds()
+    }
+
+    /// The completed rounds.
+    pub fn finish(self) -> Vec<Round> {
+        self.rounds
+    }
+}
+
+/// Each task's partial in a round's outcomes (task order): `None` where it did not succeed.
+pub fn partials(outcomes: &[TaskOutcome]) -> Vec<Option<&[u8]>> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            TaskOutcome::Done { partial, .. } => Some(partial.as_slice()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the rounds of `job` over `tasks` as one pass each: `pass` runs every task once under
+/// the state it is given and returns when all are done (the join that ends each round), as the
+/// strategy's one-pass run does. The run's report holds every pass's spans, the last pass's
+/// outcomes, and the rounds.
+pub fn drive(
+    job: &Job,
+    tasks: &[Task],
+    strategy: &str,
+    mut pass: impl FnMut(Arc<[u8]>) -> Result<RunReport, StrategyError>,
+) -> Result<RunReport, StrategyError> {
+    let mut trace = Trace::start(job, strategy)?;
+    let mut report = RunReport {
+        start_ns: trace.round_start,
+        ..RunReport::default()
+    };
+    report.spans.reserve(tasks.len() * trace.work.rounds());
+    loop {
+        let round = pass(trace.state.clone())?;
+        let more = trace.close(&partials(&round.outcomes), round.bytes_moved);
+        report.lanes = round.lanes;
+        report.spans.extend(round.spans);
+        report.bytes_moved += round.bytes_moved;
+        report.worker_cpu_ns += round.worker_cpu_ns;
+        report.outcomes = round.outcomes;
+        if !more {
+            break;
+        }
+    }
+    report.rounds = trace.finish();
+    report.end_ns = now_ns();
+    Ok(report)
+}
