@@ -1285,7 +1285,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bench.toml:2:8: workload[0].name: unknown workload `sqare`; valid workloads: \
-             square, resize, json, http, risky, spin"
+             square, resize, json, http, risky, spin, kmeans"
         );
 
         let err = parse("[[workload]]\nname = \"http\"\n\nparams = { latency_ms = 100000 }\n")

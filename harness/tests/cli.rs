@@ -664,7 +664,7 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!(
-            "{}:5:8: workload[1].name: unknown workload `sqaure`; valid workloads: square, resize, json, http, risky, spin",
+            "{}:5:8: workload[1].name: unknown workload `sqaure`; valid workloads: square, resize, json, http, risky, spin, kmeans",
             suite.display()
         )));
     parbench()

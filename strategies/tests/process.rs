@@ -138,7 +138,7 @@ fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Re
     assert!(
         text.ends_with(
             ") failed during setup: unknown workload `no-such-workload`; valid workloads: \
-             square, resize, json, http, risky, spin"
+             square, resize, json, http, risky, spin, kmeans"
         ),
         "{text}"
     );

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use parbench_workloads::Task;
 
-use super::program::Done;
+use super::program::{Done, RoundDone};
 use super::wire::{read_hostfile, FromNode, JobSpec, ToNode, NODE_COMMAND};
-use super::{report, SPEC};
+use super::{report, rounds_of, SPEC};
 use crate::process::child::{describe, wait_readable, Worker};
 use crate::{now_ns, Job, RunReport, Strategy, StrategyError};
 use crate::{Teardown, WorkerMemory};
@@ -203,18 +203,12 @@ impl Strategy for Cluster {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let running = crate::worker::set_up(&self.running, SPEC.name)?;
-        running.job.check_tasks(tasks)?;
-        let result = self.run_nodes(tasks);
-        if result.is_err() {
-            // A node died or broke: the others go too, and the strategy is torn down.
-            if let Some(mut running) = self.running.take() {
-                for node in &mut running.nodes {
-                    let _ = node.kill();
-                }
-            }
-        }
-        result
+        self.run_checked(tasks, false)
+    }
+
+    /// The rounds run in timely's loop scope on the nodes, as on threads.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        self.run_checked(tasks, true)
     }
 
     fn output(&self) -> &[u8] {
@@ -270,16 +264,33 @@ impl Strategy for Cluster {
 }
 
 impl Cluster {
-    fn run_nodes(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+    /// One run on the nodes; a node that dies or breaks takes the others with it.
+    fn run_checked(&mut self, tasks: &[Task], rounds: bool) -> Result<RunReport, StrategyError> {
+        let running = crate::worker::set_up(&self.running, SPEC.name)?;
+        running.job.check_tasks(tasks)?;
+        let result = self.run_nodes(tasks, rounds);
+        if result.is_err() {
+            // A node died or broke: the others go too, and the strategy is torn down.
+            if let Some(mut running) = self.running.take() {
+                for node in &mut running.nodes {
+                    let _ = node.kill();
+                }
+            }
+        }
+        result
+    }
+
+    fn run_nodes(&mut self, tasks: &[Task], rounds: bool) -> Result<RunReport, StrategyError> {
         let Some(running) = self.running.as_mut() else {
             return Err(StrategyError::NotSetUp(SPEC.name.to_owned()));
         };
-        let message = ToNode::Run(
-            tasks
+        let message = ToNode::Run {
+            tasks: tasks
                 .iter()
                 .map(|t| (t.id, t.items.start as u64, t.items.end as u64))
                 .collect(),
-        );
+            rounds,
+        };
         let start_ns = now_ns();
         let mut moved = send(&mut running.nodes[0], &message, &[])?;
         // Wait for node 0's reply, or for any node to die first.
@@ -296,17 +307,18 @@ impl Cluster {
             });
         }
         let zero = &mut running.nodes[0];
-        let (records, network_bytes) = match zero.from.recv::<FromNode>() {
+        let (records, network_bytes, reduced) = match zero.from.recv::<FromNode>() {
             Ok((
                 FromNode::Ran {
                     records,
                     network_bytes,
+                    rounds,
                 },
                 _,
                 frame,
             )) => {
                 moved += frame;
-                (records, network_bytes)
+                (records, network_bytes, rounds)
             }
             Ok((FromNode::Fatal(message), _, _)) => {
                 // Node 0 failed because a peer died: name the peer when it did.
@@ -365,6 +377,14 @@ impl Cluster {
         let lanes = running.job.workers.max(1);
         let mut report = report(tasks, &done, (start_ns, end_ns), lanes);
         report.bytes_moved = moved + network_bytes;
+        let reduced: Vec<RoundDone> = reduced
+            .into_iter()
+            .map(|(end_ns, state)| RoundDone { end_ns, state })
+            .collect();
+        report.rounds = rounds_of(start_ns, reduced);
+        // The cluster's connections are counted per run: each round is given an equal share.
+        let share = report.bytes_moved / report.rounds.len().max(1) as u64;
+        report.rounds.iter_mut().for_each(|r| r.bytes_moved = share);
         Ok(report)
     }
 }

@@ -35,7 +35,7 @@ pub use cluster::Cluster;
 pub use node::{serve_node, NodeArgs};
 pub use wire::NODE_COMMAND;
 
-use self::program::{Assign, Done, Driver, Execute};
+use self::program::{Assign, Command, Done, Driver, Execute, Gathered, Reducer, RoundDone};
 use crate::worker::{set_up, RunShared};
 use crate::Teardown;
 use crate::{now_ns, Job, RunReport, Span, Strategy, StrategyError, StrategySpec, TaskOutcome};
@@ -81,15 +81,20 @@ pub struct Timely {
 
 struct Running {
     job: Job,
-    runs: mpsc::Sender<Vec<Task>>,
-    done: mpsc::Receiver<Vec<Done>>,
+    runs: mpsc::Sender<Command>,
+    done: mpsc::Receiver<Gathered>,
     /// The run in progress, which the workers' tasks write into.
     current: Arc<RwLock<Option<Arc<RunShared>>>>,
     guards: WorkerGuards<()>,
 }
 
-/// A task run in place, into the shared output buffer.
-fn run_in_place(current: &RwLock<Option<Arc<RunShared>>>, assign: &Assign, lane: u32) -> Done {
+/// A task run in place, into the shared output buffer (under the round's `state` for a round).
+fn run_in_place(
+    current: &RwLock<Option<Arc<RunShared>>>,
+    assign: &Assign,
+    lane: u32,
+    state: Option<&[u8]>,
+) -> Done {
     let run = current
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -101,7 +106,7 @@ fn run_in_place(current: &RwLock<Option<Arc<RunShared>>>, assign: &Assign, lane:
     // SAFETY: the exchange hands each task of the run to exactly one worker, once.
     let out = unsafe { run.output_of(index) };
     let start_ns = now_ns();
-    let outcome = crate::exec::execute(&run.job, None, &run.tasks[index], out);
+    let outcome = crate::exec::execute(&run.job, state, &run.tasks[index], out);
     let end_ns = now_ns();
     if matches!(outcome, TaskOutcome::Failed { .. }) {
         run.cancel.on_failure(run.job.policy);
@@ -165,14 +170,20 @@ impl Strategy for Timely {
         }));
         let current: Arc<RwLock<Option<Arc<RunShared>>>> = Arc::default();
         let shared = current.clone();
+        let (workload, input) = (job.workload.clone(), job.input.clone());
         let guards = execute(timely::Config::process(workers), move |worker| {
             let current = shared.clone();
-            let execute: Execute =
-                Box::new(move |assign: &Assign, lane| run_in_place(&current, assign, lane));
+            let execute: Execute = Box::new(move |assign: &Assign, lane, state| {
+                run_in_place(&current, assign, lane, state)
+            });
             let driver = (worker.index() == 0)
                 .then(|| driver.lock().unwrap_or_else(PoisonError::into_inner).take())
                 .flatten();
-            program::work(worker, execute, driver);
+            let reducer = Reducer {
+                workload: workload.clone(),
+                input: input.clone(),
+            };
+            program::work(worker, execute, driver, &reducer);
         })
         .map_err(|e| StrategyError::Internal {
             strategy: SPEC.name.to_owned(),
@@ -190,33 +201,13 @@ impl Strategy for Timely {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let running = set_up(&self.running, SPEC.name)?;
-        running.job.check_tasks(tasks)?;
-        let lost = || StrategyError::Internal {
-            strategy: SPEC.name.to_owned(),
-            message: "a timely worker thread is gone".to_owned(),
-        };
-        let run = Arc::new(RunShared::new(&running.job, tasks, &mut self.output));
-        *running
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(run);
-        let start_ns = now_ns();
-        running.runs.send(tasks.to_vec()).map_err(|_| lost())?;
-        let records = running.done.recv().map_err(|_| lost());
-        let end_ns = now_ns();
-        // The workers are done with the buffer: the run lends it no longer.
-        *running
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        let records = records?;
-        Ok(report(
-            tasks,
-            &records,
-            (start_ns, end_ns),
-            running.job.workers.max(1),
-        ))
+        self.drive(tasks, false)
+    }
+
+    /// The rounds run in timely's loop scope (see `program.rs`): each worker keeps its
+    /// partition in its map operator, and the state goes around the loop once a round.
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        self.drive(tasks, true)
     }
 
     fn output(&self) -> &[u8] {
@@ -239,6 +230,63 @@ impl Strategy for Timely {
         self.output = Vec::new();
         Ok(Teardown::default())
     }
+}
+
+impl Timely {
+    /// One run: a pass of the tasks, or the workload's rounds over them.
+    fn drive(&mut self, tasks: &[Task], rounds: bool) -> Result<RunReport, StrategyError> {
+        let running = set_up(&self.running, SPEC.name)?;
+        running.job.check_tasks(tasks)?;
+        let lost = || StrategyError::Internal {
+            strategy: SPEC.name.to_owned(),
+            message: "a timely worker thread is gone".to_owned(),
+        };
+        let run = Arc::new(RunShared::new(&running.job, tasks, &mut self.output));
+        *running
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(run);
+        let start_ns = now_ns();
+        let command = if rounds {
+            Command::Rounds(tasks.to_vec())
+        } else {
+            Command::Pass(tasks.to_vec())
+        };
+        running.runs.send(command).map_err(|_| lost())?;
+        let gathered = running.done.recv().map_err(|_| lost());
+        let end_ns = now_ns();
+        // The workers are done with the buffer: the run lends it no longer.
+        *running
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let gathered = gathered?;
+        let mut report = report(
+            tasks,
+            &gathered.records,
+            (start_ns, end_ns),
+            running.job.workers.max(1),
+        );
+        report.rounds = rounds_of(start_ns, gathered.rounds);
+        Ok(report)
+    }
+}
+
+/// The rounds worker 0 reduced, back to back from the run's start.
+pub(crate) fn rounds_of(start_ns: u64, reduced: Vec<RoundDone>) -> Vec<crate::Round> {
+    let mut at = start_ns;
+    reduced
+        .into_iter()
+        .map(|round| {
+            let start_ns = std::mem::replace(&mut at, round.end_ns);
+            crate::Round {
+                start_ns,
+                end_ns: round.end_ns,
+                bytes_moved: 0,
+                state: round.state,
+            }
+        })
+        .collect()
 }
 
 impl Drop for Timely {

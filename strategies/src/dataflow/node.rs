@@ -37,7 +37,7 @@ use timely::communication::Hooks;
 use timely::execute::execute_from;
 use timely::WorkerConfig;
 
-use super::program::{self, Assign, Done, Driver, Execute};
+use super::program::{self, Assign, Command, Done, Driver, Execute, Gathered, Reducer};
 use super::wire::{read_hostfile, FromNode, JobSpec, Record, ToNode, FORMING, NODE_COMMAND};
 use crate::process::serve::{die_with, own_memory, protocol_pipes, ServeError};
 use crate::process::wire::{Receiver, Sender, WireError};
@@ -145,9 +145,9 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
     to_parent.send(&FromNode::Ready)?;
     loop {
         match from_parent.recv::<ToNode>() {
-            Ok((ToNode::Run(tasks), _, _)) => {
+            Ok((ToNode::Run { tasks, rounds }, _, _)) => {
                 let before = node.bytes.load(Ordering::Relaxed);
-                let (records, outputs) = match node.run(tasks) {
+                let (records, outputs, rounds) = match node.run(tasks, rounds) {
                     Ok(ran) => ran,
                     Err(e) => return Err(fatal(&mut to_parent, e)),
                 };
@@ -158,6 +158,7 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
                     &FromNode::Ran {
                         records,
                         network_bytes,
+                        rounds,
                     },
                     &payload,
                 )?;
@@ -355,8 +356,8 @@ fn form(
 struct Node {
     guards: timely::communication::WorkerGuards<()>,
     /// Node 0's driver: runs in, records out.
-    runs: Option<mpsc::Sender<Vec<Task>>>,
-    done: Option<mpsc::Receiver<Vec<Done>>>,
+    runs: Option<mpsc::Sender<Command>>,
+    done: Option<mpsc::Receiver<Gathered>>,
     /// Bytes that crossed this node's connections.
     bytes: Arc<AtomicU64>,
 }
@@ -424,7 +425,11 @@ fn start(
         move |worker| {
             let execute = executor(job.clone());
             let driver = driver.lock().unwrap_or_else(PoisonError::into_inner).take();
-            program::work(worker, execute, driver);
+            let reducer = Reducer {
+                workload: job.workload.clone(),
+                input: job.input.clone(),
+            };
+            program::work(worker, execute, driver, &reducer);
         },
     )
     .map_err(|e| protocol(format!("timely could not start: {e}")))?;
@@ -443,7 +448,7 @@ fn start(
 fn executor(job: Job) -> Execute {
     let cancel = AtomicBool::new(false);
     let mut run = u64::MAX;
-    Box::new(move |assign: &Assign, lane| {
+    Box::new(move |assign: &Assign, lane, state| {
         if assign.run != run {
             run = assign.run;
             cancel.store(false, Ordering::Relaxed);
@@ -454,7 +459,7 @@ fn executor(job: Job) -> Execute {
         let task = assign.task();
         let mut output = vec![0; task.items.len() * job.workload.output_len()];
         let start_ns = now_ns();
-        let outcome = crate::exec::execute(&job, None, &task, &mut output);
+        let outcome = crate::exec::execute(&job, state, &task, &mut output);
         let end_ns = now_ns();
         if matches!(outcome, TaskOutcome::Failed { .. }) && job.policy == FailurePolicy::FailFast {
             cancel.store(true, Ordering::Relaxed);
@@ -471,11 +476,14 @@ fn executor(job: Job) -> Execute {
 }
 
 impl Node {
-    /// Node 0: one run; returns the records and the outputs in record order.
+    /// Node 0: one run (of rounds, with `rounds`); returns the records, the outputs in record
+    /// order, and each completed round's end and state.
+    #[allow(clippy::type_complexity)]
     fn run(
         &mut self,
         tasks: Vec<(u32, u64, u64)>,
-    ) -> Result<(Vec<Record>, Vec<Vec<u8>>), ServeError> {
+        rounds: bool,
+    ) -> Result<(Vec<Record>, Vec<Vec<u8>>, Vec<(u64, Vec<u8>)>), ServeError> {
         let (Some(runs), Some(done)) = (&self.runs, &self.done) else {
             return Err(protocol("a run sent to a node other than 0"));
         };
@@ -487,9 +495,15 @@ impl Node {
             })
             .collect();
         let gone = || protocol("the timely worker stopped (a peer died?)");
-        runs.send(tasks).map_err(|_| gone())?;
-        let done = done.recv().map_err(|_| gone())?;
-        Ok(done
+        let command = if rounds {
+            Command::Rounds(tasks)
+        } else {
+            Command::Pass(tasks)
+        };
+        runs.send(command).map_err(|_| gone())?;
+        let Gathered { records, rounds } = done.recv().map_err(|_| gone())?;
+        let rounds = rounds.into_iter().map(|r| (r.end_ns, r.state)).collect();
+        let (records, outputs) = records
             .into_iter()
             .map(|d| {
                 (
@@ -504,7 +518,8 @@ impl Node {
                     d.output,
                 )
             })
-            .unzip())
+            .unzip();
+        Ok((records, outputs, rounds))
     }
 
     /// Closes the input (node 0) and waits for the dataflow to complete everywhere.

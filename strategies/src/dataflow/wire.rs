@@ -44,8 +44,12 @@ pub(super) enum ToNode {
     },
     /// Every node's address, in process order: form the cluster.
     Peers(Vec<String>),
-    /// Node 0: run these tasks (id, first item, one past the last).
-    Run(Vec<(u32, u64, u64)>),
+    /// Node 0: run these tasks (id, first item, one past the last): one pass, or with
+    /// `rounds` the workload's rounds.
+    Run {
+        tasks: Vec<(u32, u64, u64)>,
+        rounds: bool,
+    },
     /// Finish the dataflow, report your memory and exit.
     Shutdown,
 }
@@ -69,6 +73,8 @@ pub(super) enum FromNode {
     Ran {
         records: Vec<Record>,
         network_bytes: u64,
+        /// For rounds: each completed round's end (`CLOCK_MONOTONIC`) and state.
+        rounds: Vec<(u64, Vec<u8>)>,
     },
     Bye {
         peak_rss_bytes: u64,
