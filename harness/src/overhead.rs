@@ -6,8 +6,10 @@
 //! in its tail: the run was waiting on others. The parts are integers and add up to the
 //! capacity exactly.
 
-use parbench_reports::Overhead;
-use parbench_strategies::Span;
+use std::collections::BTreeMap;
+
+use parbench_reports::{Overhead, RoundCosts};
+use parbench_strategies::{Round, Span};
 
 /// Spans that cannot come from a correct run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +123,76 @@ pub fn decompose(
         "overhead parts must add up to capacity"
     );
     Ok(parts)
+}
+
+/// What the `rounds` of a run cost (see [`RoundCosts`]), from the run's `spans`: each span
+/// counts in the round it lies in. `None` for a run of no round.
+///
+/// ```
+/// use parbench::overhead::round_costs;
+/// use parbench_strategies::{Round, Span};
+///
+/// let span = |worker, start_ns, end_ns| Span { worker, task: worker, start_ns, end_ns };
+/// let round = |start_ns, end_ns, bytes_moved| Round { start_ns, end_ns, bytes_moved, state: vec![] };
+/// // Two rounds of 100 ns; in each, worker 1 finishes 20 ns before worker 0.
+/// let rounds = [round(0, 100, 64), round(100, 200, 8)];
+/// let spans = [span(0, 10, 90), span(1, 10, 70), span(0, 110, 190), span(1, 110, 170)];
+/// let costs = round_costs(&rounds, &spans).unwrap();
+/// assert_eq!((costs.rounds, costs.round_ns, costs.first_round_ns), (2, 100, 100));
+/// // Each round: 10 ns before its first task, 10 ns after its last; a mean wait of 10 ns.
+/// assert_eq!((costs.exchange_ns, costs.straggler_ns), (20, 10));
+/// assert_eq!((costs.bytes_per_round, costs.first_round_bytes), (36, 64));
+/// ```
+pub fn round_costs(rounds: &[Round], spans: &[Span]) -> Option<RoundCosts> {
+    let first = rounds.first()?;
+    let mut times = Vec::with_capacity(rounds.len());
+    let mut stragglers = Vec::with_capacity(rounds.len());
+    let mut exchanges = Vec::with_capacity(rounds.len());
+    let mut bytes = Vec::with_capacity(rounds.len());
+    for round in rounds {
+        let inside = spans
+            .iter()
+            .filter(|s| round.start_ns <= s.start_ns && s.end_ns <= round.end_ns);
+        // Each lane's last end in the round, and the round's first start.
+        let mut lanes: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut start = round.end_ns;
+        for span in inside {
+            start = start.min(span.start_ns);
+            let last = lanes.entry(span.worker).or_default();
+            *last = (*last).max(span.end_ns);
+        }
+        let time = round.end_ns - round.start_ns;
+        let (straggler, exchange) = match lanes.values().max() {
+            Some(&end) => (
+                lanes.values().map(|l| end - l).sum::<u64>() / lanes.len() as u64,
+                (start - round.start_ns) + (round.end_ns - end),
+            ),
+            None => (0, time),
+        };
+        times.push(time);
+        stragglers.push(straggler);
+        exchanges.push(exchange);
+        bytes.push(round.bytes_moved);
+    }
+    Some(RoundCosts {
+        rounds: rounds.len(),
+        round_ns: median(&mut times),
+        first_round_ns: first.end_ns - first.start_ns,
+        straggler_ns: median(&mut stragglers),
+        exchange_ns: median(&mut exchanges),
+        bytes_per_round: median(&mut bytes),
+        first_round_bytes: first.bytes_moved,
+    })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+pub(crate) fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    match values.len() {
+        0 => 0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2,
+    }
 }
 
 #[cfg(test)]

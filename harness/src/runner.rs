@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Pairing, Profile, Results, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
+    Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -1190,6 +1190,7 @@ impl<'a> Runner<'a> {
             .max()
             .filter(|&peak| peak > 0);
         let group = bucket.group;
+        let work_rounds = work_rounds(tally, &samples);
         Some(Cell {
             id: tally.id.clone(),
             workload: group.workload.name.to_owned(),
@@ -1230,8 +1231,34 @@ impl<'a> Runner<'a> {
             ci_target: self.sampling.ci_target,
             timeline,
             profile: tally.profile.clone(),
+            work_rounds,
         })
     }
+}
+
+/// A cell's round costs over its samples (see [`RoundStats`]); `None` for one-pass work.
+fn work_rounds(tally: &Tally<'_>, samples: &[parbench_reports::Sample]) -> Option<RoundStats> {
+    let costs: Vec<&RoundCosts> = samples.iter().filter_map(|s| s.work_rounds.as_ref()).collect();
+    let first = costs.first()?;
+    let field = |f: fn(&RoundCosts) -> u64| {
+        let mut values: Vec<u64> = costs.iter().map(|c| f(c)).collect();
+        crate::overhead::median(&mut values)
+    };
+    let round = summarize_processes(
+        &tally.per_process(|s| s.work_rounds.map_or(0, |r| r.round_ns)),
+    )?;
+    Some(RoundStats {
+        costs: RoundCosts {
+            rounds: first.rounds,
+            round_ns: round.median_ns as u64,
+            first_round_ns: field(|c| c.first_round_ns),
+            straggler_ns: field(|c| c.straggler_ns),
+            exchange_ns: field(|c| c.exchange_ns),
+            bytes_per_round: field(|c| c.bytes_per_round),
+            first_round_bytes: field(|c| c.first_round_bytes),
+        },
+        round,
+    })
 }
 
 /// A strategy's parameters as a request carries them: `key=value`.

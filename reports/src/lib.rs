@@ -36,7 +36,7 @@ pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, Pairing, ProcessSamples, Profile, Results, Rounds, Sample, Stats, Status, SuiteInfo,
+    Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds, Sample, Stats, Status, SuiteInfo,
     Thresholds, Timeline, TimelineSpan, TopFrame, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{

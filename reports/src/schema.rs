@@ -281,6 +281,9 @@ pub struct Cell {
     /// The cell's profile: one extra run under a sampling profiler after its timed samples.
     #[serde(default)]
     pub profile: Option<Profile>,
+    /// For a workload of rounds: what its rounds cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_rounds: Option<RoundStats>,
 }
 
 /// A cell's profile: where its processes spent their CPU time, from one extra, verified run
@@ -442,6 +445,47 @@ pub struct Sample {
     /// Each worker process's memory as it exited; empty for in-process strategies.
     #[serde(default)]
     pub worker_memory: Vec<WorkerMemory>,
+    /// For a workload of rounds: what the rounds of the sample's median run cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_rounds: Option<RoundCosts>,
+}
+
+/// What the rounds of one run of a workload of rounds cost. Per-round figures are medians over
+/// the run's rounds; the first round is also given alone, since a strategy that keeps the items
+/// in its workers pays for placing them then.
+///
+/// A round lasts from the end of the previous one (or the run's start) to its reduced state.
+/// Within it, `straggler_ns` and `exchange_ns` are what synchronisation costs: the time a
+/// worker waits for the slowest one, and the time no task runs at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundCosts {
+    /// Rounds the run completed.
+    pub rounds: usize,
+    /// A round's time.
+    pub round_ns: u64,
+    /// The first round's time.
+    pub first_round_ns: u64,
+    /// In a round, the mean over the lanes of the time from a lane's last task's end to the
+    /// round's last task's end: the wait for the slowest worker.
+    pub straggler_ns: u64,
+    /// In a round, the time before its first task starts (the state handed out) and after its
+    /// last task ends (the partials gathered and reduced).
+    pub exchange_ns: u64,
+    /// Bytes moved between processes in a round.
+    pub bytes_per_round: u64,
+    /// Bytes moved in the first round.
+    pub first_round_bytes: u64,
+}
+
+/// What a cell's rounds cost over its samples: a round's time as the statistics of each
+/// sample's median round (across processes as [`Stats`] are), the other figures the median of
+/// the samples'.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundStats {
+    /// A round's time.
+    pub round: Stats,
+    /// The samples' median [`RoundCosts`] field by field (`round_ns` is `round`'s median).
+    pub costs: RoundCosts,
 }
 
 fn one() -> u32 {

@@ -11,7 +11,7 @@ use parbench_workloads::Params;
 
 use super::prepare::{run_verified, Prepared};
 use super::protocol::{Measured, PerProcess};
-use crate::overhead::decompose;
+use crate::overhead::{decompose, round_costs};
 use crate::probe::{peak_rss_bytes, reset_peak_rss};
 use crate::stats::median_index;
 
@@ -141,6 +141,7 @@ fn take_sample(
         lanes: report.lanes,
         overhead,
         bytes_moved: report.bytes_moved,
+        work_rounds: round_costs(&report.rounds, &report.spans),
         peak_rss_bytes: own_peak.map(|own| own + workers_private),
         worker_memory: stopped
             .workers

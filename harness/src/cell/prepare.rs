@@ -24,7 +24,8 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
     /// and plans the tasks. The reference is `expected` when the policy lets an answer
-    /// computed elsewhere be checked exactly; otherwise it is computed here, sequentially.
+    /// computed elsewhere be checked exactly; otherwise, and for a workload of rounds (whose
+    /// reference names the first round that differs), it is computed here, sequentially.
     pub fn new(
         recipe: Recipe,
         registry: &parbench_workloads::Registry,
@@ -38,6 +39,7 @@ impl Prepared {
             .on(1, policy);
         let generate_ns = started.elapsed().as_nanos() as u64;
         let tasks = plan_tasks(job.input.items(), tasks).map_err(|e| e.to_string())?;
+        let expected = expected.filter(|_| job.workload.as_rounds().is_none());
         let reference = match expected.and_then(|answer| Reference::expecting(answer, policy)) {
             Some(reference) => reference,
             None => Reference::compute(&job, &tasks).map_err(|e| e.to_string())?,
@@ -71,8 +73,7 @@ pub(crate) fn run_verified(
     job: &Job,
 ) -> Result<(RunReport, u64), String> {
     let cpu = process_cpu_ns();
-    let report = instance
-        .run(&prepared.tasks)
+    let report = parbench_strategies::run(instance, job.workload.as_ref(), &prepared.tasks)
         .map_err(|e| format!("failed: {e}"))?;
     let cpu_ns = process_cpu_ns() - cpu;
     prepared

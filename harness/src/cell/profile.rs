@@ -132,8 +132,7 @@ fn round(
         let report = if verified {
             run_verified(instance.as_mut(), prepared, job)?.0
         } else {
-            instance
-                .run(&prepared.tasks)
+            parbench_strategies::run(instance.as_mut(), job.workload.as_ref(), &prepared.tasks)
                 .map_err(|e| format!("failed: {e}"))?
         };
         Ok(report.worker_cpu_ns)
