@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use parbench_reports::figures::{noise_floor, Figures};
 use parbench_reports::format::{bytes, duration};
-use parbench_reports::{flame, Cell, Efficiency, Results, Stats, Status};
+use parbench_reports::{flame, Cell, Efficiency, Results, RoundStats, Stats, Status};
 
 use crate::cell::protocol::Sampling;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
@@ -373,5 +373,55 @@ fn tables(results: &Results) {
                 }
             );
         }
+        round_table(results, workload, width);
+    }
+}
+
+/// For a workload of rounds, what a round costs in each cell: its median time and interval,
+/// the first round's, the wait for the slowest worker and the time no task runs (medians over
+/// a run's rounds), and the bytes a round moves.
+fn round_table(results: &Results, workload: &str, width: usize) {
+    let cells: Vec<(&Cell, &RoundStats)> = results
+        .cells
+        .iter()
+        .filter(|c| c.workload == workload)
+        .filter_map(|c| Some((c, c.work_rounds.as_ref()?)))
+        .collect();
+    let Some((_, first)) = cells.first() else {
+        return;
+    };
+    println!(
+        "  a round of {} ({} a run): its median, the first round, the wait for the slowest \
+         worker, the time no task runs, bytes moved",
+        workload, first.costs.rounds
+    );
+    println!(
+        "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>11} {:>10} {:>10} {:>11} {:>11}",
+        "strategy",
+        "workers",
+        "tasks",
+        "round",
+        "95% CI",
+        "first",
+        "straggler",
+        "exchange",
+        "bytes",
+        "first bytes"
+    );
+    for (cell, rounds) in cells {
+        let costs = &rounds.costs;
+        println!(
+            "  {:<width$} {:>7} {:>7} {:>11} {:>8} {:>11} {:>10} {:>10} {:>11} {:>11}",
+            cell.strategy_label(),
+            cell.workers,
+            cell.tasks,
+            duration(rounds.round.median_ns),
+            ci(&rounds.round),
+            duration(costs.first_round_ns as f64),
+            duration(costs.straggler_ns as f64),
+            duration(costs.exchange_ns as f64),
+            bytes(costs.bytes_per_round),
+            bytes(costs.first_round_bytes),
+        );
     }
 }

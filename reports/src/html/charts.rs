@@ -82,6 +82,15 @@ pub(crate) const PARTS: [(&str, RGBColor); 4] = [
     ("tail", RGBColor(139, 92, 246)),
 ];
 
+/// The parts of a round of a workload of rounds, in stacking order, with their colours: tasks
+/// running, workers waiting for the slowest, no task running (the state handed out, the
+/// partials gathered and reduced).
+pub(crate) const ROUND_PARTS: [(&str, RGBColor); 3] = [
+    ("computing", RGBColor(34, 197, 94)),
+    ("waiting for the slowest", RGBColor(139, 92, 246)),
+    ("exchange and reduce", RGBColor(239, 68, 68)),
+];
+
 /// The phases of one use of a fresh strategy, in stacking order, with their colours.
 pub(crate) const PHASES: [(&str, RGBColor); 3] = [
     ("setup", RGBColor(14, 165, 233)),

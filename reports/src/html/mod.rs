@@ -11,11 +11,11 @@ use crate::figures::{Bucket, Figures};
 use crate::format::{bytes, duration, percent};
 use crate::markdown::{count, verdict_sentence};
 use crate::view::{groups, Group};
-use crate::{Cell, Overhead, ReportError, Results, Status, Writer};
+use crate::{Cell, Overhead, ReportError, Results, RoundStats, Status, Writer};
 
 use charts::{
     byte_unit, css, strategy_colour, Bar, ChartError, Distribution, Line, Segment, TimeUnit, XAxis,
-    PARTS, PHASES,
+    PARTS, PHASES, ROUND_PARTS,
 };
 
 /// `report.html`: machine and suite at the top, then per workload its verdict and charts —
@@ -332,6 +332,7 @@ fn section(html: &mut String, group: &Group<'_>, figures: &Figures<'_>) -> Resul
     html.push_str("<div class=\"grid\">\n");
     scaling(html, group, &strategies, figures, focus)?;
     overhead(html, &shown, focus)?;
+    rounds(html, &shown, focus)?;
     end_to_end(html, &shown, focus)?;
     memory(html, &shown, focus)?;
     if group.task_counts().len() > 1 {
@@ -510,6 +511,88 @@ fn overhead(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), Char
         "Contention",
         "busy time beyond the sequential run's: the tasks themselves slowed by sharing the machine",
         &charts::bars(&format!("extra busy time ({})", unit.name), &contention)?,
+    );
+    Ok(())
+}
+
+/// For a workload of rounds: a round's time split into its parts, and the bytes a round moves.
+fn rounds(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartError> {
+    let with: Vec<(&Cell, &RoundStats)> = shown
+        .iter()
+        .filter_map(|c| Some((*c, c.work_rounds.as_ref()?)))
+        .collect();
+    let Some((_, first)) = with.first() else {
+        return Ok(());
+    };
+    let count = first.costs.rounds;
+    let max = with
+        .iter()
+        .map(|(_, r)| r.round.median_ns)
+        .fold(0.0, f64::max);
+    let unit = TimeUnit::fitting(max);
+    let rows: Vec<Bar> = with
+        .iter()
+        .map(|(cell, r)| {
+            let round = r.round.median_ns;
+            let (straggler, exchange) = (r.costs.straggler_ns as f64, r.costs.exchange_ns as f64);
+            let computing = (round - straggler - exchange).max(0.0);
+            Bar {
+                label: format!("{} w{}", cell.strategy_label(), cell.workers),
+                segments: [computing, straggler, exchange]
+                    .iter()
+                    .zip(ROUND_PARTS)
+                    .map(|(ns, (_, colour))| (ns / unit.ns, colour))
+                    .collect(),
+            }
+        })
+        .collect();
+    let key: Vec<(&str, String)> = ROUND_PARTS
+        .iter()
+        .map(|(name, c)| (*name, css(*c)))
+        .collect();
+    figure_keyed(
+        html,
+        "A round's time",
+        &format!(
+            "the median round of {count} at {focus} tasks: tasks running, a worker waiting for \
+             the slowest, and no task running while the state goes out and the partials are \
+             reduced"
+        ),
+        &key,
+        &charts::bars(&format!("round time ({})", unit.name), &rows)?,
+    );
+    let most = with
+        .iter()
+        .map(|(_, r)| r.costs.first_round_bytes.max(r.costs.bytes_per_round))
+        .max()
+        .unwrap_or(0);
+    if most == 0 {
+        return Ok(());
+    }
+    let (unit, size) = byte_unit(most as f64);
+    let rows: Vec<Bar> = with
+        .iter()
+        .flat_map(|(cell, r)| {
+            let label = format!("{} w{}", cell.strategy_label(), cell.workers);
+            let colour = strategy_colour(cell.strategy_label());
+            [
+                Bar {
+                    label: format!("{label} · first"),
+                    segments: vec![(r.costs.first_round_bytes as f64 / size, colour)],
+                },
+                Bar {
+                    label: format!("{label} · then"),
+                    segments: vec![(r.costs.bytes_per_round as f64 / size, colour)],
+                },
+            ]
+        })
+        .collect();
+    figure(
+        html,
+        "Bytes a round moves",
+        "between processes, both directions: the first round, then the median round — items \
+         kept in the workers travel in the first round only",
+        &charts::bars(&format!("bytes per round ({unit})"), &rows)?,
     );
     Ok(())
 }
