@@ -11,7 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo, SCHEMA_VERSION,
+    Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
+    SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -1238,15 +1239,17 @@ impl<'a> Runner<'a> {
 
 /// A cell's round costs over its samples (see [`RoundStats`]); `None` for one-pass work.
 fn work_rounds(tally: &Tally<'_>, samples: &[parbench_reports::Sample]) -> Option<RoundStats> {
-    let costs: Vec<&RoundCosts> = samples.iter().filter_map(|s| s.work_rounds.as_ref()).collect();
+    let costs: Vec<&RoundCosts> = samples
+        .iter()
+        .filter_map(|s| s.work_rounds.as_ref())
+        .collect();
     let first = costs.first()?;
     let field = |f: fn(&RoundCosts) -> u64| {
         let mut values: Vec<u64> = costs.iter().map(|c| f(c)).collect();
         crate::overhead::median(&mut values)
     };
-    let round = summarize_processes(
-        &tally.per_process(|s| s.work_rounds.map_or(0, |r| r.round_ns)),
-    )?;
+    let round =
+        summarize_processes(&tally.per_process(|s| s.work_rounds.map_or(0, |r| r.round_ns)))?;
     Some(RoundStats {
         costs: RoundCosts {
             rounds: first.rounds,

@@ -1173,10 +1173,15 @@ mod tests {
     fn the_embedded_suite_is_valid_and_covers_every_builtin_workload() {
         let suite = Suite::embedded(&Plugins::default()).unwrap();
         let names: Vec<_> = suite.groups.iter().map(|g| g.workload.name).collect();
-        assert_eq!(names, ["square", "resize", "json", "http", "risky", "spin"]);
+        assert_eq!(
+            names,
+            ["square", "resize", "json", "http", "risky", "kmeans", "spin"]
+        );
         // Two granularities or more each, and spin's sweep from 1 to 10,000 tasks.
         assert!(suite.groups.iter().all(|g| g.tasks.len() >= 2));
-        assert_eq!(suite.groups[5].tasks, [1, 10, 100, 1000, 10_000]);
+        assert_eq!(suite.groups[6].tasks, [1, 10, 100, 1000, 10_000]);
+        // k-means under every strategy, process-pool with its items resident too.
+        assert_eq!(suite.groups[5].strategies.len(), 11);
         // Several processes a cell, within five minutes.
         assert_eq!(suite.sampling.processes, 3);
         assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() < 300));
@@ -1197,7 +1202,18 @@ mod tests {
         // Every built-in workload but `risky` (failures are not a shape of work).
         let mut names: Vec<_> = suite.groups.iter().map(|g| g.workload.name).collect();
         names.dedup();
-        assert_eq!(names, ["spin", "square", "resize", "json", "http"]);
+        assert_eq!(
+            names,
+            ["spin", "kmeans", "square", "resize", "json", "http"]
+        );
+        // Rounds and the size of the state they exchange are axes.
+        let kmeans: Vec<_> = suite
+            .groups
+            .iter()
+            .filter(|g| g.workload.name == "kmeans")
+            .map(|g| (g.params.int("rounds"), g.params.int("k")))
+            .collect();
+        assert_eq!(kmeans, [(5, 16), (40, 16), (5, 256)]);
         // Every built-in strategy on all the cores, `timely` on threads.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert!(suite.groups.iter().all(|g| g.workers == [cores]));

@@ -1,7 +1,8 @@
 //! parbench as a library: a suite made with the builder, run through `parbench::run` with an
-//! observer of the test's own and with the quiet one, and interrupted with Ctrl-C, in a test
-//! binary that serves the hidden commands (cells are this binary started again), so no libtest
-//! harness.
+//! observer of the test's own and with the quiet one, and interrupted with Ctrl-C; and a
+//! strategy of the test's own that loses a partition's contribution to one round of k-means,
+//! whose cell fails while the others are measured. The test binary serves the hidden commands
+//! (cells are this binary started again), so no libtest harness.
 
 mod common;
 
@@ -19,6 +20,12 @@ use parbench::{
 };
 use parbench_reports::figures::Figures;
 use parbench_reports::{Cell, ReportError, Results, Status, Writer};
+use parbench_strategies::exec::execute;
+use parbench_strategies::rounds::{partials, Trace};
+use parbench_strategies::{
+    now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown,
+};
+use parbench_workloads::{Params, Task, Value};
 
 /// Every event of a run, in order.
 #[derive(Default)]
@@ -220,6 +227,139 @@ fn quiet_run_of_a_built_suite_measures_every_cell(plugins: &Plugins) {
     assert_eq!(written, ids.join("\n"));
 }
 
+/// A strategy of one thread whose third round leaves the last task's partial out of its
+/// reduction: one partition's contribution lost.
+#[derive(Default)]
+struct Lossy {
+    job: Option<Job>,
+}
+
+const LOSSY: StrategySpec = StrategySpec {
+    name: "lossy",
+    description: "loses the last task's partial in round 3",
+    params: &[],
+    uses_workers: false,
+    spawns_processes: false,
+    build: |_: &Params| Ok(Box::new(Lossy::default())),
+};
+
+impl Strategy for Lossy {
+    fn name(&self) -> &str {
+        LOSSY.name
+    }
+    fn setup(&mut self, job: &Job) -> Result<(), StrategyError> {
+        self.job = Some(job.clone());
+        Ok(())
+    }
+    fn run(&mut self, _: &[Task]) -> Result<RunReport, StrategyError> {
+        Err(StrategyError::NotSetUp(LOSSY.name.into()))
+    }
+    fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
+        let job = self
+            .job
+            .as_ref()
+            .ok_or_else(|| StrategyError::NotSetUp(LOSSY.name.into()))?;
+        let start_ns = now_ns();
+        let mut trace = Trace::start(job, LOSSY.name)?;
+        for round in 1.. {
+            let outcomes: Vec<_> = tasks
+                .iter()
+                .map(|task| execute(job, Some(trace.state()), task, &mut []))
+                .collect();
+            let mut partials = partials(&outcomes);
+            if round == 3 {
+                partials.pop();
+            }
+            if !trace.close(&partials, 0) {
+                return Ok(RunReport {
+                    start_ns,
+                    end_ns: now_ns(),
+                    lanes: 1,
+                    outcomes,
+                    rounds: trace.finish(),
+                    ..RunReport::default()
+                });
+            }
+        }
+        unreachable!("the rounds end")
+    }
+    fn output(&self) -> &[u8] {
+        &[]
+    }
+    fn teardown(&mut self) -> Result<Teardown, StrategyError> {
+        self.job = None;
+        Ok(Teardown::default())
+    }
+}
+
+fn a_lost_partial_fails_its_cell_and_the_rest_are_measured(plugins: &Plugins) {
+    let suite = Suite::builder("rounds")
+        .workload(
+            WorkloadEntry::new("kmeans")
+                .param("rounds", Value::Int(5))
+                .sizes([4_000])
+                .tasks([4]),
+        )
+        .strategies([
+            "sequential",
+            "lossy",
+            "threads",
+            "actors",
+            "process-pool[resident=true]",
+        ])
+        .workers([2])
+        .samples(1)
+        .processes(1)
+        .max_processes(1)
+        .build(plugins)
+        .expect("a valid suite");
+    let out = tempfile::tempdir().unwrap();
+    let mut options = RunOptions::new(out.path());
+    options.profile = ProfileScope::None;
+    let summary = parbench::run(&suite, &options, &mut Quiet).unwrap();
+    assert_eq!((summary.cells, summary.failed), (5, 1));
+    let results = parbench_reports::read(&summary.results).unwrap();
+    for cell in &results.cells {
+        if cell.strategy == "lossy" {
+            assert_eq!(cell.status, Status::Failed);
+            let error = cell.error.as_deref().unwrap_or_default();
+            assert!(
+                error.ends_with(
+                    "differs from the sequential reference: the state after round 3 of 5 differs"
+                ),
+                "{error}"
+            );
+            continue;
+        }
+        assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
+        let rounds = cell.work_rounds.as_ref().unwrap();
+        assert_eq!(rounds.costs.rounds, 5, "{}", cell.id);
+        assert!(rounds.round.median_ns > 0.0, "{}", cell.id);
+        for sample in &cell.samples {
+            assert_eq!(sample.work_rounds.unwrap().rounds, 5, "{}", cell.id);
+        }
+    }
+    // Only the pool's processes move bytes: its points in the first round, then the state and
+    // the partials alone.
+    let pool = results
+        .cells
+        .iter()
+        .find(|c| c.strategy == "process-pool")
+        .unwrap();
+    let costs = pool.work_rounds.as_ref().unwrap().costs;
+    assert!(costs.first_round_bytes > 4_000 * 8 * 4, "{costs:?}");
+    assert!(costs.bytes_per_round < 4_000 * 8 * 4 / 4, "{costs:?}");
+    let threads = results
+        .cells
+        .iter()
+        .find(|c| c.strategy == "threads")
+        .unwrap();
+    assert_eq!(
+        threads.work_rounds.as_ref().unwrap().costs.bytes_per_round,
+        0
+    );
+}
+
 /// Set to an output directory, this binary runs [`long_suite`] there instead of the tests: the
 /// process the Ctrl-C test interrupts.
 const LONG_RUN: &str = "PARBENCH_TEST_LONG_RUN";
@@ -272,7 +412,11 @@ fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
 }
 
 fn main() -> ExitCode {
-    let plugins = Plugins::default();
+    let mut plugins = Plugins::default();
+    if let Err(e) = plugins.strategies.register(LOSSY) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
         return code;
     }
@@ -291,6 +435,8 @@ fn main() -> ExitCode {
     println!("test observed_run_tells_every_event_in_order ... ok");
     quiet_run_of_a_built_suite_measures_every_cell(&plugins);
     println!("test quiet_run_of_a_built_suite_measures_every_cell ... ok");
+    a_lost_partial_fails_its_cell_and_the_rest_are_measured(&plugins);
+    println!("test a_lost_partial_fails_its_cell_and_the_rest_are_measured ... ok");
     ctrl_c_ends_a_library_run_and_leaves_nothing();
     println!("test ctrl_c_ends_a_library_run_and_leaves_nothing ... ok");
     ExitCode::SUCCESS

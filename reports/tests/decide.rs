@@ -143,13 +143,27 @@ fn shaped(work: &str, waiting: f64, bytes_per_task: f64, tied: &[&str]) -> Case 
         work: work.to_owned(),
         bucket: format!("{work}/size=1/tasks=1"),
         kind: "synthetic".to_owned(),
-        features: [waiting, 1e5, bytes_per_task, 1e5 / bytes_per_task, 8.0, 1e6],
+        features: [
+            waiting,
+            1e5,
+            bytes_per_task,
+            1e5 / bytes_per_task,
+            8.0,
+            1e6,
+            1.0,
+        ],
         winner: tied[0].to_owned(),
         workers: 2,
         fastest: None,
         tied: tied.iter().map(|s| (*s).to_owned()).collect(),
         margin: None,
     }
+}
+
+/// The case run in 20 rounds.
+fn in_rounds(mut case: Case) -> Case {
+    case.features[6] = 20.0;
+    case
 }
 
 #[test]
@@ -164,6 +178,9 @@ fn the_folklore_holds_where_its_advice_wins_and_is_contradicted_where_not() {
         // Waiting: a thread pool, tied with tokio, and a plain loop.
         shaped("e", 0.9, 100.0, &["thread-pool[threads=executor]", "tokio"]),
         shaped("f", 0.6, 100.0, &["sequential"]),
+        // In rounds, on large data: actors tied with the fastest in one of two.
+        in_rounds(shaped("g", 0.0, 1e7, &["threads", "actors"])),
+        in_rounds(shaped("h", 0.0, 1e7, &["timely"])),
     ];
     let branches = folklore(&cases);
     let verdicts: Vec<Verdict> = branches.iter().map(|b| b.verdict).collect();
@@ -173,9 +190,13 @@ fn the_folklore_holds_where_its_advice_wins_and_is_contradicted_where_not() {
             Verdict::Holds,
             Verdict::Contradicted,
             Verdict::NotMeasured,
-            Verdict::NotMeasured,
+            Verdict::Contradicted,
             Verdict::NotMeasured
         ]
+    );
+    assert_eq!(
+        branches[3].evidence(),
+        "2 buckets; the advice won or tied in 1; winners: threads 1, timely 1"
     );
     assert_eq!(
         (branches[0].cases.as_slice(), branches[0].upheld),

@@ -61,7 +61,12 @@ fn io_simple(case: &Case) -> bool {
     case.feature(Feature::WaitingShare) >= WAITING
 }
 
-/// The measured work has none of these shapes: every workload is one pass of independent tasks.
+/// Work in rounds that exchange a state.
+fn iterative(case: &Case) -> bool {
+    case.feature(Feature::Rounds) > 1.0
+}
+
+/// The measured work has none of these shapes.
 fn none(_: &Case) -> bool {
     false
 }
@@ -86,16 +91,16 @@ pub const RULES: [Rule; 5] = [
         work: "complex data pipelines with lazy evaluation",
         advice: "a dataflow engine",
         strategies: &["timely"],
-        reading: "a workload of several stages (none measured: every workload is one pass of \
-                  independent tasks)",
+        reading: "a workload of several stages (none measured: every workload is one stage, \
+                  in one pass or in rounds)",
         matches: none,
     },
     Rule {
         work: "iterative algorithms with shared state",
         advice: "actors",
         strategies: &["actors"],
-        reading: "a workload of rounds that exchange state (none measured)",
-        matches: none,
+        reading: "a workload of rounds that exchange a state (kmeans)",
+        matches: iterative,
     },
     Rule {
         work: "real-time streams",

@@ -29,7 +29,7 @@
 //!             bucket: format!("work{i}/size=64/tasks=8"),
 //!             kind: "synthetic".into(),
 //!             // Waiting share, CPU per task, bytes per task, CPU per byte, tasks, input.
-//!             features: [0.0, cpu_ns, 1024.0, cpu_ns / 1024.0, 8.0, 4096.0],
+//!             features: [0.0, cpu_ns, 1024.0, cpu_ns / 1024.0, 8.0, 4096.0, 1.0],
 //!             winner: winner.into(),
 //!             workers: 2,
 //!             fastest: None,
@@ -93,6 +93,9 @@ pub enum Feature {
     Tasks,
     /// Bytes of input.
     InputBytes,
+    /// Rounds a run makes over its tasks: 1 for one pass, more for iterative work whose
+    /// rounds exchange a state (`kmeans`).
+    Rounds,
 }
 
 /// Every feature, in the order of [`Case::features`].
@@ -101,13 +104,14 @@ pub enum Feature {
 /// here: whether the work waits, then how much CPU a task takes, then the bytes — work that
 /// waits has little CPU per task and moves few bytes, so those often split the same cases, and
 /// the first is the one a review asks about.
-pub const FEATURES: [Feature; 6] = [
+pub const FEATURES: [Feature; 7] = [
     Feature::WaitingShare,
     Feature::CpuPerTask,
     Feature::BytesPerTask,
     Feature::CpuPerByte,
     Feature::Tasks,
     Feature::InputBytes,
+    Feature::Rounds,
 ];
 
 impl Feature {
@@ -120,6 +124,7 @@ impl Feature {
             Feature::WaitingShare => "waiting share",
             Feature::Tasks => "tasks",
             Feature::InputBytes => "input",
+            Feature::Rounds => "rounds",
         }
     }
 
@@ -140,7 +145,7 @@ impl Feature {
             }
             Feature::WaitingShare => crate::format::percent(value),
             // A count: at or above 1.41 means at or above 2.
-            Feature::Tasks => format!("{}", value.ceil()),
+            Feature::Tasks | Feature::Rounds => format!("{}", value.ceil()),
         }
     }
 
@@ -227,7 +232,7 @@ pub struct Case {
     /// kind, and places the work of the others than `synthetic` on its chart.
     pub kind: String,
     /// The features, in the order of [`FEATURES`].
-    pub features: [f64; 6],
+    pub features: [f64; 7],
     /// The label: the strategy that won, at its best worker count (`rayon/w2`'s `rayon`).
     pub winner: String,
     /// The worker count it won at.
@@ -377,6 +382,10 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
             cpu_per_task / bytes_per_task.max(1.0),
             tasks,
             features.input_bytes as f64,
+            sequential
+                .work_rounds
+                .as_ref()
+                .map_or(1.0, |r| r.costs.rounds.max(1) as f64),
         ],
         winner: winner.strategy.clone(),
         workers: winner.cell.workers,
@@ -457,12 +466,12 @@ pub enum Node {
 
 impl Node {
     /// The leaf `features` end in.
-    pub fn leaf(&self, features: &[f64; 6]) -> &Node {
+    pub fn leaf(&self, features: &[f64; 7]) -> &Node {
         self.path(features).last().copied().unwrap_or(self)
     }
 
     /// The nodes from here to the leaf `features` end in, this one first.
-    pub fn path(&self, features: &[f64; 6]) -> Vec<&Node> {
+    pub fn path(&self, features: &[f64; 7]) -> Vec<&Node> {
         let mut path = vec![self];
         let mut node = self;
         while let Node::Question {
@@ -483,7 +492,7 @@ impl Node {
     }
 
     /// The strategy recommended for `features`.
-    pub fn predict(&self, features: &[f64; 6]) -> &str {
+    pub fn predict(&self, features: &[f64; 7]) -> &str {
         match self.leaf(features) {
             Node::Leaf { winner, .. } => winner,
             Node::Question { .. } => "",
@@ -529,7 +538,7 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
             need: options.needed(),
         });
     }
-    let scaled: Vec<[f64; 6]> = cases
+    let scaled: Vec<[f64; 7]> = cases
         .iter()
         .map(|c| std::array::from_fn(|f| FEATURES[f].scaled(c.features[f])))
         .collect();
@@ -555,7 +564,7 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
 struct Learner<'a> {
     cases: &'a [Case],
     /// The features as the questions see them (logarithms, but for the waiting share).
-    scaled: &'a [[f64; 6]],
+    scaled: &'a [[f64; 7]],
     options: &'a Options,
 }
 
