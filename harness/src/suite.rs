@@ -1231,6 +1231,20 @@ mod tests {
         let dispatch = parse(include_str!("../suites/dispatch.toml")).unwrap();
         assert_eq!(dispatch.groups[1].tasks, [10_000]);
         assert_eq!(dispatch.groups[0].strategies.len(), 6);
+        let rounds = parse(include_str!("../suites/rounds.toml")).unwrap();
+        let group = &rounds.groups[0];
+        assert_eq!(
+            (
+                group.params.int("dims"),
+                group.params.int("k"),
+                group.params.int("rounds")
+            ),
+            (8, 16, 20)
+        );
+        assert_eq!(
+            (group.sizes.as_slice(), group.strategies.len()),
+            (&[200_000][..], 11)
+        );
     }
 
     #[test]

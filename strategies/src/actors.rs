@@ -45,8 +45,8 @@ enum WorkerMsg {
     Work(usize),
     /// No task is left: hand the log back.
     Finish,
-    /// Keep this partition of a run of rounds (task indices and tasks) and log its spans.
-    Partition(Job, Vec<(usize, Task)>, WorkerLog),
+    /// Keep this partition of a run of rounds and log its spans.
+    Partition(Partition),
     /// Map the partition under this round's state; reply with its outcomes.
     Round(Arc<[u8]>, oneshot::Sender<Vec<(u32, TaskOutcome)>>),
     /// The rounds are over: hand the partition's log back.
@@ -75,7 +75,15 @@ struct WorkerState {
     index: usize,
     coordinator: ActorRef<CoordinatorMsg>,
     run: Option<(Arc<RunShared>, WorkerLog)>,
-    partition: Option<(Job, Vec<(usize, Task)>, WorkerLog)>,
+    partition: Option<Partition>,
+}
+
+/// A worker actor's share of a run of rounds, kept in its state from round to round.
+struct Partition {
+    job: Job,
+    /// Its tasks, with their positions in the run.
+    tasks: Vec<(usize, Task)>,
+    log: WorkerLog,
 }
 
 impl Actor for Worker {
@@ -118,12 +126,12 @@ impl Actor for Worker {
                 }
                 return Ok(());
             }
-            WorkerMsg::Partition(job, tasks, log) => {
-                state.partition = Some((job, tasks, log));
+            WorkerMsg::Partition(partition) => {
+                state.partition = Some(partition);
                 return Ok(());
             }
             WorkerMsg::Round(round, reply) => {
-                if let Some((job, tasks, log)) = &mut state.partition {
+                if let Some(Partition { job, tasks, log }) = &mut state.partition {
                     for (index, task) in tasks.iter() {
                         log.run(job, Some(&round), *index, task, &mut []);
                     }
@@ -133,8 +141,8 @@ impl Actor for Worker {
                 return Ok(());
             }
             WorkerMsg::Release(reply) => {
-                if let Some((_, _, log)) = state.partition.take() {
-                    let _ = reply.send(log);
+                if let Some(partition) = state.partition.take() {
+                    let _ = reply.send(partition.log);
                 }
                 return Ok(());
             }
@@ -325,10 +333,13 @@ impl Strategy for Actors {
             // Each actor keeps a contiguous partition for the whole run.
             for (w, worker) in system.workers.iter().enumerate() {
                 let range = w * tasks.len() / workers..(w + 1) * tasks.len() / workers;
-                let mine = range.clone().map(|i| (i, tasks[i].clone())).collect();
-                let log = WorkerLog::new(w, range.len() * rounds);
+                let partition = Partition {
+                    job: job.clone(),
+                    tasks: range.clone().map(|i| (i, tasks[i].clone())).collect(),
+                    log: WorkerLog::new(w, range.len() * rounds),
+                };
                 worker
-                    .send_message(WorkerMsg::Partition(job.clone(), mine, log))
+                    .send_message(WorkerMsg::Partition(partition))
                     .map_err(|_| gone())?;
             }
             loop {

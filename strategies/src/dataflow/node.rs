@@ -147,7 +147,11 @@ fn serve_spawned(registry: &Registry) -> Result<(), ServeError> {
         match from_parent.recv::<ToNode>() {
             Ok((ToNode::Run { tasks, rounds }, _, _)) => {
                 let before = node.bytes.load(Ordering::Relaxed);
-                let (records, outputs, rounds) = match node.run(tasks, rounds) {
+                let Ran {
+                    records,
+                    outputs,
+                    rounds,
+                } = match node.run(tasks, rounds) {
                     Ok(ran) => ran,
                     Err(e) => return Err(fatal(&mut to_parent, e)),
                 };
@@ -353,6 +357,15 @@ fn form(
 }
 
 /// A node's running part of the cluster.
+/// What node 0 hands back of a run.
+struct Ran {
+    records: Vec<Record>,
+    /// Each record's output, in record order.
+    outputs: Vec<Vec<u8>>,
+    /// Each round the run completed: when it was reduced, and its state.
+    rounds: Vec<(u64, Vec<u8>)>,
+}
+
 struct Node {
     guards: timely::communication::WorkerGuards<()>,
     /// Node 0's driver: runs in, records out.
@@ -478,12 +491,7 @@ fn executor(job: Job) -> Execute {
 impl Node {
     /// Node 0: one run (of rounds, with `rounds`); returns the records, the outputs in record
     /// order, and each completed round's end and state.
-    #[allow(clippy::type_complexity)]
-    fn run(
-        &mut self,
-        tasks: Vec<(u32, u64, u64)>,
-        rounds: bool,
-    ) -> Result<(Vec<Record>, Vec<Vec<u8>>, Vec<(u64, Vec<u8>)>), ServeError> {
+    fn run(&mut self, tasks: Vec<(u32, u64, u64)>, rounds: bool) -> Result<Ran, ServeError> {
         let (Some(runs), Some(done)) = (&self.runs, &self.done) else {
             return Err(protocol("a run sent to a node other than 0"));
         };
@@ -519,7 +527,11 @@ impl Node {
                 )
             })
             .unzip();
-        Ok((records, outputs, rounds))
+        Ok(Ran {
+            records,
+            outputs,
+            rounds,
+        })
     }
 
     /// Closes the input (node 0) and waits for the dataflow to complete everywhere.
