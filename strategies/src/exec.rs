@@ -65,6 +65,17 @@ pub enum Work<'a> {
 impl<'a> Work<'a> {
     /// The work of `workload`'s tasks: its round under `state` when a state is given and the
     /// workload runs in rounds, a pass otherwise.
+    ///
+    /// ```
+    /// use parbench_strategies::exec::Work;
+    /// use parbench_workloads::builtin::kmeans::KMeans;
+    /// use parbench_workloads::builtin::square::Square;
+    ///
+    /// let kmeans = KMeans::new(2, 3, 4);
+    /// assert!(matches!(Work::of(&kmeans, Some(&[0; 48])), Work::Round(..)));
+    /// assert!(matches!(Work::of(&kmeans, None), Work::Pass(..)));
+    /// assert!(matches!(Work::of(&Square, Some(&[0; 48])), Work::Pass(..)));
+    /// ```
     pub fn of(workload: &'a dyn Workload, state: Option<&'a [u8]>) -> Self {
         match (state, workload.as_rounds()) {
             (Some(state), Some(rounds)) => Work::Round(rounds, state),

@@ -103,6 +103,14 @@ impl<'a> Trace<'a> {
 }
 
 /// Each task's partial in a round's outcomes (task order): `None` where it did not succeed.
+///
+/// ```
+/// use parbench_strategies::rounds::partials;
+/// use parbench_strategies::TaskOutcome;
+///
+/// let outcomes = [TaskOutcome::Done { attempts: 1, partial: vec![7] }, TaskOutcome::Skipped];
+/// assert_eq!(partials(&outcomes), [Some(&[7u8][..]), None]);
+/// ```
 pub fn partials(outcomes: &[TaskOutcome]) -> Vec<Option<&[u8]>> {
     outcomes
         .iter()
@@ -117,6 +125,28 @@ pub fn partials(outcomes: &[TaskOutcome]) -> Vec<Option<&[u8]>> {
 /// the state it is given and returns when all are done (the join that ends each round), as the
 /// strategy's one-pass run does. The run's report holds every pass's spans, the last pass's
 /// outcomes, and the rounds.
+///
+/// ```
+/// use parbench_strategies::exec::execute;
+/// use parbench_strategies::rounds::drive;
+/// use parbench_strategies::{now_ns, Job, RunReport};
+/// use parbench_workloads::{plan_tasks, Recipe, Registry};
+///
+/// let workloads = Registry::builtin();
+/// let spec = workloads.get("kmeans")?;
+/// let params = spec.resolve(&[("rounds".to_owned(), 2.into())].into())?;
+/// let job = Job::generate(Recipe::new(spec, &params, &Default::default()), &workloads, 500, 1)?;
+/// let tasks = plan_tasks(500, 4)?;
+///
+/// // Each pass runs every task on this thread under the state it is given.
+/// let report = drive(&job, &tasks, "by-hand", |state| {
+///     let start_ns = now_ns();
+///     let outcomes = tasks.iter().map(|t| execute(&job, Some(&state), t, &mut [])).collect();
+///     Ok(RunReport { start_ns, end_ns: now_ns(), lanes: 1, outcomes, ..RunReport::default() })
+/// })?;
+/// assert_eq!(report.rounds.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn drive(
     job: &Job,
     tasks: &[Task],

@@ -230,6 +230,14 @@ impl Processes {
     /// state and the partials travel (`resident=true`). Without it every round sends every
     /// task's items again, as `Pool.map` once per iteration does. `process-shm` shares the
     /// items once whatever this says.
+    ///
+    /// ```no_run
+    /// use parbench_strategies::process::{Processes, Transport};
+    ///
+    /// // `process-pool[resident=true]`: the points of k-means travel in the first round only.
+    /// let pool = Processes::new(Transport::Pipes).resident(true);
+    /// # let _ = pool;
+    /// ```
     pub fn resident(mut self, resident: bool) -> Self {
         self.resident = resident;
         self
