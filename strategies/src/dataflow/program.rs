@@ -14,8 +14,9 @@
 //! steps until the probe passes it and hands the records back. The other workers only keep
 //! the dataflow running; they finish when worker 0 closes its input.
 //!
-//! A workload of rounds runs in a second dataflow, timely's iteration: a loop scope whose
-//! inner timestamp is the round, the state going around it through a feedback edge.
+//! A job of a workload of rounds builds another dataflow instead, timely's iteration: a loop
+//! scope whose inner timestamp is the round, the state going around it through a feedback
+//! edge.
 //!
 //! ```text
 //! input (worker 0: the run's tasks and the initial state, at epoch r)
@@ -172,9 +173,11 @@ pub(crate) struct Reducer {
     pub input: Arc<Items>,
 }
 
-/// Builds both dataflows on `worker` and, on worker 0, serves runs until `driver.runs`
-/// closes. Returns once this worker's part is set up (worker 0: once every run is served);
-/// timely keeps stepping the dataflows until they complete.
+/// Builds the dataflow of the job's workload on `worker` — one pass, or rounds when the
+/// workload runs in rounds — and, on worker 0, serves runs until `driver.runs` closes (a
+/// command of the other kind gathers nothing). Returns once this worker's part is set up
+/// (worker 0: once every run is served); timely keeps stepping the dataflow until it
+/// completes.
 pub(crate) fn work(
     worker: &mut Worker,
     execute: Execute,
@@ -184,21 +187,24 @@ pub(crate) fn work(
     let lane = worker.index() as u32;
     let peers = worker.peers() as u32;
     let execute = Rc::new(RefCell::new(execute));
+    let in_rounds = reducer.workload.as_rounds().is_some();
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Assign>>> = InputHandle::new();
     let probe = ProbeHandle::new();
     let gathered: Rc<RefCell<Vec<Done>>> = Rc::default();
     let sink = gathered.clone();
     let pass = execute.clone();
-    worker.dataflow::<u64, _, _>(|scope| {
-        scope
-            .input_from(&mut input)
-            .container::<Vec<Assign>>()
-            .exchange(|a: &Assign| u64::from(a.id))
-            .map(move |a| pass.borrow_mut()(&a, lane, None))
-            .exchange(|_: &Done| 0)
-            .map(move |done| sink.borrow_mut().push(done))
-            .probe_with(&probe);
-    });
+    if !in_rounds {
+        worker.dataflow::<u64, _, _>(|scope| {
+            scope
+                .input_from(&mut input)
+                .container::<Vec<Assign>>()
+                .exchange(|a: &Assign| u64::from(a.id))
+                .map(move |a| pass.borrow_mut()(&a, lane, None))
+                .exchange(|_: &Done| 0)
+                .map(move |done| sink.borrow_mut().push(done))
+                .probe_with(&probe);
+        });
+    }
 
     let mut round_input: InputHandle<u64, CapacityContainerBuilder<Vec<RoundMsg>>> =
         InputHandle::new();
@@ -206,59 +212,65 @@ pub(crate) fn work(
     let rounds_out: Rc<RefCell<Gathered>> = Rc::default();
     let round_sink = rounds_out.clone();
     let workload = reducer.workload.clone();
-    worker.dataflow::<u64, _, _>(|scope| {
-        let start = scope
-            .input_from(&mut round_input)
-            .container::<Vec<RoundMsg>>();
-        scope
-            .iterative::<u32, _, _>(|inner| {
-                let (handle, cycle) = inner.loop_variable::<Vec<RoundMsg>>(1);
-                let reduced = start
-                    .enter(inner)
-                    .concat(cycle)
-                    .broadcast()
-                    .map(map_partition(execute, lane, peers))
-                    .exchange(|_: &Part| 0)
-                    .unary_frontier::<CapacityContainerBuilder<Vec<RoundMsg>>, _, _, _>(
-                        Pipeline,
-                        "Reduce",
-                        // Worker 0's reduction: a round's parts held until the frontier passes
-                        // its time, then reduced into the next state, which goes around the
-                        // loop unless the round was the last or a task did not succeed.
-                        move |_, _| {
-                            let mut stash: Vec<(Capability<RoundTime>, Vec<Part>)> = Vec::new();
-                            move |(input, frontier), output| {
-                                input.for_each_stamp(|cap, parts| {
-                                    // A round's message carries one time.
-                                    let Some(time) = cap.stamp().elements().first() else {
-                                        return;
-                                    };
-                                    let held = cap.delayed(time, output.output_index());
-                                    let parts = parts.flat_map(|p| p.drain(..));
-                                    match stash.iter_mut().find(|(c, _)| c.time() == time) {
-                                        Some((_, stashed)) => stashed.extend(parts),
-                                        None => stash.push((held, parts.collect())),
-                                    }
-                                });
-                                stash.retain_mut(|(cap, parts)| {
-                                    if frontier.less_equal(cap.time()) {
-                                        return true;
-                                    }
-                                    let next =
-                                        reduce(workload.as_ref(), cap.time(), parts, &round_sink);
-                                    if let Some(next) = next {
-                                        output.session(cap).give(next);
-                                    }
-                                    false
-                                });
-                            }
-                        },
-                    );
-                reduced.clone().connect_loop(handle);
-                reduced.leave(scope)
-            })
-            .probe_with(&round_probe);
-    });
+    if in_rounds {
+        worker.dataflow::<u64, _, _>(|scope| {
+            let start = scope
+                .input_from(&mut round_input)
+                .container::<Vec<RoundMsg>>();
+            scope
+                .iterative::<u32, _, _>(|inner| {
+                    let (handle, cycle) = inner.loop_variable::<Vec<RoundMsg>>(1);
+                    let reduced = start
+                        .enter(inner)
+                        .concat(cycle)
+                        .broadcast()
+                        .map(map_partition(execute, lane, peers))
+                        .exchange(|_: &Part| 0)
+                        .unary_frontier::<CapacityContainerBuilder<Vec<RoundMsg>>, _, _, _>(
+                            Pipeline,
+                            "Reduce",
+                            // Worker 0's reduction: a round's parts held until the frontier passes
+                            // its time, then reduced into the next state, which goes around the
+                            // loop unless the round was the last or a task did not succeed.
+                            move |_, _| {
+                                let mut stash: Vec<(Capability<RoundTime>, Vec<Part>)> = Vec::new();
+                                move |(input, frontier), output| {
+                                    input.for_each_stamp(|cap, parts| {
+                                        // A round's message carries one time.
+                                        let Some(time) = cap.stamp().elements().first() else {
+                                            return;
+                                        };
+                                        let held = cap.delayed(time, output.output_index());
+                                        let parts = parts.flat_map(|p| p.drain(..));
+                                        match stash.iter_mut().find(|(c, _)| c.time() == time) {
+                                            Some((_, stashed)) => stashed.extend(parts),
+                                            None => stash.push((held, parts.collect())),
+                                        }
+                                    });
+                                    stash.retain_mut(|(cap, parts)| {
+                                        if frontier.less_equal(cap.time()) {
+                                            return true;
+                                        }
+                                        let next = reduce(
+                                            workload.as_ref(),
+                                            cap.time(),
+                                            parts,
+                                            &round_sink,
+                                        );
+                                        if let Some(next) = next {
+                                            output.session(cap).give(next);
+                                        }
+                                        false
+                                    });
+                                }
+                            },
+                        );
+                    reduced.clone().connect_loop(handle);
+                    reduced.leave(scope)
+                })
+                .probe_with(&round_probe);
+        });
+    }
 
     let Some(driver) = driver else {
         // Only worker 0 feeds the inputs; the others' inputs must not hold the frontier back.
