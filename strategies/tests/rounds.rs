@@ -16,9 +16,12 @@ use parbench_strategies::exec::execute;
 use parbench_strategies::rounds::{partials, Trace};
 use parbench_strategies::{
     now_ns, run, FailurePolicy, Job, Reference, Registry, RunReport, Strategy, StrategyError,
-    StrategySpec, Teardown,
+    StrategySpec, TaskOutcome, Teardown,
 };
-use parbench_workloads::{plan_tasks, Task, Value};
+use parbench_workloads::{
+    plan_tasks, Failure, FailureKind, Input, Items, Layout, Partial, Rounds, Task, TaskContext,
+    TaskError, Value, Workload,
+};
 
 /// Every strategy with its defaults, and the variants whose rounds take another path.
 fn variants(strategies: &Registry) -> Vec<(&StrategySpec, BTreeMap<String, Value>)> {
@@ -238,6 +241,109 @@ fn a_strategy_without_rounds_says_so() {
     );
 }
 
+/// Rounds whose state counts them; task 1 fails in the second round, however often it is
+/// attempted.
+struct Brittle;
+
+impl Workload for Brittle {
+    fn name(&self) -> &str {
+        "brittle"
+    }
+    fn generate(&self, size: usize, _: u64) -> Input {
+        Input::new(
+            vec![0; size * 8],
+            Layout::Fixed {
+                len: 8,
+                count: size,
+            },
+        )
+    }
+    fn output_len(&self) -> usize {
+        0
+    }
+    fn run_task(&self, _: &TaskContext, _: Items<'_>, _: &mut [u8]) -> Result<Partial, TaskError> {
+        Err(TaskError::error("brittle runs in rounds"))
+    }
+    fn as_rounds(&self) -> Option<&dyn Rounds> {
+        Some(self)
+    }
+}
+
+impl Rounds for Brittle {
+    fn rounds(&self) -> usize {
+        4
+    }
+    fn initial_state(&self, _: &Input) -> Vec<u8> {
+        0u64.to_le_bytes().to_vec()
+    }
+    fn map(
+        &self,
+        task: &TaskContext,
+        state: &[u8],
+        items: Items<'_>,
+    ) -> Result<Vec<u8>, TaskError> {
+        if task.task.id == 1 && state[0] == 1 {
+            return Err(TaskError::error("task 1 breaks in round 2"));
+        }
+        Ok((items.len() as u64).to_le_bytes().to_vec())
+    }
+    fn reduce(&self, state: &[u8], _: &[&[u8]]) -> Vec<u8> {
+        (u64::from(state[0]) + 1).to_le_bytes().to_vec()
+    }
+}
+
+fn a_failed_task_ends_the_rounds_after_its_round_under_every_policy() {
+    // The recipe is only read by worker processes, which this test does not start.
+    let (_, recipe) = configure("kmeans", &[]);
+    let workload: Arc<dyn Workload> = Arc::new(Brittle);
+    let input = Arc::new(workload.generate(100, 1));
+    let tasks = plan_tasks(100, 4).unwrap();
+    let in_process = [
+        "sequential",
+        "threads",
+        "thread-pool",
+        "rayon",
+        "tokio",
+        "actors",
+        "timely",
+    ];
+    for policy in [
+        FailurePolicy::Collect,
+        FailurePolicy::FailFast,
+        FailurePolicy::Retry(1),
+    ] {
+        let job = job(&(workload.clone(), recipe.clone()), &input, 1, 2, policy);
+        let reference = Reference::compute(&job, &tasks).unwrap();
+        assert_eq!(reference.report.rounds.len(), 1);
+        assert_eq!(
+            reference.answer.failures,
+            [Failure {
+                task: 1,
+                kind: FailureKind::Error
+            }]
+        );
+        for name in in_process {
+            let mut strategy = Registry::builtin()
+                .get(name)
+                .unwrap()
+                .instantiate(&BTreeMap::new())
+                .unwrap();
+            strategy.setup(&job).unwrap();
+            let report = run(strategy.as_mut(), job.workload.as_ref(), &tasks).unwrap();
+            assert_eq!(report.rounds.len(), 1, "{name} under {policy}");
+            if let Err(e) = reference.check(&job, &tasks, &report, strategy.output()) {
+                panic!("{name} under {policy}: {e}");
+            }
+            let attempts = match &report.outcomes[1] {
+                TaskOutcome::Failed { attempts, .. } => *attempts,
+                other => panic!("{name} under {policy}: task 1 {other:?}"),
+            };
+            assert_eq!(attempts, policy.attempts(), "{name} under {policy}");
+            strategy.teardown().unwrap();
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::main_serving_workers(
         vec![
@@ -249,6 +355,13 @@ fn main() -> std::process::ExitCode {
                 a_lost_partial_fails_the_check_naming_its_round();
                 Ok(())
             }),
+            Trial::test(
+                "a_failed_task_ends_the_rounds_after_its_round_under_every_policy",
+                || {
+                    a_failed_task_ends_the_rounds_after_its_round_under_every_policy();
+                    Ok(())
+                },
+            ),
             Trial::test("a_strategy_without_rounds_says_so", || {
                 a_strategy_without_rounds_says_so();
                 Ok(())

@@ -570,8 +570,10 @@ fn rounds(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartE
         return Ok(());
     }
     let (unit, size) = byte_unit(most as f64);
+    // Only the cells whose rounds cross between processes: threads share memory and move none.
     let rows: Vec<Bar> = with
         .iter()
+        .filter(|(_, r)| r.costs.first_round_bytes.max(r.costs.bytes_per_round) > 0)
         .flat_map(|(cell, r)| {
             let label = format!("{} w{}", cell.strategy_label(), cell.workers);
             let colour = strategy_colour(cell.strategy_label());
@@ -590,8 +592,9 @@ fn rounds(html: &mut String, shown: &[&Cell], focus: usize) -> Result<(), ChartE
     figure(
         html,
         "Bytes a round moves",
-        "between processes, both directions: the first round, then the median round — items \
-         kept in the workers travel in the first round only",
+        "between processes, both directions, to scale: the first round, then the median round \
+         — items kept in the workers travel in the first round only; threads share memory and \
+         move none",
         &charts::bars(&format!("bytes per round ({unit})"), &rows)?,
     );
     Ok(())
