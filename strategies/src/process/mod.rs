@@ -278,6 +278,25 @@ impl Processes {
         self.panic_after = Some(results);
     }
 
+    /// One run of `tasks`: a pass, or with `rounds` the workload's rounds. A failure kills and
+    /// reaps the workers.
+    fn drive(&mut self, tasks: &[Task], rounds: bool) -> Result<RunReport, StrategyError> {
+        let (transport, resident, panic_after) = (self.transport, self.resident, self.panic_after);
+        let sizing = (self.depth, self.chunksize);
+        let name = self.spec().name;
+        let running = self
+            .state
+            .as_mut()
+            .ok_or_else(|| StrategyError::NotSetUp(name.to_owned()))?;
+        running.job.check_tasks(tasks)?;
+        let result = if rounds {
+            running.run_rounds(tasks, transport, (sizing, resident), panic_after)
+        } else {
+            running.run(tasks, transport, sizing, panic_after)
+        };
+        result.map_err(|failure| self.fail(failure))
+    }
+
     /// Kills and reaps every worker and turns `failure` into the strategy's error.
     fn fail(&mut self, failure: Failure) -> StrategyError {
         let Some(mut running) = self.state.take() else {
@@ -1105,36 +1124,14 @@ impl Strategy for Processes {
     }
 
     fn run(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let transport = self.transport;
-        let sizing = (self.depth, self.chunksize);
-        let panic_after = self.panic_after;
-        let name = self.spec().name;
-        let running = self
-            .state
-            .as_mut()
-            .ok_or_else(|| StrategyError::NotSetUp(name.to_owned()))?;
-        running.job.check_tasks(tasks)?;
-        running
-            .run(tasks, transport, sizing, panic_after)
-            .map_err(|failure| self.fail(failure))
+        self.drive(tasks, false)
     }
 
     /// Every round sends each worker the round's state and feeds it chunks as a one-pass run
     /// does: with their items through pipes (or, `resident`, only in the first round), as
     /// ranges of the shared input through shared memory.
     fn run_rounds(&mut self, tasks: &[Task]) -> Result<RunReport, StrategyError> {
-        let transport = self.transport;
-        let sizing = ((self.depth, self.chunksize), self.resident);
-        let panic_after = self.panic_after;
-        let name = self.spec().name;
-        let running = self
-            .state
-            .as_mut()
-            .ok_or_else(|| StrategyError::NotSetUp(name.to_owned()))?;
-        running.job.check_tasks(tasks)?;
-        running
-            .run_rounds(tasks, transport, sizing, panic_after)
-            .map_err(|failure| self.fail(failure))
+        self.drive(tasks, true)
     }
 
     fn output(&self) -> &[u8] {
