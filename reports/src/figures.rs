@@ -260,6 +260,54 @@ pub fn efficiency(
     }
 }
 
+/// The ratio of two medians with its approximate 95% interval: each side's interval as a
+/// half-width on the log scale (the wider of its two sides), the two combined in quadrature, as
+/// for two independent estimates.
+///
+/// ```
+/// use parbench_reports::figures::Ratio;
+/// use parbench_reports::Stats;
+///
+/// let stats = |median_ns: f64, half: f64| Stats {
+///     median_ns,
+///     ci_low_ns: median_ns / half,
+///     ci_high_ns: median_ns * half,
+///     ..Stats::default()
+/// };
+/// let r = Ratio::of(&stats(300.0, 1.03), &stats(100.0, 1.04));
+/// assert_eq!(r.value, 3.0);
+/// // ln 1.03 and ln 1.04 in quadrature: about ±5%.
+/// assert!((r.high / r.value - 1.0507).abs() < 1e-3 && (r.value / r.low - 1.0507).abs() < 1e-3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Ratio {
+    /// Numerator's median over the denominator's.
+    pub value: f64,
+    /// The interval's lower end.
+    pub low: f64,
+    /// The interval's upper end.
+    pub high: f64,
+}
+
+impl Ratio {
+    /// `numerator`'s median over `denominator`'s, with the interval of both.
+    pub fn of(numerator: &crate::Stats, denominator: &crate::Stats) -> Self {
+        let half = |s: &crate::Stats| {
+            (s.ci_high_ns / s.median_ns)
+                .ln()
+                .max((s.median_ns / s.ci_low_ns.max(f64::MIN_POSITIVE)).ln())
+                .max(0.0)
+        };
+        let value = numerator.median_ns / denominator.median_ns;
+        let spread = half(numerator).hypot(half(denominator));
+        Self {
+            value,
+            low: value * (-spread).exp(),
+            high: value * spread.exp(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +432,45 @@ mod tests {
         assert!((e.speedup_share.unwrap() - 2.2 / 1.9).abs() < 1e-9);
         assert!((e.parallel_efficiency.unwrap() - 1.1).abs() < 1e-9);
         assert_eq!(threads.efficiency.unwrap().speedup_share, None);
+    }
+
+    /// Two independent log-normal medians with exact 95% intervals: the ratio's interval covers
+    /// the true ratio 95% of the time, whatever the two spreads.
+    #[test]
+    fn the_ratio_interval_covers_the_true_ratio_95_percent_of_the_time() {
+        // xorshift64* and Box-Muller: a deterministic stream of standard normals.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            ((state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut normal = move || {
+            let (u, v) = (uniform(), uniform());
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        };
+        let z = 1.959_964;
+        let stats = |log_median: f64, sigma: f64| Stats {
+            median_ns: log_median.exp(),
+            ci_low_ns: (log_median - z * sigma).exp(),
+            ci_high_ns: (log_median + z * sigma).exp(),
+            ..Stats::default()
+        };
+        // The true medians: 300 and 100, a true ratio of 3.
+        let truth = 3.0f64;
+        for (a, b) in [(0.02, 0.02), (0.01, 0.08), (0.10, 0.03)] {
+            let trials = 20_000;
+            let covered = (0..trials)
+                .filter(|_| {
+                    let x = stats(300f64.ln() + a * normal(), a);
+                    let y = stats(100f64.ln() + b * normal(), b);
+                    let r = Ratio::of(&x, &y);
+                    r.low <= truth && truth <= r.high
+                })
+                .count();
+            let coverage = covered as f64 / trials as f64;
+            assert!((0.94..=0.96).contains(&coverage), "{a} {b}: {coverage}");
+        }
     }
 }

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod claims;
 pub mod compare;
 mod csv;
 pub mod decide;

@@ -73,7 +73,7 @@ pub fn folklore_svg(branches: &[Branch]) -> String {
     crate::html::tree::folklore(branches)
 }
 
-use crate::figures::{Bucket, BASELINE_STRATEGY};
+use crate::figures::{Bucket, Ratio, BASELINE_STRATEGY};
 use crate::{Cell, Results, Status};
 
 /// What a case is described by: measured properties of the work, as a strategy meets it.
@@ -340,21 +340,14 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     let margin = best
         .iter()
         .find(|e| e.strategy != winner.strategy)
-        .map(|runner_up| {
-            let half = |e: &Entry<'_>| {
-                (e.high / e.median)
-                    .ln()
-                    .max((e.median / e.low.max(f64::MIN_POSITIVE)).ln())
-                    .max(0.0)
-            };
-            let ratio = runner_up.median / winner.median;
-            let spread = half(runner_up).hypot(half(winner));
-            Margin {
+        .and_then(|runner_up| {
+            let ratio = Ratio::of(runner_up.cell.wall.as_ref()?, winner.cell.wall.as_ref()?);
+            Some(Margin {
                 runner_up: runner_up.strategy.clone(),
-                ratio,
-                low: ratio * (-spread).exp(),
-                high: ratio * spread.exp(),
-            }
+                ratio: ratio.value,
+                low: ratio.low,
+                high: ratio.high,
+            })
         });
     let samples = &sequential.samples;
     let cpu: u64 = samples.iter().map(|s| s.cpu_ns).sum();
