@@ -9,6 +9,7 @@
 //! its median lies from it.
 
 use crate::figures::Ratio;
+use crate::{Cell, Results, Stats, Status};
 
 /// Which side of its threshold a claim puts the ratio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,6 +76,211 @@ pub fn verdict(ratio: &Ratio, direction: Direction, threshold: f64) -> Verdict {
     }
 }
 
+/// The figure a claim compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// The steady run time, with its interval across processes.
+    RunTime,
+    /// Setup, first run and teardown together, with its interval.
+    EndToEnd,
+    /// A round of a workload of rounds, with its interval.
+    RoundTime,
+    /// Peak memory of the process tree: one figure, no interval.
+    PeakMemory,
+    /// Bytes moved between processes in the median sample's run: one figure.
+    BytesMoved,
+}
+
+impl Metric {
+    /// The metric's figure for `cell`, as statistics (a figure without an interval has its
+    /// ends on its median).
+    pub fn of(self, cell: &Cell) -> Option<Stats> {
+        let exact = |value: u64| Stats {
+            n: 1,
+            processes: 1,
+            median_ns: value as f64,
+            ci_low_ns: value as f64,
+            ci_high_ns: value as f64,
+            ..Stats::default()
+        };
+        match self {
+            Metric::RunTime => cell.wall.clone(),
+            Metric::EndToEnd => cell.end_to_end.clone(),
+            Metric::RoundTime => cell.work_rounds.as_ref().map(|r| r.round.clone()),
+            Metric::PeakMemory => cell.peak_rss_bytes.map(exact),
+            Metric::BytesMoved => cell.median_sample().map(|s| exact(s.bytes_moved)),
+        }
+    }
+}
+
+/// One side of a claim's ratio: the cell it reads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Side {
+    /// The workload with its non-default parameters, as cell ids spell it
+    /// (`spin[ns_per_item=100]`).
+    pub work: String,
+    /// The strategy with its non-default parameters (`process-pool[resident=true]`).
+    pub strategy: String,
+    /// Its worker count; `None`: the most it was measured on.
+    pub workers: Option<usize>,
+    /// Its task count; `None`: any, when the rest leaves one cell.
+    pub tasks: Option<usize>,
+}
+
+impl Side {
+    /// The verified cell of `results` this side reads.
+    ///
+    /// # Errors
+    /// No verified cell matches, or several do (at several sizes or task counts).
+    pub fn find<'a>(&self, results: &'a Results) -> Result<&'a Cell, ClaimError> {
+        let matching: Vec<&Cell> = results
+            .cells
+            .iter()
+            .filter(|c| c.status == Status::Ok && c.verified)
+            .filter(|c| c.workload_label() == self.work && c.strategy_label() == self.strategy)
+            .filter(|c| self.tasks.is_none_or(|t| c.tasks == t))
+            .filter(|c| self.workers.is_none_or(|w| c.workers == w))
+            .collect();
+        let most = matching.iter().map(|c| c.workers).max();
+        let chosen: Vec<&Cell> = matching
+            .into_iter()
+            .filter(|c| self.workers.is_some() || Some(c.workers) == most)
+            .collect();
+        match chosen.as_slice() {
+            [cell] => Ok(cell),
+            [] => Err(ClaimError::NoCell(self.to_string())),
+            several => Err(ClaimError::Ambiguous {
+                side: self.to_string(),
+                cells: several.iter().map(|c| c.id.clone()).collect(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} under {}", self.work, self.strategy)?;
+        if let Some(tasks) = self.tasks {
+            write!(f, " at {tasks} tasks")?;
+        }
+        match self.workers {
+            Some(workers) => write!(f, " on {workers} workers"),
+            None => write!(f, " on its most workers"),
+        }
+    }
+}
+
+/// A claim: `numerator`'s figure over `denominator`'s, above or below a threshold.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Claim {
+    /// A short name (`pool-beats-loop`).
+    pub name: String,
+    /// What was claimed, in a sentence.
+    pub statement: String,
+    /// The figure compared.
+    pub metric: Metric,
+    /// The cell over…
+    pub numerator: Side,
+    /// …this one.
+    pub denominator: Side,
+    /// Which side of the threshold the claim puts the ratio.
+    pub direction: Direction,
+    /// The threshold.
+    pub threshold: f64,
+    /// The claim's own ratio where its source gave one, shown beside the measured one.
+    pub quoted: Option<f64>,
+}
+
+/// A claim checked against a run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Checked {
+    /// The numerator's cell id.
+    pub numerator: String,
+    /// The denominator's cell id.
+    pub denominator: String,
+    /// The measured ratio with its interval.
+    pub ratio: Ratio,
+    /// What it says of the claim.
+    pub verdict: Verdict,
+}
+
+/// Why a claim could not be checked against a run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    /// No verified cell matches a side.
+    #[error("no verified cell of {0}")]
+    NoCell(String),
+    /// Several cells match a side.
+    #[error("{side} matches {} cells ({}): name the tasks or the workers", cells.len(), cells.join(", "))]
+    Ambiguous {
+        /// The side.
+        side: String,
+        /// The cells it matches.
+        cells: Vec<String>,
+    },
+    /// A cell has no figure of the claim's metric.
+    #[error("{cell} has no {metric:?} figure")]
+    NoFigure {
+        /// The cell.
+        cell: String,
+        /// The metric.
+        metric: Metric,
+    },
+}
+
+impl Claim {
+    /// The claim checked against `results`: its two cells, the ratio of their figures with its
+    /// interval, and the verdict by [`verdict`].
+    ///
+    /// ```
+    /// use parbench_reports::claims::{Claim, Direction, Metric, Side, Verdict};
+    /// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+    ///
+    /// let side = |strategy: &str| Side {
+    ///     work: "square".into(),
+    ///     strategy: strategy.into(),
+    ///     workers: Some(2),
+    ///     tasks: Some(64),
+    /// };
+    /// let claim = Claim {
+    ///     name: "pool-beats-loop".into(),
+    ///     statement: "a pool of processes squares integers faster than the loop".into(),
+    ///     metric: Metric::RunTime,
+    ///     numerator: Side { workers: None, ..side("sequential") },
+    ///     denominator: side("process-pool"),
+    ///     direction: Direction::Above,
+    ///     threshold: 1.0,
+    ///     quoted: Some(12.7 / 3.2),
+    /// };
+    /// let checked = claim.check(&results)?;
+    /// assert_eq!(checked.denominator, "square/size=200000/tasks=64/process-pool/w2");
+    /// // Copying the integers through pipes costs more than squaring them.
+    /// assert_eq!(checked.verdict, Verdict::DoesNotHold);
+    /// # Ok::<(), parbench_reports::claims::ClaimError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A side matches no verified cell or several, or a cell lacks the metric's figure.
+    pub fn check(&self, results: &Results) -> Result<Checked, ClaimError> {
+        let numerator = self.numerator.find(results)?;
+        let denominator = self.denominator.find(results)?;
+        let figure = |cell: &Cell| {
+            self.metric.of(cell).ok_or_else(|| ClaimError::NoFigure {
+                cell: cell.id.clone(),
+                metric: self.metric,
+            })
+        };
+        let ratio = Ratio::of(&figure(numerator)?, &figure(denominator)?);
+        Ok(Checked {
+            numerator: numerator.id.clone(),
+            denominator: denominator.id.clone(),
+            verdict: verdict(&ratio, self.direction, self.threshold),
+            ratio,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +311,60 @@ mod tests {
                 Verdict::Inconclusive
             );
         }
+    }
+
+    fn fixture() -> Results {
+        serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap()
+    }
+
+    fn side(strategy: &str, workers: Option<usize>, tasks: Option<usize>) -> Side {
+        Side {
+            work: "square".into(),
+            strategy: strategy.into(),
+            workers,
+            tasks,
+        }
+    }
+
+    #[test]
+    fn a_side_reads_one_verified_cell_at_its_most_workers_or_says_why_not() {
+        let results = fixture();
+        let cell = side("rayon", None, Some(8)).find(&results).unwrap();
+        assert_eq!(cell.id, "square/size=200000/tasks=8/rayon/w2");
+        let cell = side("rayon", Some(1), Some(8)).find(&results).unwrap();
+        assert_eq!(cell.id, "square/size=200000/tasks=8/rayon/w1");
+        let err = side("rayon", Some(2), None).find(&results).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "square under rayon on 2 workers matches 3 cells (square/size=200000/tasks=1/rayon/w2, \
+             square/size=200000/tasks=8/rayon/w2, square/size=200000/tasks=64/rayon/w2): name \
+             the tasks or the workers"
+        );
+        let err = side("tokio", None, Some(8)).find(&results).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no verified cell of square under tokio at 8 tasks on its most workers"
+        );
+    }
+
+    #[test]
+    fn figures_without_an_interval_are_decided_by_their_value() {
+        let results = fixture();
+        // Peak memory: the pool's process tree over the loop's, above 1.5x.
+        let claim = Claim {
+            name: "pool-memory".into(),
+            statement: "a pool of processes takes more memory than one process".into(),
+            metric: Metric::PeakMemory,
+            numerator: side("process-pool", Some(2), Some(8)),
+            denominator: side("sequential", None, Some(8)),
+            direction: Direction::Above,
+            threshold: 1.5,
+            quoted: None,
+        };
+        let checked = claim.check(&results).unwrap();
+        assert_eq!(checked.ratio.low, checked.ratio.high);
+        assert!((checked.ratio.value - 20_115_456.0 / 11_022_336.0).abs() < 1e-12);
+        assert_eq!(checked.verdict, Verdict::Holds);
     }
 
     #[test]
