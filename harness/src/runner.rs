@@ -487,6 +487,7 @@ fn begin(suite: &Suite, cells: usize, sampling: Sampling, scope: ProfileScope) -
             seed: suite.seed,
             policy: suite.policy.to_string(),
             gate: suite.gate,
+            claims: suite.claims.clone(),
         },
         machine,
         pairing: None,

@@ -99,6 +99,33 @@ struct SuiteFile {
     gate: Option<BTreeMap<String, Spanned<toml::Value>>>,
     #[serde(rename = "workload", default)]
     workloads: Vec<RawWorkload>,
+    #[serde(rename = "claim", default)]
+    claims: Vec<RawClaim>,
+}
+
+/// A `[[claim]]` as written: `numerator`'s figure over `denominator`'s, `above` or `below`
+/// `threshold`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaim {
+    name: Spanned<String>,
+    statement: Option<String>,
+    metric: Spanned<String>,
+    numerator: RawSide,
+    denominator: RawSide,
+    holds: Spanned<String>,
+    threshold: Spanned<f64>,
+    quoted: Option<Spanned<f64>>,
+}
+
+/// One side of a claim as written: `{ work = "square", strategy = "rayon", workers = 2 }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSide {
+    work: Spanned<String>,
+    strategy: Spanned<String>,
+    workers: Option<usize>,
+    tasks: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +232,8 @@ pub struct Suite {
     /// The regression gate's thresholds (`[gate]`), when the suite sets any; `parbench
     /// compare` takes them from the new side's results.
     pub gate: Option<parbench_reports::Thresholds>,
+    /// The claims it checks (`[[claim]]`), carried into the results.
+    pub claims: Vec<parbench_reports::claims::Claim>,
 }
 
 /// A strategy with the parameters it runs with in a suite: `name` or `name[k=v,...]` in a
@@ -539,6 +568,12 @@ fn validate(
     };
     let profiling = profiling(&raw, source)?;
     let gate = gate(&raw, source)?;
+    let claims = raw
+        .claims
+        .iter()
+        .enumerate()
+        .map(|(i, claim)| self::claim(i, claim, source))
+        .collect::<Result<Vec<_>, _>>()?;
     let lists = Lists {
         plugins,
         source,
@@ -578,6 +613,95 @@ fn validate(
         profiling,
         groups,
         gate,
+        claims,
+    })
+}
+
+/// A `[[claim]]` validated: a known metric, `above` or `below`, a positive threshold, sides
+/// that name a workload and a strategy. Whether the run has the cells a side names is for the
+/// claim's check to say, once the run is measured.
+fn claim(
+    index: usize,
+    raw: &RawClaim,
+    source: &Source<'_>,
+) -> Result<parbench_reports::claims::Claim, SuiteError> {
+    use parbench_reports::claims::{Claim, Direction, Metric, Side};
+    let key = |field: &str| format!("claim[{index}].{field}");
+    let metric = match raw.metric.get_ref().as_str() {
+        "run-time" => Metric::RunTime,
+        "end-to-end" => Metric::EndToEnd,
+        "round-time" => Metric::RoundTime,
+        "peak-memory" => Metric::PeakMemory,
+        "bytes-moved" => Metric::BytesMoved,
+        other => {
+            return Err(source.at(
+                raw.metric.span(),
+                &key("metric"),
+                format!(
+                    "unknown metric `{other}`; the metrics are run-time, end-to-end, \
+                     round-time, peak-memory, bytes-moved"
+                ),
+            ))
+        }
+    };
+    let direction = match raw.holds.get_ref().as_str() {
+        "above" => Direction::Above,
+        "below" => Direction::Below,
+        other => {
+            return Err(source.at(
+                raw.holds.span(),
+                &key("holds"),
+                format!("`{other}`: a claim holds `above` or `below` its threshold"),
+            ))
+        }
+    };
+    let positive = |value: &Spanned<f64>, field: &str| {
+        let v = *value.get_ref();
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(source.at(
+                value.span(),
+                &key(field),
+                format!("must be a ratio above 0, not {v}"),
+            ))
+        }
+    };
+    let side = |raw: &RawSide, field: &str| {
+        for (value, part) in [(&raw.work, "work"), (&raw.strategy, "strategy")] {
+            if value.get_ref().trim().is_empty() {
+                return Err(source.at(
+                    value.span(),
+                    &key(&format!("{field}.{part}")),
+                    "must name a workload and a strategy as cell ids spell them \
+                     (`spin[ns_per_item=100]`, `process-pool[resident=true]`)"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(Side {
+            work: raw.work.get_ref().trim().to_owned(),
+            strategy: raw.strategy.get_ref().trim().to_owned(),
+            workers: raw.workers,
+            tasks: raw.tasks,
+        })
+    };
+    Ok(Claim {
+        name: raw.name.get_ref().clone(),
+        statement: raw
+            .statement
+            .clone()
+            .unwrap_or_else(|| raw.name.get_ref().clone()),
+        metric,
+        numerator: side(&raw.numerator, "numerator")?,
+        denominator: side(&raw.denominator, "denominator")?,
+        direction,
+        threshold: positive(&raw.threshold, "threshold")?,
+        quoted: raw
+            .quoted
+            .as_ref()
+            .map(|q| positive(q, "quoted"))
+            .transpose()?,
     })
 }
 
@@ -1300,6 +1424,70 @@ mod tests {
             "bench.toml:1:2: strategy_params.tokio: parameter `in_flight` of `tokio` must be in \
              1..=100000, got 0"
         );
+    }
+
+    const CLAIM: &str = "[[workload]]\nname = \"square\"\n\n[[claim]]\nname = \"pool\"\n\
+        statement = \"a pool of processes beats the loop\"\nmetric = \"run-time\"\n\
+        numerator = { work = \"square\", strategy = \"sequential\" }\n\
+        denominator = { work = \"square\", strategy = \"process-pool\", workers = 2, tasks = 64 }\n\
+        holds = \"above\"\nthreshold = 1.0\nquoted = 3.97\n";
+
+    #[test]
+    fn a_claim_is_read_with_its_sides() {
+        use parbench_reports::claims::{Direction, Metric, Side};
+        let suite = parse(CLAIM).unwrap();
+        let claim = &suite.claims[0];
+        assert_eq!(
+            (claim.name.as_str(), claim.statement.as_str()),
+            ("pool", "a pool of processes beats the loop")
+        );
+        assert_eq!(
+            (claim.metric, claim.direction, claim.threshold, claim.quoted),
+            (Metric::RunTime, Direction::Above, 1.0, Some(3.97))
+        );
+        assert_eq!(
+            claim.denominator,
+            Side {
+                work: "square".into(),
+                strategy: "process-pool".into(),
+                workers: Some(2),
+                tasks: Some(64),
+            }
+        );
+        assert_eq!(
+            (claim.numerator.workers, claim.numerator.tasks),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn a_malformed_claim_names_the_file_line_and_key() {
+        let err = parse(&CLAIM.replace("\"run-time\"", "\"speed\"")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:7:10: claim[0].metric: unknown metric `speed`; the metrics are \
+             run-time, end-to-end, round-time, peak-memory, bytes-moved"
+        );
+        let err = parse(&CLAIM.replace("\"above\"", "\"over\"")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:10:9: claim[0].holds: `over`: a claim holds `above` or `below` its \
+             threshold"
+        );
+        let err = parse(&CLAIM.replace("threshold = 1.0", "threshold = -1.0")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:11:13: claim[0].threshold: must be a ratio above 0, not -1"
+        );
+        let err =
+            parse(&CLAIM.replace("strategy = \"sequential\"", "strategy = \" \"")).unwrap_err();
+        assert_eq!(
+            (err.line, err.key.as_deref()),
+            (Some(8), Some("claim[0].numerator.strategy"))
+        );
+        let err = parse(&CLAIM.replace("tasks = 64", "task = 64")).unwrap_err();
+        assert_eq!(err.line, Some(9), "{err}");
+        assert!(err.message.contains("unknown field `task`"), "{err}");
     }
 
     #[test]

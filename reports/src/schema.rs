@@ -119,6 +119,9 @@ pub struct SuiteInfo {
     /// new side's unless flags say otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<Thresholds>,
+    /// The claims the suite checks (`[[claim]]`), each against the run's cells.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claims::Claim>,
 }
 
 /// The machine a run measured.
