@@ -375,6 +375,25 @@ fn tables(results: &Results) {
         }
         round_table(results, workload, width);
     }
+    let claims = parbench_reports::claims::rows(results);
+    if !claims.is_empty() {
+        println!("\nclaims (a ratio's whole 95% interval on the claim's side holds it):");
+    }
+    for row in claims {
+        println!(
+            "  {}: {} — {}: {}, claimed {}{}",
+            row.name,
+            row.statement,
+            row.verdict,
+            row.measured,
+            row.claimed,
+            if row.quoted.is_empty() {
+                String::new()
+            } else {
+                format!(", quoted {}", row.quoted)
+            }
+        );
+    }
 }
 
 /// For a workload of rounds, what a round costs in each cell: its median time and interval,

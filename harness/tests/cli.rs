@@ -95,6 +95,24 @@ name = "spin"
 params = { ns_per_item = 2000 }
 sizes = [200]
 tasks = [3]
+
+# Shared memory moves a small fraction of what pipes carry: decided by exact byte counts.
+[[claim]]
+name = "shm-moves-less"
+statement = "shared memory moves a tenth of the pool's bytes at most"
+metric = "bytes-moved"
+numerator = { work = "json", strategy = "process-shm" }
+denominator = { work = "json", strategy = "process-pool" }
+holds = "below"
+threshold = 0.1
+
+[[claim]]
+name = "absent"
+metric = "run-time"
+numerator = { work = "json", strategy = "rayon" }
+denominator = { work = "json", strategy = "process-pool" }
+holds = "below"
+threshold = 1.0
 "#,
     )
     .unwrap();
@@ -115,11 +133,27 @@ tasks = [3]
         .stdout(predicate::str::contains("\nprofiles: 10 cells in "))
         .stdout(predicate::str::contains("\nround 2 of 2: 10 cells in "))
         .stdout(predicate::str::contains("\n10 cells, 0 failed"))
-        .stdout(predicate::str::contains(" · 2 rounds · in "));
+        .stdout(predicate::str::contains(" · 2 rounds · in "))
+        .stdout(predicate::str::contains(
+            "\n  shm-moves-less: shared memory moves a tenth of the pool's bytes at most — holds: ",
+        ))
+        .stdout(predicate::str::contains(
+            "\n  absent: absent — cannot be checked: no verified cell of json under rayon on its \
+             most workers, claimed below 1\n",
+        ));
 
     let results = read_results(&out);
     assert_eq!(results.schema_version, SCHEMA_VERSION);
     assert_eq!(results.suite.name, "small");
+    // The suite's claims travel with the results, and open the reports.
+    assert_eq!(results.suite.claims.len(), 2);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("\n### Claims\n"), "{summary}");
+    assert!(summary.contains(
+        "| **shm-moves-less**: shared memory moves a tenth of the pool's bytes at most | holds | "
+    ));
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<section id=\"claims\">"));
     assert!(results.finished_at.is_some());
     assert!(results.machine.logical_cores >= 1);
     assert!(results.machine.memory_bytes > 0);

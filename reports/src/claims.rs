@@ -9,6 +9,7 @@
 //! its median lies from it.
 
 use crate::figures::Ratio;
+use crate::format::significant;
 use crate::{Cell, Results, Stats, Status};
 
 /// Which side of its threshold a claim puts the ratio.
@@ -281,6 +282,121 @@ impl Claim {
     }
 }
 
+impl Metric {
+    /// Its name as a suite file and the reports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::RunTime => "run-time",
+            Metric::EndToEnd => "end-to-end",
+            Metric::RoundTime => "round-time",
+            Metric::PeakMemory => "peak-memory",
+            Metric::BytesMoved => "bytes-moved",
+        }
+    }
+}
+
+/// A claim's result in the reports' words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The claim's name.
+    pub name: String,
+    /// What was claimed.
+    pub statement: String,
+    /// `holds`, `does not hold`, `inconclusive`, or `cannot be checked`.
+    pub verdict: String,
+    /// The measured ratio: `0.08x (0.07x–0.09x) run-time` or why there is none.
+    pub measured: String,
+    /// The claim's side of its threshold: `above 1`.
+    pub claimed: String,
+    /// The quoted ratio and the measured one over it: `3.97x (measured 0.02 of it)`.
+    pub quoted: String,
+    /// The two cells: `numerator / denominator`.
+    pub cells: String,
+}
+
+/// Every claim of the run's suite checked against its cells, in the reports' words.
+///
+/// ```
+/// use parbench_reports::claims::rows;
+/// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+/// // A run whose suite claims nothing has no rows.
+/// assert!(rows(&results).is_empty());
+/// ```
+pub fn rows(results: &Results) -> Vec<Row> {
+    results
+        .suite
+        .claims
+        .iter()
+        .map(|claim| {
+            let side = match claim.direction {
+                Direction::Above => "above",
+                Direction::Below => "below",
+            };
+            let checked = claim.check(results);
+            let (verdict, measured, cells) = match &checked {
+                Ok(c) => (
+                    c.verdict.as_str().to_owned(),
+                    format!(
+                        "{}x ({}x–{}x) {}",
+                        significant(c.ratio.value),
+                        significant(c.ratio.low),
+                        significant(c.ratio.high),
+                        claim.metric.name()
+                    ),
+                    format!("{} / {}", c.numerator, c.denominator),
+                ),
+                Err(e) => ("cannot be checked".to_owned(), e.to_string(), String::new()),
+            };
+            let quoted = match (claim.quoted, &checked) {
+                (Some(q), Ok(c)) => format!(
+                    "{}x (measured {} of it)",
+                    significant(q),
+                    significant(c.ratio.value / q)
+                ),
+                (Some(q), Err(_)) => format!("{}x", significant(q)),
+                (None, _) => String::new(),
+            };
+            Row {
+                name: claim.name.clone(),
+                statement: claim.statement.clone(),
+                verdict,
+                measured,
+                claimed: format!("{side} {}", claim.threshold),
+                quoted,
+                cells,
+            }
+        })
+        .collect()
+}
+
+/// The claims as a Markdown section; empty when the suite claims nothing.
+pub fn markdown(results: &Results) -> String {
+    let rows = rows(results);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "### Claims\n\nA claim holds when its measured ratio's whole 95% interval lies on its \
+         side of the threshold, does not hold when it lies on the other, and is inconclusive \
+         when it reaches the threshold.\n\n| claim | verdict | measured | claimed | quoted | \
+         cells |\n|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        md.push_str(&format!(
+            "| **{}**: {} | {} | {} | {} | {} | {} |\n",
+            row.name,
+            row.statement.replace('|', "\\|"),
+            row.verdict,
+            row.measured.replace('|', "\\|"),
+            row.claimed,
+            row.quoted,
+            row.cells
+        ));
+    }
+    md.push('\n');
+    md
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +481,49 @@ mod tests {
         assert_eq!(checked.ratio.low, checked.ratio.high);
         assert!((checked.ratio.value - 20_115_456.0 / 11_022_336.0).abs() < 1e-12);
         assert_eq!(checked.verdict, Verdict::Holds);
+    }
+
+    #[test]
+    fn the_suites_claims_become_rows_with_their_verdicts_or_why_not() {
+        let mut results = fixture();
+        let claim = Claim {
+            name: "pool".into(),
+            statement: "a pool beats the loop".into(),
+            metric: Metric::RunTime,
+            numerator: side("sequential", None, Some(64)),
+            denominator: side("process-pool", Some(2), Some(64)),
+            direction: Direction::Above,
+            threshold: 1.0,
+            quoted: Some(4.0),
+        };
+        let lost = Claim {
+            denominator: side("tokio", Some(2), Some(64)),
+            ..claim.clone()
+        };
+        results.suite.claims = vec![claim, lost];
+        let rows = rows(&results);
+        assert_eq!(rows[0].verdict, "does not hold");
+        assert!(rows[0].measured.ends_with(" run-time"), "{:?}", rows[0]);
+        assert_eq!(rows[0].claimed, "above 1");
+        assert!(
+            rows[0].quoted.starts_with("4.00x (measured 0.0"),
+            "{:?}",
+            rows[0]
+        );
+        assert_eq!(
+            rows[0].cells,
+            "square/size=200000/tasks=64/sequential/w1 / square/size=200000/tasks=64/process-pool/w2"
+        );
+        assert_eq!(
+            (rows[1].verdict.as_str(), rows[1].measured.as_str()),
+            (
+                "cannot be checked",
+                "no verified cell of square under tokio at 64 tasks on 2 workers"
+            )
+        );
+        let md = markdown(&results);
+        assert!(md.starts_with("### Claims\n"), "{md}");
+        assert_eq!(md.matches("\n| **").count(), 2, "{md}");
     }
 
     #[test]

@@ -31,6 +31,24 @@ pub fn percent(share: f64) -> String {
     format!("{:.1}%", 100.0 * share)
 }
 
+/// A value to three significant digits (no exponent): `0.125`, `3.97`, `0.00170`, `412`.
+///
+/// ```
+/// use parbench_reports::format::significant;
+/// assert_eq!(significant(0.12546), "0.125");
+/// assert_eq!(significant(3.971), "3.97");
+/// assert_eq!(significant(0.0017), "0.00170");
+/// assert_eq!(significant(412.3), "412");
+/// ```
+pub fn significant(value: f64) -> String {
+    let digits = if value > 0.0 {
+        (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
+    } else {
+        0
+    };
+    format!("{value:.digits$}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

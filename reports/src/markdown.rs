@@ -36,6 +36,7 @@ impl Writer for Markdown {
         if let Some(sampling) = crate::view::sampling_summary(results) {
             let _ = writeln!(md, "{}.\n", capitalized(&sampling));
         }
+        md.push_str(&crate::claims::markdown(results));
         let figures = Figures::of(results);
         for group in groups(results) {
             section(&mut md, &group, &figures);

@@ -139,7 +139,7 @@ impl Feature {
     pub fn format(self, value: f64) -> String {
         match self {
             Feature::CpuPerTask => crate::format::duration(value),
-            Feature::CpuPerByte => format!("{} ns/B", significant(value)),
+            Feature::CpuPerByte => format!("{} ns/B", crate::format::significant(value)),
             Feature::BytesPerTask | Feature::InputBytes => {
                 crate::format::bytes(value.max(0.0).round() as u64)
             }
@@ -175,16 +175,6 @@ impl Feature {
             value
         }
     }
-}
-
-/// Three significant digits: `0.0123`, `1.23`, `123`.
-fn significant(value: f64) -> String {
-    let digits = if value > 0.0 {
-        (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
-    } else {
-        0
-    };
-    format!("{value:.digits$}")
 }
 
 /// The order ties are broken in: of strategies whose intervals overlap the fastest's, the one

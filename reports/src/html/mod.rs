@@ -96,6 +96,7 @@ fn page(results: &Results) -> Result<String, ChartError> {
         escape(&title)
     );
     header(&mut html, results);
+    claims(&mut html, results);
     html.push_str("<nav><h3>Workloads</h3><ol>");
     for group in &groups {
         let _ = write!(
@@ -117,6 +118,35 @@ fn page(results: &Results) -> Result<String, ChartError> {
     footer(&mut html);
     html.push_str("</main>\n</body>\n</html>\n");
     Ok(html)
+}
+
+/// The suite's claims with their verdicts, first: what a review reads before any chart.
+fn claims(html: &mut String, results: &Results) {
+    let rows = crate::claims::rows(results);
+    if rows.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"sub\">A claim holds when its \
+         measured ratio's whole 95% interval lies on its side of the threshold, does not hold \
+         when it lies on the other, and is inconclusive when it reaches the threshold.</p>\n\
+         <div class=\"scroll\"><table>\n<tr><th>claim</th><th>verdict</th><th>measured</th>\
+         <th>claimed</th><th>quoted</th><th>cells</th></tr>\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            html,
+            "<tr><td><b>{}</b>: {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&row.name),
+            escape(&row.statement),
+            escape(&row.verdict),
+            escape(&row.measured),
+            escape(&row.claimed),
+            escape(&row.quoted),
+            escape(&row.cells)
+        );
+    }
+    html.push_str("</table></div>\n</section>\n");
 }
 
 /// Which strategy for which work: the learned tree with the real work placed on it, and the
