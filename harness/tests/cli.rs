@@ -174,6 +174,15 @@ threshold = 1.0
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
         assert!(cell.verified);
+        // Every teardown left no process behind, running or unreaped.
+        for sample in &cell.samples {
+            assert_eq!(
+                (sample.leftover_processes, sample.zombie_processes),
+                (0, 0),
+                "{}",
+                cell.id
+            );
+        }
         // Two samples from each of two processes, one process per round.
         let origins: Vec<(u32, u32)> = cell.samples.iter().map(|s| (s.process, s.round)).collect();
         assert_eq!(origins, [(1, 1), (1, 1), (2, 2), (2, 2)], "{}", cell.id);

@@ -337,6 +337,13 @@ fn a_lost_partial_fails_its_cell_and_the_rest_are_measured(plugins: &Plugins) {
         assert!(rounds.round.median_ns > 0.0, "{}", cell.id);
         for sample in &cell.samples {
             assert_eq!(sample.work_rounds.unwrap().rounds, 5, "{}", cell.id);
+            // No worker process outlived its teardown.
+            assert_eq!(
+                (sample.leftover_processes, sample.zombie_processes),
+                (0, 0),
+                "{}",
+                cell.id
+            );
         }
     }
     // Only the pool's processes move bytes: its points in the first round, then the state and

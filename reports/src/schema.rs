@@ -451,6 +451,13 @@ pub struct Sample {
     /// For a workload of rounds: what the rounds of the sample's median run cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_rounds: Option<RoundCosts>,
+    /// Child processes of the measuring process still running after the strategy's teardown:
+    /// workers it failed to stop.
+    #[serde(default)]
+    pub leftover_processes: u32,
+    /// Child processes that exited but were never reaped after the teardown: zombies.
+    #[serde(default)]
+    pub zombie_processes: u32,
 }
 
 /// What the rounds of one run of a workload of rounds cost. Per-round figures are medians over

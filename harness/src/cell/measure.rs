@@ -12,7 +12,7 @@ use parbench_workloads::Params;
 use super::prepare::{run_verified, Prepared};
 use super::protocol::{Measured, PerProcess};
 use crate::overhead::{decompose, round_costs};
-use crate::probe::{peak_rss_bytes, reset_peak_rss};
+use crate::probe::{children, peak_rss_bytes, reset_peak_rss};
 use crate::stats::median_index;
 
 /// Measures one cell in this process: the warm-up, then timed samples until there are
@@ -103,6 +103,10 @@ fn take_sample(
     let clock = Instant::now();
     let stopped = instance.teardown();
     let teardown_ns = clock.elapsed().as_nanos() as u64;
+    // Whatever the teardown left of its processes: running, or exited and never reaped.
+    let left = children();
+    let zombie_processes = left.iter().filter(|c| c.zombie).count() as u32;
+    let leftover_processes = left.len() as u32 - zombie_processes;
     let ((first, _), steady) = runs?;
     let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
     // Shared pages are counted once, in this process, which created and filled them.
@@ -142,6 +146,8 @@ fn take_sample(
         overhead,
         bytes_moved: report.bytes_moved,
         work_rounds: round_costs(&report.rounds, &report.spans),
+        leftover_processes,
+        zombie_processes,
         peak_rss_bytes: own_peak.map(|own| own + workers_private),
         worker_memory: stopped
             .workers
