@@ -452,12 +452,17 @@ pub struct Sample {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_rounds: Option<RoundCosts>,
     /// Child processes of the measuring process still running after the strategy's teardown:
-    /// workers it failed to stop.
-    #[serde(default)]
+    /// workers it failed to stop. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub leftover_processes: u32,
-    /// Child processes that exited but were never reaped after the teardown: zombies.
-    #[serde(default)]
+    /// Child processes that exited but were never reaped after the teardown: zombies. Absent
+    /// when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub zombie_processes: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the rounds of one run of a workload of rounds cost. Per-round figures are medians over
