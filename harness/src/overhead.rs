@@ -185,14 +185,15 @@ pub fn round_costs(rounds: &[Round], spans: &[Span]) -> Option<RoundCosts> {
     })
 }
 
-/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+/// The median of `values` (the mean of the middle two for an even count, rounded down); 0 for
+/// none.
 pub(crate) fn median(values: &mut [u64]) -> u64 {
-    values.sort_unstable();
-    match values.len() {
-        0 => 0,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2,
+    if values.is_empty() {
+        return 0;
     }
+    values.sort_unstable();
+    let sorted: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+    parbench_reports::stats::median_sorted(&sorted) as u64
 }
 
 #[cfg(test)]

@@ -627,34 +627,27 @@ fn claim(
 ) -> Result<parbench_reports::claims::Claim, SuiteError> {
     use parbench_reports::claims::{Claim, Direction, Metric, Side};
     let key = |field: &str| format!("claim[{index}].{field}");
-    let metric = match raw.metric.get_ref().as_str() {
-        "run-time" => Metric::RunTime,
-        "end-to-end" => Metric::EndToEnd,
-        "round-time" => Metric::RoundTime,
-        "peak-memory" => Metric::PeakMemory,
-        "bytes-moved" => Metric::BytesMoved,
-        other => {
-            return Err(source.at(
-                raw.metric.span(),
-                &key("metric"),
-                format!(
-                    "unknown metric `{other}`; the metrics are run-time, end-to-end, \
-                     round-time, peak-memory, bytes-moved"
-                ),
-            ))
-        }
-    };
-    let direction = match raw.holds.get_ref().as_str() {
-        "above" => Direction::Above,
-        "below" => Direction::Below,
-        other => {
-            return Err(source.at(
-                raw.holds.span(),
-                &key("holds"),
-                format!("`{other}`: a claim holds `above` or `below` its threshold"),
-            ))
-        }
-    };
+    let metric = Metric::from_name(raw.metric.get_ref()).ok_or_else(|| {
+        source.at(
+            raw.metric.span(),
+            &key("metric"),
+            format!(
+                "unknown metric `{}`; the metrics are {}",
+                raw.metric.get_ref(),
+                Metric::ALL.map(Metric::name).join(", ")
+            ),
+        )
+    })?;
+    let direction = Direction::from_name(raw.holds.get_ref()).ok_or_else(|| {
+        source.at(
+            raw.holds.span(),
+            &key("holds"),
+            format!(
+                "`{}`: a claim holds `above` or `below` its threshold",
+                raw.holds.get_ref()
+            ),
+        )
+    })?;
     let positive = |value: &Spanned<f64>, field: &str| {
         let v = *value.get_ref();
         if v.is_finite() && v > 0.0 {

@@ -34,6 +34,23 @@ pub enum Verdict {
     Inconclusive,
 }
 
+impl Direction {
+    /// Its name as a suite file and the reports spell it: `above`, `below`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Above => "above",
+            Direction::Below => "below",
+        }
+    }
+
+    /// The direction a suite file names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Direction::Above, Direction::Below]
+            .into_iter()
+            .find(|d| d.name() == name)
+    }
+}
+
 impl Verdict {
     /// The verdict as the reports spell it.
     pub fn as_str(self) -> &'static str {
@@ -283,6 +300,26 @@ impl Claim {
 }
 
 impl Metric {
+    /// Every metric, in the order the reports list them.
+    pub const ALL: [Metric; 5] = [
+        Metric::RunTime,
+        Metric::EndToEnd,
+        Metric::RoundTime,
+        Metric::PeakMemory,
+        Metric::BytesMoved,
+    ];
+
+    /// The metric a suite file names.
+    ///
+    /// ```
+    /// use parbench_reports::claims::Metric;
+    /// assert_eq!(Metric::from_name("peak-memory"), Some(Metric::PeakMemory));
+    /// assert_eq!(Metric::from_name("speed"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
     /// Its name as a suite file and the reports spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -328,10 +365,6 @@ pub fn rows(results: &Results) -> Vec<Row> {
         .claims
         .iter()
         .map(|claim| {
-            let side = match claim.direction {
-                Direction::Above => "above",
-                Direction::Below => "below",
-            };
             let checked = claim.check(results);
             let (verdict, measured, cells) = match &checked {
                 Ok(c) => (
@@ -361,7 +394,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
                 statement: claim.statement.clone(),
                 verdict,
                 measured,
-                claimed: format!("{side} {}", claim.threshold),
+                claimed: format!("{} {}", claim.direction.name(), claim.threshold),
                 quoted,
                 cells,
             }

@@ -192,7 +192,7 @@ impl Reference {
         let (ran, expected) = (&report.rounds, &self.report.rounds);
         let differs =
             (0..ran.len().min(expected.len())).find(|&r| ran[r].state != expected[r].state);
-        if let Some(round) = differs.filter(|_| !expected.is_empty()) {
+        if let Some(round) = differs {
             return Err(format!(
                 "the state after round {} of {} differs",
                 round + 1,

@@ -80,10 +80,9 @@ impl<'a> Trace<'a> {
     /// whether another round follows: not after the last one, nor after a round where a task
     /// did not succeed, which is left out of the trace.
     pub fn close(&mut self, partials: &[Option<&[u8]>], bytes_moved: u64) -> bool {
-        let Some(partials) = partials.iter().copied().collect::<Option<Vec<&[u8]>>>() else {
+        let Some(next) = next_state(self.work, &self.state, partials) else {
             return false;
         };
-        let next = self.work.reduce(&self.state, &partials);
         let end = now_ns();
         self.rounds.push(Round {
             start_ns: self.round_start,
@@ -100,6 +99,26 @@ impl<'a> Trace<'a> {
     pub fn finish(self) -> Vec<Round> {
         self.rounds
     }
+}
+
+/// The state after a round: `state` reduced with each task's partial in task order, or `None`
+/// when a task did not succeed — a round needs every partial.
+///
+/// ```
+/// use parbench_strategies::rounds::next_state;
+/// use parbench_workloads::builtin::kmeans::KMeans;
+///
+/// let kmeans = KMeans::new(1, 1, 1);
+/// let state = 0f64.to_le_bytes();
+/// // One cluster: 2 points summing to 6, and 1 point at 3.
+/// let (a, b) = ([2i64, 6].map(i64::to_le_bytes).concat(), [1i64, 3].map(i64::to_le_bytes).concat());
+/// let next = next_state(&kmeans, &state, &[Some(&a), Some(&b)]).unwrap();
+/// assert_eq!(next, 3f64.to_le_bytes());
+/// assert_eq!(next_state(&kmeans, &state, &[Some(&a), None]), None);
+/// ```
+pub fn next_state(work: &dyn Rounds, state: &[u8], partials: &[Option<&[u8]>]) -> Option<Vec<u8>> {
+    let partials: Vec<&[u8]> = partials.iter().copied().collect::<Option<_>>()?;
+    Some(work.reduce(state, &partials))
 }
 
 /// Each task's partial in a round's outcomes (task order): `None` where it did not succeed.

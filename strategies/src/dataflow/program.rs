@@ -159,11 +159,8 @@ pub(crate) struct Part {
     /// Its tasks' records, partials in their outcomes.
     pub records: Vec<Done>,
     /// The run's task count and the round's state, from worker 0 (which reduces).
-    pub round: Option<(u32, RoundMsgState)>,
+    pub round: Option<(u32, serde_bytes::ByteBuf)>,
 }
-
-/// A state as it travels inside a [`Part`].
-pub(crate) type RoundMsgState = serde_bytes::ByteBuf;
 
 /// What worker 0 reduces with.
 pub(crate) struct Reducer {
@@ -366,8 +363,7 @@ fn reduce(
 ) -> Option<RoundMsg> {
     let rounds = workload.as_rounds()?;
     let (count, state) = parts.iter_mut().find_map(|p| p.round.take())?;
-    let mut records: Vec<Done> = parts.drain(..).flat_map(|p| p.records).collect();
-    records.sort_by_key(|r| r.index);
+    let records: Vec<Done> = parts.drain(..).flat_map(|p| p.records).collect();
     let mut partials: Vec<Option<&[u8]>> = vec![None; count as usize];
     for record in &records {
         if let (Some(slot), TaskOutcome::Done { partial, .. }) =
@@ -376,8 +372,7 @@ fn reduce(
             *slot = Some(partial.as_slice());
         }
     }
-    let complete: Option<Vec<&[u8]>> = partials.into_iter().collect();
-    let next = complete.map(|partials| rounds.reduce(&state, &partials));
+    let next = crate::rounds::next_state(rounds, &state, &partials);
     let mut sink = sink.borrow_mut();
     sink.records.extend(records);
     let next = next?;

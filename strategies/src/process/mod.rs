@@ -102,7 +102,10 @@ pub const POOL: StrategySpec = StrategySpec {
     params: POOL_PARAMS,
     uses_workers: true,
     spawns_processes: true,
-    build: |params| Ok(Box::new(build(Transport::Pipes, params))),
+    build: |params| {
+        let resident = params.text("resident") == "true";
+        Ok(Box::new(build(Transport::Pipes, params).resident(resident)))
+    },
 };
 
 /// Registration of `process-shm`.
@@ -117,13 +120,9 @@ pub const SHM: StrategySpec = StrategySpec {
 
 fn build(transport: Transport, params: &Params) -> Processes {
     let chunksize = params.int_or_auto("chunksize").map(|c| c as usize);
-    let resident = params.iter().any(|(name, value)| {
-        name == "resident" && *value == parbench_workloads::Value::Text("true".into())
-    });
     Processes::new(transport)
         .depth(params.int("depth") as usize)
         .chunksize(chunksize)
-        .resident(resident)
 }
 
 /// Chunks queued behind the one a worker runs, by default.
@@ -863,12 +862,11 @@ impl Running {
         loop {
             let replay = resident && !first;
             let mut round_moved = 0;
-            let state = trace.state().to_vec();
+            let message = ToWorker::State {
+                state: trace.state().to_vec(),
+                keep: resident && first,
+            };
             for worker in &mut self.workers {
-                let message = ToWorker::State {
-                    state: state.clone(),
-                    keep: resident && first,
-                };
                 round_moved += send(worker, &message, &[], "during the run")?;
             }
             let mut feed = self.feed(tasks.len(), transport, sizing);
