@@ -65,7 +65,8 @@ fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
 }
 
 /// A stable cell name:
-/// `workload[non-default params]/size=N/tasks=N/strategy[non-default params]/wN`.
+/// `workload[non-default params,policy]/size=N/tasks=N/strategy[non-default params]/wN`, where
+/// `policy=…` appears when the workload's entry has a failure policy of its own.
 pub fn cell_id(
     group: &Group,
     size: usize,
@@ -73,10 +74,16 @@ pub fn cell_id(
     strategy: (&StrategySpec, &Params),
     workers: usize,
 ) -> String {
+    let mut work = changed_params(&group.params, group.workload.params);
+    if let Some(policy) = group.policy {
+        work = match work.strip_suffix(']') {
+            Some(params) => format!("{params},policy={policy}]"),
+            None => format!("[policy={policy}]"),
+        };
+    }
     format!(
-        "{}{}/size={size}/tasks={tasks}/{}{}/w{workers}",
+        "{}{work}/size={size}/tasks={tasks}/{}{}/w{workers}",
         group.workload.name,
-        changed_params(&group.params, group.workload.params),
         strategy.0.name,
         changed_params(strategy.1, strategy.0.params),
     )
@@ -713,7 +720,7 @@ impl<'a> Runner<'a> {
             size: bucket.size,
             seed: self.suite.seed,
             tasks: bucket.tasks,
-            policy: self.suite.policy,
+            policy: bucket.group.policy_in(self.suite),
             memory_limit: self.suite.memory_limit,
             work,
         }
@@ -1203,7 +1210,7 @@ impl<'a> Runner<'a> {
             workers: tally.workers,
             size: bucket.size,
             tasks: bucket.tasks,
-            policy: self.suite.policy.to_string(),
+            policy: group.policy_in(self.suite).to_string(),
             status,
             error,
             verified: status == Status::Ok,

@@ -28,7 +28,8 @@
 //! params = { latency_ms = 2 }
 //! sizes = [400]           # default: the workload's default size
 //! tasks = [1, 8, 100]     # default: [1]; or a sweep: "1..=10000 x10", "2..=16 +2"
-//! # strategies and workers may be overridden per workload too
+//! # strategies, workers and policy may be overridden per workload too; a workload's own
+//! # policy is part of its cells' ids (`risky[policy=fail-fast]/…`)
 //!
 //! [strategy_params.tokio] # a strategy's parameters, for every cell it runs
 //! in_flight = 64
@@ -137,6 +138,7 @@ struct RawWorkload {
     tasks: Option<Spanned<Counts>>,
     strategies: Option<Spanned<Vec<String>>>,
     workers: Option<Spanned<Counts>>,
+    policy: Option<Spanned<String>>,
 }
 
 /// A list of counts as a suite writes it: `[1, 8, 64]`, or a sweep such as
@@ -313,6 +315,16 @@ pub struct Group {
     pub strategies: Vec<Configured>,
     /// Worker counts.
     pub workers: Vec<usize>,
+    /// The entry's own failure policy (`None`: the suite's). Its cells' ids carry it
+    /// (`risky[policy=fail-fast]/…`), so one workload can be measured under several policies.
+    pub policy: Option<FailurePolicy>,
+}
+
+impl Group {
+    /// The failure policy of the group's cells: its own, or the suite's.
+    pub fn policy_in(&self, suite: &Suite) -> FailurePolicy {
+        self.policy.unwrap_or(suite.policy)
+    }
 }
 
 impl Suite {
@@ -511,6 +523,24 @@ impl Source<'_> {
         }
     }
 
+    /// A failure policy (`collect`, `fail-fast`, `retry(N)`) under `key`, if given.
+    fn policy(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Result<Option<FailurePolicy>, SuiteError> {
+        value
+            .as_ref()
+            .map(|p| {
+                p.get_ref()
+                    .parse()
+                    .map_err(|e: parbench_strategies::StrategyError| {
+                        self.at(p.span(), key, e.to_string())
+                    })
+            })
+            .transpose()
+    }
+
     /// A duration such as `"3s"` or `"500ms"` under `key`, or `default` when it is absent.
     fn duration(
         &self,
@@ -541,15 +571,9 @@ fn validate(
     stem: &str,
     plugins: &Plugins,
 ) -> Result<Suite, SuiteError> {
-    let policy = match &raw.policy {
-        None => FailurePolicy::default(),
-        Some(p) => p
-            .get_ref()
-            .parse()
-            .map_err(|e: parbench_strategies::StrategyError| {
-                source.at(p.span(), "policy", e.to_string())
-            })?,
-    };
+    let policy = source
+        .policy(&raw.policy, "policy")?
+        .unwrap_or_default();
     let sampling = sampling(&raw, source)?;
     let cell_timeout =
         source.duration(&raw.cell_timeout, "cell_timeout", Duration::from_secs(120))?;
@@ -981,6 +1005,9 @@ impl Lists<'_> {
                 Some(list) => self.workers(list, &format!("workload[{i}].workers"))?,
                 None => default_workers.to_vec(),
             },
+            policy: self
+                .source
+                .policy(&entry.policy, &format!("workload[{i}].policy"))?,
         })
     }
 }
@@ -1162,6 +1189,7 @@ impl WorkloadEntry {
                 tasks: None,
                 strategies: None,
                 workers: None,
+                policy: None,
             },
         }
     }
@@ -1203,6 +1231,12 @@ impl WorkloadEntry {
     /// This entry's own worker counts.
     pub fn workers(mut self, workers: impl IntoIterator<Item = usize>) -> Self {
         self.raw.workers = Some(unplaced(Counts::List(workers.into_iter().collect())));
+        self
+    }
+
+    /// This entry's own failure policy; its cells' ids name it (`risky[policy=fail-fast]/…`).
+    pub fn policy(mut self, policy: FailurePolicy) -> Self {
+        self.raw.policy = Some(unplaced(policy.to_string()));
         self
     }
 }
@@ -1379,6 +1413,36 @@ mod tests {
         assert_eq!(group.sizes, [10, 20]);
         assert_eq!(group.strategies[0].spec.name, "sequential");
         assert_eq!(group.workers, [1]);
+    }
+
+    #[test]
+    fn a_workload_measured_under_its_own_policy_names_it_in_its_cells_ids() {
+        let suite = parse(
+            "policy = \"collect\"\nstrategies = [\"threads\"]\nworkers = [2]\n\
+             [[workload]]\nname = \"risky\"\ntasks = [8]\n\
+             [[workload]]\nname = \"risky\"\ntasks = [8]\npolicy = \"fail-fast\"\n\
+             [[workload]]\nname = \"risky\"\nparams = { fail_attempts = 1 }\ntasks = [8]\npolicy = \"retry(2)\"\n",
+        )
+        .unwrap();
+        let policies: Vec<FailurePolicy> = suite.groups.iter().map(|g| g.policy_in(&suite)).collect();
+        assert_eq!(
+            policies,
+            [FailurePolicy::Collect, FailurePolicy::FailFast, FailurePolicy::Retry(2)]
+        );
+        assert_eq!(
+            crate::runner::cell_ids(&suite, None),
+            [
+                "risky/size=100000/tasks=8/threads/w2",
+                "risky[policy=fail-fast]/size=100000/tasks=8/threads/w2",
+                "risky[fail_attempts=1,policy=retry(2)]/size=100000/tasks=8/threads/w2",
+            ]
+        );
+        let err = parse("[[workload]]\nname = \"risky\"\npolicy = \"never\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:3:10: workload[0].policy: invalid failure policy `never`: expected collect, \
+             fail-fast or retry(N)"
+        );
     }
 
     #[test]

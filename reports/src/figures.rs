@@ -292,20 +292,44 @@ pub struct Ratio {
 impl Ratio {
     /// `numerator`'s median over `denominator`'s, with the interval of both.
     pub fn of(numerator: &crate::Stats, denominator: &crate::Stats) -> Self {
-        let half = |s: &crate::Stats| {
-            (s.ci_high_ns / s.median_ns)
-                .ln()
-                .max((s.median_ns / s.ci_low_ns.max(f64::MIN_POSITIVE)).ln())
-                .max(0.0)
-        };
-        let value = numerator.median_ns / denominator.median_ns;
-        let spread = half(numerator).hypot(half(denominator));
+        let half = |s: &crate::Stats| log_half_width(s.median_ns, s.ci_low_ns, s.ci_high_ns);
+        Self::spread(
+            numerator.median_ns / denominator.median_ns,
+            half(numerator).hypot(half(denominator)),
+        )
+    }
+
+    /// This ratio over `other` (a speedup over another speedup), their intervals combined as
+    /// [`Ratio::of`] combines two medians'.
+    ///
+    /// ```
+    /// use parbench_reports::figures::Ratio;
+    /// let fine = Ratio { value: 1.0, low: 0.9, high: 1.1 };
+    /// let coarse = Ratio { value: 2.0, low: 1.8, high: 2.2 };
+    /// let kept = fine.over(&coarse);
+    /// assert!((kept.value - 0.5).abs() < 1e-12);
+    /// assert!(kept.low < 0.5 * 0.9 / 1.0 && kept.high > 0.5 * 1.1 / 1.0);
+    /// ```
+    pub fn over(&self, other: &Ratio) -> Self {
+        let half = |r: &Ratio| log_half_width(r.value, r.low, r.high);
+        Self::spread(self.value / other.value, half(self).hypot(half(other)))
+    }
+
+    fn spread(value: f64, half: f64) -> Self {
         Self {
             value,
-            low: value * (-spread).exp(),
-            high: value * spread.exp(),
+            low: value * (-half).exp(),
+            high: value * half.exp(),
         }
     }
+}
+
+/// The larger of an interval's two half-widths on a log scale.
+fn log_half_width(median: f64, low: f64, high: f64) -> f64 {
+    (high / median)
+        .ln()
+        .max((median / low.max(f64::MIN_POSITIVE)).ln())
+        .max(0.0)
 }
 
 #[cfg(test)]

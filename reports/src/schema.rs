@@ -429,7 +429,13 @@ pub struct Sample {
     pub cpu_ns: u64,
     /// Tasks that a fail-fast policy cancelled.
     pub skipped_tasks: usize,
-    /// Under fail-fast: from the end of the first failed task to the end of the run.
+    /// Tasks of the median steady run that failed for good (after any retries). Absent when
+    /// none: the tasks kept are the rest but the skipped ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_tasks: u32,
+    /// From the end of the first task that failed for good to the end of the run, under every
+    /// policy: under fail-fast, how long the run took to stop; under collect, how long the
+    /// rest went on.
     #[serde(default)]
     pub fail_stop_ns: Option<u64>,
     /// Lanes of the overhead decomposition: the workers, or an async runtime's tasks in flight.

@@ -208,14 +208,22 @@ impl RunReport {
             .collect()
     }
 
-    /// When the first failed task ended, if one failed: with `end_ns`, how long a fail-fast
-    /// run took to stop.
+    /// When the first task that failed for good ended, if one did: with `end_ns`, how long a
+    /// fail-fast run took to stop, or a collecting one went on.
     pub fn first_failure_ns(&self) -> Option<u64> {
         self.spans
             .iter()
             .filter(|s| matches!(self.outcomes[s.task as usize], TaskOutcome::Failed { .. }))
             .map(|s| s.end_ns)
             .min()
+    }
+
+    /// Tasks that failed for good, after any retries.
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, TaskOutcome::Failed { .. }))
+            .count()
     }
 
     /// Tasks that a fail-fast policy cancelled.

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use parbench_reports::{Sample, Timeline, TimelineSpan, WorkerMemory};
-use parbench_strategies::{FailurePolicy, Job, RunReport, StrategySpec};
+use parbench_strategies::{Job, RunReport, StrategySpec};
 use parbench_workloads::Params;
 
 use super::prepare::{run_verified, Prepared};
@@ -138,10 +138,8 @@ fn take_sample(
         teardown_ns,
         cpu_ns: cpu_ns / count,
         skipped_tasks: report.skipped(),
-        fail_stop_ns: match job.policy {
-            FailurePolicy::FailFast => report.first_failure_ns().map(|f| report.end_ns - f),
-            _ => None,
-        },
+        failed_tasks: report.failed() as u32,
+        fail_stop_ns: report.first_failure_ns().map(|f| report.end_ns - f),
         lanes: report.lanes,
         overhead,
         bytes_moved: report.bytes_moved,

@@ -941,7 +941,7 @@ fn failures(html: &mut String, group: &Group<'_>) {
     }
     html.push_str(
         "<h3>Failures</h3>\n<div class=\"scroll\"><table><thead><tr><th>cell</th><th>status</th>\
-         <th>tasks failed</th><th>errors</th><th>panics</th><th>skipped</th><th>stopped after</th>\
+         <th>tasks failed</th><th>errors</th><th>panics</th><th>skipped</th><th>first failure to end</th>\
          <th>message</th></tr></thead><tbody>\n",
     );
     for cell in relevant {
