@@ -136,6 +136,24 @@ pub(crate) enum Command {
         #[arg(long)]
         keep_roots: bool,
     },
+    /// Check the essay's claims on this machine: run the embedded `claims` suite (within 10
+    /// minutes on 2 cores; `--quick` within 2) and write claims.md — each claim, what was
+    /// measured, the ratio with its 95% interval beside the essay's, and a verdict: holds,
+    /// does not hold or inconclusive — with the usual reports (a claims section at the top of
+    /// report.html). Exit code 0 whatever the verdicts; 1 when a cell failed; 2 on a usage or
+    /// input error.
+    Claims {
+        /// The output directory.
+        #[arg(long, default_value = "target/parbench/claims")]
+        out: PathBuf,
+        /// One process per cell and fewer samples: verdicts from a quick look.
+        #[arg(long)]
+        quick: bool,
+        /// Only the cells whose id contains PATTERN (the claims that read others cannot be
+        /// checked).
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+    },
     /// Serve as a worker process of a process strategy (started by parbench itself, speaking
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]
@@ -324,6 +342,20 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             let args = parbench_strategies::dataflow::NodeArgs { hostfile, process };
             parbench_strategies::dataflow::serve_node(&plugins.workloads, &args)?;
             Ok(0)
+        }
+        Command::Claims { out, quick, filter } => {
+            let suite = Suite::named("claims", plugins)?;
+            let options = RunOptions {
+                out,
+                filter,
+                quick,
+                // The verdicts read timings alone: no profiled run.
+                profile: ProfileScope::None,
+                writers: plugins.writers.clone(),
+            };
+            let summary = crate::runner::run(&suite, &options, &mut Terminal::default())?;
+            println!("{}", options.out.join("claims.md").display());
+            Ok(if summary.failed > 0 { 1 } else { 0 })
         }
         Command::Run {
             suite,

@@ -65,8 +65,15 @@ pub const DEFAULT_SOURCE: &str = "embedded:default";
 /// The design space of `parbench decide`: `parbench run decide`.
 pub const DECIDE_SUITE: &str = include_str!("../suites/decide.toml");
 
+/// The essay's claims, each measured and checked: `parbench claims`.
+pub const CLAIMS_SUITE: &str = include_str!("../suites/claims.toml");
+
 /// The suites built into parbench, by name: `parbench run NAME` runs one.
-pub const EMBEDDED: [(&str, &str); 2] = [("default", DEFAULT_SUITE), ("decide", DECIDE_SUITE)];
+pub const EMBEDDED: [(&str, &str); 3] = [
+    ("default", DEFAULT_SUITE),
+    ("decide", DECIDE_SUITE),
+    ("claims", CLAIMS_SUITE),
+];
 
 /// `default, decide`.
 fn embedded_names() -> String {
@@ -111,12 +118,18 @@ struct SuiteFile {
 struct RawClaim {
     name: Spanned<String>,
     statement: Option<String>,
-    metric: Spanned<String>,
-    numerator: RawSide,
-    denominator: RawSide,
-    holds: Spanned<String>,
-    threshold: Spanned<f64>,
+    /// `ratio` (the default), `break-even` or `teardown`.
+    kind: Option<Spanned<String>>,
+    metric: Option<Spanned<String>>,
+    numerator: Option<RawSide>,
+    denominator: Option<RawSide>,
+    /// A break-even claim's workload and workers.
+    work: Option<Spanned<String>>,
+    workers: Option<Spanned<usize>>,
+    holds: Option<Spanned<String>>,
+    threshold: Option<Spanned<f64>>,
     quoted: Option<Spanned<f64>>,
+    folklore: Option<Spanned<String>>,
 }
 
 /// One side of a claim as written: `{ work = "square", strategy = "rayon", workers = 2 }`.
@@ -127,6 +140,7 @@ struct RawSide {
     strategy: Spanned<String>,
     workers: Option<usize>,
     tasks: Option<usize>,
+    size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -571,9 +585,7 @@ fn validate(
     stem: &str,
     plugins: &Plugins,
 ) -> Result<Suite, SuiteError> {
-    let policy = source
-        .policy(&raw.policy, "policy")?
-        .unwrap_or_default();
+    let policy = source.policy(&raw.policy, "policy")?.unwrap_or_default();
     let sampling = sampling(&raw, source)?;
     let cell_timeout =
         source.duration(&raw.cell_timeout, "cell_timeout", Duration::from_secs(120))?;
@@ -641,37 +653,141 @@ fn validate(
     })
 }
 
-/// A `[[claim]]` validated: a known metric, `above` or `below`, a positive threshold, sides
-/// that name a workload and a strategy. Whether the run has the cells a side names is for the
-/// claim's check to say, once the run is measured.
+/// A `[[claim]]` validated: a known kind and metric, `above` or `below`, a positive threshold,
+/// sides that name a workload and a strategy, the keys its kind takes and no others, a branch
+/// of the essay's rule of thumb by its words. Whether the run has the cells a claim reads is for
+/// its check to say, once the run is measured.
 fn claim(
     index: usize,
     raw: &RawClaim,
     source: &Source<'_>,
 ) -> Result<parbench_reports::claims::Claim, SuiteError> {
-    use parbench_reports::claims::{Claim, Direction, Metric, Side};
+    use parbench_reports::claims::{Claim, Direction, Metric, Side, Test};
     let key = |field: &str| format!("claim[{index}].{field}");
-    let metric = Metric::from_name(raw.metric.get_ref()).ok_or_else(|| {
+    let kind = raw.kind.as_ref().map_or("ratio", |k| k.get_ref().as_str());
+    // A key the claim's kind needs.
+    let missing = |field: &str| {
         source.at(
-            raw.metric.span(),
-            &key("metric"),
-            format!(
-                "unknown metric `{}`; the metrics are {}",
-                raw.metric.get_ref(),
-                Metric::ALL.map(Metric::name).join(", ")
-            ),
+            raw.name.span(),
+            &key(field),
+            format!("a claim of kind `{kind}` needs `{field}`"),
         )
-    })?;
-    let direction = Direction::from_name(raw.holds.get_ref()).ok_or_else(|| {
-        source.at(
-            raw.holds.span(),
-            &key("holds"),
-            format!(
-                "`{}`: a claim holds `above` or `below` its threshold",
-                raw.holds.get_ref()
-            ),
-        )
-    })?;
+    };
+    // A key the claim's kind does not take.
+    let unused = |span: Option<Range<usize>>, field: &str| match span {
+        Some(span) => Err(source.at(
+            span,
+            &key(field),
+            format!("a claim of kind `{kind}` takes no `{field}`"),
+        )),
+        None => Ok(()),
+    };
+    let side = |raw: &RawSide, field: &str| {
+        for (value, part) in [(&raw.work, "work"), (&raw.strategy, "strategy")] {
+            if value.get_ref().trim().is_empty() {
+                return Err(source.at(
+                    value.span(),
+                    &key(&format!("{field}.{part}")),
+                    "must name a workload and a strategy as cell ids spell them \
+                     (`spin[ns_per_item=100]`, `process-pool[resident=true]`, or `*` for the \
+                     best of the other strategies)"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(Side {
+            work: raw.work.get_ref().trim().to_owned(),
+            strategy: raw.strategy.get_ref().trim().to_owned(),
+            workers: raw.workers,
+            tasks: raw.tasks,
+            size: raw.size,
+        })
+    };
+    let test = match kind {
+        "ratio" => {
+            unused(raw.work.as_ref().map(Spanned::span), "work")?;
+            unused(raw.workers.as_ref().map(Spanned::span), "workers")?;
+            let metric = raw.metric.as_ref().ok_or_else(|| missing("metric"))?;
+            let numerator = raw.numerator.as_ref().ok_or_else(|| missing("numerator"))?;
+            let metric = Metric::from_name(metric.get_ref()).ok_or_else(|| {
+                source.at(
+                    metric.span(),
+                    &key("metric"),
+                    format!(
+                        "unknown metric `{}`; the metrics are {}",
+                        metric.get_ref(),
+                        Metric::ALL.map(Metric::name).join(", ")
+                    ),
+                )
+            })?;
+            let numerator = side(numerator, "numerator")?;
+            let denominator = raw
+                .denominator
+                .as_ref()
+                .map(|d| side(d, "denominator"))
+                .transpose()?;
+            let best_other = |s: &Side| s.strategy == Side::BEST_OTHER;
+            if best_other(&numerator) && denominator.as_ref().is_none_or(best_other) {
+                return Err(source.at(
+                    raw.name.span(),
+                    &key("numerator.strategy"),
+                    "`*` (the best of the other strategies) needs the other side to name one"
+                        .to_owned(),
+                ));
+            }
+            Test::Ratio {
+                metric,
+                numerator,
+                denominator,
+            }
+        }
+        "break-even" => {
+            unused(raw.metric.as_ref().map(Spanned::span), "metric")?;
+            if raw.numerator.is_some() || raw.denominator.is_some() {
+                unused(Some(raw.name.span()), "numerator")?;
+            }
+            let work = raw.work.as_ref().ok_or_else(|| missing("work"))?;
+            Test::BreakEven {
+                work: work.get_ref().trim().to_owned(),
+                workers: raw.workers.as_ref().map(|w| *w.get_ref()),
+            }
+        }
+        "teardown" => {
+            for (span, field) in [
+                (raw.metric.as_ref().map(Spanned::span), "metric"),
+                (raw.work.as_ref().map(Spanned::span), "work"),
+                (raw.workers.as_ref().map(Spanned::span), "workers"),
+                (raw.holds.as_ref().map(Spanned::span), "holds"),
+                (raw.threshold.as_ref().map(Spanned::span), "threshold"),
+            ] {
+                unused(span, field)?;
+            }
+            Test::Teardown
+        }
+        other => {
+            let span = raw.kind.as_ref().map_or(raw.name.span(), Spanned::span);
+            return Err(source.at(
+                span,
+                &key("kind"),
+                format!("unknown kind `{other}`; the kinds are ratio, break-even, teardown"),
+            ));
+        }
+    };
+    let direction = match (&raw.holds, &test) {
+        (Some(holds), _) => Direction::from_name(holds.get_ref()).ok_or_else(|| {
+            source.at(
+                holds.span(),
+                &key("holds"),
+                format!(
+                    "`{}`: a claim holds `above` or `below` its threshold",
+                    holds.get_ref()
+                ),
+            )
+        })?,
+        // Tasks must be heavy enough: the finest grain keeps less than the threshold.
+        (None, Test::BreakEven { .. } | Test::Teardown) => Direction::Below,
+        (None, Test::Ratio { .. }) => return Err(missing("holds")),
+    };
     let positive = |value: &Spanned<f64>, field: &str| {
         let v = *value.get_ref();
         if v.is_finite() && v > 0.0 {
@@ -684,41 +800,49 @@ fn claim(
             ))
         }
     };
-    let side = |raw: &RawSide, field: &str| {
-        for (value, part) in [(&raw.work, "work"), (&raw.strategy, "strategy")] {
-            if value.get_ref().trim().is_empty() {
-                return Err(source.at(
-                    value.span(),
-                    &key(&format!("{field}.{part}")),
-                    "must name a workload and a strategy as cell ids spell them \
-                     (`spin[ns_per_item=100]`, `process-pool[resident=true]`)"
-                        .to_owned(),
-                ));
-            }
-        }
-        Ok(Side {
-            work: raw.work.get_ref().trim().to_owned(),
-            strategy: raw.strategy.get_ref().trim().to_owned(),
-            workers: raw.workers,
-            tasks: raw.tasks,
-        })
+    let threshold = match (&raw.threshold, &test) {
+        (Some(t), _) => positive(t, "threshold")?,
+        (None, Test::BreakEven { .. }) => 0.9,
+        (None, Test::Teardown) => 1.0,
+        (None, Test::Ratio { .. }) => return Err(missing("threshold")),
     };
+    let folklore = raw
+        .folklore
+        .as_ref()
+        .map(|work| {
+            let rules = parbench_reports::decide::RULES;
+            rules
+                .iter()
+                .find(|r| r.work == work.get_ref())
+                .map(|rule| rule.work.to_owned())
+                .ok_or_else(|| {
+                    source.at(
+                        work.span(),
+                        &key("folklore"),
+                        format!(
+                            "`{}` is no branch of the rule of thumb; the branches are {}",
+                            work.get_ref(),
+                            rules.map(|r| format!("\"{}\"", r.work)).join(", ")
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
     Ok(Claim {
         name: raw.name.get_ref().clone(),
         statement: raw
             .statement
             .clone()
             .unwrap_or_else(|| raw.name.get_ref().clone()),
-        metric,
-        numerator: side(&raw.numerator, "numerator")?,
-        denominator: side(&raw.denominator, "denominator")?,
+        test,
         direction,
-        threshold: positive(&raw.threshold, "threshold")?,
+        threshold,
         quoted: raw
             .quoted
             .as_ref()
             .map(|q| positive(q, "quoted"))
             .transpose()?,
+        folklore,
     })
 }
 
@@ -1373,8 +1497,72 @@ mod tests {
         let err = Suite::named("decid", &Plugins::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "embedded:decid: no embedded suite `decid`: default, decide"
+            "embedded:decid: no embedded suite `decid`: default, decide, claims"
         );
+    }
+
+    #[test]
+    fn every_claim_of_the_claims_suite_reads_cells_the_suite_measures() {
+        use parbench_reports::claims::{Side, Test};
+        let suite = Suite::named("claims", &Plugins::default()).unwrap();
+        assert_eq!(suite.claims.len(), 12);
+        let ids = crate::runner::cell_ids(&suite, None);
+        // A side's cells, as `Side::find` will select them once measured.
+        let cells_of = |side: &Side| -> Vec<&String> {
+            ids.iter()
+                .filter(|id| id.starts_with(&format!("{}/size=", side.work)))
+                .filter(|id| {
+                    side.size
+                        .is_none_or(|s| id.contains(&format!("/size={s}/")))
+                })
+                .filter(|id| {
+                    side.tasks
+                        .is_none_or(|t| id.contains(&format!("/tasks={t}/")))
+                })
+                .filter(|id| {
+                    side.strategy == Side::BEST_OTHER
+                        || id.ends_with(&format!("/{}/w1", side.strategy))
+                        || id.ends_with(&format!("/{}/w2", side.strategy))
+                })
+                .collect()
+        };
+        for claim in &suite.claims {
+            match &claim.test {
+                Test::Ratio {
+                    numerator,
+                    denominator,
+                    ..
+                } => {
+                    for side in std::iter::once(numerator).chain(denominator) {
+                        let cells = cells_of(side);
+                        assert!(
+                            !cells.is_empty()
+                                && (side.strategy == Side::BEST_OTHER || cells.len() == 1),
+                            "{}: {side}: {cells:?}",
+                            claim.name
+                        );
+                    }
+                }
+                Test::BreakEven { work, .. } => {
+                    let grains = ids
+                        .iter()
+                        .filter(|id| id.starts_with(&format!("{work}/size=")))
+                        .filter(|id| id.ends_with("/sequential/w1"))
+                        .count();
+                    assert_eq!(grains, 5, "{}", claim.name);
+                }
+                Test::Teardown => {}
+            }
+        }
+        // Three policies of one workload, told apart by their cells' ids.
+        let risky: Vec<String> = suite
+            .groups
+            .iter()
+            .filter(|g| g.workload.name == "risky")
+            .map(|g| g.policy_in(&suite).to_string())
+            .collect();
+        assert_eq!(risky, ["collect", "fail-fast", "retry(2)"]);
+        assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() <= 360));
     }
 
     #[test]
@@ -1424,10 +1612,15 @@ mod tests {
              [[workload]]\nname = \"risky\"\nparams = { fail_attempts = 1 }\ntasks = [8]\npolicy = \"retry(2)\"\n",
         )
         .unwrap();
-        let policies: Vec<FailurePolicy> = suite.groups.iter().map(|g| g.policy_in(&suite)).collect();
+        let policies: Vec<FailurePolicy> =
+            suite.groups.iter().map(|g| g.policy_in(&suite)).collect();
         assert_eq!(
             policies,
-            [FailurePolicy::Collect, FailurePolicy::FailFast, FailurePolicy::Retry(2)]
+            [
+                FailurePolicy::Collect,
+                FailurePolicy::FailFast,
+                FailurePolicy::Retry(2)
+            ]
         );
         assert_eq!(
             crate::runner::cell_ids(&suite, None),
@@ -1491,7 +1684,7 @@ mod tests {
 
     #[test]
     fn a_claim_is_read_with_its_sides() {
-        use parbench_reports::claims::{Direction, Metric, Side};
+        use parbench_reports::claims::{Direction, Metric, Side, Test};
         let suite = parse(CLAIM).unwrap();
         let claim = &suite.claims[0];
         assert_eq!(
@@ -1499,21 +1692,61 @@ mod tests {
             ("pool", "a pool of processes beats the loop")
         );
         assert_eq!(
-            (claim.metric, claim.direction, claim.threshold, claim.quoted),
-            (Metric::RunTime, Direction::Above, 1.0, Some(3.97))
+            (
+                claim.direction,
+                claim.threshold,
+                claim.quoted,
+                claim.folklore.as_deref()
+            ),
+            (Direction::Above, 1.0, Some(3.97), None)
         );
         assert_eq!(
-            claim.denominator,
-            Side {
-                work: "square".into(),
-                strategy: "process-pool".into(),
-                workers: Some(2),
-                tasks: Some(64),
+            claim.test,
+            Test::Ratio {
+                metric: Metric::RunTime,
+                numerator: Side {
+                    work: "square".into(),
+                    strategy: "sequential".into(),
+                    workers: None,
+                    tasks: None,
+                    size: None,
+                },
+                denominator: Some(Side {
+                    work: "square".into(),
+                    strategy: "process-pool".into(),
+                    workers: Some(2),
+                    tasks: Some(64),
+                    size: None,
+                }),
             }
         );
+        // The other kinds, with their defaults: below 0.9 of the coarse speedup; no process.
+        let suite = parse(
+            "[[workload]]\nname = \"spin\"\n[[claim]]\nname = \"grain\"\nkind = \"break-even\"\n\
+             work = \"spin\"\nworkers = 2\n[[claim]]\nname = \"zombies\"\nkind = \"teardown\"\n\
+             folklore = \"iterative algorithms with shared state\"\n",
+        )
+        .unwrap();
+        let [grain, zombies] = &suite.claims[..] else {
+            panic!("{:?}", suite.claims)
+        };
         assert_eq!(
-            (claim.numerator.workers, claim.numerator.tasks),
-            (None, None)
+            (&grain.test, grain.direction, grain.threshold),
+            (
+                &Test::BreakEven {
+                    work: "spin".into(),
+                    workers: Some(2)
+                },
+                Direction::Below,
+                0.9
+            )
+        );
+        assert_eq!(
+            (&zombies.test, zombies.folklore.as_deref()),
+            (
+                &Test::Teardown,
+                Some("iterative algorithms with shared state")
+            )
         );
     }
 
@@ -1523,7 +1756,47 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bench.toml:7:10: claim[0].metric: unknown metric `speed`; the metrics are \
-             run-time, end-to-end, round-time, peak-memory, bytes-moved"
+             run-time, end-to-end, round-time, peak-memory, bytes-moved, throughput, \
+             overhead-share, tasks-kept"
+        );
+        let err = parse(&CLAIM.replace("metric = \"run-time\"\n", "")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:5:8: claim[0].metric: a claim of kind `ratio` needs `metric`"
+        );
+        let err = parse(&CLAIM.replace("metric = ", "kind = \"grain\"\nmetric = ")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:7:8: claim[0].kind: unknown kind `grain`; the kinds are ratio, \
+             break-even, teardown"
+        );
+        let err = parse(&CLAIM.replace("metric = ", "kind = \"teardown\"\nmetric = ")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:8:10: claim[0].metric: a claim of kind `teardown` takes no `metric`"
+        );
+        let err = parse(&CLAIM.replace("quoted", "folklore = \"threads\"\nquoted")).unwrap_err();
+        assert_eq!(
+            (err.line, err.key.as_deref()),
+            (Some(12), Some("claim[0].folklore"))
+        );
+        assert!(
+            err.message.starts_with(
+                "`threads` is no branch of the rule of thumb; the branches are \"CPU-intensive \
+                 work on small data\""
+            ),
+            "{err}"
+        );
+        let err = parse(
+            &CLAIM
+                .replace("\"sequential\"", "\"*\"")
+                .replace("\"process-pool\"", "\"*\""),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:5:8: claim[0].numerator.strategy: `*` (the best of the other strategies) \
+             needs the other side to name one"
         );
         let err = parse(&CLAIM.replace("\"above\"", "\"over\"")).unwrap_err();
         assert_eq!(

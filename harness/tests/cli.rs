@@ -673,6 +673,82 @@ fn the_peak_memory_of_a_cell_counts_its_worker_processes() {
 }
 
 #[test]
+fn claims_checks_the_essays_claims_and_writes_their_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("claims");
+    // The failure policies' cells alone: the claims that read other cells cannot be checked.
+    parbench()
+        .args(["claims", "--quick", "--filter", "risky", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\n9 cells, 0 failed"))
+        .stdout(predicate::str::contains(
+            "9-collect-keeps-the-rest: One failure blows up the whole computation",
+        ));
+    let results = read_results(&out);
+    assert_eq!(results.suite.name, "claims");
+    assert_eq!(results.suite.claims.len(), 12);
+    // Collect keeps every task but those that failed their first attempt; retry(2) keeps all.
+    let kept = |id: &str| {
+        let cell = results.cells.iter().find(|c| c.id == id).unwrap();
+        assert!(cell.verified, "{id}");
+        let failed: Vec<u32> = cell.samples.iter().map(|s| s.failed_tasks).collect();
+        (
+            cell.policy.clone(),
+            failed[0],
+            cell.samples[0].fail_stop_ns.is_some(),
+        )
+    };
+    let collect = kept("risky[fail_attempts=1]/size=20000/tasks=64/thread-pool/w2");
+    assert_eq!((collect.0.as_str(), collect.2), ("collect", true));
+    assert!(collect.1 > 0);
+    let retried = kept("risky[fail_attempts=1,policy=retry(2)]/size=20000/tasks=64/thread-pool/w2");
+    assert_eq!(retried, ("retry(2)".to_owned(), 0, false));
+    let md = fs::read_to_string(out.join("claims.md")).unwrap();
+    let verdict = |name: &str| {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| **{name}**")))
+            .unwrap_or_else(|| panic!("{name} in {md}"));
+        row.split(" | ").nth(1).unwrap().to_owned()
+    };
+    assert_eq!(verdict("9-collect-keeps-the-rest"), "holds");
+    assert!(
+        md.contains(&format!("tasks-kept: {} over ", 64 - collect.1)),
+        "{md}"
+    );
+    // Three cells of worker processes, none left anything behind.
+    assert_eq!(verdict("11-no-zombies"), "holds");
+    assert!(
+        md.contains("0 leftover and 0 zombie processes after"),
+        "{md}"
+    );
+    assert_eq!(verdict("2-pool-beats-loop"), "cannot be checked");
+    assert!(
+        md.contains(
+            "no verified cell of square under sequential of size 1000000 on its most workers"
+        ),
+        "{md}"
+    );
+    // The evidence of the policies, every one of them, with the time from the first failure.
+    assert!(
+        md.contains("| cell | tasks-kept | run-time | bytes-moved | first failure to end |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| `risky[fail_attempts=1,policy=retry(2)]/size=20000/tasks=64/process-pool/w2` | 64 |"
+        ),
+        "{md}"
+    );
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"claims\">"));
+    assert!(html.contains("<a href=\"folklore-tree.svg\">"));
+    assert!(out.join("folklore-tree.svg").exists());
+}
+
+#[test]
 fn the_filter_selects_cells_by_id() {
     let dir = tempfile::tempdir().unwrap();
     parbench()

@@ -148,12 +148,27 @@ pub fn writers() -> [&'static dyn Writer; 4] {
 }
 
 /// Writes every file of the output directory (results, CSV, Markdown, HTML) atomically;
-/// returns their paths. Stops at the first that fails: the ones before it are written.
+/// returns their paths. Stops at the first that fails: the ones before it are written. A run
+/// whose suite makes claims also gets `claims.md`, and `folklore-tree.svg` when a claim names a
+/// branch of the essay's rule of thumb (the chart its verdicts link to).
 pub fn write_all(dir: &Path, results: &Results) -> Result<Vec<PathBuf>, ReportError> {
-    writers()
+    let mut written = writers()
         .into_iter()
         .map(|writer| write_atomically(dir, writer, results))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let claims = &results.suite.claims;
+    if !claims.is_empty() {
+        let path = dir.join("claims.md");
+        write_file_atomically(&path, crate::claims::claims_markdown(results).as_bytes())?;
+        written.push(path);
+    }
+    if claims.iter().any(|c| c.folklore.is_some()) {
+        let branches = crate::decide::folklore(&crate::decide::cases(results));
+        let path = dir.join("folklore-tree.svg");
+        write_file_atomically(&path, crate::decide::folklore_svg(&branches).as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Reads a `results.json`.

@@ -16,7 +16,7 @@ pub mod grain;
 mod render;
 
 pub use grain::{break_even, BreakEven};
-pub use render::{claims_markdown, evidence, markdown, rows, Evidence, Row};
+pub use render::{claims_markdown, evidence, markdown, rows, Evidence, Row, RULE};
 
 use crate::figures::Ratio;
 use crate::stats::{median_ci_rank, median_sorted};
@@ -259,6 +259,9 @@ pub struct Side {
     pub workers: Option<usize>,
     /// Its task count; `None`: any, when the rest leaves one cell.
     pub tasks: Option<usize>,
+    /// Its input size; `None`: any, when the rest leaves one cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
 }
 
 impl Side {
@@ -275,6 +278,7 @@ impl Side {
             .filter(|c| c.status == Status::Ok && c.verified)
             .filter(|c| c.workload_label() == self.work)
             .filter(|c| self.tasks.is_none_or(|t| c.tasks == t))
+            .filter(|c| self.size.is_none_or(|s| c.size == s))
             .filter(|c| self.workers.is_none_or(|w| c.workers == w))
             .collect();
         matching
@@ -350,6 +354,9 @@ impl std::fmt::Display for Side {
             write!(f, "{} under the best other strategy", self.work)?;
         } else {
             write!(f, "{} under {}", self.work, self.strategy)?;
+        }
+        if let Some(size) = self.size {
+            write!(f, " of size {size}")?;
         }
         if let Some(tasks) = self.tasks {
             write!(f, " at {tasks} tasks")?;
@@ -471,6 +478,7 @@ impl Claim {
     ///     strategy: strategy.into(),
     ///     workers: Some(2),
     ///     tasks: Some(64),
+    ///     size: None,
     /// };
     /// let claim = Claim {
     ///     name: "pool-beats-loop".into(),
@@ -658,6 +666,7 @@ mod tests {
             strategy: strategy.into(),
             workers,
             tasks,
+            size: None,
         }
     }
 
@@ -795,11 +804,21 @@ mod tests {
         set_wall(&mut results, &id("process-pool", 2), 9e6);
         // 200,000 items in 2 ms: 1e8 a second; rayon's throughput over threads': 2x.
         let rayon = side("rayon", None, Some(8));
-        assert_eq!(Metric::Throughput.of(rayon.find(&results).unwrap()).unwrap().median_ns, 1e8);
+        assert_eq!(
+            Metric::Throughput
+                .of(rayon.find(&results).unwrap())
+                .unwrap()
+                .median_ns,
+            1e8
+        );
         let claim = Claim {
             name: "rayon-fastest".into(),
             statement: "rayon is the fastest".into(),
-            test: ratio_test(Metric::RunTime, side(Side::BEST_OTHER, None, Some(8)), rayon.clone()),
+            test: ratio_test(
+                Metric::RunTime,
+                side(Side::BEST_OTHER, None, Some(8)),
+                rayon.clone(),
+            ),
             direction: Direction::Above,
             threshold: 1.0,
             quoted: None,
@@ -808,13 +827,23 @@ mod tests {
         let checked = claim.check(&results).unwrap();
         // The fastest of the rest is threads (4 ms), at its most workers.
         assert_eq!(checked.numerator, id("threads", 2));
-        assert_eq!((checked.ratio.value, checked.verdict), (2.0, Verdict::Holds));
+        assert_eq!(
+            (checked.ratio.value, checked.verdict),
+            (2.0, Verdict::Holds)
+        );
         let throughput = Claim {
-            test: ratio_test(Metric::Throughput, rayon, side(Side::BEST_OTHER, None, Some(8))),
+            test: ratio_test(
+                Metric::Throughput,
+                rayon,
+                side(Side::BEST_OTHER, None, Some(8)),
+            ),
             ..claim
         };
         let checked = throughput.check(&results).unwrap();
-        assert_eq!(checked.denominator.as_deref(), Some(id("threads", 2).as_str()));
+        assert_eq!(
+            checked.denominator.as_deref(),
+            Some(id("threads", 2).as_str())
+        );
         assert_eq!(checked.figures, (1e8, Some(5e7)));
     }
 
@@ -851,7 +880,12 @@ mod tests {
         };
         let checked = claim.check(&results).unwrap();
         let r = checked.ratio;
-        assert!((r.value - 0.7).abs() < 1e-12 && (r.low - 0.5).abs() < 1e-12 && (r.high - 0.9).abs() < 1e-12, "{r:?}");
+        assert!(
+            (r.value - 0.7).abs() < 1e-12
+                && (r.low - 0.5).abs() < 1e-12
+                && (r.high - 0.9).abs() < 1e-12,
+            "{r:?}"
+        );
         // The interval reaches 0.9: inconclusive.
         assert_eq!(checked.verdict, Verdict::Inconclusive);
         results.suite.claims = vec![claim];
@@ -867,7 +901,9 @@ mod tests {
         let cell = results
             .cells
             .iter_mut()
-            .find(|c| c.id == "risky[error_rate=0.1,panic_rate=0.05]/size=20000/tasks=16/threads/w2")
+            .find(|c| {
+                c.id == "risky[error_rate=0.1,panic_rate=0.05]/size=20000/tasks=16/threads/w2"
+            })
             .unwrap();
         cell.samples.truncate(1);
         cell.samples[0].failed_tasks = 3;
@@ -889,7 +925,10 @@ mod tests {
         }];
         let counts = Teardowns::of(&results);
         assert_eq!(counts.verdict(), Verdict::Holds);
-        assert!(counts.with_workers > 0 && counts.with_workers < counts.samples, "{counts:?}");
+        assert!(
+            counts.with_workers > 0 && counts.with_workers < counts.samples,
+            "{counts:?}"
+        );
         let cell = results
             .cells
             .iter_mut()
@@ -898,14 +937,19 @@ mod tests {
         cell.samples[0].zombie_processes = 2;
         assert_eq!(rows(&results)[0].verdict, "does not hold");
         let evidence = evidence(&results.suite.claims[0], &results);
-        let pool = evidence.rows.iter().find(|r| r[0] == "process-pool").unwrap();
+        let pool = evidence
+            .rows
+            .iter()
+            .find(|r| r[0] == "process-pool")
+            .unwrap();
         assert_eq!(&pool[3..], ["0", "2"]);
     }
 
     #[test]
     fn a_break_even_is_where_a_strategy_keeps_the_threshold_share_of_its_coarse_speedup() {
         let mut results = fixture();
-        let id = |tasks: usize, s: &str, w: usize| format!("square/size=200000/tasks={tasks}/{s}/w{w}");
+        let id =
+            |tasks: usize, s: &str, w: usize| format!("square/size=200000/tasks={tasks}/{s}/w{w}");
         for tasks in [1, 8, 64] {
             set_wall(&mut results, &id(tasks, "sequential", 1), 10e6);
         }
@@ -924,10 +968,19 @@ mod tests {
         let expected = (fine.ln() + 0.8 * (coarse.ln() - fine.ln())).exp();
         let d = rayon.duration.unwrap();
         assert!((d.value - expected).abs() < 1e-6, "{d:?}");
-        assert!((d.low, d.high) == (expected, expected), "exact walls: no interval: {d:?}");
+        assert!(
+            (d.low, d.high) == (expected, expected),
+            "exact walls: no interval: {d:?}"
+        );
         let threads = found.iter().find(|b| b.strategy == "threads").unwrap();
-        assert_eq!((threads.duration, threads.verdict), (None, Verdict::DoesNotHold));
+        assert_eq!(
+            (threads.duration, threads.verdict),
+            (None, Verdict::DoesNotHold)
+        );
         let err = break_even(&results, "json", None, Direction::Below, 0.9).unwrap_err();
-        assert_eq!(err.to_string(), "json has 0 grain(s) with a verified sequential cell: a sweep needs two");
+        assert_eq!(
+            err.to_string(),
+            "json has 0 grain(s) with a verified sequential cell: a sweep needs two"
+        );
     }
 }

@@ -9,8 +9,8 @@ use crate::figures::{Ratio, BASELINE_STRATEGY};
 use crate::format::{duration, significant};
 use crate::{Cell, Results};
 
-/// The rule, as every report states it.
-pub(crate) const RULE: &str = "A claim holds when its measured figure's whole 95% interval \
+/// The rule of [`verdict`](super::verdict), as every report states it.
+pub const RULE: &str = "A claim holds when its measured figure's whole 95% interval \
      lies on its side of the threshold, does not hold when it lies on the other, and is \
      inconclusive when it reaches the threshold.";
 
@@ -261,7 +261,9 @@ pub fn markdown(results: &Results) -> String {
 
 /// The summary table of `rows`.
 fn table(md: &mut String, rows: &[Row]) {
-    md.push_str("| claim | verdict | measured | claimed | quoted | cells |\n|---|---|---|---|---|---|\n");
+    md.push_str(
+        "| claim | verdict | measured | claimed | quoted | cells |\n|---|---|---|---|---|---|\n",
+    );
     for row in rows {
         let _ = writeln!(
             md,
@@ -421,9 +423,15 @@ fn teardown_evidence(results: &Results) -> Evidence {
         }
     }
     Evidence {
-        columns: ["strategy", "teardowns", "with worker processes", "leftover", "zombies"]
-            .map(String::from)
-            .to_vec(),
+        columns: [
+            "strategy",
+            "teardowns",
+            "with worker processes",
+            "leftover",
+            "zombies",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: by_strategy
             .into_iter()
             .map(|(s, t)| {
@@ -465,11 +473,12 @@ pub fn claims_markdown(results: &Results) -> String {
         results.started_at,
     );
     table(&mut md, &rows);
-    for (n, claim) in results.suite.claims.iter().enumerate() {
-        let _ = writeln!(md, "## {}. {}\n\n{}\n", n + 1, claim.name, claim.statement);
-        for row in rows.iter().filter(|r| {
-            r.name == claim.name || r.name.starts_with(&format!("{} · ", claim.name))
-        }) {
+    for claim in &results.suite.claims {
+        let _ = writeln!(md, "## {}\n\n{}\n", claim.name, claim.statement);
+        for row in rows
+            .iter()
+            .filter(|r| r.name == claim.name || r.name.starts_with(&format!("{} · ", claim.name)))
+        {
             let _ = writeln!(
                 md,
                 "- **{}** ({}): {}{}",
@@ -483,7 +492,10 @@ pub fn claims_markdown(results: &Results) -> String {
                 }
             );
         }
-        if let Some(row) = rows.iter().find(|r| !r.folklore.is_empty() && r.name.starts_with(&claim.name)) {
+        if let Some(row) = rows
+            .iter()
+            .find(|r| !r.folklore.is_empty() && r.name.starts_with(&claim.name))
+        {
             let _ = writeln!(
                 md,
                 "- The essay's rule of thumb: *{}* ([folklore-tree.svg](folklore-tree.svg)).",

@@ -126,17 +126,26 @@ fn claims(html: &mut String, results: &Results) {
     if rows.is_empty() {
         return;
     }
-    html.push_str(
-        "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"sub\">A claim holds when its \
-         measured ratio's whole 95% interval lies on its side of the threshold, does not hold \
-         when it lies on the other, and is inconclusive when it reaches the threshold.</p>\n\
+    let _ = write!(
+        html,
+        "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"sub\">{}</p>\n\
          <div class=\"scroll\"><table>\n<tr><th>claim</th><th>verdict</th><th>measured</th>\
-         <th>claimed</th><th>quoted</th><th>cells</th></tr>\n",
+         <th>claimed</th><th>quoted</th><th>cells</th><th>rule of thumb</th></tr>\n",
+        escape(crate::claims::RULE)
     );
-    for row in rows {
+    for row in &rows {
+        let folklore = if row.folklore.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<a href=\"folklore-tree.svg\">{}</a>",
+                escape(&row.folklore)
+            )
+        };
         let _ = writeln!(
             html,
-            "<tr><td><b>{}</b>: {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><b>{}</b>: {}</td><td class=\"verdict\">{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{folklore}</td></tr>",
             escape(&row.name),
             escape(&row.statement),
             escape(&row.verdict),
@@ -146,7 +155,32 @@ fn claims(html: &mut String, results: &Results) {
             escape(&row.cells)
         );
     }
-    html.push_str("</table></div>\n</section>\n");
+    html.push_str("</table></div>\n");
+    // What was measured, claim by claim: folded, since the verdicts come first.
+    for claim in &results.suite.claims {
+        let evidence = crate::claims::evidence(claim, results);
+        if evidence.rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            html,
+            "<details><summary>{}: what was measured</summary><div class=\"scroll\"><table>\n<tr>",
+            escape(&claim.name)
+        );
+        for column in &evidence.columns {
+            let _ = write!(html, "<th>{}</th>", escape(column));
+        }
+        html.push_str("</tr>\n");
+        for row in &evidence.rows {
+            html.push_str("<tr>");
+            for value in row {
+                let _ = write!(html, "<td>{}</td>", escape(value.trim_matches('`')));
+            }
+            html.push_str("</tr>\n");
+        }
+        html.push_str("</table></div></details>\n");
+    }
+    html.push_str("</section>\n");
 }
 
 /// Which strategy for which work: the learned tree with the real work placed on it, and the
