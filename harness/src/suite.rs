@@ -1505,7 +1505,7 @@ mod tests {
     fn every_claim_of_the_claims_suite_reads_cells_the_suite_measures() {
         use parbench_reports::claims::{Side, Test};
         let suite = Suite::named("claims", &Plugins::default()).unwrap();
-        assert_eq!(suite.claims.len(), 12);
+        assert_eq!(suite.claims.len(), 13);
         let ids = crate::runner::cell_ids(&suite, None);
         // A side's cells, as `Side::find` will select them once measured.
         let cells_of = |side: &Side| -> Vec<&String> {

@@ -377,7 +377,7 @@ fn tables(results: &Results) {
     }
     let claims = parbench_reports::claims::rows(results);
     if !claims.is_empty() {
-        println!("\nclaims (a ratio's whole 95% interval on the claim's side holds it):");
+        println!("\nclaims (a figure's whole 95% interval on the claim's side holds it; claims.md has the evidence):");
     }
     for row in claims {
         println!(

@@ -688,7 +688,7 @@ fn claims_checks_the_essays_claims_and_writes_their_evidence() {
         ));
     let results = read_results(&out);
     assert_eq!(results.suite.name, "claims");
-    assert_eq!(results.suite.claims.len(), 12);
+    assert_eq!(results.suite.claims.len(), 13);
     // Collect keeps every task but those that failed their first attempt; retry(2) keeps all.
     let kept = |id: &str| {
         let cell = results.cells.iter().find(|c| c.id == id).unwrap();
