@@ -367,7 +367,7 @@ impl Suite {
     /// let suite = Suite::find("decide".as_ref(), &Plugins::default())?;
     /// assert_eq!(suite.source, "embedded:decide");
     /// let err = Suite::find("no-such-suite".as_ref(), &Plugins::default()).unwrap_err();
-    /// assert!(err.message.ends_with("(and no embedded suite has that name: default, decide)"));
+    /// assert!(err.message.ends_with("(and no embedded suite has that name: default, decide, claims)"));
     /// # Ok::<(), parbench::SuiteError>(())
     /// ```
     pub fn find(path: &Path, plugins: &Plugins) -> Result<Self, SuiteError> {

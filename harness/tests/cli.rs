@@ -307,7 +307,9 @@ threshold = 1.0
         names.sort();
         names
     };
+    // The suite makes a claim: claims.md too (no rule-of-thumb branch named: no folklore tree).
     let files = [
+        "claims.md",
         "flamegraphs",
         "report.html",
         "results.csv",
@@ -322,13 +324,20 @@ threshold = 1.0
     assert!(results.cells.iter().all(|c| html.contains(&c.id)));
 
     // `parbench report` renders them again from results.json alone.
-    for file in ["report.html", "results.csv", "summary.md"] {
+    let claims = fs::read_to_string(out.join("claims.md")).unwrap();
+    for file in ["report.html", "results.csv", "summary.md", "claims.md"] {
         fs::remove_file(out.join(file)).unwrap();
     }
-    let mut printed: String = ["results.json", "results.csv", "summary.md", "report.html"]
-        .iter()
-        .map(|f| format!("{}\n", out.join(f).display()))
-        .collect();
+    let mut printed: String = [
+        "results.json",
+        "results.csv",
+        "summary.md",
+        "report.html",
+        "claims.md",
+    ]
+    .iter()
+    .map(|f| format!("{}\n", out.join(f).display()))
+    .collect();
     printed += &format!("{} (10 flame graphs)\n", out.join("flamegraphs").display());
     parbench()
         .arg("report")
@@ -338,6 +347,7 @@ threshold = 1.0
         .stdout(printed);
     assert_eq!(names(), files);
     assert_eq!(fs::read_to_string(out.join("report.html")).unwrap(), html);
+    assert_eq!(fs::read_to_string(out.join("claims.md")).unwrap(), claims);
 }
 
 #[test]

@@ -74,6 +74,8 @@ th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: rig
 th { background: var(--panel); position: sticky; top: 0; }
 td:first-child, th:first-child, td.text { text-align: left; }
 td.text { white-space: normal; }
+table.claims td.text { min-width: 14em; }
+table.claims td.claim { min-width: 22em; }
 tr.bad td { background: #fef2f2; }
 .status-ok { color: #15803d; }
 .status-bad { color: #b91c1c; font-weight: 600; }
@@ -129,8 +131,8 @@ fn claims(html: &mut String, results: &Results) {
     let _ = write!(
         html,
         "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"sub\">{}</p>\n\
-         <div class=\"scroll\"><table>\n<tr><th>claim</th><th>verdict</th><th>measured</th>\
-         <th>claimed</th><th>quoted</th><th>cells</th><th>rule of thumb</th></tr>\n",
+         <div class=\"scroll\"><table class=\"claims\">\n<tr><th>claim</th><th>verdict</th>\
+         <th>measured</th><th>claimed</th><th>quoted</th><th>rule of thumb</th><th>cells</th></tr>\n",
         escape(crate::claims::RULE)
     );
     for row in &rows {
@@ -144,8 +146,9 @@ fn claims(html: &mut String, results: &Results) {
         };
         let _ = writeln!(
             html,
-            "<tr><td><b>{}</b>: {}</td><td class=\"verdict\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{folklore}</td></tr>",
+            "<tr><td class=\"text claim\"><b>{}</b>: {}</td><td><b>{}</b></td>\
+             <td class=\"text\">{}</td><td>{}</td><td class=\"text\">{}</td>\
+             <td class=\"text\">{folklore}</td><td class=\"text\">{}</td></tr>",
             escape(&row.name),
             escape(&row.statement),
             escape(&row.verdict),
