@@ -369,8 +369,7 @@ impl std::fmt::Display for Side {
 }
 
 /// What a claim compares.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Test {
     /// `numerator`'s figure over `denominator`'s; without a denominator, the numerator's
     /// figure itself.
@@ -397,7 +396,12 @@ pub enum Test {
 }
 
 /// A claim: a [`Test`] of the run's cells, its figure above or below a threshold.
+///
+/// In `results.json` a claim is one flat object, as a suite file writes it: a ratio claim
+/// without a `kind` (so files written before the other kinds existed read unchanged), the
+/// others with `kind` and their own keys.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "ClaimRecord", try_from = "ClaimRecord")]
 pub struct Claim {
     /// A short name (`pool-beats-loop`).
     pub name: String,
@@ -415,8 +419,101 @@ pub struct Claim {
     /// `work`), shown with that branch's verdict in the folklore chart.
     ///
     /// [`RULES`]: crate::decide::RULES
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folklore: Option<String>,
+}
+
+/// A [`Claim`] as `results.json` holds it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ClaimRecord {
+    name: String,
+    statement: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metric: Option<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    numerator: Option<Side>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    denominator: Option<Side>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    work: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workers: Option<usize>,
+    direction: Direction,
+    threshold: f64,
+    quoted: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folklore: Option<String>,
+}
+
+impl From<Claim> for ClaimRecord {
+    fn from(claim: Claim) -> Self {
+        let mut record = ClaimRecord {
+            name: claim.name,
+            statement: claim.statement,
+            kind: None,
+            metric: None,
+            numerator: None,
+            denominator: None,
+            work: None,
+            workers: None,
+            direction: claim.direction,
+            threshold: claim.threshold,
+            quoted: claim.quoted,
+            folklore: claim.folklore,
+        };
+        match claim.test {
+            Test::Ratio {
+                metric,
+                numerator,
+                denominator,
+            } => {
+                record.metric = Some(metric);
+                record.numerator = Some(numerator);
+                record.denominator = denominator;
+            }
+            Test::BreakEven { work, workers } => {
+                record.kind = Some("break-even".to_owned());
+                record.work = Some(work);
+                record.workers = workers;
+            }
+            Test::Teardown => record.kind = Some("teardown".to_owned()),
+        }
+        record
+    }
+}
+
+impl TryFrom<ClaimRecord> for Claim {
+    type Error = String;
+
+    fn try_from(record: ClaimRecord) -> Result<Self, String> {
+        let missing = |key: &str| format!("claim `{}` has no `{key}`", record.name);
+        let test = match record.kind.as_deref() {
+            None | Some("ratio") => Test::Ratio {
+                metric: record.metric.ok_or_else(|| missing("metric"))?,
+                numerator: record
+                    .numerator
+                    .clone()
+                    .ok_or_else(|| missing("numerator"))?,
+                denominator: record.denominator.clone(),
+            },
+            Some("break-even") => Test::BreakEven {
+                work: record.work.clone().ok_or_else(|| missing("work"))?,
+                workers: record.workers,
+            },
+            Some("teardown") => Test::Teardown,
+            Some(other) => return Err(format!("claim `{}`: unknown kind `{other}`", record.name)),
+        };
+        Ok(Claim {
+            name: record.name,
+            statement: record.statement,
+            test,
+            direction: record.direction,
+            threshold: record.threshold,
+            quoted: record.quoted,
+            folklore: record.folklore,
+        })
+    }
 }
 
 /// A ratio claim checked against a run.
@@ -981,6 +1078,52 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "json has 0 grain(s) with a verified sequential cell: a sweep needs two"
+        );
+    }
+
+    #[test]
+    fn claims_are_stored_flat_and_a_ratio_claim_reads_as_written_before_the_other_kinds() {
+        // As results.json held a claim before it had a kind.
+        let before = r#"{"name":"pool","statement":"a pool beats the loop","metric":"run-time",
+            "numerator":{"work":"square","strategy":"sequential","workers":null,"tasks":null},
+            "denominator":{"work":"square","strategy":"process-pool","workers":2,"tasks":64},
+            "direction":"above","threshold":1.0,"quoted":3.97}"#;
+        let claim: Claim = serde_json::from_str(before).unwrap();
+        assert_eq!(
+            claim.test,
+            ratio_test(
+                Metric::RunTime,
+                side("sequential", None, None),
+                side("process-pool", Some(2), Some(64))
+            )
+        );
+        let written = serde_json::to_value(&claim).unwrap();
+        assert_eq!(written["metric"], "run-time");
+        assert!(written.get("kind").is_none() && written.get("folklore").is_none());
+        for test in [
+            Test::BreakEven {
+                work: "spin".into(),
+                workers: Some(2),
+            },
+            Test::Teardown,
+        ] {
+            let other = Claim {
+                test,
+                folklore: Some("real-time streams".into()),
+                ..claim.clone()
+            };
+            let json = serde_json::to_string(&other).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Claim>(&json).unwrap(),
+                other,
+                "{json}"
+            );
+        }
+        let err = serde_json::from_str::<Claim>(&before.replace("\"metric\":\"run-time\",", ""))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("claim `pool` has no `metric`"),
+            "{err}"
         );
     }
 }

@@ -66,12 +66,20 @@ fn durations(r: &Ratio) -> String {
 /// assert!(rows(&results).is_empty());
 /// ```
 pub fn rows(results: &Results) -> Vec<Row> {
+    rows_by_claim(results)
+        .into_iter()
+        .flat_map(|(_, rows)| rows)
+        .collect()
+}
+
+/// Each claim of the run's suite with its rows (one, or one per strategy for a break-even).
+fn rows_by_claim(results: &Results) -> Vec<(&Claim, Vec<Row>)> {
     let branches = folklore_branches(results);
     results
         .suite
         .claims
         .iter()
-        .flat_map(|claim| {
+        .map(|claim| {
             let folklore = claim
                 .folklore
                 .as_deref()
@@ -89,7 +97,7 @@ pub fn rows(results: &Results) -> Vec<Row> {
             for row in &mut rows {
                 row.folklore.clone_from(&folklore);
             }
-            rows
+            (claim, rows)
         })
         .collect()
 }
@@ -456,8 +464,8 @@ fn teardown_evidence(results: &Results) -> Evidence {
 /// assert!(claims_markdown(&results).is_empty());
 /// ```
 pub fn claims_markdown(results: &Results) -> String {
-    let rows = rows(results);
-    if rows.is_empty() {
+    let by_claim = rows_by_claim(results);
+    if by_claim.is_empty() {
         return String::new();
     }
     let m = &results.machine;
@@ -472,13 +480,14 @@ pub fn claims_markdown(results: &Results) -> String {
         results.parbench_version,
         results.started_at,
     );
-    table(&mut md, &rows);
-    for claim in &results.suite.claims {
+    let all: Vec<Row> = by_claim.iter().flat_map(|(_, rows)| rows.clone()).collect();
+    if let Some(sampling) = crate::view::sampling_summary(results) {
+        let _ = writeln!(md, "Sampling: {sampling}.\n");
+    }
+    table(&mut md, &all);
+    for (claim, rows) in &by_claim {
         let _ = writeln!(md, "## {}\n\n{}\n", claim.name, claim.statement);
-        for row in rows
-            .iter()
-            .filter(|r| r.name == claim.name || r.name.starts_with(&format!("{} · ", claim.name)))
-        {
+        for row in rows {
             let _ = writeln!(
                 md,
                 "- **{}** ({}): {}{}",
@@ -492,10 +501,7 @@ pub fn claims_markdown(results: &Results) -> String {
                 }
             );
         }
-        if let Some(row) = rows
-            .iter()
-            .find(|r| !r.folklore.is_empty() && r.name.starts_with(&claim.name))
-        {
+        if let Some(row) = rows.first().filter(|r| !r.folklore.is_empty()) {
             let _ = writeln!(
                 md,
                 "- The essay's rule of thumb: *{}* ([folklore-tree.svg](folklore-tree.svg)).",
