@@ -1549,7 +1549,7 @@ mod tests {
                         .filter(|id| id.starts_with(&format!("{work}/size=")))
                         .filter(|id| id.ends_with("/sequential/w1"))
                         .count();
-                    assert_eq!(grains, 5, "{}", claim.name);
+                    assert_eq!(grains, 9, "{}", claim.name);
                 }
                 Test::Teardown => {}
             }
