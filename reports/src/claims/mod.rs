@@ -170,7 +170,15 @@ impl Metric {
         !matches!(self, Metric::Throughput | Metric::TasksKept)
     }
 
-    /// A value of the metric in its unit: `3.40 ms`, `12.0 MiB`, `3,512/s`, `93.1%`, `412`.
+    /// A value of the metric in its unit.
+    ///
+    /// ```
+    /// use parbench_reports::claims::Metric;
+    /// assert_eq!(Metric::RunTime.format(3_404_000.0), "3.40 ms");
+    /// assert_eq!(Metric::PeakMemory.format(12.0 * 1024.0 * 1024.0), "12.0 MiB");
+    /// assert_eq!(Metric::Throughput.format(3512.4), "3512/s");
+    /// assert_eq!(Metric::OverheadShare.format(0.931), "93.1%");
+    /// ```
     pub fn format(self, value: f64) -> String {
         match self {
             Metric::RunTime | Metric::EndToEnd | Metric::RoundTime => {
@@ -683,6 +691,14 @@ pub struct Teardowns {
 
 impl Teardowns {
     /// The counts over every sample of `results`.
+    ///
+    /// ```
+    /// use parbench_reports::claims::{Teardowns, Verdict};
+    /// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+    /// let counts = Teardowns::of(&results);
+    /// assert_eq!((counts.leftover, counts.zombies), (0, 0));
+    /// assert_eq!(counts.verdict(), Verdict::Holds);
+    /// ```
     pub fn of(results: &Results) -> Self {
         let mut counts = Self::default();
         for sample in results.cells.iter().flat_map(|c| &c.samples) {

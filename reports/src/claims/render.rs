@@ -305,6 +305,23 @@ pub struct Evidence {
 /// moved, tasks kept where they tell) of every strategy on the same work, size and tasks — the
 /// other policies of a workload measured under several included; for a break-even, each
 /// strategy's coarse and finest speedups; for a teardown, each strategy's counts.
+///
+/// ```
+/// use parbench_reports::claims::{evidence, Claim, Direction, Test};
+/// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+/// let claim = Claim {
+///     name: "no-zombies".into(),
+///     statement: "a closed pool leaves no process".into(),
+///     test: Test::Teardown,
+///     direction: Direction::Below,
+///     threshold: 1.0,
+///     quoted: None,
+///     folklore: None,
+/// };
+/// let table = evidence(&claim, &results);
+/// assert_eq!(table.columns[0], "strategy");
+/// assert!(table.rows.iter().any(|row| row[0] == "process-pool" && row[4] == "0"));
+/// ```
 pub fn evidence(claim: &Claim, results: &Results) -> Evidence {
     match &claim.test {
         Test::Ratio { metric, .. } => match claim.check(results) {
