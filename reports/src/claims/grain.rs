@@ -159,11 +159,12 @@ pub fn break_even(
             })
             .collect();
         let kept = shares[0].1;
-        let crossing = |end: fn(&Ratio) -> f64| crossing(&shares, end, threshold);
-        let duration = crossing(|r| r.value).map(|value| Ratio {
+        // The upper end of the shares crosses first (the shorter duration), the lower last.
+        let cross = |end: fn(&Ratio) -> f64| crossing(&shares, end, threshold);
+        let duration = cross(|r| r.value).map(|value| Ratio {
             value,
-            low: crossing(|r| r.high).unwrap_or(shares[0].0),
-            high: crossing(|r| r.low).unwrap_or(value),
+            low: cross(|r| r.high).unwrap_or(shares[0].0),
+            high: cross(|r| r.low).unwrap_or(value),
         });
         found.push(BreakEven {
             strategy: strategy.to_owned(),
