@@ -703,10 +703,36 @@ fn claim(
             size: raw.size,
         })
     };
+    // The keys each kind takes, beside `name`, `statement`, `quoted` and `folklore`.
+    let takes: &[&str] = match kind {
+        "ratio" => &["metric", "numerator", "denominator", "holds", "threshold"],
+        "break-even" => &["work", "workers", "holds", "threshold"],
+        "teardown" => &[],
+        other => {
+            let span = raw.kind.as_ref().map_or(raw.name.span(), Spanned::span);
+            return Err(source.at(
+                span,
+                &key("kind"),
+                format!("unknown kind `{other}`; the kinds are ratio, break-even, teardown"),
+            ));
+        }
+    };
+    let side_span = |side: &Option<RawSide>| side.as_ref().map(|s| s.work.span());
+    for (span, field) in [
+        (raw.metric.as_ref().map(Spanned::span), "metric"),
+        (side_span(&raw.numerator), "numerator"),
+        (side_span(&raw.denominator), "denominator"),
+        (raw.work.as_ref().map(Spanned::span), "work"),
+        (raw.workers.as_ref().map(Spanned::span), "workers"),
+        (raw.holds.as_ref().map(Spanned::span), "holds"),
+        (raw.threshold.as_ref().map(Spanned::span), "threshold"),
+    ] {
+        if !takes.contains(&field) {
+            unused(span, field)?;
+        }
+    }
     let test = match kind {
         "ratio" => {
-            unused(raw.work.as_ref().map(Spanned::span), "work")?;
-            unused(raw.workers.as_ref().map(Spanned::span), "workers")?;
             let metric = raw.metric.as_ref().ok_or_else(|| missing("metric"))?;
             let numerator = raw.numerator.as_ref().ok_or_else(|| missing("numerator"))?;
             let metric = Metric::from_name(metric.get_ref()).ok_or_else(|| {
@@ -742,36 +768,14 @@ fn claim(
             }
         }
         "break-even" => {
-            unused(raw.metric.as_ref().map(Spanned::span), "metric")?;
-            if raw.numerator.is_some() || raw.denominator.is_some() {
-                unused(Some(raw.name.span()), "numerator")?;
-            }
             let work = raw.work.as_ref().ok_or_else(|| missing("work"))?;
             Test::BreakEven {
                 work: work.get_ref().trim().to_owned(),
                 workers: raw.workers.as_ref().map(|w| *w.get_ref()),
             }
         }
-        "teardown" => {
-            for (span, field) in [
-                (raw.metric.as_ref().map(Spanned::span), "metric"),
-                (raw.work.as_ref().map(Spanned::span), "work"),
-                (raw.workers.as_ref().map(Spanned::span), "workers"),
-                (raw.holds.as_ref().map(Spanned::span), "holds"),
-                (raw.threshold.as_ref().map(Spanned::span), "threshold"),
-            ] {
-                unused(span, field)?;
-            }
-            Test::Teardown
-        }
-        other => {
-            let span = raw.kind.as_ref().map_or(raw.name.span(), Spanned::span);
-            return Err(source.at(
-                span,
-                &key("kind"),
-                format!("unknown kind `{other}`; the kinds are ratio, break-even, teardown"),
-            ));
-        }
+        // `teardown`, the one kind left.
+        _ => Test::Teardown,
     };
     let direction = match (&raw.holds, &test) {
         (Some(holds), _) => Direction::from_name(holds.get_ref()).ok_or_else(|| {
@@ -1774,6 +1778,17 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bench.toml:8:10: claim[0].metric: a claim of kind `teardown` takes no `metric`"
+        );
+        // A side where the kind takes none is named by its own key, at its `work`.
+        let err = parse(
+            "[[workload]]\nname = \"spin\"\n[[claim]]\nname = \"grain\"\nkind = \"break-even\"\n\
+             work = \"spin\"\ndenominator = { work = \"spin\", strategy = \"rayon\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bench.toml:7:24: claim[0].denominator: a claim of kind `break-even` takes no \
+             `denominator`"
         );
         let err = parse(&CLAIM.replace("quoted", "folklore = \"threads\"\nquoted")).unwrap_err();
         assert_eq!(
