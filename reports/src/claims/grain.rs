@@ -129,7 +129,7 @@ pub fn break_even(
                 })
             })
             .collect();
-        // Finest first.
+        // Finest first; a strategy whose coarse grain is its finest has no sweep.
         grains.sort_by_key(|g| std::cmp::Reverse(g.tasks));
         let Some(coarse) = grains
             .iter()
@@ -138,7 +138,7 @@ pub fn break_even(
         else {
             continue;
         };
-        if grains.len() < 2 || coarse.tasks == grains[0].tasks {
+        if coarse.tasks == grains[0].tasks {
             continue;
         }
         // Every grain's share of the coarse speedup; the coarse grain keeps all of it exactly.

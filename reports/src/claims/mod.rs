@@ -324,16 +324,14 @@ impl Side {
         other: &Cell,
         metric: Metric,
     ) -> Result<&'a Cell, ClaimError> {
-        let mut scored: Vec<(&Cell, f64)> = self
+        // At the other side's size, and its tasks unless this side names them.
+        let tasks = self.tasks.unwrap_or(other.tasks);
+        let scored = self
             .candidates(results)
             .into_iter()
             .filter(|c| c.strategy_label() != other.strategy_label())
-            .filter(|c| c.size == other.size && self.tasks.is_none_or(|t| c.tasks == t))
-            .filter_map(|c| metric.of(c).map(|s| (c, s.median_ns)))
-            .collect();
-        if self.tasks.is_none() {
-            scored.retain(|(c, _)| c.tasks == other.tasks);
-        }
+            .filter(|c| c.size == other.size && c.tasks == tasks)
+            .filter_map(|c| metric.of(c).map(|s| (c, s.median_ns)));
         let best = if metric.lower_is_better() {
             scored.into_iter().min_by(|a, b| a.1.total_cmp(&b.1))
         } else {
