@@ -148,9 +148,9 @@ pub fn bench_strategies<S: Into<String>>(
                 b.iter_custom(|iterations| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
-                        let (report, _) = run_verified(strategy.as_mut(), &prepared, &job)
+                        let verified = run_verified(strategy.as_mut(), &prepared, &job)
                             .unwrap_or_else(|e| fail(id, format!("the run {e}")));
-                        total += Duration::from_nanos(report.wall_ns());
+                        total += Duration::from_nanos(verified.report.wall_ns());
                     }
                     total
                 });

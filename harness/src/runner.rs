@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
     Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
-    SCHEMA_VERSION,
+    VisitCosts, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -24,7 +24,7 @@ use crate::machine;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
 use crate::options::{ProfileScope, RunOptions};
 use crate::schedule::{extra_round, shuffled, Candidate};
-use crate::stats::{median_index, summarize_processes, CONFIDENCE};
+use crate::stats::{median_index, process_logs, summarize_processes, Shared, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
 
 /// The cells of one (workload entry, size, tasks): they share an input and a reference.
@@ -384,6 +384,8 @@ fn run_builds(
         observer,
         started,
         saved: Instant::now(),
+        costs: VisitCosts::default(),
+        kinds: Kinds::default(),
         results,
         buckets: &buckets,
         prepared: Vec::with_capacity(buckets.len()),
@@ -498,6 +500,7 @@ fn begin(suite: &Suite, cells: usize, sampling: Sampling, scope: ProfileScope) -
         },
         machine,
         pairing: None,
+        visits: None,
         rounds: Some(Rounds {
             min_processes: sampling.processes,
             max_processes: sampling.max_processes,
@@ -570,18 +573,101 @@ struct Process {
     sampled_peak: u64,
 }
 
+/// A figure of a sample that gets an interval across processes.
+type Metric = fn(&parbench_reports::Sample) -> u64;
+
+/// The steady run time.
+fn run_time(sample: &parbench_reports::Sample) -> u64 {
+    sample.run_ns
+}
+
+/// End to end: setup, the first run and teardown.
+fn end_to_end(sample: &parbench_reports::Sample) -> u64 {
+    sample.setup_ns + sample.first_run_ns + sample.teardown_ns
+}
+
+/// A round of a workload of rounds.
+fn round_time(sample: &parbench_reports::Sample) -> u64 {
+    sample.work_rounds.map_or(0, |r| r.round_ns)
+}
+
+/// Cells whose spreads between processes are alike, measured here: the sequential loop,
+/// strategies in one process and strategies of several, each by its workers (and, in a
+/// paired run, by build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Kind {
+    base: bool,
+    family: u8,
+    workers: usize,
+}
+
+impl Kind {
+    fn of(tally: &Tally<'_>) -> Self {
+        let spec = tally.strategy.spec;
+        Kind {
+            base: tally.base,
+            family: match spec.name {
+                "sequential" => 0,
+                _ if spec.spawns_processes => 2,
+                _ => 1,
+            },
+            workers: tally.workers,
+        }
+    }
+}
+
+/// What each kind of cell shares, per metric, from every cell measured so far: the interval
+/// of a cell borrows from the cells of its kind (see [`Shared`]).
+#[derive(Default)]
+struct Kinds {
+    wall: BTreeMap<Kind, Shared>,
+    end_to_end: BTreeMap<Kind, Shared>,
+    round: BTreeMap<Kind, Shared>,
+}
+
+impl Kinds {
+    fn of(tallies: &[Tally<'_>]) -> Self {
+        let fit = |metric: Metric| {
+            let mut cells: BTreeMap<Kind, Vec<Vec<f64>>> = BTreeMap::new();
+            for tally in tallies.iter().filter(|t| t.fault.is_none()) {
+                let processes = tally.per_process(metric);
+                if processes.iter().any(|p| p.iter().any(|&v| v > 0)) {
+                    cells
+                        .entry(Kind::of(tally))
+                        .or_default()
+                        .push(process_logs(&processes));
+                }
+            }
+            cells
+                .into_iter()
+                .filter_map(|(kind, logs)| Some((kind, Shared::fit(&logs)?)))
+                .collect()
+        };
+        Kinds {
+            wall: fit(run_time),
+            end_to_end: fit(end_to_end),
+            round: fit(round_time),
+        }
+    }
+}
+
 impl Tally<'_> {
     /// Each process's values of `metric`, process by process.
-    fn per_process(&self, metric: impl Fn(&parbench_reports::Sample) -> u64) -> Vec<Vec<u64>> {
+    fn per_process(&self, metric: Metric) -> Vec<Vec<u64>> {
         self.processes
             .iter()
-            .map(|p| p.measured.samples.iter().map(&metric).collect())
+            .map(|p| p.measured.samples.iter().map(metric).collect())
             .collect()
     }
 
+    /// The statistics of `metric` across its processes, sharing what its kind shares.
+    fn summary(&self, metric: Metric, shared: &BTreeMap<Kind, Shared>) -> Option<Stats> {
+        summarize_processes(&self.per_process(metric), shared.get(&Kind::of(self)))
+    }
+
     /// The statistics of its steady run times across its processes.
-    fn wall(&self) -> Option<Stats> {
-        summarize_processes(&self.per_process(|s| s.run_ns))
+    fn wall(&self, kinds: &Kinds) -> Option<Stats> {
+        self.summary(run_time, &kinds.wall)
     }
 
     /// What one of its processes has cost on average.
@@ -615,6 +701,10 @@ struct Runner<'a> {
     started: Instant,
     /// When `results.json` was last written.
     saved: Instant,
+    /// Where the measuring visits' time went so far.
+    costs: VisitCosts,
+    /// What each kind of cell shares, from the cells measured so far.
+    kinds: Kinds,
     results: Results,
     buckets: &'a [Bucket<'a>],
     prepared: Vec<PreparedBucket>,
@@ -722,6 +812,7 @@ impl<'a> Runner<'a> {
             tasks: bucket.tasks,
             policy: bucket.group.policy_in(self.suite),
             memory_limit: self.suite.memory_limit,
+            spawned_ns: 0,
             work,
         }
     }
@@ -883,7 +974,7 @@ impl<'a> Runner<'a> {
             .enumerate()
             .filter(|(_, t)| t.fault.is_none() && t.processes.len() < sampling.max_processes)
             .filter_map(|(index, t)| {
-                let wall = t.wall();
+                let wall = t.wall(&self.kinds);
                 if within_target(wall.as_ref(), sampling.ci_target) {
                     return None;
                 }
@@ -922,6 +1013,8 @@ impl<'a> Runner<'a> {
         };
         progress.remaining = self.remaining(tallies, &order, round);
         self.observer.pass_started(&progress);
+        // The harness's own work between visits is counted from one visit's end to the next's.
+        let mut between = Instant::now();
         for (visited, &index) in order.iter().enumerate() {
             if budgeted && self.time_left() == Some(Duration::ZERO) {
                 progress.total = visited;
@@ -933,9 +1026,13 @@ impl<'a> Runner<'a> {
                 .collect();
             progress.remaining = self.remaining(tallies, &pending, round);
             self.observer.cell_started(&tallies[index].id, &progress);
+            let mut visiting = Duration::ZERO;
             for member in self.turn(index, round + visited) {
+                let clock = Instant::now();
                 self.visit(&mut tallies[member], round);
+                visiting += clock.elapsed();
             }
+            self.kinds = Kinds::of(tallies);
             progress.done += 1;
             if let Some(cell) = self.record(&tallies[index]) {
                 self.observer.cell_finished(&cell, &progress);
@@ -943,6 +1040,8 @@ impl<'a> Runner<'a> {
             if self.saved.elapsed() >= SAVE_EVERY {
                 self.save(tallies)?;
             }
+            self.costs.between_ns += between.elapsed().saturating_sub(visiting).as_nanos() as u64;
+            between = Instant::now();
         }
         for results in
             std::iter::once(&mut self.results).chain(self.base.as_mut().map(|b| &mut b.results))
@@ -1043,6 +1142,12 @@ impl<'a> Runner<'a> {
         tally.spent += isolated.elapsed;
         match isolated.outcome {
             Ok(Reply::Measured(mut measured)) => {
+                let mut costs = measured.costs;
+                costs.visits = 1;
+                costs.reply_ns = isolated.ended_ns.saturating_sub(measured.finished_ns);
+                let elapsed = isolated.elapsed.as_nanos() as u64;
+                costs.other_ns = elapsed.saturating_sub(costs.wall_ns());
+                self.costs.add(&costs);
                 let process = tally.processes.len() as u32 + 1;
                 for sample in &mut measured.samples {
                     sample.process = process;
@@ -1153,6 +1258,7 @@ impl<'a> Runner<'a> {
         };
         let (ours, theirs) = (records(false), records(true));
         self.results.cells = ours;
+        self.results.visits = Some(self.costs).filter(|c| c.visits > 0);
         // Contention and efficiency against each bucket's sequential cell.
         figures::derive(&mut self.results);
         save(&self.options.out, &self.results)?;
@@ -1182,7 +1288,7 @@ impl<'a> Runner<'a> {
             .flat_map(|p| p.measured.samples.iter().cloned())
             .collect();
         let runs: Vec<u64> = samples.iter().map(|s| s.run_ns).collect();
-        let wall = tally.wall();
+        let wall = tally.wall(&self.kinds);
         // The timeline of the process whose median is the middle one.
         let medians: Vec<u64> = tally
             .per_process(|s| s.run_ns)
@@ -1199,7 +1305,7 @@ impl<'a> Runner<'a> {
             .max()
             .filter(|&peak| peak > 0);
         let group = bucket.group;
-        let work_rounds = work_rounds(tally, &samples);
+        let work_rounds = work_rounds(tally, &samples, &self.kinds);
         Some(Cell {
             id: tally.id.clone(),
             workload: group.workload.name.to_owned(),
@@ -1232,9 +1338,7 @@ impl<'a> Runner<'a> {
             efficiency: None,
             converged: within_target(wall.as_ref(), self.sampling.ci_target),
             wall,
-            end_to_end: summarize_processes(
-                &tally.per_process(|s| s.setup_ns + s.first_run_ns + s.teardown_ns),
-            ),
+            end_to_end: tally.summary(end_to_end, &self.kinds.end_to_end),
             peak_rss_bytes: peak,
             samples,
             ci_target: self.sampling.ci_target,
@@ -1246,7 +1350,11 @@ impl<'a> Runner<'a> {
 }
 
 /// A cell's round costs over its samples (see [`RoundStats`]); `None` for one-pass work.
-fn work_rounds(tally: &Tally<'_>, samples: &[parbench_reports::Sample]) -> Option<RoundStats> {
+fn work_rounds(
+    tally: &Tally<'_>,
+    samples: &[parbench_reports::Sample],
+    kinds: &Kinds,
+) -> Option<RoundStats> {
     let costs: Vec<&RoundCosts> = samples
         .iter()
         .filter_map(|s| s.work_rounds.as_ref())
@@ -1256,8 +1364,7 @@ fn work_rounds(tally: &Tally<'_>, samples: &[parbench_reports::Sample]) -> Optio
         let mut values: Vec<u64> = costs.iter().map(|c| f(c)).collect();
         crate::overhead::median(&mut values)
     };
-    let round =
-        summarize_processes(&tally.per_process(|s| s.work_rounds.map_or(0, |r| r.round_ns)))?;
+    let round = tally.summary(round_time, &kinds.round)?;
     Some(RoundStats {
         costs: RoundCosts {
             rounds: first.rounds,

@@ -28,7 +28,7 @@
 //! which the adaptive sampler accounts for.
 
 pub use parbench_reports::stats::median_ci_rank;
-use parbench_reports::stats::{median_sorted, t_quantile};
+use parbench_reports::stats::{chi_square_quantile, median_sorted, t_quantile, Prior};
 use parbench_reports::{Outliers, Stats};
 
 /// The confidence level asked of the median's interval.
@@ -94,6 +94,9 @@ pub fn summarize(values: &[u64]) -> Option<Stats> {
         ci_level: coverage,
         spread: None,
         mde: None,
+        prior_df: None,
+        moderated_spread: None,
+        clipped: 0,
         mean_ns: mean,
         stddev_ns: stddev,
         mad_ns: median_sorted(&deviations),
@@ -103,11 +106,111 @@ pub fn summarize(values: &[u64]) -> Option<Stats> {
     })
 }
 
+/// How far from a cell's median, in its kind's typical spreads, a process's median is
+/// pulled in before the interval is computed.
+pub const CLIP: f64 = 3.0;
+
+/// What the cells of one kind share (cells whose spreads between processes are alike: the
+/// run groups them by strategy family and workers): the kind's typical spread, at which
+/// outlying processes are clipped, and the prior their variances are shrunk towards.
+///
+/// The typical spread is robust to a few slow processes — the median over cells of each
+/// cell's variance divided by the median of its chi-square — so one cell's slow process
+/// neither sets the clipping nor, once clipped, inflates the prior.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shared {
+    /// The kind's typical standard deviation of the logarithms of process medians.
+    pub scale: f64,
+    /// The prior on a cell's (winsorized) variance, fitted to the kind's cells.
+    pub prior: Prior,
+}
+
+impl Shared {
+    /// Fits what a kind shares to its cells, each given as the logarithms of its processes'
+    /// medians ([`process_logs`]); `None` with fewer than [`Prior::MIN_CELLS`] cells of two
+    /// processes or more, or when they show no spread at all.
+    pub fn fit(cells: &[Vec<f64>]) -> Option<Shared> {
+        let spread: Vec<&Vec<f64>> = cells.iter().filter(|logs| logs.len() >= 2).collect();
+        if spread.len() < Prior::MIN_CELLS {
+            return None;
+        }
+        let mut scaled: Vec<f64> = spread
+            .iter()
+            .map(|logs| {
+                let df = logs.len() as f64 - 1.0;
+                variance(logs) / (chi_square_quantile(0.5, df) / df)
+            })
+            .collect();
+        scaled.sort_by(f64::total_cmp);
+        let scale = median_sorted(&scaled).sqrt();
+        if !(scale > 0.0 && scale.is_finite()) {
+            return None;
+        }
+        let winsorized: Vec<(f64, f64)> = spread
+            .iter()
+            .map(|logs| {
+                let w = winsorize(logs, CLIP * scale);
+                (w.variance, logs.len() as f64 - 1.0)
+            })
+            .collect();
+        Some(Shared {
+            scale,
+            prior: Prior::fit(&winsorized)?,
+        })
+    }
+}
+
+/// The logarithm of each process's median, for the processes that took samples.
+pub fn process_logs(processes: &[Vec<u64>]) -> Vec<f64> {
+    processes
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|values| {
+            let mut sorted: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+            sorted.sort_by(f64::total_cmp);
+            median_sorted(&sorted).max(1.0).ln()
+        })
+        .collect()
+}
+
+/// The sample variance of `values` (at least two).
+fn variance(values: &[f64]) -> f64 {
+    let k = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / k;
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0)
+}
+
+/// Values pulled in to within `limit` of their median: their mean, sample variance and how
+/// many were pulled in.
+struct Winsorized {
+    mean: f64,
+    variance: f64,
+    clipped: u32,
+}
+
+fn winsorize(values: &[f64], limit: f64) -> Winsorized {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let center = median_sorted(&sorted);
+    let clipped = values.iter().filter(|v| (*v - center).abs() > limit).count() as u32;
+    let pulled: Vec<f64> = values
+        .iter()
+        .map(|v| v.clamp(center - limit, center + limit))
+        .collect();
+    Winsorized {
+        mean: pulled.iter().sum::<f64>() / pulled.len() as f64,
+        variance: variance(&pulled),
+        clipped,
+    }
+}
+
 /// Every statistic of samples taken in several processes, `processes[i]` holding the values of
 /// the i-th: the mean, deviations, extremes and outliers of all of them together, and the
-/// median with its interval and noise floor across processes (see the module's notes). With one
-/// process (or one that took samples), [`summarize`] of its values.
-pub fn summarize_processes(processes: &[Vec<u64>]) -> Option<Stats> {
+/// median with its interval and noise floor across processes (see the module's notes). With
+/// what the cell's kind `shared`, the processes' medians are winsorized and their variance
+/// moderated; without, the plain t interval on their logarithms. With one process (or one that
+/// took samples), [`summarize`] of its values.
+pub fn summarize_processes(processes: &[Vec<u64>], shared: Option<&Shared>) -> Option<Stats> {
     let taken: Vec<&[u64]> = processes
         .iter()
         .filter(|p| !p.is_empty())
@@ -117,28 +220,32 @@ pub fn summarize_processes(processes: &[Vec<u64>]) -> Option<Stats> {
     if taken.len() < 2 {
         return Some(stats);
     }
-    let logs: Vec<f64> = taken
-        .iter()
-        .map(|values| {
-            let mut sorted: Vec<f64> = values.iter().map(|&v| v as f64).collect();
-            sorted.sort_by(f64::total_cmp);
-            median_sorted(&sorted).max(1.0).ln()
-        })
-        .collect();
+    let logs = process_logs(processes);
     let k = logs.len() as f64;
-    let mean = logs.iter().sum::<f64>() / k;
-    let spread = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
-    let half = t_quantile(0.5 + CONFIDENCE / 2.0, k - 1.0) * spread / k.sqrt();
-    // Two runs of k processes each: a two-sample t test on the logarithms, 2k - 2 degrees of
-    // freedom.
-    let df = 2.0 * k - 2.0;
-    let detectable = (t_quantile(0.5 + CONFIDENCE / 2.0, df) + t_quantile(POWER, df))
-        * spread
+    let own_df = k - 1.0;
+    let spread = variance(&logs).sqrt();
+    let (center, used, df) = match shared {
+        Some(shared) => {
+            let w = winsorize(&logs, CLIP * shared.scale);
+            stats.clipped = w.clipped;
+            stats.prior_df = Some(shared.prior.df);
+            let moderated = shared.prior.moderate(w.variance, own_df).sqrt();
+            stats.moderated_spread = Some(moderated);
+            (w.mean, moderated, own_df + shared.prior.df)
+        }
+        None => (logs.iter().sum::<f64>() / k, spread, own_df),
+    };
+    let half = t_quantile(0.5 + CONFIDENCE / 2.0, df) * used / k.sqrt();
+    // Two runs of k processes each: a two-sample t test on the logarithms, with the degrees
+    // of freedom of both and of the prior.
+    let df2 = df + own_df;
+    let detectable = (t_quantile(0.5 + CONFIDENCE / 2.0, df2) + t_quantile(POWER, df2))
+        * used
         * (2.0 / k).sqrt();
     stats.processes = taken.len();
-    stats.median_ns = mean.exp();
-    stats.ci_low_ns = (mean - half).exp();
-    stats.ci_high_ns = (mean + half).exp();
+    stats.median_ns = center.exp();
+    stats.ci_low_ns = (center - half).exp();
+    stats.ci_high_ns = (center + half).exp();
     stats.ci_level = CONFIDENCE;
     stats.spread = Some(spread);
     stats.mde = Some(detectable.exp() - 1.0);
@@ -301,7 +408,7 @@ mod tests {
             ((4, 3), (0.0, 0.04)),
         ] {
             let covered = (0..1000)
-                .filter(|_| covers(&summarize_processes(&draw(&mut rng, shape, spread)).unwrap()))
+                .filter(|_| covers(&summarize_processes(&draw(&mut rng, shape, spread), None).unwrap()))
                 .count();
             assert!(
                 (930..=970).contains(&covered),
@@ -325,12 +432,15 @@ mod tests {
     fn two_levels_known_values() {
         // Medians 1, 2 and 4 µs: their geometric mean is 2 µs, the logarithms' standard
         // deviation ln 2, and the half-width t(0.975, 2) ln 2 / sqrt(3) in the logarithm.
-        let s = summarize_processes(&[
+        let s = summarize_processes(
+        &[
             vec![900, 1_000, 1_100],
             vec![2_000],
             vec![4_000, 3_000, 5_000],
-        ])
-        .unwrap();
+        ],
+        None,
+    )
+    .unwrap();
         assert_eq!((s.n, s.processes), (7, 3));
         assert!((s.median_ns - 2_000.0).abs() < 1e-9, "{}", s.median_ns);
         let half = 4.302_652_729_9 * std::f64::consts::LN_2 / 3f64.sqrt();
@@ -347,10 +457,10 @@ mod tests {
         // The pooled figures stay those of every sample.
         assert_eq!((s.min_ns, s.max_ns), (900, 5_000));
         // One process, or processes without samples: the order-statistic interval within it.
-        let one = summarize_processes(&[vec![], vec![10, 20, 30, 40, 50, 60]]).unwrap();
+        let one = summarize_processes(&[vec![], vec![10, 20, 30, 40, 50, 60]], None).unwrap();
         assert_eq!((one.processes, one.median_ns, one.spread), (1, 35.0, None));
         assert_eq!((one.ci_low_ns, one.ci_high_ns), (10.0, 60.0));
-        assert!(summarize_processes(&[vec![], vec![]]).is_none());
+        assert!(summarize_processes(&[vec![], vec![]], None).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use parbench_reports::figures::{noise_floor, Figures};
 use parbench_reports::format::{bytes, duration};
+use parbench_reports::view::visit_summary;
 use parbench_reports::{flame, Cell, Efficiency, Results, RoundStats, Stats, Status};
 
 use crate::cell::protocol::Sampling;
@@ -273,6 +274,9 @@ impl Observer for Terminal {
         );
         if let Some(floor) = noise_floor(results) {
             println!("noise floor: {floor}");
+        }
+        if let Some(visits) = results.visits.as_ref().and_then(visit_summary) {
+            println!("{visits}");
         }
         for file in &summary.files {
             println!("  {}", file.display());

@@ -38,8 +38,8 @@ pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
     Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds, Sample,
-    Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, WorkerMemory,
-    SCHEMA_VERSION,
+    Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, VisitCosts,
+    WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{
     read, write_all, write_atomically, write_file_atomically, writers, Json, ReportError, Writer,

@@ -36,6 +36,9 @@ impl Writer for Markdown {
         if let Some(sampling) = crate::view::sampling_summary(results) {
             let _ = writeln!(md, "{}.\n", capitalized(&sampling));
         }
+        if let Some(visits) = results.visits.as_ref().and_then(crate::view::visit_summary) {
+            let _ = writeln!(md, "{}.\n", capitalized(&visits));
+        }
         md.push_str(&crate::claims::markdown(results));
         let figures = Figures::of(results);
         for group in groups(results) {

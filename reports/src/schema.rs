@@ -29,6 +29,9 @@ pub struct Results {
     /// How the run spread its samples over processes and rounds (absent before schema 2).
     #[serde(default)]
     pub rounds: Option<Rounds>,
+    /// Where the time of the run's measuring processes went (absent in a file older than it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visits: Option<VisitCosts>,
     /// Set when the run measured two builds side by side (`parbench compare --base-bin`): which
     /// of the two this file holds, and what pairs its samples with the other's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,87 @@ pub struct Rounds {
     /// Which cells were profiled: `focus` (each strategy at the task count and worker count the
     /// report's charts compare, per workload), `all` or `none`.
     pub profiled: String,
+}
+
+/// Where the time of a run's measuring visits went, summed over them: a visit is one cell
+/// process, from its spawn to its reaping, plus the harness's own work before the next one.
+///
+/// `spawn + input + warmup + samples + reply + other` is the visits' wall time; `verify_ns` is
+/// the part of `warmup + samples` spent checking answers against the reference, and `between`
+/// the harness's own work between visits (recording, saving, the terminal). What a run's
+/// figures rest on is `samples`; the rest is what a visit costs beyond them.
+///
+/// ```
+/// let costs = parbench_reports::VisitCosts {
+///     visits: 2,
+///     spawn_ns: 10,
+///     input_ns: 20,
+///     warmup_ns: 30,
+///     samples_ns: 60,
+///     reply_ns: 5,
+///     other_ns: 5,
+///     between_ns: 10,
+///     ..Default::default()
+/// };
+/// assert_eq!(costs.wall_ns(), 140);
+/// // Outside samples and warm-ups: 50 of 140.
+/// assert!((costs.outside_share() - 50.0 / 140.0).abs() < 1e-12);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitCosts {
+    /// Cell processes that measured.
+    pub visits: u64,
+    /// From the spawn until the cell process runs its first line.
+    pub spawn_ns: u64,
+    /// Building the workload, getting its input and planning its tasks.
+    pub input_ns: u64,
+    /// The untimed warm-up samples.
+    pub warmup_ns: u64,
+    /// The timed samples: each a setup, a cold run, the steady runs and a teardown.
+    pub samples_ns: u64,
+    /// Checking answers, inside the warm-ups and samples.
+    pub verify_ns: u64,
+    /// From the last sample until the reply is read and the process tree reaped.
+    pub reply_ns: u64,
+    /// The rest of the visits' wall time (reading the request, between the steps).
+    pub other_ns: u64,
+    /// The harness's own work between visits.
+    pub between_ns: u64,
+}
+
+impl VisitCosts {
+    /// Every part but `verify_ns` (which lies inside the samples), added up.
+    pub fn wall_ns(&self) -> u64 {
+        self.spawn_ns
+            + self.input_ns
+            + self.warmup_ns
+            + self.samples_ns
+            + self.reply_ns
+            + self.other_ns
+            + self.between_ns
+    }
+
+    /// The share of the wall time spent outside samples and warm-ups.
+    pub fn outside_share(&self) -> f64 {
+        let wall = self.wall_ns();
+        if wall == 0 {
+            return 0.0;
+        }
+        1.0 - (self.warmup_ns + self.samples_ns) as f64 / wall as f64
+    }
+
+    /// Adds `other`'s parts to these.
+    pub fn add(&mut self, other: &VisitCosts) {
+        self.visits += other.visits;
+        self.spawn_ns += other.spawn_ns;
+        self.input_ns += other.input_ns;
+        self.warmup_ns += other.warmup_ns;
+        self.samples_ns += other.samples_ns;
+        self.verify_ns += other.verify_ns;
+        self.reply_ns += other.reply_ns;
+        self.other_ns += other.other_ns;
+        self.between_ns += other.between_ns;
+    }
 }
 
 /// One side of a paired run: two builds measured in the same run, each cell's processes of the
@@ -529,9 +613,13 @@ pub struct WorkerMemory {
 /// then across processes. The figure (`median_ns`) is the geometric mean of the processes'
 /// medians and its interval is Student's t on their logarithms with one degree of freedom less
 /// than the processes: it covers the median a new process would see, both the noise within a
-/// process and the differences between processes. From one process, `median_ns` is that
-/// process's median and the interval its distribution-free order-statistic interval, which
-/// says nothing of the next process.
+/// process and the differences between processes. Where the run measured enough cells of the
+/// same kind (`prior_df` set), the logarithms are first winsorized at three of the kind's
+/// typical spreads from their median (`clipped` processes were pulled in), and the variance
+/// is shrunk towards the kind's (limma's empirical Bayes): the interval then has `prior_df`
+/// more degrees of freedom. From one process, `median_ns` is that process's median and the
+/// interval its distribution-free order-statistic interval, which says nothing of the next
+/// process.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Number of samples.
@@ -560,6 +648,18 @@ pub struct Stats {
     /// spread); absent from one process.
     #[serde(default)]
     pub mde: Option<f64>,
+    /// The degrees of freedom the interval borrowed from the other cells of its kind (the
+    /// prior's); absent when it stands on its own processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_df: Option<f64>,
+    /// The spread the interval used: the cell's winsorized spread shrunk towards its kind's
+    /// (absent when it stands on its own processes: then `spread`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderated_spread: Option<f64>,
+    /// Processes whose median lay beyond three of its kind's typical spreads from the cell's
+    /// and was pulled in to that distance.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clipped: u32,
     /// Arithmetic mean.
     pub mean_ns: f64,
     /// Sample standard deviation.

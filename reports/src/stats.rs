@@ -1,6 +1,6 @@
 //! Statistics the harness and the analyses share.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ChiSquared, ContinuousCDF, StudentsT};
 
 /// The `p`-quantile of Student's t distribution with `df` degrees of freedom (NaN when `df` is
 /// not positive).
@@ -11,6 +11,18 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// ```
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
+}
+
+/// The `p`-quantile of the chi-square distribution with `df` degrees of freedom (NaN when
+/// `df` is not positive).
+///
+/// ```
+/// use parbench_reports::stats::chi_square_quantile;
+/// // The median of χ² with 2 degrees of freedom is 2 ln 2.
+/// assert!((chi_square_quantile(0.5, 2.0) - 2.0 * std::f64::consts::LN_2).abs() < 1e-9);
+/// ```
+pub fn chi_square_quantile(p: f64, df: f64) -> f64 {
+    ChiSquared::new(df).map_or(f64::NAN, |c| c.inverse_cdf(p))
 }
 
 /// The median of sorted values: the middle one, or the mean of the two middle ones. `sorted`
@@ -90,4 +102,143 @@ pub fn sign_test_p(n: usize, below: usize) -> f64 {
         sum += (ln_choose + ln_half_n).exp();
     }
     (2.0 * sum).min(1.0)
+}
+
+/// A prior on the variance shared by cells of one kind: the empirical-Bayes fit of limma
+/// (Smyth 2004, "Linear models and empirical Bayes methods for assessing differential
+/// expression in microarray experiments"). Each cell's sample variance `s²` on `d` degrees of
+/// freedom is taken as `σ² χ²_d / d`, and the cells' `σ²` as drawn from a scaled inverse
+/// chi-square with `df` degrees of freedom around `variance`; a cell's variance is then shrunk
+/// towards `variance` ([`Prior::moderate`]) and its interval gains `df` degrees of freedom.
+///
+/// ```
+/// use parbench_reports::stats::Prior;
+/// // Cells whose variances agree closely: a strong prior near their common value.
+/// let cells: Vec<(f64, f64)> = [0.9, 1.1, 1.0, 0.95, 1.05, 1.0, 0.98, 1.02]
+///     .iter()
+///     .map(|&v| (v * 1e-4, 3.0))
+///     .collect();
+/// let prior = Prior::fit(&cells).unwrap();
+/// assert!(prior.df >= 30.0, "{prior:?}");
+/// assert!((prior.variance / 1e-4 - 1.0).abs() < 0.2, "{prior:?}");
+/// // A cell's own variance moves towards the prior's by the prior's weight.
+/// let moderated = prior.moderate(4e-4, 3.0);
+/// assert!(moderated > prior.variance && moderated < 4e-4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prior {
+    /// The prior's degrees of freedom: what each cell borrows from the others.
+    pub df: f64,
+    /// The prior's variance.
+    pub variance: f64,
+}
+
+impl Prior {
+    /// The most degrees of freedom a prior lends: however well cells agree, a cell's own
+    /// spread keeps a say (limma allows infinity; a cap keeps an outlying cell visible).
+    pub const MAX_DF: f64 = 60.0;
+
+    /// The fewest cells a prior is fitted to.
+    pub const MIN_CELLS: usize = 5;
+
+    /// Fits the prior to cells given as `(sample variance, degrees of freedom)`, by the
+    /// moments of the logarithms of their variances (limma's `fitFDist`); `None` with fewer
+    /// than [`Prior::MIN_CELLS`] cells of at least one degree of freedom and a variance above
+    /// zero.
+    pub fn fit(cells: &[(f64, f64)]) -> Option<Prior> {
+        let usable: Vec<(f64, f64)> = cells
+            .iter()
+            .copied()
+            .filter(|&(variance, df)| variance > 0.0 && variance.is_finite() && df >= 1.0)
+            .collect();
+        if usable.len() < Self::MIN_CELLS {
+            return None;
+        }
+        let n = usable.len() as f64;
+        // e = log s² − ψ(d/2) + log(d/2) has mean log σ₀² − ψ(d₀/2) + log(d₀/2) and variance
+        // ψ'(d/2) + ψ'(d₀/2).
+        let e: Vec<f64> = usable
+            .iter()
+            .map(|&(s2, d)| s2.ln() - digamma(d / 2.0) + (d / 2.0).ln())
+            .collect();
+        let mean = e.iter().sum::<f64>() / n;
+        let excess = e.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+            - usable.iter().map(|&(_, d)| trigamma(d / 2.0)).sum::<f64>() / n;
+        let df = if excess > 0.0 {
+            (2.0 * trigamma_inverse(excess)).min(Self::MAX_DF)
+        } else {
+            Self::MAX_DF
+        };
+        let variance = (mean + digamma(df / 2.0) - (df / 2.0).ln()).exp();
+        Some(Prior { df, variance })
+    }
+
+    /// A cell's variance `s²` on `df` degrees of freedom shrunk towards the prior: the
+    /// posterior mean `(d₀ s₀² + d s²) / (d₀ + d)`.
+    pub fn moderate(&self, variance: f64, df: f64) -> f64 {
+        (self.df * self.variance + df * variance) / (self.df + df)
+    }
+}
+
+/// The digamma function ψ (statrs's).
+fn digamma(x: f64) -> f64 {
+    statrs::function::gamma::digamma(x)
+}
+
+/// The trigamma function ψ′ for `x > 0`: the recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to 6,
+/// then the asymptotic series (error below 1e-12 there). statrs has no trigamma.
+///
+/// ```
+/// use parbench_reports::stats::trigamma;
+/// // ψ′(1) = π²/6, ψ′(1/2) = π²/2.
+/// let pi2 = std::f64::consts::PI.powi(2);
+/// assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-11);
+/// assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-11);
+/// ```
+pub fn trigamma(mut x: f64) -> f64 {
+    let mut sum = 0.0;
+    while x < 6.0 {
+        sum += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    sum + inv
+        + inv2 / 2.0
+        + inv * inv2 * (1.0 / 6.0 - inv2 * (1.0 / 30.0 - inv2 * (1.0 / 42.0 - inv2 / 30.0)))
+}
+
+/// The tetragamma function ψ″ for `x > 0`, as [`trigamma`]: the slope Newton's method needs.
+fn tetragamma(mut x: f64) -> f64 {
+    let mut sum = 0.0;
+    while x < 6.0 {
+        sum -= 2.0 / (x * x * x);
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    sum - inv2
+        - inv * inv2
+        - inv2 * inv2 * (0.5 - inv2 * (1.0 / 6.0 - inv2 * (1.0 / 6.0 - inv2 * 0.3)))
+}
+
+/// The `x` with ψ′(x) = `y`, for `y > 0`: limma's Newton iteration on 1/ψ′, which is nearly
+/// linear.
+fn trigamma_inverse(y: f64) -> f64 {
+    if y > 1e7 {
+        return 1.0 / y.sqrt();
+    }
+    if y < 1e-6 {
+        return 1.0 / y;
+    }
+    let mut x = 0.5 + 1.0 / y;
+    for _ in 0..50 {
+        let tri = trigamma(x);
+        let step = tri * (1.0 - tri / y) / tetragamma(x);
+        x += step;
+        if -step / x < 1e-8 {
+            break;
+        }
+    }
+    x
 }

@@ -41,6 +41,53 @@ pub fn sampling_summary(results: &Results) -> Option<String> {
     Some(text)
 }
 
+/// Where a run's measuring visits spent their time, in one line: the average visit and the
+/// share of each part, and the share outside samples and warm-ups. `None` when the results
+/// do not say (a file older than the breakdown, or a run that measured nothing).
+///
+/// ```
+/// use parbench_reports::{view::visit_summary, VisitCosts};
+/// let costs = VisitCosts {
+///     visits: 4,
+///     spawn_ns: 4_000_000,
+///     input_ns: 8_000_000,
+///     warmup_ns: 20_000_000,
+///     samples_ns: 60_000_000,
+///     verify_ns: 6_000_000,
+///     reply_ns: 2_000_000,
+///     other_ns: 2_000_000,
+///     between_ns: 4_000_000,
+/// };
+/// assert_eq!(
+///     visit_summary(&costs).unwrap(),
+///     "a visit took 25.00 ms: samples 60%, warm-up 20%, input 8%, spawn 4%, reply 2%, \
+///      other 2%, the harness between visits 4% (checking answers: 6% within the samples) · \
+///      outside samples and warm-ups: 20%"
+/// );
+/// ```
+pub fn visit_summary(costs: &crate::VisitCosts) -> Option<String> {
+    let wall = costs.wall_ns();
+    if costs.visits == 0 || wall == 0 {
+        return None;
+    }
+    let share = |part: u64| 100.0 * part as f64 / wall as f64;
+    Some(format!(
+        "a visit took {}: samples {:.0}%, warm-up {:.0}%, input {:.0}%, spawn {:.0}%, reply \
+         {:.0}%, other {:.0}%, the harness between visits {:.0}% (checking answers: {:.0}% \
+         within the samples) · outside samples and warm-ups: {:.0}%",
+        crate::format::duration(wall as f64 / costs.visits as f64),
+        share(costs.samples_ns),
+        share(costs.warmup_ns),
+        share(costs.input_ns),
+        share(costs.spawn_ns),
+        share(costs.reply_ns),
+        share(costs.other_ns),
+        share(costs.between_ns),
+        share(costs.verify_ns),
+        100.0 * costs.outside_share(),
+    ))
+}
+
 /// Cells that measure the same work: one workload, one set of parameters, one input size.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {

@@ -4,8 +4,9 @@
 //! measurement nor lose one — and sends its [`Reply`].
 
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
-use parbench_strategies::StrategySpec;
+use parbench_strategies::{now_ns, StrategySpec};
 use parbench_workloads::Params;
 
 use super::measure::measure;
@@ -16,6 +17,7 @@ use crate::plugins::Plugins;
 
 /// The cell process: reads a request on stdin, does the work, writes the reply on stdout.
 pub(crate) fn serve(plugins: &Plugins) -> io::Result<()> {
+    let entered_ns = now_ns();
     // Die with the harness (its worker processes then die with this one).
     let parent = rustix::process::getppid();
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
@@ -36,6 +38,7 @@ pub(crate) fn serve(plugins: &Plugins) -> io::Result<()> {
         rustix::process::setrlimit(rustix::process::Resource::As, limit)?;
     }
     let profiling = matches!(request.work, Work::Profile { .. });
+    let spawn_ns = entered_ns.saturating_sub(request.spawned_ns);
     let reply = caught(|| work(request, plugins)).unwrap_or_else(|message| {
         if profiling {
             Reply::Profiled(Err(ProfileFailure::Strategy(format!(
@@ -45,6 +48,14 @@ pub(crate) fn serve(plugins: &Plugins) -> io::Result<()> {
             Reply::Panicked(message)
         }
     });
+    let reply = match reply {
+        Reply::Measured(mut measured) => {
+            measured.costs.spawn_ns = spawn_ns;
+            measured.finished_ns = now_ns();
+            Reply::Measured(measured)
+        }
+        other => other,
+    };
     let mut out = std::fs::File::from(reply_fd);
     serde_json::to_writer(&mut out, &reply).map_err(io::Error::other)?;
     out.write_all(b"\n")?;
@@ -103,11 +114,15 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
             features,
         } => {
             let measured = strategy(plugins, name, params).and_then(|(spec, params)| {
+                let preparing = Instant::now();
                 let mut prepared = prepare(Some(expected.clone()))?;
+                let input_ns = preparing.elapsed().as_nanos() as u64;
                 // The features of the bucket, as every cell of it reports them.
                 prepared.features = features.clone();
                 let job = prepared.job(*workers);
-                measure(&prepared, (spec, &params), &job, *samples)
+                let mut measured = measure(&prepared, (spec, &params), &job, *samples)?;
+                measured.costs.input_ns = input_ns;
+                Ok(measured)
             });
             match measured {
                 Ok(measured) => Reply::Measured(measured),

@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use parbench_reports::{Sample, Timeline, TimelineSpan, WorkerMemory};
+use parbench_reports::{Sample, Timeline, TimelineSpan, VisitCosts, WorkerMemory};
 use parbench_strategies::{Job, RunReport, StrategySpec};
 use parbench_workloads::Params;
 
-use super::prepare::{run_verified, Prepared};
+use super::prepare::{run_verified, Prepared, Verified};
 use super::protocol::{Measured, PerProcess};
 use crate::overhead::{decompose, round_costs};
 use crate::probe::{children, peak_rss_bytes, reset_peak_rss};
@@ -26,17 +26,23 @@ pub(super) fn measure(
     let started = Instant::now();
     let mut records: Vec<Sample> = Vec::with_capacity(per_process.samples);
     let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(per_process.samples);
+    let mut costs = VisitCosts::default();
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
-        let (sample, timeline) = take_sample(prepared, strategy, params, job, iterations)
-            .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        let clock = Instant::now();
+        let (sample, timeline) =
+            take_sample(prepared, strategy, params, job, iterations, &mut costs.verify_ns)
+                .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        let took = clock.elapsed().as_nanos() as u64;
         if index == 0 {
             iterations = iterations_for(sample.run_ns);
         }
         if index < per_process.warmup {
+            costs.warmup_ns += took;
             continue;
         }
+        costs.samples_ns += took;
         records.push(sample);
         timelines.push(timeline);
         if records.len() >= per_process.samples || started.elapsed() >= per_process.time {
@@ -49,6 +55,8 @@ pub(super) fn measure(
         peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
         timeline: timelines.swap_remove(median),
         samples: records,
+        costs,
+        finished_ns: 0,
     })
 }
 
@@ -69,13 +77,14 @@ fn iterations_for(run_ns: u64) -> u32 {
 
 /// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
 /// with every answer verified, and torn down, each step timed. Also returns the timeline of
-/// its median run.
+/// its median run. The time spent checking answers is added to `checking_ns`.
 fn take_sample(
     prepared: &Prepared,
     strategy: &StrategySpec,
     params: &Params,
     job: &Job,
     iterations: u32,
+    checking_ns: &mut u64,
 ) -> Result<(Sample, Option<Timeline>), String> {
     // This sample's own high-water mark: from here to its teardown.
     let resettable = reset_peak_rss();
@@ -89,13 +98,17 @@ fn take_sample(
     }
     // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
     // their pages in) and counts toward end to end; the next ones are steady state.
-    let runs = run_verified(instance.as_mut(), prepared, job)
+    let mut verified = |instance: &mut dyn parbench_strategies::Strategy| {
+        let run = run_verified(instance, prepared, job)?;
+        *checking_ns += run.check_ns;
+        Ok::<Verified, String>(run)
+    };
+    let runs = verified(instance.as_mut())
         .map_err(|e| format!("the first run {e}"))
         .and_then(|first| {
             let steady = (0..iterations)
                 .map(|i| {
-                    run_verified(instance.as_mut(), prepared, job)
-                        .map_err(|e| format!("steady run {} {e}", i + 1))
+                    verified(instance.as_mut()).map_err(|e| format!("steady run {} {e}", i + 1))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((first, steady))
@@ -107,7 +120,7 @@ fn take_sample(
     let left = children();
     let zombie_processes = left.iter().filter(|c| c.zombie).count() as u32;
     let leftover_processes = left.len() as u32 - zombie_processes;
-    let ((first, _), steady) = runs?;
+    let (first, steady) = runs?;
     let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
     // Shared pages are counted once, in this process, which created and filled them.
     let workers_private: u64 = stopped
@@ -117,14 +130,14 @@ fn take_sample(
         .sum();
     let own_peak = peak_rss_bytes().filter(|_| resettable);
     let count = steady.len() as u64;
-    let total_ns: u64 = steady.iter().map(|(r, _)| r.wall_ns()).sum();
+    let total_ns: u64 = steady.iter().map(|v| v.report.wall_ns()).sum();
     let cpu_ns: u64 = steady
         .iter()
-        .map(|(r, parent_cpu)| parent_cpu + r.worker_cpu_ns)
+        .map(|v| v.cpu_ns + v.report.worker_cpu_ns)
         .sum();
     // The run whose time is the median of the sample stands for it in the decomposition.
-    let walls: Vec<u64> = steady.iter().map(|(r, _)| r.wall_ns()).collect();
-    let (report, _) = &steady[median_index(&walls).unwrap_or(0)];
+    let walls: Vec<u64> = steady.iter().map(|v| v.report.wall_ns()).collect();
+    let report = &steady[median_index(&walls).unwrap_or(0)].report;
     let overhead = decompose(report.lanes, report.start_ns, report.end_ns, &report.spans)
         .map_err(|e| e.to_string())?;
     let sample = Sample {
@@ -132,7 +145,7 @@ fn take_sample(
         process: 0,
         round: 0,
         setup_ns,
-        first_run_ns: first.wall_ns(),
+        first_run_ns: first.report.wall_ns(),
         iterations: count as u32,
         run_ns: total_ns / count,
         teardown_ns,

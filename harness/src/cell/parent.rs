@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parbench_reports::Status;
+use parbench_strategies::now_ns;
 use parbench_strategies::process::{describe, shm};
 
 use super::protocol::{Reply, Request};
@@ -67,6 +68,8 @@ pub(crate) struct Isolated {
     pub sampled_peak_rss: u64,
     /// Wall time from the spawn to the end of the process tree.
     pub elapsed: Duration,
+    /// When the process tree was found ended, on the machine-wide monotonic clock.
+    pub ended_ns: u64,
 }
 
 /// Runs `request` in a child process of `binary` (this binary, or the base build of a paired
@@ -88,8 +91,10 @@ pub(crate) fn isolate(binary: &Path, request: &Request, limits: Limits) -> Isola
         }),
         sampled_peak_rss: 0,
         elapsed: Duration::ZERO,
+        ended_ns: 0,
     });
     isolated.elapsed = started.elapsed();
+    isolated.ended_ns = now_ns();
     isolated
 }
 
@@ -120,6 +125,10 @@ const STDERR_TAIL: usize = 8192;
 impl Running {
     /// Starts `parbench cell` in its own process group and hands it the request.
     fn spawn(binary: &Path, request: &Request) -> io::Result<Self> {
+        let request = Request {
+            spawned_ns: now_ns(),
+            ..request.clone()
+        };
         let mut child = Command::new(binary)
             .arg(CELL_COMMAND)
             // Its own process group: the whole tree (the cell and its worker processes) can be
@@ -139,7 +148,7 @@ impl Running {
             CURRENT.store(0, Ordering::SeqCst);
             return Err(io::Error::other("the cell's pipes were not created"));
         };
-        let request = serde_json::to_vec(request).map_err(io::Error::other)?;
+        let request = serde_json::to_vec(&request).map_err(io::Error::other)?;
         // A child that dies at once closes its stdin: its exit status tells why, not this write.
         let _ = stdin.write_all(&request);
         drop(stdin);
@@ -228,6 +237,7 @@ impl Running {
             outcome,
             sampled_peak_rss: peak,
             elapsed: Duration::ZERO,
+            ended_ns: 0,
         })
     }
 }

@@ -65,20 +65,34 @@ impl Prepared {
     }
 }
 
-/// Runs the prepared tasks once and checks the answer against the reference; returns the
-/// report and the CPU time of the measuring process during the run.
+/// A run whose answer matched the reference.
+pub(crate) struct Verified {
+    /// What the strategy reported of the run.
+    pub report: RunReport,
+    /// CPU time of the measuring process during the run.
+    pub cpu_ns: u64,
+    /// Wall time of the check against the reference, after the run.
+    pub check_ns: u64,
+}
+
+/// Runs the prepared tasks once and checks the answer against the reference.
 pub(crate) fn run_verified(
     instance: &mut dyn Strategy,
     prepared: &Prepared,
     job: &Job,
-) -> Result<(RunReport, u64), String> {
+) -> Result<Verified, String> {
     let cpu = process_cpu_ns();
     let report = parbench_strategies::run(instance, job.workload.as_ref(), &prepared.tasks)
         .map_err(|e| format!("failed: {e}"))?;
     let cpu_ns = process_cpu_ns() - cpu;
+    let checking = Instant::now();
     prepared
         .reference
         .check(job, &prepared.tasks, &report, instance.output())
         .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
-    Ok((report, cpu_ns))
+    Ok(Verified {
+        report,
+        cpu_ns,
+        check_ns: checking.elapsed().as_nanos() as u64,
+    })
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use parbench_reports::{Features, Sample, Timeline};
+use parbench_reports::{Features, Sample, Timeline, VisitCosts};
 use parbench_strategies::FailurePolicy;
 use parbench_workloads::{Answer, Recipe};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,10 @@ pub(crate) struct Request {
     pub policy: FailurePolicy,
     /// The address-space limit of the process (`RLIMIT_AS`), if any.
     pub memory_limit: Option<u64>,
+    /// When the parent spawned the process, on the machine-wide monotonic clock: the child
+    /// tells how long it took to start.
+    #[serde(default)]
+    pub spawned_ns: u64,
     /// The work.
     pub work: Work,
 }
@@ -95,6 +99,11 @@ pub(crate) struct Measured {
     pub peak_rss_bytes: Option<u64>,
     /// The spans of the median sample's median run.
     pub timeline: Option<Timeline>,
+    /// Where the process's time went, as far as it can tell: its start, the input, the
+    /// warm-up, the samples and their checks (the parent adds the reply).
+    pub costs: VisitCosts,
+    /// When the reply was about to be written, on the machine-wide monotonic clock.
+    pub finished_ns: u64,
 }
 
 /// The samples one cell process takes: a warm-up, then `samples` timed ones, or fewer once it
