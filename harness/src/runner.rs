@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use parbench_reports::contest::Contest;
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
     Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
@@ -569,7 +570,8 @@ struct Tally<'a> {
 /// What one cell process measured.
 struct Process {
     measured: Measured,
-    /// The largest sum of the resident memory of its process tree, sampled every 5 ms.
+    /// The largest sum of the resident memory of its process tree, sampled (see
+    /// [`crate::cell::parent::SAMPLE_EVERY`]).
     sampled_peak: u64,
 }
 
@@ -677,6 +679,33 @@ impl Tally<'_> {
             .filter(|&n| n > 0)?;
         Some(self.spent / processes)
     }
+}
+
+/// Which tallies race in their bucket's contest (see [`Contest`]): the leader and the open
+/// cells of every bucket not yet settled, by the intervals `walls` (one per tally).
+fn racing(tallies: &[Tally<'_>], walls: &[Option<Stats>]) -> Vec<bool> {
+    let mut buckets: BTreeMap<(usize, bool), Vec<usize>> = BTreeMap::new();
+    for (index, tally) in tallies.iter().enumerate() {
+        let measured = walls[index]
+            .as_ref()
+            .is_some_and(|w| w.processes >= 2 && w.ci_level >= CONFIDENCE);
+        if tally.fault.is_none() && measured {
+            buckets
+                .entry((tally.bucket, tally.base))
+                .or_default()
+                .push(index);
+        }
+    }
+    let mut racing = vec![false; tallies.len()];
+    for members in buckets.values() {
+        let entries: Vec<&Stats> = members.iter().filter_map(|&i| walls[i].as_ref()).collect();
+        if let Some(contest) = Contest::of(&entries) {
+            for position in contest.racing() {
+                racing[members[position]] = true;
+            }
+        }
+    }
+    racing
 }
 
 /// Whether a cell's median has a 95% interval within `target`.
@@ -966,21 +995,25 @@ impl<'a> Runner<'a> {
         ids
     }
 
-    /// The cells a round after the minimum ones visits.
+    /// The cells a round after the minimum ones visits: the leaders and open cells of the
+    /// buckets whose contest is not settled, then the cells still wider than the target.
     fn extra_round(&self, tallies: &[Tally<'_>]) -> Vec<usize> {
         let sampling = self.sampling;
+        let walls: Vec<Option<Stats>> = tallies.iter().map(|t| t.wall(&self.kinds)).collect();
+        let racing = racing(tallies, &walls);
         let candidates = tallies
             .iter()
             .enumerate()
             .filter(|(_, t)| t.fault.is_none() && t.processes.len() < sampling.max_processes)
             .filter_map(|(index, t)| {
-                let wall = t.wall(&self.kinds);
-                if within_target(wall.as_ref(), sampling.ci_target) {
+                let wall = walls[index].as_ref();
+                if !racing[index] && within_target(wall, sampling.ci_target) {
                     return None;
                 }
                 Some(Candidate {
                     index,
-                    width: wall.map_or(f64::INFINITY, |w| w.relative_half_width()),
+                    racing: racing[index],
+                    width: wall.map_or(f64::INFINITY, Stats::relative_half_width),
                     cost: t.cost()?,
                 })
             })

@@ -1,8 +1,10 @@
 //! Which cells a round visits, and in what order: pure decisions over what the run knows, kept
 //! apart from the processes that carry them out.
 //!
-//! Every cell is visited in each of the minimum rounds. After them, a round goes to the cells
-//! whose interval is still wider than the target (and that may still sample), widest first, as
+//! Every cell is visited in each of the minimum rounds. After them, a round goes first to the
+//! cells racing for their bucket's lead (the leader and the cells whose intervals still
+//! overlap it beyond a tie: see `parbench_reports::contest`), then to the cells whose interval
+//! is still wider than the target (and that may still sample), widest first within each, as
 //! many as the run's time left allows at what each cell's processes have cost so far. Every
 //! round's order is shuffled from the suite's seed, so that a burst of noise on the machine, or
 //! a slow drift, is spread over all cells rather than falling on the ones measured together.
@@ -14,16 +16,24 @@ use std::time::Duration;
 pub(crate) struct Candidate {
     /// Its index in the run.
     pub index: usize,
+    /// Whether it races for its bucket's lead: such cells go first.
+    pub racing: bool,
     /// Its interval's half-width relative to the median (infinite while it has none).
     pub width: f64,
     /// What one of its processes has cost, on average.
     pub cost: Duration,
 }
 
-/// The cells an extra round visits: widest first, each as long as its cost still fits in
-/// `left` (all of them when the run has no budget).
+/// The cells an extra round visits: the racing ones first, then the others, widest first
+/// within each, each as long as its cost still fits in `left` (all of them when the run has
+/// no budget).
 pub(crate) fn extra_round(mut candidates: Vec<Candidate>, left: Option<Duration>) -> Vec<usize> {
-    candidates.sort_by(|a, b| b.width.total_cmp(&a.width).then(a.index.cmp(&b.index)));
+    candidates.sort_by(|a, b| {
+        b.racing
+            .cmp(&a.racing)
+            .then(b.width.total_cmp(&a.width))
+            .then(a.index.cmp(&b.index))
+    });
     let mut left = left;
     candidates
         .into_iter()
@@ -55,6 +65,7 @@ mod tests {
     fn candidate(index: usize, width: f64, cost_ms: u64) -> Candidate {
         Candidate {
             index,
+            racing: false,
             width,
             cost: Duration::from_millis(cost_ms),
         }
@@ -74,7 +85,80 @@ mod tests {
             extra_round(cells.clone(), Some(Duration::from_millis(900))),
             [1, 2, 0]
         );
-        assert!(extra_round(cells, Some(Duration::from_millis(50))).is_empty());
+        assert!(extra_round(cells.clone(), Some(Duration::from_millis(50))).is_empty());
+        // A racing cell goes before every wider one.
+        let mut raced = cells;
+        raced[0].racing = true;
+        assert_eq!(extra_round(raced, None), [0, 1, 2, 3]);
+    }
+
+    /// A standard normal draw (Box-Muller).
+    fn normal(rng: &mut fastrand::Rng) -> f64 {
+        let (u, v) = (1.0 - rng.f64(), rng.f64());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    #[test]
+    fn the_race_finds_the_winner_with_fewer_processes_than_equal_visits() {
+        use parbench_reports::contest::Contest;
+        use parbench_reports::Stats;
+
+        use crate::stats::{process_logs, summarize_processes, Shared};
+
+        // A bucket of eight cells: the winner, one 8% behind it, then 15%, 25%, 40%, 60%, 2x
+        // and 3x. Each process's median is 6% apart from the next (log-normal), and one in ten
+        // runs 20 to 40% slow. Three processes each, then one more for every racing cell per
+        // round, until the contest is settled or a cell has 20 processes.
+        const GAPS: [f64; 8] = [1.0, 1.08, 1.15, 1.25, 1.4, 1.6, 2.0, 3.0];
+        const MAX: usize = 20;
+        let process = |rng: &mut fastrand::Rng, cell: usize| -> Vec<u64> {
+            let slow = if rng.f64() < 0.1 {
+                (1.2 + 0.2 * rng.f64()).ln()
+            } else {
+                0.0
+            };
+            let offset = GAPS[cell].ln() + 0.06 * normal(rng) + slow;
+            vec![(1e6 * offset.exp()) as u64]
+        };
+        let mut rng = fastrand::Rng::with_seed(11);
+        let (trials, mut found, mut raced, mut equal) = (200, 0, 0, 0);
+        for _ in 0..trials {
+            let mut cells: Vec<Vec<Vec<u64>>> = (0..GAPS.len())
+                .map(|cell| (0..3).map(|_| process(&mut rng, cell)).collect())
+                .collect();
+            let mut rounds = 3;
+            let leader = loop {
+                let logs: Vec<Vec<f64>> = cells.iter().map(|c| process_logs(c)).collect();
+                let shared = Shared::fit(&logs);
+                let walls: Vec<Stats> = cells
+                    .iter()
+                    .map(|c| summarize_processes(c, shared.as_ref()).unwrap())
+                    .collect();
+                let contest = Contest::of(&walls.iter().collect::<Vec<_>>()).unwrap();
+                let racing: Vec<usize> = contest
+                    .racing()
+                    .into_iter()
+                    .filter(|&i| cells[i].len() < MAX)
+                    .collect();
+                if racing.is_empty() {
+                    break contest.leader();
+                }
+                for cell in racing {
+                    let next = process(&mut rng, cell);
+                    cells[cell].push(next);
+                }
+                rounds += 1;
+            };
+            found += usize::from(leader == 0);
+            raced += cells.iter().map(Vec::len).sum::<usize>();
+            // Visiting every cell in every round until the same round.
+            equal += rounds * GAPS.len();
+        }
+        assert!(found * 100 >= 95 * trials, "the winner led in {found} of {trials}");
+        assert!(
+            raced * 10 < equal * 7,
+            "{raced} processes raced, {equal} visiting every cell equally"
+        );
     }
 
     #[test]

@@ -275,6 +275,9 @@ impl Observer for Terminal {
         if let Some(floor) = noise_floor(results) {
             println!("noise floor: {floor}");
         }
+        if let Some(contests) = parbench_reports::contest::summary(results) {
+            println!("contests: {contests}");
+        }
         if let Some(visits) = results.visits.as_ref().and_then(visit_summary) {
             println!("{visits}");
         }

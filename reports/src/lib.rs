@@ -19,6 +19,7 @@
 
 pub mod claims;
 pub mod compare;
+pub mod contest;
 mod csv;
 pub mod decide;
 pub mod export;

@@ -36,6 +36,9 @@ impl Writer for Markdown {
         if let Some(sampling) = crate::view::sampling_summary(results) {
             let _ = writeln!(md, "{}.\n", capitalized(&sampling));
         }
+        if let Some(contests) = crate::contest::summary(results) {
+            let _ = writeln!(md, "Contests: {contests}.\n");
+        }
         if let Some(visits) = results.visits.as_ref().and_then(crate::view::visit_summary) {
             let _ = writeln!(md, "{}.\n", capitalized(&visits));
         }

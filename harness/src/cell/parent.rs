@@ -1,10 +1,12 @@
 //! The parent side of a cell: spawn `parbench cell`, write its [`Request`], watch its process
 //! tree until it ends, and collect its replies — or, when it gave none, how it died.
 //!
-//! While the child works, the parent samples the resident memory of the child's process tree
-//! every [`SAMPLE_EVERY`], enforces the time limit and the memory limit (killing the child's
-//! whole process group), and keeps the tail of its stderr (passed through to the terminal) to
-//! tell an allocation failure from other aborts. A child that dies without a reply is
+//! While the child works, the parent sleeps until a reply arrives or the child ends, waking
+//! every [`SAMPLE_EVERY`] to sample the resident memory of the child's process tree and to
+//! enforce the time limit and the memory limit (killing the child's whole process group): it
+//! stays off the cores while samples are timed — the exact peaks come from the kernel's
+//! high-water marks the child reports. It keeps the tail of the child's stderr (passed through
+//! to the terminal) to tell an allocation failure from other aborts. A child that dies without a reply is
 //! classified by how it ended: `timeout`, `oom`, `crash` (with its signal) — a panic is caught
 //! in the child and reported as `panic` with its message.
 
@@ -25,8 +27,20 @@ use parbench_strategies::process::{describe, shm};
 use super::protocol::{Reply, Request};
 use super::CELL_COMMAND;
 
-/// How often the parent samples the memory of a cell's processes.
-pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+/// How often the parent samples the memory of a cell's processes and checks its limits. Each
+/// sample reads `/proc` for every process of the tree: rarely enough that the parent stays
+/// off the cores the samples are timed on , often enough that a
+/// runaway allocation is stopped within a fraction of a second. The peaks a cell reports come
+/// from the kernel's high-water marks, not from these samples.
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// What the thread reading a cell's stdout hands over.
+enum Arrival {
+    /// A reply.
+    Reply(Reply),
+    /// The end of its stdout: the process has exited or is exiting.
+    Closed,
+}
 
 /// How a cell ended when it gave no reply of its own, or failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +116,7 @@ pub(crate) fn isolate(binary: &Path, request: &Request, limits: Limits) -> Isola
 struct Running {
     child: Child,
     pid: u32,
-    arrived: mpsc::Receiver<Reply>,
+    arrived: mpsc::Receiver<Arrival>,
     reader: JoinHandle<()>,
     passthrough: JoinHandle<()>,
     /// The last bytes of its stderr.
@@ -160,10 +174,11 @@ impl Running {
             for reply in stream.into_iter::<Reply>() {
                 // A truncated document is a process that died mid-write: its status tells why.
                 let Ok(reply) = reply else { break };
-                if replies.send(reply).is_err() {
-                    break;
+                if replies.send(Arrival::Reply(reply)).is_err() {
+                    return;
                 }
             }
+            let _ = replies.send(Arrival::Closed);
         });
         let tail = Arc::new(Mutex::new(VecDeque::<u8>::new()));
         let passthrough = std::thread::spawn({
@@ -180,7 +195,8 @@ impl Running {
         })
     }
 
-    /// Samples the tree's memory until the process ends, killing its group past a limit.
+    /// Waits for the process to end, sampling the tree's memory every [`SAMPLE_EVERY`] and
+    /// killing its group past a limit.
     fn watch(&mut self, limits: Limits) -> io::Result<Watched> {
         let deadline = Instant::now() + limits.time;
         let mut watched = Watched {
@@ -189,22 +205,37 @@ impl Running {
             killed: None,
             received: Vec::new(),
         };
+        let mut closed = false;
+        let mut next_sample = Instant::now();
         watched.status = loop {
-            watched.received.extend(self.arrived.try_iter());
             if let Some(status) = self.child.try_wait()? {
                 break status;
             }
-            let rss = tree_rss(self.pid);
-            if watched.received.is_empty() {
-                watched.peak = watched.peak.max(rss);
-            }
-            if watched.killed.is_none() {
-                watched.killed = over_limit(limits, deadline, rss);
-                if watched.killed.is_some() {
-                    kill_group(self.pid);
+            let now = Instant::now();
+            if now >= next_sample {
+                let rss = tree_rss(self.pid);
+                if watched.received.is_empty() {
+                    watched.peak = watched.peak.max(rss);
                 }
+                if watched.killed.is_none() {
+                    watched.killed = over_limit(limits, deadline, rss);
+                    if watched.killed.is_some() {
+                        kill_group(self.pid);
+                    }
+                }
+                next_sample = now + SAMPLE_EVERY;
             }
-            std::thread::sleep(SAMPLE_EVERY);
+            if closed {
+                // Its stdout is closed: it is exiting; the status follows within moments.
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+            let wait = next_sample.saturating_duration_since(Instant::now());
+            match self.arrived.recv_timeout(wait) {
+                Ok(Arrival::Reply(reply)) => watched.received.push(reply),
+                Ok(Arrival::Closed) | Err(mpsc::RecvTimeoutError::Disconnected) => closed = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
         };
         Ok(watched)
     }
@@ -215,7 +246,12 @@ impl Running {
         self.reader
             .join()
             .map_err(|_| io::Error::other("the reply reader panicked"))?;
-        watched.received.extend(self.arrived.try_iter());
+        watched
+            .received
+            .extend(self.arrived.try_iter().filter_map(|arrival| match arrival {
+                Arrival::Reply(reply) => Some(reply),
+                Arrival::Closed => None,
+            }));
         let _ = self.passthrough.join();
         let tail = {
             let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);

@@ -339,6 +339,12 @@ fn header(html: &mut String, results: &Results) {
     if let Some(sampling) = crate::view::sampling_summary(results) {
         item("sampling", sampling);
     }
+    if let Some(contests) = crate::contest::summary(results) {
+        item("contests", contests);
+    }
+    if let Some(visits) = results.visits.as_ref().and_then(crate::view::visit_summary) {
+        item("visits", visits);
+    }
     item(
         "suite",
         format!(
