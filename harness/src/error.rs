@@ -41,6 +41,14 @@ pub enum Error {
     /// The signal handling thread could not be started.
     #[error("cannot handle Ctrl-C: {0}")]
     Signals(std::io::Error),
+    /// The calibrations kept for the machine cannot be read or written.
+    #[error("{path}: {message} (delete it to calibrate afresh)")]
+    Calibrations {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The filter selected no cell.
     #[error("--filter `{0}` matches no cell of the suite")]
     NothingSelected(String),

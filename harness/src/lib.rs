@@ -51,6 +51,8 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+mod calibration;
+mod canary;
 mod cell;
 mod cli;
 #[cfg(feature = "criterion")]

@@ -12,19 +12,22 @@ use std::time::{Duration, Instant, SystemTime};
 use parbench_reports::contest::Contest;
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
+    Json, Machine, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
     VisitCosts, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
 
+use crate::calibration::Calibrations;
+use crate::canary::Canary;
 use crate::cell::parent::{become_subreaper, isolate, Fault, Limits};
 use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, Sampling, Work};
 use crate::error::Error;
 use crate::machine;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
 use crate::options::{ProfileScope, RunOptions};
-use crate::schedule::{extra_round, shuffled, Candidate};
+use crate::cell::SAMPLE_TARGET;
+use crate::schedule::{extra_round, fit_minimum, shuffled, Candidate, VisitModel};
 use crate::stats::{median_index, process_logs, summarize_processes, Shared, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
 
@@ -143,9 +146,12 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// Starts every environment the buckets' workloads need, once each.
+/// Starts every environment the buckets' workloads need, once each; a calibration's
+/// variables are the ones `calibrations` keeps for `machine` (see [`Calibrations`]).
 fn start_environments(
     buckets: &[Bucket<'_>],
+    calibrations: &mut Calibrations,
+    machine: &Machine,
 ) -> (
     Vec<Box<dyn Environment>>,
     EnvVars,
@@ -165,7 +171,11 @@ fn start_environments(
         seen.push(env.name);
         match env.start() {
             Ok(started) => {
-                vars.extend(started.vars());
+                let mut published = started.vars();
+                if started.is_calibration() {
+                    calibrations.apply(machine, env.name, &mut published, &now_rfc3339());
+                }
+                vars.extend(published);
                 running.push(started);
             }
             Err(e) => {
@@ -371,7 +381,13 @@ fn run_builds(
         .memory_limit
         // Unless the suite says, a runaway cell is stopped before the machine starts swapping.
         .or(Some(results.machine.memory_bytes / 10 * 8));
-    let (environments, vars, env_failures) = start_environments(&buckets);
+    let mut calibrations = Calibrations::beside(&options.out)?;
+    let (environments, vars, env_failures) =
+        start_environments(&buckets, &mut calibrations, &results.machine);
+    if let Err(e) = calibrations.save() {
+        stop_environments(environments, observer);
+        return Err(e);
+    }
     let mut runner = Runner {
         suite,
         options,
@@ -387,6 +403,7 @@ fn run_builds(
         saved: Instant::now(),
         costs: VisitCosts::default(),
         kinds: Kinds::default(),
+        canary: Canary::new(started, results.machine.logical_cores),
         results,
         buckets: &buckets,
         prepared: Vec::with_capacity(buckets.len()),
@@ -502,6 +519,7 @@ fn begin(suite: &Suite, cells: usize, sampling: Sampling, scope: ProfileScope) -
         machine,
         pairing: None,
         visits: None,
+        canary: Vec::new(),
         rounds: Some(Rounds {
             min_processes: sampling.processes,
             max_processes: sampling.max_processes,
@@ -570,6 +588,8 @@ struct Tally<'a> {
 /// What one cell process measured.
 struct Process {
     measured: Measured,
+    /// Whether the canary saw the machine disturbed before or after it.
+    disturbed: bool,
     /// The largest sum of the resident memory of its process tree, sampled (see
     /// [`crate::cell::parent::SAMPLE_EVERY`]).
     sampled_peak: u64,
@@ -654,9 +674,25 @@ impl Kinds {
 }
 
 impl Tally<'_> {
-    /// Each process's values of `metric`, process by process.
+    /// The processes its figures stand on: those the canary did not see disturbed, while
+    /// there are two of them; every process otherwise.
+    fn usable(&self) -> Vec<&Process> {
+        let quiet: Vec<&Process> = self.processes.iter().filter(|p| !p.disturbed).collect();
+        if quiet.len() >= 2 {
+            quiet
+        } else {
+            self.processes.iter().collect()
+        }
+    }
+
+    /// Processes the canary did not see disturbed.
+    fn quiet_processes(&self) -> usize {
+        self.processes.iter().filter(|p| !p.disturbed).count()
+    }
+
+    /// Each usable process's values of `metric`, process by process.
     fn per_process(&self, metric: Metric) -> Vec<Vec<u64>> {
-        self.processes
+        self.usable()
             .iter()
             .map(|p| p.measured.samples.iter().map(metric).collect())
             .collect()
@@ -713,6 +749,27 @@ fn within_target(wall: Option<&Stats>, target: f64) -> bool {
     wall.is_some_and(|w| w.ci_level >= CONFIDENCE && w.relative_half_width() <= target)
 }
 
+/// What a budget's plan takes a cell process to cost before its first sample: spawning it and
+/// the harness's work around it (its input is counted apart).
+const SPAWN_COST: Duration = Duration::from_millis(5);
+
+/// What a budget's plan takes a strategy's setup and teardown to cost together.
+const SETUP_COST: Duration = Duration::from_millis(2);
+
+/// `s` or nothing, after a count.
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// A duration to the second, for a message (at least one).
+fn round_to_seconds(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs_f64().round().max(1.0) as u64)
+}
+
 /// How long to measure before `results.json` is written again within a round.
 const SAVE_EVERY: Duration = Duration::from_secs(10);
 
@@ -734,6 +791,8 @@ struct Runner<'a> {
     costs: VisitCosts,
     /// What each kind of cell shares, from the cells measured so far.
     kinds: Kinds,
+    /// The machine's state between visits.
+    canary: Canary,
     results: Results,
     buckets: &'a [Bucket<'a>],
     prepared: Vec<PreparedBucket>,
@@ -866,7 +925,10 @@ impl<'a> Runner<'a> {
         if self.base.is_some() {
             return self.measure_paired(tallies);
         }
+        self.fit_budget(tallies);
         for round in 1.. {
+            // The budget may have cut the minimum rounds after the first.
+            let minimum = self.sampling.processes;
             if round == minimum + 1 && scope != ProfileScope::None {
                 self.profiles(tallies, scope)?;
             }
@@ -881,9 +943,105 @@ impl<'a> Runner<'a> {
                 break;
             }
             let order = shuffled(chosen, self.suite.seed, round);
-            self.round(round, order, tallies, round > minimum)?;
+            // Every round after the first stops where the budget ends: the first measures
+            // every cell once, whatever it costs.
+            self.round(round, order, tallies, round > 1)?;
+            if round == 1 {
+                self.refit_budget(tallies);
+            }
         }
         Ok(())
+    }
+
+    /// Before the first round: cuts the samples per process, then the processes per cell, so
+    /// that the minimum rounds fit in the suite's budget by what preparing measured (each
+    /// cell's run taken as long as the sequential one), and says what it cut.
+    fn fit_budget(&mut self, tallies: &[Tally<'_>]) {
+        let Some(budget) = self.sampling.budget else {
+            return;
+        };
+        let models: Vec<VisitModel> = tallies
+            .iter()
+            .filter(|t| t.fault.is_none())
+            .filter_map(|t| {
+                let (_, features) = self.prepared[t.bucket].outcome.as_ref().ok()?;
+                let run = Duration::from_nanos(features.sequential_busy_ns);
+                Some(VisitModel {
+                    fixed: SPAWN_COST + Duration::from_nanos(features.generate_ns),
+                    per_sample: SETUP_COST + run + run.max(SAMPLE_TARGET),
+                })
+            })
+            .collect();
+        let sampling = self.sampling;
+        let left = budget.saturating_sub(self.started.elapsed());
+        let asked = (sampling.warmup, sampling.samples, sampling.processes);
+        let plan = fit_minimum(&models, asked, sampling.time_budget, left);
+        if (plan.samples, plan.processes) == (sampling.samples, sampling.processes) {
+            return;
+        }
+        self.cut_minimum(plan.samples, plan.processes);
+        let mut message = format!(
+            "the budget ({} left) cannot hold {} process{} of {} sample{} for each of {} cells              (by the inputs' sequential run times): {} process{} of {} sample{} each instead",
+            humantime::format_duration(round_to_seconds(left)),
+            sampling.processes,
+            plural(sampling.processes),
+            sampling.samples,
+            plural(sampling.samples),
+            models.len(),
+            plan.processes,
+            plural(plan.processes),
+            plan.samples,
+            plural(plan.samples),
+        );
+        if plan.overruns {
+            message.push_str(
+                ", and even that overruns it: the rounds after the first stop where the budget \
+                 ends",
+            );
+        }
+        self.observer.warning(&message);
+    }
+
+    /// After the first round, when it cost more than planned: fewer minimum rounds (down to
+    /// two), so that the rest fit in what is left of the budget, said as a warning.
+    fn refit_budget(&mut self, tallies: &[Tally<'_>]) {
+        let Some(budget) = self.sampling.budget else {
+            return;
+        };
+        let round: Duration = tallies
+            .iter()
+            .filter(|t| t.fault.is_none())
+            .filter_map(Tally::cost)
+            .sum();
+        let left = budget.saturating_sub(self.started.elapsed());
+        let rounds = self.sampling.processes.saturating_sub(1);
+        if rounds == 0 || round.is_zero() || round * rounds as u32 <= left {
+            return;
+        }
+        let fit = (left.as_nanos() / round.as_nanos()) as usize;
+        let processes = (1 + fit).clamp(2.min(self.sampling.processes), self.sampling.processes);
+        if processes == self.sampling.processes {
+            return;
+        }
+        let was = self.sampling.processes;
+        self.cut_minimum(self.sampling.samples, processes);
+        self.observer.warning(&format!(
+            "the first round took {}: with {} left of the budget, {processes} minimum processes \
+             per cell instead of {was}",
+            humantime::format_duration(round_to_seconds(round)),
+            humantime::format_duration(round_to_seconds(left)),
+        ));
+    }
+
+    /// Sets the minimum rounds to `processes` processes of up to `samples` samples, in the
+    /// sampling and in the results.
+    fn cut_minimum(&mut self, samples: usize, processes: usize) {
+        self.sampling.samples = samples;
+        self.sampling.processes = processes;
+        if let Some(rounds) = &mut self.results.rounds {
+            rounds.samples_per_process = samples;
+            rounds.min_processes = processes;
+        }
     }
 
     /// A paired run's rounds: the minimum over every cell; then, while the budget lasts and up
@@ -1007,12 +1165,14 @@ impl<'a> Runner<'a> {
             .filter(|(_, t)| t.fault.is_none() && t.processes.len() < sampling.max_processes)
             .filter_map(|(index, t)| {
                 let wall = walls[index].as_ref();
-                if !racing[index] && within_target(wall, sampling.ci_target) {
+                let short = t.quiet_processes() < sampling.processes;
+                if !racing[index] && !short && within_target(wall, sampling.ci_target) {
                     return None;
                 }
+                // A cell short of its minimum quiet processes gets fresh ones first.
                 Some(Candidate {
                     index,
-                    racing: racing[index],
+                    racing: racing[index] || short,
                     width: wall.map_or(f64::INFINITY, Stats::relative_half_width),
                     cost: t.cost()?,
                 })
@@ -1048,6 +1208,11 @@ impl<'a> Runner<'a> {
         self.observer.pass_started(&progress);
         // The harness's own work between visits is counted from one visit's end to the next's.
         let mut between = Instant::now();
+        // The reading after the last visit of the round before stands before this one's first.
+        let mut before = match self.canary.last_reading() {
+            Some(reading) => reading,
+            None => self.canary.read(),
+        };
         for (visited, &index) in order.iter().enumerate() {
             if budgeted && self.time_left() == Some(Duration::ZERO) {
                 progress.total = visited;
@@ -1060,11 +1225,27 @@ impl<'a> Runner<'a> {
             progress.remaining = self.remaining(tallies, &pending, round);
             self.observer.cell_started(&tallies[index].id, &progress);
             let mut visiting = Duration::ZERO;
-            for member in self.turn(index, round + visited) {
+            let members = self.turn(index, round + visited);
+            let visited_before: Vec<usize> =
+                members.iter().map(|&m| tallies[m].processes.len()).collect();
+            for &member in &members {
                 let clock = Instant::now();
                 self.visit(&mut tallies[member], round);
                 visiting += clock.elapsed();
             }
+            // The canary's reading after the visit is the next one's before.
+            let after = self.canary.read();
+            if before.disturbed || after.disturbed {
+                for (&member, &count) in members.iter().zip(&visited_before) {
+                    for process in &mut tallies[member].processes[count..] {
+                        process.disturbed = true;
+                        for sample in &mut process.measured.samples {
+                            sample.disturbed = true;
+                        }
+                    }
+                }
+            }
+            before = after;
             self.kinds = Kinds::of(tallies);
             progress.done += 1;
             if let Some(cell) = self.record(&tallies[index]) {
@@ -1188,6 +1369,7 @@ impl<'a> Runner<'a> {
                 }
                 tally.processes.push(Process {
                     measured,
+                    disturbed: false,
                     sampled_peak: isolated.sampled_peak_rss,
                 });
             }
@@ -1292,6 +1474,7 @@ impl<'a> Runner<'a> {
         let (ours, theirs) = (records(false), records(true));
         self.results.cells = ours;
         self.results.visits = Some(self.costs).filter(|c| c.visits > 0);
+        self.results.canary = self.canary.readings().to_vec();
         // Contention and efficiency against each bucket's sequential cell.
         figures::derive(&mut self.results);
         save(&self.options.out, &self.results)?;
@@ -1329,7 +1512,7 @@ impl<'a> Runner<'a> {
             .map(|runs| median_index(runs).map_or(0, |i| runs[i]))
             .collect();
         let timeline =
-            median_index(&medians).and_then(|i| tally.processes[i].measured.timeline.clone());
+            median_index(&medians).and_then(|i| tally.usable()[i].measured.timeline.clone());
         // The larger of the exact high-water marks and the sampled sum of the tree.
         let peak = tally
             .processes

@@ -49,6 +49,70 @@ pub(crate) fn extra_round(mut candidates: Vec<Candidate>, left: Option<Duration>
         .collect()
 }
 
+/// What one cell's visit costs, as a model: a `fixed` part (spawning the process, getting the
+/// input) and a part per sample (its setup, cold run, steady runs and teardown), the warm-up
+/// counting as samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct VisitModel {
+    pub fixed: Duration,
+    pub per_sample: Duration,
+}
+
+impl VisitModel {
+    /// A visit of a warm-up of `warmup` samples and up to `samples` timed ones, which stops
+    /// sampling once it has lasted `cap` (after one timed sample at least).
+    fn cost(&self, warmup: usize, samples: usize, cap: Duration) -> Duration {
+        // The sample that reaches the cap is the last.
+        let per_sample = self.per_sample.max(Duration::from_nanos(1));
+        let reaching = cap.as_nanos().div_ceil(per_sample.as_nanos()) as usize;
+        let timed = reaching.saturating_sub(warmup).clamp(1, samples.max(1));
+        self.fixed + self.per_sample * (warmup + timed) as u32
+    }
+}
+
+/// How the minimum rounds fit a budget: the samples per process and the processes per cell
+/// they keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MinimumPlan {
+    pub samples: usize,
+    pub processes: usize,
+    /// Whether even the smallest plan (two processes of one sample) overruns.
+    pub overruns: bool,
+}
+
+/// The minimum rounds that fit in `budget`: the asked `samples` per process and `processes`
+/// per cell when they fit; otherwise fewer samples per process first (down to one, the
+/// processes being what the interval needs), then fewer processes (down to two, the fewest
+/// an interval across processes takes). A process stops sampling once it has used its share
+/// of `cell_time` (the suite's `time_budget` over the processes).
+pub(crate) fn fit_minimum(
+    cells: &[VisitModel],
+    (warmup, samples, processes): (usize, usize, usize),
+    cell_time: Duration,
+    budget: Duration,
+) -> MinimumPlan {
+    let round = |samples: usize, processes: usize| -> Duration {
+        let cap = cell_time / processes.max(1) as u32;
+        cells.iter().map(|c| c.cost(warmup, samples, cap)).sum()
+    };
+    for p in (2.min(processes)..=processes).rev() {
+        for s in (1..=samples).rev() {
+            if round(s, p) * p as u32 <= budget {
+                return MinimumPlan {
+                    samples: s,
+                    processes: p,
+                    overruns: false,
+                };
+            }
+        }
+    }
+    MinimumPlan {
+        samples: 1,
+        processes: 2.min(processes),
+        overruns: true,
+    }
+}
+
 /// `cells` in the order round `round` visits them: a shuffle seeded by the suite's seed and the
 /// round, the same in every run of the suite.
 pub(crate) fn shuffled(mut cells: Vec<usize>, seed: u64, round: usize) -> Vec<usize> {
@@ -159,6 +223,46 @@ mod tests {
             raced * 10 < equal * 7,
             "{raced} processes raced, {equal} visiting every cell equally"
         );
+    }
+
+    #[test]
+    fn a_budget_cuts_samples_first_then_processes() {
+        let ms = Duration::from_millis;
+        // Ten cells of 10 ms fixed and 100 ms a sample; a warm-up and up to 3 samples, no cap
+        // worth the name: 410 ms a visit, 4.1 s a round, 12.3 s for 3 rounds.
+        let cells = vec![
+            VisitModel {
+                fixed: ms(10),
+                per_sample: ms(100),
+            };
+            10
+        ];
+        let plan = |budget: Duration| fit_minimum(&cells, (1, 3, 3), ms(30_000), budget);
+        let fits = |samples, processes| MinimumPlan {
+            samples,
+            processes,
+            overruns: false,
+        };
+        assert_eq!(plan(ms(12_300)), fits(3, 3));
+        // 2 samples: 3.1 s a round, 9.3 s for 3.
+        assert_eq!(plan(ms(10_000)), fits(2, 3));
+        // 1 sample: 2.1 s a round, 6.3 s for 3, 4.2 s for 2.
+        assert_eq!(plan(ms(6_300)), fits(1, 3));
+        assert_eq!(plan(ms(5_000)), fits(1, 2));
+        assert_eq!(
+            plan(ms(1_000)),
+            MinimumPlan {
+                samples: 1,
+                processes: 2,
+                overruns: true
+            }
+        );
+        // A process stops sampling with the sample that reaches its share of the cell's
+        // time: 250 ms of 750 ms, after the warm-up and 2 samples: 310 ms a visit, 9.3 s for
+        // 3 rounds; with 1 sample, 210 ms and 6.3 s.
+        let capped = |budget| fit_minimum(&cells, (1, 3, 3), ms(750), budget);
+        assert_eq!(capped(ms(9_300)), fits(3, 3));
+        assert_eq!(capped(ms(9_200)), fits(1, 3));
     }
 
     #[test]

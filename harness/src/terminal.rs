@@ -275,6 +275,9 @@ impl Observer for Terminal {
         if let Some(floor) = noise_floor(results) {
             println!("noise floor: {floor}");
         }
+        if let Some(canary) = parbench_reports::view::canary_summary(results) {
+            println!("canary: {canary}");
+        }
         if let Some(contests) = parbench_reports::contest::summary(results) {
             println!("contests: {contests}");
         }

@@ -37,7 +37,7 @@ pub use self::csv::Csv;
 pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
-    AnswerRecord, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
+    AnswerRecord, CanaryReading, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
     Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds, Sample,
     Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, VisitCosts,
     WorkerMemory, SCHEMA_VERSION,

@@ -36,6 +36,9 @@ impl Writer for Markdown {
         if let Some(sampling) = crate::view::sampling_summary(results) {
             let _ = writeln!(md, "{}.\n", capitalized(&sampling));
         }
+        if let Some(canary) = crate::view::canary_summary(results) {
+            let _ = writeln!(md, "The machine, watched between visits: {canary}.\n");
+        }
         if let Some(contests) = crate::contest::summary(results) {
             let _ = writeln!(md, "Contests: {contests}.\n");
         }

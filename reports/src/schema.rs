@@ -32,6 +32,9 @@ pub struct Results {
     /// Where the time of the run's measuring processes went (absent in a file older than it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visits: Option<VisitCosts>,
+    /// The machine's state through the run: the canary's readings between visits, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary: Vec<CanaryReading>,
     /// Set when the run measured two builds side by side (`parbench compare --base-bin`): which
     /// of the two this file holds, and what pairs its samples with the other's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +142,30 @@ impl VisitCosts {
         self.other_ns += other.other_ns;
         self.between_ns += other.between_ns;
     }
+}
+
+/// One reading of the canary the harness runs between visits: a short compute probe (a
+/// dependent chain of multiply-adds) and a short memory probe (a copy of a buffer larger than
+/// the caches of most CPUs), each timed, and the share of the cores other processes used since
+/// the reading before. A reading much slower than the run's typical one, or a machine busy
+/// with other work, means the machine was disturbed — by another tenant of the host, a noisy
+/// neighbour's memory traffic, a build beside the run — and the visits on either side of it
+/// are kept out of the figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryReading {
+    /// When, from the start of the run.
+    pub at_ns: u64,
+    /// The compute probe's time.
+    pub compute_ns: u64,
+    /// The memory probe's time.
+    pub copy_ns: u64,
+    /// The share of the machine's cores that other processes (and the hypervisor's steal)
+    /// used since the reading before: the load of the machine around the visit between them.
+    #[serde(default)]
+    pub foreign_share: f64,
+    /// Whether the reading says the machine was disturbed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disturbed: bool,
 }
 
 /// One side of a paired run: two builds measured in the same run, each cell's processes of the
@@ -493,6 +520,10 @@ pub struct Sample {
     /// The cell process that took it, from 1 (0: a file older than schema 2).
     #[serde(default)]
     pub process: u32,
+    /// Whether the canary saw the machine disturbed before or after its process: such
+    /// samples are kept here but left out of the cell's figures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disturbed: bool,
     /// The round that process ran in, from 1 (0: a file older than schema 2).
     #[serde(default)]
     pub round: u32,

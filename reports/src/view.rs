@@ -88,6 +88,65 @@ pub fn visit_summary(costs: &crate::VisitCosts) -> Option<String> {
     ))
 }
 
+/// What the canary saw of the machine through the run, in one line: its readings, how many
+/// said the machine was disturbed and when, and the processes kept out of the figures for it.
+/// `None` for a run without readings.
+///
+/// ```
+/// use parbench_reports::{view::canary_summary, CanaryReading, Results};
+/// # let mut results: Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+/// results.canary = (0..40)
+///     .map(|i| CanaryReading {
+///         at_ns: i * 1_000_000_000,
+///         compute_ns: 200_000,
+///         copy_ns: 1_000_000,
+///         disturbed: (20..23).contains(&i),
+///     })
+///     .collect();
+/// assert_eq!(
+///     canary_summary(&results).unwrap(),
+///     "40 readings, 3 disturbed (7.5%: from 20.0 s to 22.0 s into the run) · 0 processes \
+///      kept out of the figures"
+/// );
+/// ```
+pub fn canary_summary(results: &Results) -> Option<String> {
+    let readings = &results.canary;
+    if readings.is_empty() {
+        return None;
+    }
+    let disturbed: Vec<&crate::CanaryReading> = readings.iter().filter(|r| r.disturbed).collect();
+    let mut text = format!(
+        "{} readings, {} disturbed ({:.1}%",
+        readings.len(),
+        disturbed.len(),
+        100.0 * disturbed.len() as f64 / readings.len() as f64
+    );
+    if let (Some(first), Some(last)) = (disturbed.first(), disturbed.last()) {
+        text.push_str(&format!(
+            ": from {:.1} s to {:.1} s into the run",
+            first.at_ns as f64 / 1e9,
+            last.at_ns as f64 / 1e9
+        ));
+    }
+    let mut kept_out: Vec<(&str, u32)> = results
+        .cells
+        .iter()
+        .flat_map(|c| {
+            c.samples
+                .iter()
+                .filter(|s| s.disturbed)
+                .map(move |s| (c.id.as_str(), s.process))
+        })
+        .collect();
+    kept_out.sort_unstable();
+    kept_out.dedup();
+    text.push_str(&format!(
+        ") · {} processes kept out of the figures",
+        kept_out.len()
+    ));
+    Some(text)
+}
+
 /// Cells that measure the same work: one workload, one set of parameters, one input size.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {

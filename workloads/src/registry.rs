@@ -134,6 +134,14 @@ pub trait Environment: Send {
     /// The values workloads read (addresses, calibrations).
     fn vars(&self) -> EnvVars;
 
+    /// Whether its variables measure the machine (a calibration) rather than this run (an
+    /// address): the harness then keeps the first values it saw on a machine and hands those
+    /// to every later run there, so that two runs do the same work however fast the machine
+    /// was while each calibrated.
+    fn is_calibration(&self) -> bool {
+        false
+    }
+
     /// Stops it and releases everything it holds.
     fn stop(self: Box<Self>) -> Result<(), WorkloadError>;
 }

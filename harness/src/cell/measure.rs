@@ -63,7 +63,7 @@ pub(super) fn measure(
 /// How long the steady runs of one sample should last together: short runs are repeated
 /// within a sample and averaged (as criterion does), so that a sample is not one
 /// timer-and-scheduler-sized measurement.
-const SAMPLE_TARGET_NS: u64 = 10_000_000;
+pub(crate) const SAMPLE_TARGET_NS: u64 = 10_000_000;
 
 /// The most steady runs in one sample.
 const MAX_ITERATIONS: u64 = 1_000;
@@ -144,6 +144,7 @@ fn take_sample(
         // The run numbers its processes and rounds.
         process: 0,
         round: 0,
+        disturbed: false,
         setup_ns,
         first_run_ns: first.report.wall_ns(),
         iterations: count as u32,

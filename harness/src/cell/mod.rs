@@ -22,3 +22,7 @@ pub(crate) mod protocol;
 
 /// The hidden command a cell process runs.
 pub(crate) const CELL_COMMAND: &str = "cell";
+
+/// How long the steady runs of one sample last together (a budget's plan counts on it).
+pub(crate) const SAMPLE_TARGET: std::time::Duration =
+    std::time::Duration::from_nanos(measure::SAMPLE_TARGET_NS);

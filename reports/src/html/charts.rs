@@ -618,3 +618,80 @@ pub(crate) fn forest(rows: &[Interval], band: f64, x_desc: &str) -> Result<Strin
         Ok(())
     })
 }
+
+/// The machine over the run: each canary probe's time over the run's median for it (1 is
+/// typical), against seconds into the run, with the disturbed readings marked by a red band.
+pub(crate) fn canary(readings: &[crate::CanaryReading]) -> Result<String, ChartError> {
+    let typical = |probe: fn(&crate::CanaryReading) -> u64| {
+        let mut values: Vec<f64> = readings.iter().map(|r| probe(r) as f64).collect();
+        values.sort_by(f64::total_cmp);
+        crate::stats::median_sorted(&values).max(1.0)
+    };
+    let (compute, copy) = (typical(|r| r.compute_ns), typical(|r| r.copy_ns));
+    let point = |r: &crate::CanaryReading, probe: fn(&crate::CanaryReading) -> u64, typical| {
+        (r.at_ns as f64 / 1e9, probe(r) as f64 / typical)
+    };
+    let end = readings.last().map_or(1.0, |r| r.at_ns as f64 / 1e9).max(1.0);
+    let top = readings
+        .iter()
+        .flat_map(|r| [r.compute_ns as f64 / compute, r.copy_ns as f64 / copy])
+        .fold(2.0f64, f64::max)
+        .min(10.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (2 * WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..end * 1.02, 0.0..top * 1.05)?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .x_desc("seconds into the run")
+            .y_desc("probe time / typical")
+            .y_label_formatter(&number)
+            .label_style((FONT, 12).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 13).into_font().color(&AXIS))
+            .draw()?;
+        let red = RGBColor(220, 38, 38);
+        chart.draw_series(readings.iter().filter(|r| r.disturbed).map(|r| {
+            let at = r.at_ns as f64 / 1e9;
+            Rectangle::new(
+                [(at - end / 400.0, 0.0), (at + end / 400.0, top * 1.05)],
+                red.mix(0.18).filled(),
+            )
+        }))?;
+        for (probe, typical, colour, name) in [
+            (
+                (|r: &crate::CanaryReading| r.copy_ns) as fn(&crate::CanaryReading) -> u64,
+                copy,
+                RGBColor(234, 88, 12),
+                "memory probe",
+            ),
+            (|r| r.compute_ns, compute, RGBColor(37, 99, 235), "compute probe"),
+        ] {
+            chart
+                .draw_series(LineSeries::new(
+                    readings.iter().map(|r| point(r, probe, typical)),
+                    colour.stroke_width(1),
+                ))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GRID)
+            .label_font((FONT, 12).into_font().color(&AXIS))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}

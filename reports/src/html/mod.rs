@@ -117,9 +117,29 @@ fn page(results: &Results) -> Result<String, ChartError> {
     for group in &groups {
         section(&mut html, group, &figures)?;
     }
+    machine_state(&mut html, results)?;
     footer(&mut html);
     html.push_str("</main>\n</body>\n</html>\n");
     Ok(html)
+}
+
+/// The machine through the run, as the canary saw it between visits: the spells in which it
+/// was disturbed, and the processes kept out of the figures for them.
+fn machine_state(html: &mut String, results: &Results) -> Result<(), ChartError> {
+    let Some(summary) = crate::view::canary_summary(results) else {
+        return Ok(());
+    };
+    let _ = write!(
+        html,
+        "<section id=\"machine\">\n<h2>The machine through the run</h2>\n<p class=\"sub\">\
+         Between visits the harness times a compute probe and a memory probe; a reading much \
+         slower than the run's typical one (shaded) marks the visits on either side of it, \
+         whose processes are kept out of the figures and replaced. {}.</p>\n<figure>{}</figure>\n\
+         </section>\n",
+        escape(&summary),
+        charts::canary(&results.canary)?
+    );
+    Ok(())
 }
 
 /// The suite's claims with their verdicts, first: what a review reads before any chart.
@@ -338,6 +358,9 @@ fn header(html: &mut String, results: &Results) {
     }
     if let Some(sampling) = crate::view::sampling_summary(results) {
         item("sampling", sampling);
+    }
+    if let Some(canary) = crate::view::canary_summary(results) {
+        item("canary", canary);
     }
     if let Some(contests) = crate::contest::summary(results) {
         item("contests", contests);

@@ -3,9 +3,10 @@
 //! The knob for granularity sweeps and for known-answer tests of the overhead metrics, and with
 //! `bytes_per_item` and `wait_ns_per_item` the synthetic work of any shape the decision tree's
 //! design space needs: so much CPU, so many bytes in and out, so long waiting, per item. The
-//! calibration (loop iterations per nanosecond) is measured once per run by the `spin-calibration`
-//! environment and shared by every cell and worker process, so every task of a run spins for the
-//! same number of iterations.
+//! calibration (loop iterations per nanosecond) is measured by the `spin-calibration` environment
+//! and shared by every cell and worker process, so every task of a run spins for the same number
+//! of iterations; the harness keeps a machine's first calibration for every later run on it
+//! ([`Environment::is_calibration`]), so that two runs spin alike.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -290,6 +291,10 @@ struct Calibration {
 impl Environment for Calibration {
     fn vars(&self) -> EnvVars {
         EnvVars::from([(ITERS_PER_MS.to_owned(), self.iters_per_ms.to_string())])
+    }
+
+    fn is_calibration(&self) -> bool {
+        true
     }
 
     fn stop(self: Box<Self>) -> Result<(), WorkloadError> {
