@@ -235,7 +235,10 @@ mod tests {
         assert!(disturbed(&quiet, &reading(310_000, 1_000_000)));
         assert!(disturbed(&quiet, &reading(200_000, 1_600_000)));
         // Before the run has settled, no probe is judged.
-        assert!(!disturbed(&quiet[..SETTLING - 1], &reading(900_000, 9_000_000)));
+        assert!(!disturbed(
+            &quiet[..SETTLING - 1],
+            &reading(900_000, 9_000_000)
+        ));
         // Other processes busy on a fifth of the cores or more: disturbed, however fast the
         // probes were.
         let busy = CanaryReading {

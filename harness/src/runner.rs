@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use parbench_reports::contest::Contest;
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Machine, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status, SuiteInfo,
-    VisitCosts, SCHEMA_VERSION,
+    Json, Machine, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status,
+    SuiteInfo, VisitCosts, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
@@ -22,11 +22,11 @@ use crate::calibration::Calibrations;
 use crate::canary::Canary;
 use crate::cell::parent::{become_subreaper, isolate, Fault, Limits};
 use crate::cell::protocol::{Measured, ProfileFailure, Profiled, Reply, Request, Sampling, Work};
+use crate::cell::SAMPLE_TARGET;
 use crate::error::Error;
 use crate::machine;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
 use crate::options::{ProfileScope, RunOptions};
-use crate::cell::SAMPLE_TARGET;
 use crate::schedule::{extra_round, fit_minimum, shuffled, Candidate, VisitModel};
 use crate::stats::{median_index, process_logs, summarize_processes, Shared, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
@@ -756,13 +756,9 @@ const SPAWN_COST: Duration = Duration::from_millis(5);
 /// What a budget's plan takes a strategy's setup and teardown to cost together.
 const SETUP_COST: Duration = Duration::from_millis(2);
 
-/// `s` or nothing, after a count.
-fn plural(count: usize) -> &'static str {
-    if count == 1 {
-        ""
-    } else {
-        "s"
-    }
+/// `n` and the noun, singular or plural as `n` asks.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A duration to the second, for a message (at least one).
@@ -932,7 +928,9 @@ impl<'a> Runner<'a> {
             if round == minimum + 1 && scope != ProfileScope::None {
                 self.profiles(tallies, scope)?;
             }
-            let chosen: Vec<usize> = if round <= minimum {
+            let chosen: Vec<usize> = if round > 1 && self.time_left() == Some(Duration::ZERO) {
+                Vec::new()
+            } else if round <= minimum {
                 (0..tallies.len())
                     .filter(|&i| self.is_live(tallies, i))
                     .collect()
@@ -981,17 +979,14 @@ impl<'a> Runner<'a> {
         }
         self.cut_minimum(plan.samples, plan.processes);
         let mut message = format!(
-            "the budget ({} left) cannot hold {} process{} of {} sample{} for each of {} cells              (by the inputs' sequential run times): {} process{} of {} sample{} each instead",
+            "the budget ({} left) cannot hold {} of {} for each of {} cells (by the inputs' \
+             sequential run times): {} of {} each instead",
             humantime::format_duration(round_to_seconds(left)),
-            sampling.processes,
-            plural(sampling.processes),
-            sampling.samples,
-            plural(sampling.samples),
+            count(sampling.processes, "process", "processes"),
+            count(sampling.samples, "sample", "samples"),
             models.len(),
-            plan.processes,
-            plural(plan.processes),
-            plan.samples,
-            plural(plan.samples),
+            count(plan.processes, "process", "processes"),
+            count(plan.samples, "sample", "samples"),
         );
         if plan.overruns {
             message.push_str(
@@ -1226,8 +1221,10 @@ impl<'a> Runner<'a> {
             self.observer.cell_started(&tallies[index].id, &progress);
             let mut visiting = Duration::ZERO;
             let members = self.turn(index, round + visited);
-            let visited_before: Vec<usize> =
-                members.iter().map(|&m| tallies[m].processes.len()).collect();
+            let visited_before: Vec<usize> = members
+                .iter()
+                .map(|&m| tallies[m].processes.len())
+                .collect();
             for &member in &members {
                 let clock = Instant::now();
                 self.visit(&mut tallies[member], round);

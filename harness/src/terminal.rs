@@ -279,7 +279,14 @@ impl Observer for Terminal {
             println!("canary: {canary}");
         }
         if let Some(contests) = parbench_reports::contest::summary(results) {
-            println!("contests: {contests}");
+            let open = parbench_reports::contest::open_buckets(results);
+            println!(
+                "contests: {contests}{}",
+                if open.is_empty() { "" } else { "; still open:" }
+            );
+            for bucket in open {
+                println!("  {bucket}");
+            }
         }
         if let Some(visits) = results.visits.as_ref().and_then(visit_summary) {
             println!("{visits}");

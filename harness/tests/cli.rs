@@ -962,8 +962,9 @@ fn workers_die_with_a_killed_harness() {
 
 #[test]
 fn a_budget_that_cannot_hold_the_minimum_rounds_cuts_them_and_holds() {
-    // Five cells of `spin` at 100 ms a sequential run: a warm-up and 3 samples in each of 3
-    // processes is about 12 s of measuring; the budget is 6 s.
+    // Five cells of `spin` at 100 ms a sequential run: a warm-up and 3 samples in each of 6
+    // processes is about 24 s of measuring; the budget is 20 s, of which probing the machine
+    // takes a few.
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("tight.toml");
     fs::write(
@@ -974,9 +975,9 @@ strategies = ["sequential", "threads", "rayon"]
 workers = [1, 2]
 warmup = 1
 samples = 3
-processes = 3
-time_budget = "20s"
-budget = "6s"
+processes = 6
+time_budget = "60s"
+budget = "20s"
 
 [[workload]]
 name = "spin"
@@ -995,21 +996,22 @@ tasks = [8]
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "left) cannot hold 3 processes of 3 samples for each of 5 cells (by the inputs' \
+            "left) cannot hold 6 processes of 3 samples for each of 5 cells (by the inputs' \
              sequential run times): ",
         ));
     let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
     let results = read_results(&out);
     let rounds = results.rounds.as_ref().unwrap();
-    // What it cut is in the results too; every cell was still measured in two processes.
+    // What it cut is in the results too, and every cell was measured.
     assert!(
-        rounds.samples_per_process < 3 || rounds.min_processes < 3,
+        rounds.samples_per_process < 3 || rounds.min_processes < 6,
         "{rounds:?}"
     );
     assert!(rounds.min_processes >= 2, "{rounds:?}");
+    assert_eq!(results.cells.len(), 5);
     for cell in &results.cells {
         assert_eq!(cell.status, Status::Ok, "{}", cell.id);
-        assert!(cell.wall.as_ref().unwrap().processes >= 2, "{}", cell.id);
+        assert!(cell.wall.is_some(), "{}", cell.id);
     }
     // The run's own clock: within the budget and a tenth.
     let elapsed: f64 = stdout
@@ -1018,5 +1020,5 @@ tasks = [8]
         .and_then(|rest| rest.split(" s").next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no elapsed time in {stdout}"));
-    assert!(elapsed <= 6.6, "{elapsed} s\n{stdout}");
+    assert!(elapsed <= 22.0, "{elapsed} s\n{stdout}");
 }

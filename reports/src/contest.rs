@@ -171,24 +171,28 @@ pub fn contests(results: &Results) -> Vec<BucketContest<'_>> {
         .collect()
 }
 
-/// Whether each bucket's lead is settled, in one line for the terminal and the reports: how
-/// many are, and for each that is not, its leader and the cells still open against it.
-/// `None` when no bucket has two cells in contest.
+/// Whether each bucket's lead is settled, in a few words for the terminal and the reports: how
+/// many are. `None` when no bucket has two cells in contest.
 pub fn summary(results: &Results) -> Option<String> {
     let contests = contests(results);
     if contests.is_empty() {
         return None;
     }
     let settled = contests.iter().filter(|c| c.contest.settled()).count();
-    let mut text = format!("{settled} of {} buckets settled", contests.len());
-    let open: Vec<String> = contests
+    Some(format!("{settled} of {} buckets settled", contests.len()))
+}
+
+/// Each bucket whose lead is not settled, a line each: the bucket, its leader and the cells
+/// still open against it.
+pub fn open_buckets(results: &Results) -> Vec<String> {
+    contests(results)
         .iter()
         .filter(|c| !c.contest.settled())
         .map(|c| {
             let name = |cell: &Cell| format!("{}/w{}", cell.strategy_label(), cell.workers);
             let others: Vec<String> = c.open().into_iter().map(name).collect();
             format!(
-                "{}/size={}/tasks={} ({} leads; open: {})",
+                "{}/size={}/tasks={}: {} leads; open: {}",
                 c.bucket.work,
                 c.bucket.size,
                 c.bucket.tasks,
@@ -196,11 +200,7 @@ pub fn summary(results: &Results) -> Option<String> {
                 others.join(", ")
             )
         })
-        .collect();
-    if !open.is_empty() {
-        text.push_str(&format!(" · open: {}", open.join("; ")));
-    }
-    Some(text)
+        .collect()
 }
 
 #[cfg(test)]
@@ -267,13 +267,14 @@ mod tests {
             cell("threads", 64, stats(100.0, 0.04)),
             cell("rayon", 64, stats(102.0, 0.04)),
         ];
+        assert_eq!(summary(&results).unwrap(), "1 of 2 buckets settled");
         assert_eq!(
-            summary(&results).unwrap(),
-            "1 of 2 buckets settled · open: spin/size=10/tasks=64 (threads/w2 leads; open: \
-             rayon/w2)"
+            open_buckets(&results),
+            ["spin/size=10/tasks=64: threads/w2 leads; open: rayon/w2"]
         );
         results.cells.truncate(2);
         assert_eq!(summary(&results).unwrap(), "1 of 1 buckets settled");
+        assert!(open_buckets(&results).is_empty());
         results.cells.truncate(1);
         assert!(summary(&results).is_none());
     }

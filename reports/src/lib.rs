@@ -37,9 +37,9 @@ pub use self::csv::Csv;
 pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
-    AnswerRecord, CanaryReading, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits, Outliers,
-    Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds, Sample,
-    Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, VisitCosts,
+    AnswerRecord, CanaryReading, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits,
+    Outliers, Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds,
+    Sample, Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, VisitCosts,
     WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{

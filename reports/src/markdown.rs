@@ -40,7 +40,22 @@ impl Writer for Markdown {
             let _ = writeln!(md, "The machine, watched between visits: {canary}.\n");
         }
         if let Some(contests) = crate::contest::summary(results) {
-            let _ = writeln!(md, "Contests: {contests}.\n");
+            let open = crate::contest::open_buckets(results);
+            let _ = writeln!(
+                md,
+                "Contests: {contests}{}\n",
+                if open.is_empty() {
+                    "."
+                } else {
+                    "; still open:"
+                }
+            );
+            for bucket in &open {
+                let _ = writeln!(md, "- {bucket}");
+            }
+            if !open.is_empty() {
+                md.push('\n');
+            }
         }
         if let Some(visits) = results.visits.as_ref().and_then(crate::view::visit_summary) {
             let _ = writeln!(md, "{}.\n", capitalized(&visits));

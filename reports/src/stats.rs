@@ -113,17 +113,17 @@ pub fn sign_test_p(n: usize, below: usize) -> f64 {
 ///
 /// ```
 /// use parbench_reports::stats::Prior;
-/// // Cells whose variances agree closely: a strong prior near their common value.
-/// let cells: Vec<(f64, f64)> = [0.9, 1.1, 1.0, 0.95, 1.05, 1.0, 0.98, 1.02]
-///     .iter()
-///     .map(|&v| (v * 1e-4, 3.0))
-///     .collect();
+/// // Ten cells of 4 processes (3 degrees of freedom) sharing one variance, 1e-4: their
+/// // sample variances spread as σ² χ²₃ / 3 does (the midpoints of its tenths).
+/// let spread = [0.117, 0.266, 0.404, 0.547, 0.703, 0.881, 1.094, 1.369, 1.772, 2.605];
+/// let cells: Vec<(f64, f64)> = spread.iter().map(|&v| (v * 1e-4, 3.0)).collect();
 /// let prior = Prior::fit(&cells).unwrap();
-/// assert!(prior.df >= 30.0, "{prior:?}");
+/// // As alike as chance allows: the prior is as strong as it gets, near the shared variance.
+/// assert_eq!(prior.df, Prior::MAX_DF);
 /// assert!((prior.variance / 1e-4 - 1.0).abs() < 0.2, "{prior:?}");
 /// // A cell's own variance moves towards the prior's by the prior's weight.
 /// let moderated = prior.moderate(4e-4, 3.0);
-/// assert!(moderated > prior.variance && moderated < 4e-4);
+/// assert!((moderated - (60.0 * prior.variance + 3.0 * 4e-4) / 63.0).abs() < 1e-12);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prior {
@@ -185,7 +185,7 @@ fn digamma(x: f64) -> f64 {
     statrs::function::gamma::digamma(x)
 }
 
-/// The trigamma function ψ′ for `x > 0`: the recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to 6,
+/// The trigamma function ψ′ for `x > 0`: the recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to 10,
 /// then the asymptotic series (error below 1e-12 there). statrs has no trigamma.
 ///
 /// ```
@@ -197,7 +197,7 @@ fn digamma(x: f64) -> f64 {
 /// ```
 pub fn trigamma(mut x: f64) -> f64 {
     let mut sum = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         sum += 1.0 / (x * x);
         x += 1.0;
     }
@@ -211,7 +211,7 @@ pub fn trigamma(mut x: f64) -> f64 {
 /// The tetragamma function ψ″ for `x > 0`, as [`trigamma`]: the slope Newton's method needs.
 fn tetragamma(mut x: f64) -> f64 {
     let mut sum = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         sum -= 2.0 / (x * x * x);
         x += 1.0;
     }

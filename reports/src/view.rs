@@ -100,6 +100,7 @@ pub fn visit_summary(costs: &crate::VisitCosts) -> Option<String> {
 ///         at_ns: i * 1_000_000_000,
 ///         compute_ns: 200_000,
 ///         copy_ns: 1_000_000,
+///         foreign_share: 0.0,
 ///         disturbed: (20..23).contains(&i),
 ///     })
 ///     .collect();

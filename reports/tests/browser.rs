@@ -241,16 +241,32 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
     let Some(binary) = browser_or_skip() else {
         return;
     };
-    let results = fixture();
+    let mut results = fixture();
+    // The canary's readings through the run, with a spell of five disturbed ones.
+    results.canary = (0..60u64)
+        .map(|i| parbench_reports::CanaryReading {
+            at_ns: i * 100_000_000,
+            compute_ns: 200_000 + (i % 7) * 1_000,
+            copy_ns: if (30..35).contains(&i) {
+                2_500_000
+            } else {
+                1_000_000
+            },
+            foreign_share: 0.0,
+            disturbed: (30..35).contains(&i),
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     write_all(dir.path(), &results).unwrap();
     let page = dir.path().join("report.html");
     let (facts, events, png) = open(binary, &page);
 
     no_error_and_no_request(&events, &page);
+    let text = facts["text"].as_str().unwrap();
+    assert!(text.contains("The machine through the run"));
+    assert!(text.contains("60 readings, 5 disturbed (8.3%: from 3.0 s to 3.4 s into the run)"));
 
     // Every cell named, every workload with its verdict.
-    let text = facts["text"].as_str().unwrap();
     for cell in &results.cells {
         assert!(text.contains(&cell.id), "{} is not in the page", cell.id);
     }

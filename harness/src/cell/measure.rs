@@ -31,9 +31,15 @@ pub(super) fn measure(
     let mut iterations = 1;
     for index in 0.. {
         let clock = Instant::now();
-        let (sample, timeline) =
-            take_sample(prepared, strategy, params, job, iterations, &mut costs.verify_ns)
-                .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        let (sample, timeline) = take_sample(
+            prepared,
+            strategy,
+            params,
+            job,
+            iterations,
+            &mut costs.verify_ns,
+        )
+        .map_err(|e| format!("sample {}: {e}", index + 1))?;
         let took = clock.elapsed().as_nanos() as u64;
         if index == 0 {
             iterations = iterations_for(sample.run_ns);

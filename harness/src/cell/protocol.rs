@@ -151,9 +151,11 @@ pub(crate) enum ProfileFailure {
 /// How a cell is sampled. The run visits the suite in rounds, each starting one cell process
 /// per cell it visits; every cell is measured in at least `processes` processes (the minimum
 /// rounds), each taking a warm-up and `samples` timed samples (fewer once it has used its share
-/// of `time_budget`, at least one). Later rounds go to the cells whose median's 95% interval is
-/// still wider than `ci_target`, widest first, until a cell has `max_processes`, and none starts
-/// once the run has lasted `budget`.
+/// of `time_budget`, at least one). Later rounds go first to the cells racing for their
+/// bucket's lead, then to those whose median's 95% interval is still wider than `ci_target`,
+/// widest first, until a cell has `max_processes`. No process after the first round starts
+/// once the run has lasted `budget`, and when the minimum rounds would not fit in it the run
+/// takes fewer samples per process, then fewer processes, and says so.
 ///
 /// ```
 /// let sampling = parbench::Sampling::default();
@@ -176,8 +178,9 @@ pub struct Sampling {
     /// How long a cell's minimum processes may sample together, warm-ups included: each takes
     /// its share, so a slow cell takes fewer samples in each (at least one).
     pub time_budget: Duration,
-    /// How long the whole run may last before no further process starts beyond the minimum
-    /// rounds (and the profiles); `None`: until every cell reaches its target or its limits.
+    /// How long the whole run may last (the profiles aside): no process after the first round
+    /// starts beyond it, and the minimum rounds are cut to fit; `None`: until every cell
+    /// reaches its target or its limits.
     pub budget: Option<Duration>,
 }
 

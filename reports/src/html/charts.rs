@@ -631,7 +631,10 @@ pub(crate) fn canary(readings: &[crate::CanaryReading]) -> Result<String, ChartE
     let point = |r: &crate::CanaryReading, probe: fn(&crate::CanaryReading) -> u64, typical| {
         (r.at_ns as f64 / 1e9, probe(r) as f64 / typical)
     };
-    let end = readings.last().map_or(1.0, |r| r.at_ns as f64 / 1e9).max(1.0);
+    let end = readings
+        .last()
+        .map_or(1.0, |r| r.at_ns as f64 / 1e9)
+        .max(1.0);
     let top = readings
         .iter()
         .flat_map(|r| [r.compute_ns as f64 / compute, r.copy_ns as f64 / copy])
@@ -672,7 +675,12 @@ pub(crate) fn canary(readings: &[crate::CanaryReading]) -> Result<String, ChartE
                 RGBColor(234, 88, 12),
                 "memory probe",
             ),
-            (|r| r.compute_ns, compute, RGBColor(37, 99, 235), "compute probe"),
+            (
+                |r| r.compute_ns,
+                compute,
+                RGBColor(37, 99, 235),
+                "compute probe",
+            ),
         ] {
             chart
                 .draw_series(LineSeries::new(

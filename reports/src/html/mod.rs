@@ -363,7 +363,15 @@ fn header(html: &mut String, results: &Results) {
         item("canary", canary);
     }
     if let Some(contests) = crate::contest::summary(results) {
-        item("contests", contests);
+        let open = crate::contest::open_buckets(results);
+        item(
+            "contests",
+            if open.is_empty() {
+                contests
+            } else {
+                format!("{contests}; still open: {}", open.join(" · "))
+            },
+        );
     }
     if let Some(visits) = results.visits.as_ref().and_then(crate::view::visit_summary) {
         item("visits", visits);
