@@ -1,5 +1,5 @@
 //! The machine watched while it is measured. Between two visits the harness takes a reading
-//! of a canary: a compute probe (a dependent chain of multiply-adds, about 0.2 ms) and a
+//! of a canary: a compute probe (200,000 dependent multiply-adds, about 0.2 ms) and a
 //! memory probe (a copy of 8 MiB, about 1 ms at 15 GB/s), each on every core at once and
 //! timed by its slowest thread. A shared host has spells in which one of them slows down while
 //! the other does not (another tenant's memory traffic halves the bandwidth and leaves the
@@ -16,9 +16,10 @@
 //! cores since the reading before, or when either probe is slower than the run's typical
 //! reading (the median of the readings so far) by more than its margin: [`COMPUTE_MARGIN`]
 //! for the compute probe, [`COPY_MARGIN`] for the memory probe. Until [`SETTLING`] readings
-//! are in, no probe is judged slow: there is no typical reading yet. A visit is disturbed when the reading before it or the one after it is; its
-//! samples are kept in the results, marked, and left out of the cell's figures, and the cell
-//! is visited again in a later round (see the runner).
+//! are in, no probe is judged slow: there is no typical reading yet. A visit is disturbed when
+//! the reading before it or the one after it is; its samples are kept in the results, marked,
+//! and left out of the cell's figures, and the cell is visited again in a later round (see the
+//! runner).
 
 use std::hint::black_box;
 use std::sync::Barrier;

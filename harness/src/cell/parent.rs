@@ -6,9 +6,9 @@
 //! enforce the time limit and the memory limit (killing the child's whole process group): it
 //! stays off the cores while samples are timed — the exact peaks come from the kernel's
 //! high-water marks the child reports. It keeps the tail of the child's stderr (passed through
-//! to the terminal) to tell an allocation failure from other aborts. A child that dies without a reply is
-//! classified by how it ended: `timeout`, `oom`, `crash` (with its signal) — a panic is caught
-//! in the child and reported as `panic` with its message.
+//! to the terminal) to tell an allocation failure from other aborts. A child that dies without
+//! a reply is classified by how it ended: `timeout`, `oom`, `crash` (with its signal) — a panic
+//! is caught in the child and reported as `panic` with its message.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
@@ -28,10 +28,10 @@ use super::protocol::{Reply, Request};
 use super::CELL_COMMAND;
 
 /// How often the parent samples the memory of a cell's processes and checks its limits. Each
-/// sample reads `/proc` for every process of the tree: rarely enough that the parent stays
-/// off the cores the samples are timed on , often enough that a
-/// runaway allocation is stopped within a fraction of a second. The peaks a cell reports come
-/// from the kernel's high-water marks, not from these samples.
+/// sample reads `/proc` for every process of the tree: rarely enough that the parent stays off
+/// the cores the samples are timed on, often enough that a runaway allocation is stopped within
+/// a fraction of a second. The peaks a cell reports come from the kernel's high-water marks,
+/// not from these samples.
 pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// What the thread reading a cell's stdout hands over.
