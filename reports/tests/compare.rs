@@ -417,6 +417,42 @@ fn a_failed_cell_fails_the_gate_and_says_why() {
 }
 
 #[test]
+fn processes_the_canary_saw_disturbed_are_left_out_of_the_gate() {
+    // Each cell's first process, in both runs, measured while the canary saw the machine
+    // disturbed (`disturbed`), and three times slower in the new run.
+    let marked = |results: &mut Results, disturbed: bool, slower: u64| {
+        for cell in &mut results.cells {
+            for sample in cell.samples.iter_mut().filter(|s| s.process == 1) {
+                sample.run_ns *= slower;
+                sample.disturbed = disturbed;
+            }
+        }
+    };
+    let changes = |disturbed: bool| -> Vec<f64> {
+        let (mut base, mut new) = (fixture(), fixture());
+        marked(&mut base, disturbed, 1);
+        marked(&mut new, disturbed, 3);
+        compare(&base, &new, &Options::default())
+            .unwrap()
+            .rows
+            .iter()
+            .filter(|r| r.metric == Metric::Run)
+            .filter_map(|r| r.change)
+            .collect()
+    };
+    // Left in, the slow process moves every cell.
+    let left_in = changes(false);
+    assert!(
+        !left_in.is_empty() && left_in.iter().all(|&c| c > 0.1),
+        "{left_in:?}"
+    );
+    // Left out, the two runs are the same processes.
+    let left_out = changes(true);
+    assert_eq!(left_out.len(), left_in.len());
+    assert!(left_out.iter().all(|&c| c == 0.0), "{left_out:?}");
+}
+
+#[test]
 fn a_run_against_itself_changes_nothing() {
     let results = fixture();
     let comparison = compare(&results, &results, &Options::default()).unwrap();

@@ -824,9 +824,9 @@ impl<'a> Test<'a> {
                     Mode::Paired => s.round,
                     Mode::Independent => s.process,
                 };
-                let units = |cell: &Cell| {
+                let units_of = |cell: &Cell, quiet_only: bool| {
                     let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-                    for sample in &cell.samples {
+                    for sample in cell.samples.iter().filter(|s| !(quiet_only && s.disturbed)) {
                         if let Some(v) = metric.of(sample) {
                             by.entry(key(sample)).or_default().push(v);
                         }
@@ -834,6 +834,16 @@ impl<'a> Test<'a> {
                     by.into_iter()
                         .filter_map(|(k, mut vs)| median(&mut vs).map(|m| (k, m)))
                         .collect::<BTreeMap<u32, f64>>()
+                };
+                // The samples the canary saw disturbed are left out, as the cell's own figures
+                // leave them out, while two units remain.
+                let units = |cell: &Cell| {
+                    let quiet = units_of(cell, true);
+                    if quiet.len() >= 2 {
+                        quiet
+                    } else {
+                        units_of(cell, false)
+                    }
                 };
                 let (b, n) = (units(base), units(new));
                 let missing = if b.is_empty() || n.is_empty() {
