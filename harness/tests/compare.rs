@@ -318,13 +318,37 @@ fn a_paired_run_of_one_build_flags_nothing() {
         .collect();
     assert!(flagged.is_empty(), "{flagged:?}");
     assert_eq!(code, 0);
-    // Every cell's 40 rounds are its pairs.
+    // Every cell's 40 rounds are its pairs, but those the canary saw disturbed on either side.
     let run = comparison
         .rows
         .iter()
         .find(|r| r.metric == Metric::Run)
         .unwrap();
-    assert!(run.units >= 40, "{run:?}");
+    let mut disturbed: Vec<u32> = ["base", "new"]
+        .iter()
+        .flat_map(|side| {
+            let results: Results = serde_json::from_slice(
+                &fs::read(dir.path().join("gate").join(side).join("results.json")).unwrap(),
+            )
+            .unwrap();
+            let cell = results
+                .cells
+                .into_iter()
+                .find(|c| c.id == run.cell)
+                .unwrap();
+            cell.samples
+                .into_iter()
+                .filter(|s| s.disturbed)
+                .map(|s| s.round)
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    disturbed.sort_unstable();
+    disturbed.dedup();
+    assert!(
+        run.units + disturbed.len() >= 40,
+        "{run:?}, disturbed rounds {disturbed:?}"
+    );
 }
 
 #[test]
