@@ -1154,26 +1154,29 @@ impl<'a> Runner<'a> {
         let sampling = self.sampling;
         let walls: Vec<Option<Stats>> = tallies.iter().map(|t| t.wall(&self.kinds)).collect();
         let racing = racing(tallies, &walls);
-        let candidates = tallies
+        let open: Vec<usize> = (0..tallies.len())
+            .filter(|&i| {
+                tallies[i].fault.is_none() && tallies[i].processes.len() < sampling.max_processes
+            })
+            .collect();
+        let candidates = open
             .iter()
-            .enumerate()
-            .filter(|(_, t)| t.fault.is_none() && t.processes.len() < sampling.max_processes)
-            .filter_map(|(index, t)| {
-                let wall = walls[index].as_ref();
-                let short = t.quiet_processes() < sampling.processes;
-                if !racing[index] && !short && within_target(wall, sampling.ci_target) {
-                    return None;
-                }
+            .filter_map(|&index| {
+                let (tally, wall) = (&tallies[index], walls[index].as_ref());
                 // A cell short of its minimum quiet processes gets fresh ones first.
+                let short = tally.quiet_processes() < sampling.processes;
                 Some(Candidate {
                     index,
                     racing: racing[index] || short,
                     width: wall.map_or(f64::INFINITY, Stats::relative_half_width),
-                    cost: t.cost()?,
+                    within: within_target(wall, sampling.ci_target),
+                    processes: tally.processes.len(),
+                    cost: tally.cost()?,
                 })
             })
             .collect();
-        extra_round(candidates, self.time_left())
+        let spent = open.iter().map(|&i| tallies[i].spent).sum();
+        extra_round(candidates, spent, self.time_left())
     }
 
     /// The time left in the suite's budget, if it has one.

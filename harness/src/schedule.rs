@@ -5,9 +5,16 @@
 //! cells racing for their bucket's lead (the leader and the cells whose intervals still
 //! overlap it beyond a tie: see `parbench_reports::contest`), then to the cells whose interval
 //! is still wider than the target (and that may still sample), widest first within each, as
-//! many as the run's time left allows at what each cell's processes have cost so far. Every
-//! round's order is shuffled from the suite's seed, so that a burst of noise on the machine, or
-//! a slow drift, is spread over all cells rather than falling on the ones measured together.
+//! many as the run's time left allows at what each cell's processes have cost so far. A run
+//! with a budget then spends what is left on every other cell in proportion to how much a
+//! process narrows its interval per second: a cell gets a process while it has fewer than its
+//! share, which grows with the spread between its processes and shrinks with the square root
+//! of what one costs (Neyman's allocation, which makes the sum of the cells' variances least
+//! for the time). So the time a run is given is spent, on the cells where it buys most, and
+//! each cell's processes come from across the whole run, not from its first minutes. Every
+//! round's order is shuffled from the suite's seed, so that a burst of noise on the machine,
+//! or a slow drift, is spread over all cells rather than falling on the ones measured
+//! together.
 
 use std::time::Duration;
 
@@ -16,22 +23,58 @@ use std::time::Duration;
 pub(crate) struct Candidate {
     /// Its index in the run.
     pub index: usize,
-    /// Whether it races for its bucket's lead: such cells go first.
+    /// Whether it races for its bucket's lead (or is short of its minimum processes): such
+    /// cells go first.
     pub racing: bool,
     /// Its interval's half-width relative to the median (infinite while it has none).
     pub width: f64,
+    /// Whether its interval is within the target: such a cell (unless it races) gets a
+    /// process only while it has fewer than its share of the run's time.
+    pub within: bool,
+    /// Its processes so far.
+    pub processes: usize,
     /// What one of its processes has cost, on average.
     pub cost: Duration,
 }
 
-/// The cells an extra round visits: the racing ones first, then the others, widest first
-/// within each, each as long as its cost still fits in `left` (all of them when the run has
-/// no budget).
-pub(crate) fn extra_round(mut candidates: Vec<Candidate>, left: Option<Duration>) -> Vec<usize> {
+impl Candidate {
+    /// How far apart its processes are, up to a constant every cell shares: the interval's
+    /// half-width times the square root of the processes.
+    fn spread(&self) -> f64 {
+        self.width * (self.processes as f64).sqrt()
+    }
+}
+
+/// The cells an extra round visits: the racing ones first, then the others wider than the
+/// target, widest first within each, each as long as its cost still fits in `left` (all of
+/// them when the run has no budget). With a budget, the cells within the target follow: each
+/// whose processes are fewer than its share of the run's visits, `spent` so far and `left`,
+/// the furthest below its share first.
+pub(crate) fn extra_round(
+    mut candidates: Vec<Candidate>,
+    spent: Duration,
+    left: Option<Duration>,
+) -> Vec<usize> {
+    let shares = left.map(|left| shares(&candidates, spent + left));
+    // How far below its share a cell is, as a ratio (0 for a cell at or above it).
+    let below = |c: &Candidate| -> f64 {
+        let share = shares.as_ref().and_then(|s| s.get(&c.index)).copied();
+        match share {
+            Some(share) if (c.processes as f64) < share => share / c.processes.max(1) as f64,
+            _ => 0.0,
+        }
+    };
+    candidates.retain(|c| c.racing || !c.within || below(c) > 0.0);
     candidates.sort_by(|a, b| {
+        let within = a.within && b.within && !a.racing && !b.racing;
         b.racing
             .cmp(&a.racing)
-            .then(b.width.total_cmp(&a.width))
+            .then(a.within.cmp(&b.within))
+            .then(if within {
+                below(b).total_cmp(&below(a))
+            } else {
+                b.width.total_cmp(&a.width)
+            })
             .then(a.index.cmp(&b.index))
     });
     let mut left = left;
@@ -46,6 +89,25 @@ pub(crate) fn extra_round(mut candidates: Vec<Candidate>, left: Option<Duration>
             Some(_) => false,
         })
         .map(|c| c.index)
+        .collect()
+}
+
+/// Each candidate's share of processes in a run whose visits last `total` (Neyman's
+/// allocation): `n = total * spread / sqrt(cost) / sum(spread * sqrt(cost))`, by index. Cells
+/// without a finite spread or a cost have none.
+fn shares(candidates: &[Candidate], total: Duration) -> std::collections::BTreeMap<usize, f64> {
+    let known: Vec<(usize, f64, f64)> = candidates
+        .iter()
+        .filter(|c| c.spread().is_finite() && c.spread() > 0.0 && !c.cost.is_zero())
+        .map(|c| (c.index, c.spread(), c.cost.as_secs_f64()))
+        .collect();
+    let scale: f64 = known.iter().map(|(_, s, c)| s * c.sqrt()).sum();
+    if scale <= 0.0 {
+        return Default::default();
+    }
+    known
+        .into_iter()
+        .map(|(index, s, c)| (index, total.as_secs_f64() * s / c.sqrt() / scale))
         .collect()
 }
 
@@ -131,7 +193,19 @@ mod tests {
             index,
             racing: false,
             width,
+            within: false,
+            processes: 3,
             cost: Duration::from_millis(cost_ms),
+        }
+    }
+
+    /// A cell within the target: `processes` so far, each of which cost `cost_ms`, with the
+    /// spread `spread` between them.
+    fn settled(index: usize, spread: f64, processes: usize, cost_ms: u64) -> Candidate {
+        Candidate {
+            within: true,
+            processes,
+            ..candidate(index, spread / (processes as f64).sqrt(), cost_ms)
         }
     }
 
@@ -143,17 +217,49 @@ mod tests {
             candidate(2, 0.10, 300),
             candidate(3, 0.05, 200),
         ];
-        assert_eq!(extra_round(cells.clone(), None), [1, 2, 3, 0]);
+        let none = Duration::ZERO;
+        assert_eq!(extra_round(cells.clone(), none, None), [1, 2, 3, 0]);
         // 900 ms: 500 + 300 fit, 200 does not, 100 still does.
         assert_eq!(
-            extra_round(cells.clone(), Some(Duration::from_millis(900))),
+            extra_round(cells.clone(), none, Some(Duration::from_millis(900))),
             [1, 2, 0]
         );
-        assert!(extra_round(cells.clone(), Some(Duration::from_millis(50))).is_empty());
+        assert!(extra_round(cells.clone(), none, Some(Duration::from_millis(50))).is_empty());
         // A racing cell goes before every wider one.
         let mut raced = cells;
         raced[0].racing = true;
-        assert_eq!(extra_round(raced, None), [0, 1, 2, 3]);
+        assert_eq!(extra_round(raced, none, None), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn the_time_left_goes_where_a_process_narrows_an_interval_most_per_second() {
+        // Equal spreads, processes of 100 ms and of 400 ms: the cheap cell's share is twice
+        // the dear one's (n ~ spread / sqrt(cost)), and the shares fill the time: 20 of
+        // 100 ms and 10 of 400 ms are 6 s.
+        let cells = [settled(0, 0.04, 10, 100), settled(1, 0.04, 5, 400)];
+        let share = shares(&cells, Duration::from_secs(6));
+        assert!((share[&0] - 20.0).abs() < 1e-9, "{share:?}");
+        assert!((share[&1] - 10.0).abs() < 1e-9, "{share:?}");
+        // Twice the spread, twice the share.
+        let cells = [settled(0, 0.08, 10, 100), settled(1, 0.04, 10, 100)];
+        let share = shares(&cells, Duration::from_secs(3));
+        assert!((share[&0] - 20.0).abs() < 1e-9, "{share:?}");
+        assert!((share[&1] - 10.0).abs() < 1e-9, "{share:?}");
+
+        // A cell within the target gets a process while it is below its share, the furthest
+        // below first, after the racing and the wide cells; at or above it, none.
+        let cells = vec![
+            settled(0, 0.04, 10, 100),
+            settled(1, 0.04, 4, 400),
+            candidate(2, 0.10, 300),
+            settled(3, 0.04, 30, 100),
+        ];
+        // Spent 24 s, 2 s left: shares of 22.6 (cells 0 and 3) and 11.3 (cell 1), so cell 1
+        // is 2.8 times below its share, cell 0 2.3 times, cell 3 above it.
+        let (spent, left) = (Duration::from_secs(24), Duration::from_secs(2));
+        assert_eq!(extra_round(cells.clone(), spent, Some(left)), [2, 1, 0]);
+        // Without a budget the run ends once the cells are within the target.
+        assert_eq!(extra_round(cells, spent, None), [2]);
     }
 
     /// A standard normal draw (Box-Muller).

@@ -67,6 +67,10 @@ pub struct Answer {
     pub digest: Digest,
     /// Failed tasks, by task id.
     pub failures: Vec<Failure>,
+    /// For a run in rounds, BLAKE3 of the state after each round, so that a check names the
+    /// first round that differs; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Digest>,
 }
 
 impl Answer {
@@ -99,6 +103,7 @@ impl Answer {
         Self {
             digest: Digest(*hasher.finalize().as_bytes()),
             failures,
+            rounds: Vec::new(),
         }
     }
 }
@@ -113,6 +118,9 @@ impl Answer {
     /// let a = Answer::of_rounds(&[vec![1, 2], vec![3]], Vec::new());
     /// // The states' boundaries count: [1, 2], [3] is not [1], [2, 3].
     /// assert_ne!(a, Answer::of_rounds(&[vec![1], vec![2, 3]], Vec::new()));
+    /// // Each round's state has a digest of its own.
+    /// let b = Answer::of_rounds(&[vec![1, 2], vec![4]], Vec::new());
+    /// assert_eq!((a.rounds.len(), a.rounds[0] == b.rounds[0], a.rounds[1] == b.rounds[1]), (2, true, false));
     /// ```
     pub fn of_rounds(states: &[Vec<u8>], mut failures: Vec<Failure>) -> Self {
         let mut hasher = blake3::Hasher::new();
@@ -125,6 +133,10 @@ impl Answer {
         Self {
             digest: Digest(*hasher.finalize().as_bytes()),
             failures,
+            rounds: states
+                .iter()
+                .map(|state| Digest(*blake3::hash(state).as_bytes()))
+                .collect(),
         }
     }
 }

@@ -74,11 +74,12 @@ pub(crate) const SAMPLE_TARGET_NS: u64 = 10_000_000;
 /// The most steady runs in one sample.
 const MAX_ITERATIONS: u64 = 1_000;
 
-/// Steady runs per sample for runs of `run_ns`.
+/// Steady runs per sample for runs of `run_ns`: the count whose total is nearest the target
+/// (a 7 ms run is one steady run, not two: the sample is long enough to time either way, and
+/// a visit's time is better spent on another process).
 fn iterations_for(run_ns: u64) -> u32 {
-    SAMPLE_TARGET_NS
-        .div_ceil(run_ns.max(1))
-        .clamp(1, MAX_ITERATIONS) as u32
+    let run_ns = run_ns.max(1);
+    ((SAMPLE_TARGET_NS + run_ns / 2) / run_ns).clamp(1, MAX_ITERATIONS) as u32
 }
 
 /// One sample: a fresh strategy set up, run once cold and `iterations` times in steady state
@@ -209,7 +210,11 @@ mod tests {
     #[test]
     fn short_runs_are_repeated_to_fill_a_sample() {
         assert_eq!(iterations_for(1_000_000), 10);
-        assert_eq!(iterations_for(3_000_000), 4);
+        assert_eq!(iterations_for(3_000_000), 3);
+        assert_eq!(iterations_for(3_500_000), 3);
+        assert_eq!(iterations_for(4_500_000), 2);
+        assert_eq!(iterations_for(6_600_000), 2);
+        assert_eq!(iterations_for(6_700_000), 1);
         assert_eq!(iterations_for(10_000_000), 1);
         assert_eq!(iterations_for(2_000_000_000), 1);
         assert_eq!(iterations_for(20), 1_000);

@@ -24,8 +24,8 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Builds the workload from `recipe`, generates its input (timed: a measured feature)
     /// and plans the tasks. The reference is `expected` when the policy lets an answer
-    /// computed elsewhere be checked exactly; otherwise, and for a workload of rounds (whose
-    /// reference names the first round that differs), it is computed here, sequentially.
+    /// computed elsewhere be checked exactly (a workload of rounds included: its answer holds
+    /// each round's digest); otherwise it is computed here, sequentially.
     pub fn new(
         recipe: Recipe,
         registry: &parbench_workloads::Registry,
@@ -39,7 +39,6 @@ impl Prepared {
             .on(1, policy);
         let generate_ns = started.elapsed().as_nanos() as u64;
         let tasks = plan_tasks(job.input.items(), tasks).map_err(|e| e.to_string())?;
-        let expected = expected.filter(|_| job.workload.as_rounds().is_none());
         let reference = match expected.and_then(|answer| Reference::expecting(answer, policy)) {
             Some(reference) => reference,
             None => Reference::compute(&job, &tasks).map_err(|e| e.to_string())?,
