@@ -67,14 +67,14 @@ fn header(results: &Results, cells: usize, out: &Path, sampling: &Sampling, scop
     }
     println!(
         "sampling: every cell in {} process{} of {} sample{} (rounds in a shuffled order), more \
-         for the cells wider than ±{}%{} · flame graphs: {}",
+         for the close contests and the cells wider than ±{}%{} · flame graphs: {}",
         sampling.processes,
         if sampling.processes == 1 { "" } else { "es" },
         sampling.samples,
         if sampling.samples == 1 { "" } else { "s" },
         100.0 * sampling.ci_target,
         sampling.budget.map_or(String::new(), |b| format!(
-            " within {}",
+            ", the rest of {} spread over every cell",
             humantime::format_duration(b)
         )),
         match scope {

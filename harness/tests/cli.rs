@@ -127,7 +127,7 @@ threshold = 1.0
         .success()
         .stdout(predicate::str::contains(
             "sampling: every cell in 2 processes of 2 samples (rounds in a shuffled order), more \
-             for the cells wider than ±2% · flame graphs: every cell\n",
+             for the close contests and the cells wider than ±2% · flame graphs: every cell\n",
         ))
         .stdout(predicate::str::contains("\nround 1 of 2: 10 cells in "))
         .stdout(predicate::str::contains("\nprofiles: 10 cells in "))

@@ -2,6 +2,8 @@
 //! measure, the configuration a workload is judged at, and its verdict. (Speedups and the
 //! other figures over the sequential cell are [`crate::figures`].)
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Cell, Results, Sample, Status};
 
 /// How the run sampled and how far its figures can be trusted, in one sentence for a report's
@@ -89,8 +91,8 @@ pub fn visit_summary(costs: &crate::VisitCosts) -> Option<String> {
 }
 
 /// What the canary saw of the machine through the run, in one line: its readings, how many
-/// said the machine was disturbed and when, and the processes kept out of the figures for it.
-/// `None` for a run without readings.
+/// said the machine was disturbed and when, the processes kept out of the figures for it, and
+/// the machine's pace ([`Pace`]). `None` for a run without readings.
 ///
 /// ```
 /// use parbench_reports::{view::canary_summary, CanaryReading, Results};
@@ -107,7 +109,7 @@ pub fn visit_summary(costs: &crate::VisitCosts) -> Option<String> {
 /// assert_eq!(
 ///     canary_summary(&results).unwrap(),
 ///     "40 readings, 3 disturbed (7.5%: from 20.0 s to 22.0 s into the run) · 0 processes \
-///      kept out of the figures"
+///      kept out of the figures · pace: compute probe 200.0 µs, memory probe 1.000 ms"
 /// );
 /// ```
 pub fn canary_summary(results: &Results) -> Option<String> {
@@ -145,7 +147,59 @@ pub fn canary_summary(results: &Results) -> Option<String> {
         ") · {} processes kept out of the figures",
         kept_out.len()
     ));
+    if let Some(pace) = Pace::of(results) {
+        text.push_str(&format!(
+            " · pace: compute probe {:.1} µs, memory probe {:.3} ms",
+            pace.compute_ns / 1e3,
+            pace.copy_ns / 1e6
+        ));
+    }
     Some(text)
+}
+
+/// How fast the machine ran through a run, by the canary: the medians of its quiet readings'
+/// compute and memory probes.
+///
+/// Two runs of the same build on the same machine can differ by a few percent throughout —
+/// the host's other tenants, its clocks — and no interval from one run's processes covers
+/// that; the pace of each run shows it (`parbench compare` sets two runs' paces side by side).
+///
+/// ```
+/// use parbench_reports::{view::Pace, CanaryReading, Results};
+/// # let mut results: Results = serde_json::from_str(include_str!("../tests/fixtures/results.json")).unwrap();
+/// let reading = |compute_ns, disturbed| CanaryReading {
+///     at_ns: 0,
+///     compute_ns,
+///     copy_ns: 1_000_000,
+///     foreign_share: 0.0,
+///     disturbed,
+/// };
+/// // The disturbed reading is left out.
+/// results.canary = vec![reading(200_000, false), reading(204_000, false), reading(900_000, true)];
+/// let pace = Pace::of(&results).unwrap();
+/// assert_eq!((pace.compute_ns, pace.copy_ns), (202_000.0, 1_000_000.0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pace {
+    /// The compute probe's median time.
+    pub compute_ns: f64,
+    /// The memory probe's median time.
+    pub copy_ns: f64,
+}
+
+impl Pace {
+    /// The pace of a run; `None` without a quiet reading.
+    pub fn of(results: &Results) -> Option<Pace> {
+        let quiet = || results.canary.iter().filter(|r| !r.disturbed);
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            (!values.is_empty()).then(|| crate::stats::median_sorted(&values))
+        };
+        Some(Pace {
+            compute_ns: median(quiet().map(|r| r.compute_ns as f64).collect())?,
+            copy_ns: median(quiet().map(|r| r.copy_ns as f64).collect())?,
+        })
+    }
 }
 
 /// Cells that measure the same work: one workload, one set of parameters, one input size.

@@ -5,7 +5,7 @@
 use parbench_reports::compare::{
     compare, markdown, screen, terminal, CompareError, Metric, Mode, Options, Row, Verdict, MARKER,
 };
-use parbench_reports::{Cell, Pairing, Results, Sample, Status};
+use parbench_reports::{CanaryReading, Cell, Pairing, Results, Sample, Status};
 
 fn fixture() -> Results {
     serde_json::from_str(include_str!("fixtures/results.json")).unwrap()
@@ -335,6 +335,55 @@ fn independent_runs_keep_the_machine_noise_and_say_so() {
         &mut noise,
     );
     assert_eq!(flagged(&v, "spin"), 5);
+}
+
+#[test]
+fn independent_runs_set_the_machines_paces_side_by_side() {
+    let mut noise = Noise(13);
+    let world = World {
+        rounds: 6,
+        between: 0.02,
+        within: 0.01,
+        spin_slowdown: 0.0,
+        paired: false,
+    };
+    let (mut base, mut new) = simulate(world, 2, &mut noise);
+    let readings = |compute_ns: u64, copy_ns: u64| -> Vec<CanaryReading> {
+        (0..9)
+            .map(|i| CanaryReading {
+                at_ns: i * 1_000_000_000,
+                compute_ns: compute_ns + 100 * i,
+                copy_ns,
+                foreign_share: 0.0,
+                // A disturbed reading counts for nothing.
+                disturbed: i == 8,
+            })
+            .collect()
+    };
+    // The new run's machine: 2.2% slower at compute, 3% faster at copying memory.
+    base.canary = readings(200_000, 1_000_000);
+    new.canary = readings(204_400, 970_000);
+    let comparison = compare(&base, &new, &Options::default()).unwrap();
+    let (a, b) = comparison.pace.expect("both runs have readings");
+    assert_eq!((a.compute_ns, b.compute_ns), (200_350.0, 204_750.0));
+    assert!(terminal(&comparison, false).contains(
+        "the machine's pace, by the canary: compute probe +2.2%, memory probe -3.0% in new's run \
+         against base's"
+    ));
+    // A paired run's turns cancel the machine's pace: nothing to say.
+    let (mut base, mut new) = simulate(
+        World {
+            paired: true,
+            ..world
+        },
+        2,
+        &mut noise,
+    );
+    base.canary = readings(200_000, 1_000_000);
+    new.canary = readings(204_400, 970_000);
+    let comparison = compare(&base, &new, &Options::default()).unwrap();
+    assert_eq!(comparison.pace, None);
+    assert!(!terminal(&comparison, false).contains("pace"));
 }
 
 #[test]

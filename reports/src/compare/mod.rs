@@ -461,6 +461,11 @@ pub struct Comparison {
     pub thresholds: Thresholds,
     /// How the machines differ, when the comparison was forced across machines.
     pub other_machine: Vec<String>,
+    /// Each side's pace of the machine by its canary ([`crate::view::Pace`]): base's, then
+    /// new's. For independent runs, whose every figure moves with it; `None` for a paired run
+    /// (whose turns cancel it) or a side without canary readings.
+    #[serde(default)]
+    pub pace: Option<(crate::view::Pace, crate::view::Pace)>,
     /// Cells only the base holds (compared without them).
     pub only_base: Vec<String>,
     /// Cells only the new side holds.
@@ -770,6 +775,10 @@ fn compare_in(
         tests: screened,
         thresholds: options.thresholds,
         other_machine,
+        pace: match mode {
+            Mode::Independent => crate::view::Pace::of(base).zip(crate::view::Pace::of(new)),
+            Mode::Paired => None,
+        },
         only_base,
         only_new,
         confirmation,

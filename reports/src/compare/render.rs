@@ -100,6 +100,16 @@ pub(crate) fn preamble(comparison: &Comparison) -> Vec<String> {
                 .to_owned(),
         );
     }
+    if let Some((base, new)) = &c.pace {
+        let change = |a: f64, b: f64| format!("{:+.1}%", 100.0 * (b / a - 1.0));
+        lines.push(format!(
+            "the machine's pace, by the canary: compute probe {}, memory probe {} in new's run \
+             against base's (every figure of independent runs moves with it; a paired run \
+             cancels it)",
+            change(base.compute_ns, new.compute_ns),
+            change(base.copy_ns, new.copy_ns)
+        ));
+    }
     if !c.other_machine.is_empty() {
         lines.push(format!(
             "FORCED ACROSS MACHINES (--allow-other-machine): {}",
