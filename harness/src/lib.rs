@@ -95,7 +95,7 @@ pub use parbench_strategies::StrategySpec;
 ///
 /// [`Workload`]: parbench_workloads::Workload
 pub use parbench_workloads as workloads;
-pub use parbench_workloads::{FnWorkload, WorkKind, WorkloadSpec};
+pub use parbench_workloads::{FnWorkload, Services, WorkKind, WorkloadSpec};
 
 /// Runs the command line with these plugins and returns the process's exit code: 0 all well, 1
 /// a cell failed, 2 a usage or input error, 130 on Ctrl-C. It also serves the hidden commands

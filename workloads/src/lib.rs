@@ -48,7 +48,10 @@ mod verify;
 mod workload;
 
 pub use error::{FailureKind, ParamError, TaskError, WorkloadError};
-pub use function::{Codec, FnWorkload, Plain, Postcard, FINGERPRINT_LEN};
+pub use function::{
+    Asynchronous, Codec, Connect, Drive, FnWorkload, MissingVariable, PerItem, Plain, Postcard,
+    Services, FINGERPRINT_LEN,
+};
 pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{

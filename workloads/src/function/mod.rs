@@ -24,6 +24,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+mod asynchronous;
+
+pub use asynchronous::{Asynchronous, Connect, Drive, MissingVariable, PerItem, Services};
+
 use crate::{
     mix64, EnvVars, Input, Items, Layout, Params, Partial, TaskContext, TaskError, WorkKind,
     Workload, WorkloadError, WorkloadSpec,
@@ -46,6 +50,10 @@ pub trait Codec<T, U>: Send + Sync + 'static {
         items: Items<'_>,
         f: impl FnMut(&T) -> Result<(), TaskError>,
     ) -> Result<(), TaskError>;
+
+    /// The items of `items`, in order, as values of their own (what a future that outlives
+    /// the task's borrow of its items needs).
+    fn owned(items: Items<'_>) -> Result<Vec<T>, TaskError>;
 
     /// Writes `output` into its slot of [`Codec::OUTPUT_LEN`] bytes; `scratch` is a buffer
     /// the task reuses.
@@ -84,6 +92,15 @@ impl<T: bytemuck::Pod, U: bytemuck::Pod> Codec<T, U> for Plain {
                 .chunks_exact(std::mem::size_of::<T>())
                 .try_for_each(|item| f(&bytemuck::pod_read_unaligned(item))),
         }
+    }
+
+    fn owned(items: Items<'_>) -> Result<Vec<T>, TaskError> {
+        let mut owned = Vec::with_capacity(items.len());
+        <Self as Codec<T, U>>::for_each(items, |item: &T| {
+            owned.push(*item);
+            Ok(())
+        })?;
+        Ok(owned)
     }
 
     fn write(output: &U, slot: &mut [u8], _: &mut Vec<u8>) -> Result<(), TaskError> {
@@ -132,12 +149,18 @@ impl<T: Serialize + DeserializeOwned, U: Serialize> Codec<T, U> for Postcard {
         items: Items<'_>,
         mut f: impl FnMut(&T) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
-        items.iter().enumerate().try_for_each(|(i, bytes)| {
-            let item = postcard::from_bytes::<T>(bytes).map_err(|e| {
-                TaskError::error(format!("item {}: postcard: {e}", items.first() + i))
-            })?;
-            f(&item)
-        })
+        items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, bytes)| f(&decode(bytes, items.first() + i)?))
+    }
+
+    fn owned(items: Items<'_>) -> Result<Vec<T>, TaskError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| decode(bytes, items.first() + i))
+            .collect()
     }
 
     fn write(output: &U, slot: &mut [u8], scratch: &mut Vec<u8>) -> Result<(), TaskError> {
@@ -148,6 +171,12 @@ impl<T: Serialize + DeserializeOwned, U: Serialize> Codec<T, U> for Postcard {
         *scratch = encoded;
         Ok(())
     }
+}
+
+/// Item number `index`, decoded from its postcard bytes.
+fn decode<T: DeserializeOwned>(bytes: &[u8], index: usize) -> Result<T, TaskError> {
+    postcard::from_bytes::<T>(bytes)
+        .map_err(|e| TaskError::error(format!("item {index}: postcard: {e}")))
 }
 
 /// A 128-bit fingerprint of `bytes`: two SplitMix64 lanes over its 8-byte words and its length.
@@ -201,6 +230,74 @@ impl<U, A: Clone> Clone for Fold<U, A> {
             merge: Arc::clone(&self.merge),
         }
     }
+}
+
+/// Where a task's outputs go, in item order: their slots in the task's part of the output
+/// buffer, and the fold.
+struct Sink<'a, U, A> {
+    out: &'a mut [u8],
+    at: usize,
+    scratch: Vec<u8>,
+    fold: Option<(&'a Fold<U, A>, A)>,
+}
+
+impl<'a, U, A: Clone> Sink<'a, U, A> {
+    fn new(fold: Option<&'a Fold<U, A>>, out: &'a mut [u8]) -> Self {
+        Self {
+            out,
+            at: 0,
+            scratch: Vec::new(),
+            fold: fold.map(|fold| (fold, fold.init.clone())),
+        }
+    }
+
+    /// Writes the next item's output into its slot and folds it.
+    fn push<C: Codec<T, U>, T>(&mut self, output: &U) -> Result<(), TaskError> {
+        let slot = self
+            .out
+            .get_mut(self.at..self.at + C::OUTPUT_LEN)
+            .ok_or_else(|| TaskError::error("more items than output slots"))?;
+        C::write(output, slot, &mut self.scratch)?;
+        self.at += C::OUTPUT_LEN;
+        if let Some((fold, acc)) = self.fold.as_mut() {
+            (fold.step)(acc, output);
+        }
+        Ok(())
+    }
+
+    /// The task's partial result: its folded outputs, or nothing without a fold.
+    fn finish(self) -> Result<Partial, TaskError>
+    where
+        A: Serialize,
+    {
+        match self.fold {
+            Some((_, acc)) => postcard::to_stdvec(&acc)
+                .map_err(|e| TaskError::error(format!("the fold's result: postcard: {e}"))),
+            None => Ok(Partial::new()),
+        }
+    }
+}
+
+/// The tasks' folded results merged in task order, as [`Workload::combine`] gives them.
+fn combine<U, A>(fold: Option<&Fold<U, A>>, partials: &[&[u8]]) -> Partial
+where
+    A: Serialize + DeserializeOwned + Clone,
+{
+    let Some(fold) = fold else {
+        return Partial::new();
+    };
+    let mut total: Option<A> = None;
+    for partial in partials {
+        let Ok(part) = postcard::from_bytes::<A>(partial) else {
+            // Never from a task of this workload; an answer that can match no reference.
+            return b"an undecodable partial result".to_vec();
+        };
+        match total.as_mut() {
+            Some(total) => (fold.merge)(total, part),
+            None => total = Some(part),
+        }
+    }
+    postcard::to_stdvec(&total.unwrap_or_else(|| fold.init.clone())).unwrap_or_default()
 }
 
 /// The generator of a function workload: the input of `size` items from `seed`.
@@ -272,6 +369,8 @@ pub struct FnWorkload<C, T, U, F, A = ()> {
     fold: Option<Fold<U, A>>,
     /// The gate's test hook (see [`crate::slowdown`]): this fraction of extra calls per item.
     slowdown: f64,
+    /// What an async one runs with (unused by the others).
+    setting: asynchronous::Setting,
     codec: PhantomData<fn() -> C>,
 }
 
@@ -286,6 +385,7 @@ impl<C, T, U, F, A: Clone> Clone for FnWorkload<C, T, U, F, A> {
             per_item: Arc::clone(&self.per_item),
             fold: self.fold.clone(),
             slowdown: self.slowdown,
+            setting: self.setting.clone(),
             codec: PhantomData,
         }
     }
@@ -369,6 +469,7 @@ impl<C, T, U, F> FnWorkload<C, T, U, F> {
             per_item: Arc::new(per_item),
             fold: None,
             slowdown: 0.0,
+            setting: asynchronous::Setting::default(),
             codec: PhantomData,
         }
     }
@@ -412,6 +513,7 @@ impl<C, T, U, F> FnWorkload<C, T, U, F> {
                 merge: Arc::new(merge),
             }),
             slowdown: self.slowdown,
+            setting: self.setting,
             codec: PhantomData,
         }
     }
@@ -463,10 +565,8 @@ where
         items: Items<'_>,
         out: &mut [u8],
     ) -> Result<Partial, TaskError> {
-        let mut folded = self.fold.as_ref().map(|fold| fold.init.clone());
-        let mut scratch = Vec::new();
+        let mut sink = Sink::new(self.fold.as_ref(), out);
         let mut owed = 0.0;
-        let mut at = 0;
         C::for_each(items, |item| {
             let output = (self.per_item)(item);
             if self.slowdown > 0.0 {
@@ -476,39 +576,13 @@ where
                     owed -= 1.0;
                 }
             }
-            let slot = out
-                .get_mut(at..at + C::OUTPUT_LEN)
-                .ok_or_else(|| TaskError::error("more items than output slots"))?;
-            C::write(&output, slot, &mut scratch)?;
-            at += C::OUTPUT_LEN;
-            if let (Some(fold), Some(acc)) = (&self.fold, folded.as_mut()) {
-                (fold.step)(acc, &output);
-            }
-            Ok(())
+            sink.push::<C, T>(&output)
         })?;
-        match folded {
-            Some(acc) => postcard::to_stdvec(&acc)
-                .map_err(|e| TaskError::error(format!("the fold's result: postcard: {e}"))),
-            None => Ok(Partial::new()),
-        }
+        sink.finish()
     }
 
     fn combine(&self, partials: &[&[u8]]) -> Partial {
-        let Some(fold) = &self.fold else {
-            return Partial::new();
-        };
-        let mut total: Option<A> = None;
-        for partial in partials {
-            let Ok(part) = postcard::from_bytes::<A>(partial) else {
-                // Never from a task of this workload; an answer that can match no reference.
-                return b"an undecodable partial result".to_vec();
-            };
-            match total.as_mut() {
-                Some(total) => (fold.merge)(total, part),
-                None => total = Some(part),
-            }
-        }
-        postcard::to_stdvec(&total.unwrap_or_else(|| fold.init.clone())).unwrap_or_default()
+        combine(self.fold.as_ref(), partials)
     }
 }
 
