@@ -74,15 +74,25 @@ fn most_waiting(strategy: &str, given: &[(&str, Value)], drive: &str, tasks: usi
     instance.setup(&job).unwrap();
     // The sequential reference waited one item at a time.
     gauge.most.store(0, Ordering::SeqCst);
+    let mut walls = Vec::new();
     for _ in 0..2 {
         let report =
             parbench_strategies::run(instance.as_mut(), job.workload.as_ref(), &tasks).unwrap();
         reference
             .check(&job, &tasks, &report, instance.output())
             .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        walls.push(report.wall_ns());
     }
     instance.teardown().unwrap();
-    gauge.most.load(Ordering::SeqCst)
+    let most = gauge.most.load(Ordering::SeqCst);
+    // For the reader (`--nocapture`), not asserted: this machine's times are not the test's.
+    eprintln!(
+        "{strategy} {given:?} drive={drive}, 256 items of 1 ms in {} tasks on 2 workers: at \
+         most {most} waiting, the second run {:.1} ms",
+        tasks.len(),
+        walls[1] as f64 / 1e6
+    );
+    most
 }
 
 #[test]
