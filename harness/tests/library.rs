@@ -1,15 +1,20 @@
 //! parbench as a library: a suite made with the builder, run through `parbench::run` with an
 //! observer of the test's own and with the quiet one, and interrupted with Ctrl-C; and a
 //! strategy of the test's own that loses a partition's contribution to one round of k-means,
-//! whose cell fails while the others are measured. The test binary serves the hidden commands
-//! (cells are this binary started again), so no libtest harness.
+//! whose cell fails while the others are measured; and an async workload of the test's own
+//! that talks to a TCP echo service the run starts beside it, under every strategy. The test
+//! binary serves the hidden commands (cells are this binary started again), so no libtest
+//! harness.
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::{leftovers, wait_for_descendants};
@@ -25,7 +30,10 @@ use parbench_strategies::rounds::{partials, Trace};
 use parbench_strategies::{
     now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown,
 };
-use parbench_workloads::{Params, Task, Value};
+use parbench_workloads::{
+    EnvVars, Environment, FnWorkload, Params, Services, Task, Value, WorkloadError, WorkloadSpec,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Every event of a run, in order.
 #[derive(Default)]
@@ -418,11 +426,159 @@ fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
     assert!(results.finished_at.is_none());
 }
 
+/// How often the echo service started and stopped in this process (the harness's).
+static ECHO_STARTS: AtomicUsize = AtomicUsize::new(0);
+static ECHO_STOPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A TCP echo server on 127.0.0.1: each connection gets back what it sends.
+struct Echo {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Echo {
+    fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&stopping);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut word = [0u8; 8];
+                    while stream.read_exact(&mut word).is_ok() {
+                        if stream.write_all(&word).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        ECHO_STARTS.fetch_add(1, Ordering::SeqCst);
+        Ok(Self {
+            addr,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Environment for Echo {
+    fn vars(&self) -> EnvVars {
+        EnvVars::from([("echo.addr".to_owned(), self.addr.to_string())])
+    }
+    fn stop(mut self: Box<Self>) -> Result<(), WorkloadError> {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread, which then sees it should stop.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        ECHO_STOPS.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Numbers sent to the echo service and read back, over one connection per session; the
+/// `broken` twin's service never starts.
+fn echo_workloads() -> [WorkloadSpec; 2] {
+    let echo = |name: &'static str| {
+        FnWorkload::asynchronous(
+            name,
+            |size, seed| (0..size as u64).map(|i| i.wrapping_mul(seed | 1)).collect(),
+            |services: Services| async move {
+                let addr = services.get("echo.addr").map_err(|e| e.to_string())?;
+                let stream = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| format!("{addr}: {e}"))?;
+                Ok::<_, String>(tokio::sync::Mutex::new(stream))
+            },
+            |x: u64, connection: Arc<tokio::sync::Mutex<tokio::net::TcpStream>>| async move {
+                let mut stream = connection.lock().await;
+                let mut back = [0u8; 8];
+                stream.write_all(&x.to_le_bytes()).await?;
+                stream.read_exact(&mut back).await?;
+                Ok::<_, std::io::Error>(u64::from_le_bytes(back).rotate_left(7))
+            },
+        )
+        .fold(0u64, |sum, x| *sum ^= x, |a, b| *a ^= b)
+    };
+    [
+        echo("echo").service("echo-server", Echo::start).into(),
+        echo("echo-broken")
+            .service("broken-server", || Err::<Echo, _>("port 1 is taken"))
+            .into(),
+    ]
+}
+
+fn an_async_workload_talks_to_its_service_under_every_strategy(plugins: &Plugins) {
+    let strategies = [
+        "sequential",
+        "threads",
+        "thread-pool",
+        "rayon",
+        "tokio",
+        "actors",
+        "process-pool",
+        "process-shm",
+        "timely",
+        "timely[mode=processes]",
+    ];
+    let suite = Suite::builder("echo")
+        .workload(WorkloadEntry::new("echo").sizes([64]).tasks([8]))
+        .workload(WorkloadEntry::new("echo-broken").sizes([64]).tasks([8]))
+        .strategies(strategies)
+        .workers([2])
+        .samples(1)
+        .processes(1)
+        .max_processes(1)
+        .build(plugins)
+        .expect("a valid suite");
+    let out = tempfile::tempdir().unwrap();
+    let mut options = RunOptions::new(out.path());
+    options.profile = ProfileScope::None;
+    let started = ECHO_STARTS.load(Ordering::SeqCst);
+    let summary = parbench::run(&suite, &options, &mut Quiet).unwrap();
+    // Started once for the run, stopped at its end.
+    assert_eq!(ECHO_STARTS.load(Ordering::SeqCst) - started, 1);
+    assert_eq!(
+        ECHO_STOPS.load(Ordering::SeqCst),
+        ECHO_STARTS.load(Ordering::SeqCst)
+    );
+    let results = parbench_reports::read(&summary.results).unwrap();
+    assert_eq!(results.cells.len(), 2 * strategies.len());
+    for cell in &results.cells {
+        if cell.workload == "echo-broken" {
+            assert_eq!(cell.status, Status::Failed, "{}", cell.id);
+            let error = cell.error.as_deref().unwrap_or_default();
+            assert!(
+                error.contains("environment `broken-server`: port 1 is taken"),
+                "{}: {error}",
+                cell.id
+            );
+            continue;
+        }
+        assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
+        assert!(cell.verified, "{}", cell.id);
+    }
+}
+
 fn main() -> ExitCode {
     let mut plugins = Plugins::default();
     if let Err(e) = plugins.strategies.register(LOSSY) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
+    }
+    for workload in echo_workloads() {
+        if let Err(e) = plugins.workloads.register(workload) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
         return code;
@@ -446,5 +602,7 @@ fn main() -> ExitCode {
     println!("test a_lost_partial_fails_its_cell_and_the_rest_are_measured ... ok");
     ctrl_c_ends_a_library_run_and_leaves_nothing();
     println!("test ctrl_c_ends_a_library_run_and_leaves_nothing ... ok");
+    an_async_workload_talks_to_its_service_under_every_strategy(&plugins);
+    println!("test an_async_workload_talks_to_its_service_under_every_strategy ... ok");
     ExitCode::SUCCESS
 }

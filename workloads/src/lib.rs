@@ -56,7 +56,7 @@ pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{
     BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry,
-    WorkKind, WorkloadSpec,
+    StartEnvironment, WorkKind, WorkloadSpec,
 };
 pub use rng::{mix64, unit_f64, SplitMix64};
 pub use rounds::{run_rounds, Rounds};

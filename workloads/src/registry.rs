@@ -89,20 +89,35 @@ impl fmt::Debug for WorkloadSpec {
     }
 }
 
+/// Starts an environment: a function, or a closure that captures what it needs (a path, a
+/// configuration). A reference with a `'static` life, so that a spec stays `Copy` and the
+/// built-in ones stay `const` (`start: &my_start`).
+pub type StartEnvironment =
+    &'static (dyn Fn() -> Result<Box<dyn Environment>, WorkloadError> + Send + Sync);
+
 /// A shared service that workloads need during a run: started once by the harness in its own
-/// process, published through [`EnvVars`], stopped at the end of the run.
-#[derive(Clone, Copy, Debug)]
+/// process, before the first cell that needs it, published through [`EnvVars`], stopped at the
+/// end of the run.
+#[derive(Clone, Copy)]
 pub struct EnvironmentSpec {
     /// Unique name; workloads that name the same environment share one instance.
     pub name: &'static str,
     /// Starts it.
-    pub start: fn() -> Result<Box<dyn Environment>, WorkloadError>,
+    pub start: StartEnvironment,
 }
 
 impl EnvironmentSpec {
     /// Starts the environment.
     pub fn start(&self) -> Result<Box<dyn Environment>, WorkloadError> {
         (self.start)()
+    }
+}
+
+impl fmt::Debug for EnvironmentSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvironmentSpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

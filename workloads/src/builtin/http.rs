@@ -68,7 +68,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 /// The shared server `http` needs.
 pub const SERVER: EnvironmentSpec = EnvironmentSpec {
     name: "http-server",
-    start: start_server,
+    start: &start_server,
 };
 
 fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

@@ -75,7 +75,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 /// The once-per-run calibration that `spin` needs.
 pub const CALIBRATION: EnvironmentSpec = EnvironmentSpec {
     name: "spin-calibration",
-    start: start_calibration,
+    start: &start_calibration,
 };
 
 fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

@@ -482,11 +482,12 @@ where
     /// The spec to register the workload under its name, with its `drive` parameter. It lives
     /// as long as the process (a spec is `'static`, as registered workloads are).
     fn from(workload: FnWorkload<C, T, U, Asynchronous<S, K, F>, A>) -> Self {
-        let (name, description, kind, default_size) = (
+        let (name, description, kind, default_size, environment) = (
             workload.name,
             workload.description,
             workload.kind,
             workload.default_size,
+            workload.environment,
         );
         let build =
             move |params: &Params, env: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
@@ -507,7 +508,7 @@ where
             kind,
             default_size,
             params: &[DRIVE],
-            environment: None,
+            environment,
             build: Box::leak(Box::new(build)),
         }
     }

@@ -29,8 +29,8 @@ mod asynchronous;
 pub use asynchronous::{Asynchronous, Connect, Drive, MissingVariable, PerItem, Services};
 
 use crate::{
-    mix64, EnvVars, Input, Items, Layout, Params, Partial, TaskContext, TaskError, WorkKind,
-    Workload, WorkloadError, WorkloadSpec,
+    mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, Layout, Params, Partial,
+    TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 
 /// How a function workload's items and outputs become bytes: [`Plain`] or [`Postcard`].
@@ -371,6 +371,8 @@ pub struct FnWorkload<C, T, U, F, A = ()> {
     slowdown: f64,
     /// What an async one runs with (unused by the others).
     setting: asynchronous::Setting,
+    /// The service started beside the bench, if any.
+    environment: Option<EnvironmentSpec>,
     codec: PhantomData<fn() -> C>,
 }
 
@@ -386,6 +388,7 @@ impl<C, T, U, F, A: Clone> Clone for FnWorkload<C, T, U, F, A> {
             fold: self.fold.clone(),
             slowdown: self.slowdown,
             setting: self.setting.clone(),
+            environment: self.environment,
             codec: PhantomData,
         }
     }
@@ -470,6 +473,7 @@ impl<C, T, U, F> FnWorkload<C, T, U, F> {
             fold: None,
             slowdown: 0.0,
             setting: asynchronous::Setting::default(),
+            environment: None,
             codec: PhantomData,
         }
     }
@@ -514,6 +518,7 @@ impl<C, T, U, F> FnWorkload<C, T, U, F> {
             }),
             slowdown: self.slowdown,
             setting: self.setting,
+            environment: self.environment,
             codec: PhantomData,
         }
     }
@@ -535,6 +540,61 @@ impl<C, T, U, F, A> FnWorkload<C, T, U, F, A> {
     /// Items in the input when a suite does not say (default 10,000).
     pub fn default_size(mut self, size: usize) -> Self {
         self.default_size = size;
+        self
+    }
+
+    /// A service the work talks to — a server, a database in a temporary directory, a
+    /// fixture — that `start` starts beside the bench: once per run, in the harness's process,
+    /// before the first cell of this workload, and stopped (dropped) at the end of the run.
+    /// What it publishes ([`Environment::vars`]: an address, a path) reaches an async
+    /// workload's `connect` as [`Services`]. Workloads that name the same service share it.
+    /// When it fails to start, this workload's cells fail with its error and the rest of the
+    /// run goes on.
+    ///
+    /// ```
+    /// use parbench_workloads::{EnvVars, Environment, FnWorkload, WorkloadError, WorkloadSpec};
+    ///
+    /// /// A fixture: a directory of files the work reads.
+    /// struct Fixture(std::path::PathBuf);
+    ///
+    /// impl Environment for Fixture {
+    ///     fn vars(&self) -> EnvVars {
+    ///         EnvVars::from([("fixture.dir".to_owned(), self.0.display().to_string())])
+    ///     }
+    ///     fn stop(self: Box<Self>) -> Result<(), WorkloadError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let spec: WorkloadSpec = FnWorkload::plain("sizes", |size, _| vec![0u32; size], |x: &u32| *x)
+    ///     .service("fixture", || Ok::<_, std::io::Error>(Fixture(std::env::temp_dir())))
+    ///     .into();
+    /// let service = spec.environment.expect("a service");
+    /// assert_eq!(service.name, "fixture");
+    /// assert!(service.start()?.vars().contains_key("fixture.dir"));
+    /// # Ok::<(), WorkloadError>(())
+    /// ```
+    pub fn service<E, Err>(
+        mut self,
+        name: &'static str,
+        start: impl Fn() -> Result<E, Err> + Send + Sync + 'static,
+    ) -> Self
+    where
+        E: Environment + 'static,
+        Err: std::fmt::Display,
+    {
+        let start = move || -> Result<Box<dyn Environment>, WorkloadError> {
+            start()
+                .map(|started| Box::new(started) as Box<dyn Environment>)
+                .map_err(|e| WorkloadError::Environment {
+                    name: name.to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+        };
+        self.environment = Some(EnvironmentSpec {
+            name,
+            start: Box::leak(Box::new(start)),
+        });
         self
     }
 }
@@ -597,11 +657,12 @@ where
     /// The spec to register the workload under its name. It lives as long as the process (a
     /// spec is `'static`, as registered workloads are).
     fn from(workload: FnWorkload<C, T, U, F, A>) -> Self {
-        let (name, description, kind, default_size) = (
+        let (name, description, kind, default_size, environment) = (
             workload.name,
             workload.description,
             workload.kind,
             workload.default_size,
+            workload.environment,
         );
         let build = move |_: &Params, _: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
             let mut built = workload.clone();
@@ -614,7 +675,7 @@ where
             kind,
             default_size,
             params: &[],
-            environment: None,
+            environment,
             build: Box::leak(Box::new(build)),
         }
     }
