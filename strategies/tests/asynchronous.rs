@@ -1,7 +1,8 @@
-//! An async function workload under the in-process strategies: every run's answer is the
-//! sequential reference's, and its waits overlap as each kind of program lets them — futures
-//! on `tokio` up to its in-flight limit, one item per worker on the thread strategies (or a
-//! task's items at once with `drive = "task"`). (Worker processes run the threads' path in
+//! An async function workload, and its blocking twin, under the in-process strategies: every
+//! run's answer is the sequential reference's, and the waits overlap as each kind of program
+//! lets them — futures on `tokio` up to its in-flight limit, one item per worker on the thread
+//! strategies (or a task's items at once with `drive = "task"`); a blocking call, one per
+//! thread whatever the strategy. (Worker processes run the threads' path in
 //! each worker; the harness's tests run them.)
 
 use std::collections::BTreeMap;
@@ -42,17 +43,37 @@ fn waiting(gauge: Arc<Gauge>) -> WorkloadSpec {
     .into()
 }
 
+/// The same work through a blocking client: its thread sleeps 1 ms per item.
+fn blocking(gauge: Arc<Gauge>) -> WorkloadSpec {
+    FnWorkload::blocking(
+        "waiting-blocking",
+        |size, seed| (0..size as u64).map(|i| i ^ seed).collect(),
+        move |_: &Services| Ok::<_, String>(Client(Arc::clone(&gauge))),
+        |x: &u64, client: &Client| {
+            let now = client.0.now.fetch_add(1, Ordering::SeqCst) + 1;
+            client.0.most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+            client.0.now.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, String>(x * x)
+        },
+    )
+    .into()
+}
+
 /// The most items waiting at once in two runs of `strategy` (with `given`) on 2 workers over
-/// 256 items in `tasks` tasks, each run checked against the sequential reference.
+/// 256 items in `tasks` tasks, each run checked against the sequential reference. `drive`:
+/// `item` or `task` for the async workload, `blocking` for its blocking twin.
 fn most_waiting(strategy: &str, given: &[(&str, Value)], drive: &str, tasks: usize) -> usize {
     let gauge = Arc::new(Gauge::default());
-    let spec = waiting(Arc::clone(&gauge));
-    let params = spec
-        .resolve(&BTreeMap::from([(
-            "drive".to_owned(),
-            Value::Text(drive.to_owned()),
-        )]))
-        .unwrap();
+    let (spec, drive) = match drive {
+        "blocking" => (blocking(Arc::clone(&gauge)), BTreeMap::new()),
+        drive => (
+            waiting(Arc::clone(&gauge)),
+            BTreeMap::from([("drive".to_owned(), Value::Text(drive.to_owned()))]),
+        ),
+    };
+    let params = spec.resolve(&drive).unwrap();
+    let spec_name = spec.name;
     let vars = EnvVars::new();
     let job = Job {
         workload: spec.instantiate(&params, &vars).unwrap(),
@@ -87,8 +108,9 @@ fn most_waiting(strategy: &str, given: &[(&str, Value)], drive: &str, tasks: usi
     let most = gauge.most.load(Ordering::SeqCst);
     // For the reader (`--nocapture`), not asserted: this machine's times are not the test's.
     eprintln!(
-        "{strategy} {given:?} drive={drive}, 256 items of 1 ms in {} tasks on 2 workers: at \
+        "{} {strategy} {given:?} {drive:?}, 256 items of 1 ms in {} tasks on 2 workers: at \
          most {most} waiting, the second run {:.1} ms",
+        spec_name,
         tasks.len(),
         walls[1] as f64 / 1e6
     );
@@ -111,13 +133,18 @@ fn waits_overlap_as_each_kind_of_program_lets_them() {
     assert_eq!(most_waiting("threads", &[], "task", 8), 64);
     // More threads than cores, as ThreadPoolExecutor sizes them: one item per thread.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let executor = || [("threads", Value::Text("executor".to_owned()))];
     assert_eq!(
-        most_waiting(
-            "thread-pool",
-            &[("threads", Value::Text("executor".to_owned()))],
-            "item",
-            64
-        ),
+        most_waiting("thread-pool", &executor(), "item", 64),
+        (cores + 4).min(32)
+    );
+    // The blocking twin: no runtime overlaps its waits. tokio runs it on its blocking pool,
+    // capped at its workers, and waits for two, as the threads do; only more threads wait
+    // for more.
+    assert_eq!(most_waiting("tokio", &[], "blocking", 8), 2);
+    assert_eq!(most_waiting("threads", &[], "blocking", 8), 2);
+    assert_eq!(
+        most_waiting("thread-pool", &executor(), "blocking", 64),
         (cores + 4).min(32)
     );
 }

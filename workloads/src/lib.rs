@@ -49,8 +49,8 @@ mod workload;
 
 pub use error::{FailureKind, ParamError, TaskError, WorkloadError};
 pub use function::{
-    Asynchronous, Codec, Connect, Drive, FnWorkload, MissingVariable, PerItem, Plain, Postcard,
-    Services, FINGERPRINT_LEN,
+    Asynchronous, Blocking, Codec, Connect, Drive, FnWorkload, MissingVariable, PerItem, Plain,
+    Postcard, Services, FINGERPRINT_LEN,
 };
 pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};

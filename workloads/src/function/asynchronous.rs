@@ -253,8 +253,9 @@ where
 }
 
 thread_local! {
-    /// This thread's runtime and session for each async workload it ran, by instance.
-    static DRIVERS: RefCell<Vec<(u64, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's state (a runtime and session, or a session) for each workload with a
+    /// session that it ran, by built instance.
+    static STATES: RefCell<Vec<(u64, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A worker thread's runtime, and the session `connect` made on it.
@@ -307,28 +308,42 @@ where
     /// Runs `f` with this thread's driver of this workload, making it first when the thread
     /// has none (a failed `connect` is tried again by the next task).
     fn with_driver<R>(&self, f: impl FnOnce(&Driver<S>) -> R) -> Result<R, TaskError> {
-        let instance = self.setting.instance;
-        DRIVERS.with(|drivers| {
-            let mut drivers = drivers.borrow_mut();
-            let index = match drivers.iter().position(|(id, _)| *id == instance) {
-                Some(index) => index,
-                None => {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| TaskError::error(format!("a runtime: {e}")))?;
-                    let session = block_on(&runtime, self.connect())??;
-                    drivers.push((instance, Box::new(Driver { runtime, session })));
-                    drivers.len() - 1
-                }
-            };
-            let driver = drivers[index]
-                .1
-                .downcast_ref::<Driver<S>>()
-                .ok_or_else(|| TaskError::error("another workload's driver under this one's id"))?;
-            Ok(f(driver))
-        })
+        let make = || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| TaskError::error(format!("a runtime: {e}")))?;
+            let session = block_on(&runtime, self.connect())??;
+            Ok(Driver { runtime, session })
+        };
+        with_state(self.setting.instance, make, f)
     }
+}
+
+/// Runs `f` with this thread's state of the workload `instance` (a runtime and session, or a
+/// session), making it with `make` first when the thread has none: a failed `make` is tried
+/// again next time.
+pub(super) fn with_state<S: 'static, R>(
+    instance: u64,
+    make: impl FnOnce() -> Result<S, TaskError>,
+    f: impl FnOnce(&S) -> R,
+) -> Result<R, TaskError> {
+    STATES.with(|states| {
+        let mut states = states.borrow_mut();
+        let index = match states.iter().position(|(id, _)| *id == instance) {
+            Some(index) => index,
+            None => {
+                let state = make()?;
+                states.push((instance, Box::new(state)));
+                states.len() - 1
+            }
+        };
+        let state = states[index]
+            .1
+            .downcast_ref::<S>()
+            .ok_or_else(|| TaskError::error("another workload's state under this one's id"))?;
+        Ok(f(state))
+    })
 }
 
 impl<C, T, U, S, K, F, A> Workload for FnWorkload<C, T, U, Asynchronous<S, K, F>, A>
@@ -466,8 +481,8 @@ where
     }
 }
 
-/// Tells each built instance apart, for the drivers its worker threads keep.
-static INSTANCES: AtomicU64 = AtomicU64::new(1);
+/// Tells each built instance apart, for the state its worker threads keep.
+pub(super) static INSTANCES: AtomicU64 = AtomicU64::new(1);
 
 impl<C, T, U, S, K, F, A> From<FnWorkload<C, T, U, Asynchronous<S, K, F>, A>> for WorkloadSpec
 where

@@ -25,8 +25,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod asynchronous;
+mod blocking;
 
 pub use asynchronous::{Asynchronous, Connect, Drive, MissingVariable, PerItem, Services};
+pub use blocking::Blocking;
 
 use crate::{
     mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, Layout, Params, Partial,
