@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::{combine, Codec, FnWorkload, Postcard, Sink};
+use super::{workload_of_functions, Codec, FnWorkload, Postcard, Sink};
 use crate::{
     AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Items, ParamKind, ParamSpec, Params, Partial,
     TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
@@ -356,17 +356,7 @@ where
     F: PerItem<T, S, U>,
     A: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> crate::Input {
-        C::encode(self.name, (self.generate)(size, seed))
-    }
-
-    fn output_len(&self) -> usize {
-        C::OUTPUT_LEN
-    }
+    workload_of_functions!();
 
     fn run_task(
         &self,
@@ -397,10 +387,6 @@ where
             }
             sink.finish()
         })?
-    }
-
-    fn combine(&self, partials: &[&[u8]]) -> Partial {
-        combine(self.fold.as_ref(), partials)
     }
 
     fn as_async(&self) -> Option<&dyn AsyncWorkload> {

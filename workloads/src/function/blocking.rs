@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::asynchronous::{with_state, Setting, INSTANCES};
-use super::{combine, Codec, FnWorkload, Postcard, Sink};
+use super::{workload_of_functions, Codec, FnWorkload, Postcard, Sink};
 use crate::{
     EnvVars, Items, Params, Partial, Services, TaskContext, TaskError, WorkKind, Workload,
     WorkloadError, WorkloadSpec,
@@ -108,17 +108,7 @@ where
     E: Display,
     A: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> crate::Input {
-        C::encode(self.name, (self.generate)(size, seed))
-    }
-
-    fn output_len(&self) -> usize {
-        C::OUTPUT_LEN
-    }
+    workload_of_functions!();
 
     fn run_task(
         &self,
@@ -143,10 +133,6 @@ where
             })?;
             sink.finish()
         })?
-    }
-
-    fn combine(&self, partials: &[&[u8]]) -> Partial {
-        combine(self.fold.as_ref(), partials)
     }
 }
 

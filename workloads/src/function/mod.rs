@@ -280,6 +280,30 @@ impl<'a, U, A: Clone> Sink<'a, U, A> {
     }
 }
 
+/// The [`Workload`] methods every workload of functions shares, whatever its per-item work:
+/// its name, its input (the generator's items through the codec), its output's width, and the
+/// fold of its tasks' partial results.
+macro_rules! workload_of_functions {
+    () => {
+        fn name(&self) -> &str {
+            self.name
+        }
+
+        fn generate(&self, size: usize, seed: u64) -> $crate::Input {
+            C::encode(self.name, (self.generate)(size, seed))
+        }
+
+        fn output_len(&self) -> usize {
+            C::OUTPUT_LEN
+        }
+
+        fn combine(&self, partials: &[&[u8]]) -> $crate::Partial {
+            $crate::function::combine(self.fold.as_ref(), partials)
+        }
+    };
+}
+use workload_of_functions;
+
 /// The tasks' folded results merged in task order, as [`Workload::combine`] gives them.
 fn combine<U, A>(fold: Option<&Fold<U, A>>, partials: &[&[u8]]) -> Partial
 where
@@ -609,17 +633,7 @@ where
     F: Fn(&T) -> U + Send + Sync + 'static,
     A: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn generate(&self, size: usize, seed: u64) -> Input {
-        C::encode(self.name, (self.generate)(size, seed))
-    }
-
-    fn output_len(&self) -> usize {
-        C::OUTPUT_LEN
-    }
+    workload_of_functions!();
 
     fn run_task(
         &self,
@@ -641,10 +655,6 @@ where
             sink.push::<C, T>(&output)
         })?;
         sink.finish()
-    }
-
-    fn combine(&self, partials: &[&[u8]]) -> Partial {
-        combine(self.fold.as_ref(), partials)
     }
 }
 
