@@ -30,7 +30,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::{workload_of_functions, Codec, FnWorkload, Postcard, Sink};
 use crate::{
-    AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Items, ParamKind, ParamSpec, Params, Partial,
+    AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Items, ParamKind, ParamSpec, Partial,
     TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 
@@ -171,14 +171,25 @@ pub struct Asynchronous<S, K, F> {
     session: PhantomData<fn() -> S>,
 }
 
-/// What a built async workload runs with: the services' variables, how threads drive its
-/// items, and an identity of its own (each worker thread keeps its runtime and session per
+/// What a built workload with a session runs with: the services' variables, how threads
+/// drive its items, and an identity of its own (each worker thread keeps its state per
 /// workload).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Setting {
     pub services: Services,
     pub drive: Drive,
     pub instance: u64,
+}
+
+impl Setting {
+    /// The setting of a workload built in the environment `env`, with an identity of its own.
+    pub fn new(env: &EnvVars, drive: Drive) -> Self {
+        Self {
+            services: Services::new(env.clone()),
+            drive,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 impl<T, U, S, K, F> FnWorkload<Postcard, T, U, Asynchronous<S, K, F>>
@@ -483,35 +494,14 @@ where
     /// The spec to register the workload under its name, with its `drive` parameter. It lives
     /// as long as the process (a spec is `'static`, as registered workloads are).
     fn from(workload: FnWorkload<C, T, U, Asynchronous<S, K, F>, A>) -> Self {
-        let (name, description, kind, default_size, environment) = (
-            workload.name,
-            workload.description,
-            workload.kind,
-            workload.default_size,
-            workload.environment,
-        );
-        let build =
-            move |params: &Params, env: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
-                let mut built = workload.clone();
-                built.setting = Setting {
-                    services: Services::new(env.clone()),
-                    drive: match params.text(DRIVE.name) {
-                        "task" => Drive::Task,
-                        _ => Drive::Item,
-                    },
-                    instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
-                };
-                Ok(Arc::new(built))
+        workload.spec(&[DRIVE], |built, params, env| {
+            let drive = match params.text(DRIVE.name) {
+                "task" => Drive::Task,
+                _ => Drive::Item,
             };
-        WorkloadSpec {
-            name,
-            description,
-            kind,
-            default_size,
-            params: &[DRIVE],
-            environment,
-            build: Box::leak(Box::new(build)),
-        }
+            built.setting = Setting::new(env, drive);
+            Ok(())
+        })
     }
 }
 

@@ -14,12 +14,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::asynchronous::{with_state, Setting, INSTANCES};
+use super::asynchronous::{with_state, Drive, Setting};
 use super::{workload_of_functions, Codec, FnWorkload, Postcard, Sink};
-use crate::{
-    EnvVars, Items, Params, Partial, Services, TaskContext, TaskError, WorkKind, Workload,
-    WorkloadError, WorkloadSpec,
-};
+use crate::{Items, Partial, Services, TaskContext, TaskError, WorkKind, Workload, WorkloadSpec};
 
 /// The per-item work of a blocking function workload: how a thread's session connects, and
 /// what an item does with it. See [`FnWorkload::blocking`].
@@ -151,31 +148,10 @@ where
     /// The spec to register the workload under its name. It lives as long as the process (a
     /// spec is `'static`, as registered workloads are).
     fn from(workload: FnWorkload<C, T, U, Blocking<S, K, F>, A>) -> Self {
-        let (name, description, kind, default_size, environment) = (
-            workload.name,
-            workload.description,
-            workload.kind,
-            workload.default_size,
-            workload.environment,
-        );
-        let build = move |_: &Params, env: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
-            let mut built = workload.clone();
-            built.setting = Setting {
-                services: Services::new(env.clone()),
-                drive: Default::default(),
-                instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            };
-            Ok(Arc::new(built))
-        };
-        WorkloadSpec {
-            name,
-            description,
-            kind,
-            default_size,
-            params: &[],
-            environment,
-            build: Box::leak(Box::new(build)),
-        }
+        workload.spec(&[], |built, _, env| {
+            built.setting = Setting::new(env, Drive::Item);
+            Ok(())
+        })
     }
 }
 
@@ -184,7 +160,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::{plan_tasks, Answer};
+    use crate::{plan_tasks, Answer, EnvVars};
 
     static CONNECTS: AtomicUsize = AtomicUsize::new(0);
 

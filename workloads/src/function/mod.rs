@@ -31,7 +31,7 @@ pub use asynchronous::{Asynchronous, Connect, Drive, MissingVariable, PerItem, S
 pub use blocking::Blocking;
 
 use crate::{
-    mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, Layout, Params, Partial,
+    mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, Layout, ParamSpec, Params, Partial,
     TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 
@@ -669,24 +669,44 @@ where
     /// The spec to register the workload under its name. It lives as long as the process (a
     /// spec is `'static`, as registered workloads are).
     fn from(workload: FnWorkload<C, T, U, F, A>) -> Self {
-        let (name, description, kind, default_size, environment) = (
-            workload.name,
-            workload.description,
-            workload.kind,
-            workload.default_size,
-            workload.environment,
-        );
-        let build = move |_: &Params, _: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
-            let mut built = workload.clone();
+        workload.spec(&[], |built, _, _| {
             built.slowdown = crate::slowdown::injected(built.name)?;
-            Ok(Arc::new(built))
-        };
+            Ok(())
+        })
+    }
+}
+
+impl<C, T, U, F, A> FnWorkload<C, T, U, F, A>
+where
+    Self: Workload + Clone + Send + Sync + 'static,
+{
+    /// The spec that registers this workload under its name, with the parameters `params`:
+    /// its `build` clones the workload and lets `set` give the copy what the parameters and
+    /// the environments decide. It lives as long as the process, as registered workloads do.
+    fn spec(
+        self,
+        params: &'static [ParamSpec],
+        set: impl Fn(&mut Self, &Params, &EnvVars) -> Result<(), WorkloadError> + Send + Sync + 'static,
+    ) -> WorkloadSpec {
+        let (name, description, kind, default_size, environment) = (
+            self.name,
+            self.description,
+            self.kind,
+            self.default_size,
+            self.environment,
+        );
+        let build =
+            move |params: &Params, env: &EnvVars| -> Result<Arc<dyn Workload>, WorkloadError> {
+                let mut built = self.clone();
+                set(&mut built, params, env)?;
+                Ok(Arc::new(built))
+            };
         WorkloadSpec {
             name,
             description,
             kind,
             default_size,
-            params: &[],
+            params,
             environment,
             build: Box::leak(Box::new(build)),
         }
