@@ -296,7 +296,7 @@ fn block_on<F: Future>(
 }
 
 /// The error of item `index` of a task.
-fn item_error(index: usize, error: impl Display) -> TaskError {
+pub(super) fn item_error(index: usize, error: impl Display) -> TaskError {
     TaskError::error(format!("item {index}: {error}"))
 }
 

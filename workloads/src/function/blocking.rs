@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::asynchronous::{with_state, Drive, Setting};
+use super::asynchronous::{item_error, with_state, Drive, Setting};
 use super::{workload_of_functions, Codec, FnWorkload, Postcard, Sink};
 use crate::{Items, Partial, Services, TaskContext, TaskError, WorkKind, Workload, WorkloadSpec};
 
@@ -123,8 +123,7 @@ where
             let mut sink = Sink::new(self.fold.as_ref(), out);
             let mut index = first;
             C::for_each(items, |item| {
-                let output = (work.per_item)(item, session)
-                    .map_err(|e| TaskError::error(format!("item {index}: {e}")))?;
+                let output = (work.per_item)(item, session).map_err(|e| item_error(index, e))?;
                 index += 1;
                 sink.push::<C, T>(&output)
             })?;
