@@ -42,6 +42,12 @@ pub fn median_sorted(sorted: &[f64]) -> f64 {
     }
 }
 
+/// The median of values (sorted here); `None` for none.
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    (!values.is_empty()).then(|| median_sorted(values))
+}
+
 /// The order-statistic interval of the median of `n` samples: the 1-based rank `k` of its
 /// lower end (the upper end is the `k`-th largest) and its exact coverage; the widest interval,
 /// `[min, max]`, when even that covers less than `confidence`.

@@ -191,10 +191,7 @@ impl Pace {
     /// The pace of a run; `None` without a quiet reading.
     pub fn of(results: &Results) -> Option<Pace> {
         let quiet = || results.canary.iter().filter(|r| !r.disturbed);
-        let median = |mut values: Vec<f64>| {
-            values.sort_by(f64::total_cmp);
-            (!values.is_empty()).then(|| crate::stats::median_sorted(&values))
-        };
+        let median = |mut values: Vec<f64>| crate::stats::median(&mut values);
         Some(Pace {
             compute_ns: median(quiet().map(|r| r.compute_ns as f64).collect())?,
             copy_ns: median(quiet().map(|r| r.copy_ns as f64).collect())?,

@@ -21,13 +21,8 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+pub(crate) use crate::stats::median;
 use crate::stats::{median_ci_rank, median_sorted, sign_test_p, t_quantile};
-
-/// The median of values (sorted here); `None` for none.
-pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    (!values.is_empty()).then(|| median_sorted(values))
-}
 
 /// The mean and sample variance of values (`variance` 0 for one value).
 fn mean_variance(values: &[f64]) -> (f64, f64) {
