@@ -521,15 +521,15 @@ fn processes_are_added_until_the_target_or_a_limit() {
     let processes = |cell: &Cell| cell.wall.as_ref().map_or(0, |w| w.processes);
     // A loose target: processes are added, a round each, only until it is met (on a quiet
     // machine the minimum rounds meet it; a machine busy with other tests may need more).
+    // The figures stand on the processes the canary saw quiet (every one while fewer than
+    // two were), so the interval may count fewer processes than the rounds started.
     let (loose, rounds) = run("samples = 2\nci_target = 0.99\nprocesses = 3\nmax_processes = 10");
     let wall = loose.wall.as_ref().unwrap();
-    assert!((3..=10).contains(&wall.processes), "{}", wall.processes);
-    assert_eq!(
-        (loose.samples.len(), rounds),
-        (2 * wall.processes, wall.processes)
-    );
+    assert!((3..=10).contains(&rounds), "{rounds}");
+    assert_eq!(loose.samples.len(), 2 * rounds);
+    assert!((2..=rounds).contains(&wall.processes), "{}", wall.processes);
     assert_eq!(loose.converged, wall.relative_half_width() <= 0.99);
-    assert!(loose.converged || wall.processes == 10);
+    assert!(loose.converged || rounds == 10);
     // A target no machine meets: a process a round until the cell has `max_processes`.
     let (capped, rounds) =
         run("samples = 2\nci_target = 0.000001\nprocesses = 2\nmax_processes = 4");
