@@ -423,9 +423,15 @@ fn run_builds(
     }
     let mut tallies: Vec<Tally<'_>> = Vec::with_capacity(total);
     for (index, bucket) in buckets.iter().enumerate() {
+        // The work: the first bucket of the same workload entry and size.
+        let work = buckets
+            .iter()
+            .position(|b| std::ptr::eq(b.group, bucket.group) && b.size == bucket.size)
+            .unwrap_or(index);
         for (strategy, workers, id) in &bucket.cells {
             let tally = |base: bool, fault: Option<Fault>| Tally {
                 bucket: index,
+                work,
                 strategy,
                 workers: *workers,
                 id: id.clone(),
@@ -573,6 +579,8 @@ struct PreparedBucket {
 /// failed cell is visited no more).
 struct Tally<'a> {
     bucket: usize,
+    /// The first bucket of its workload entry and size: cells of one work spread alike.
+    work: usize,
     strategy: &'a Configured,
     workers: usize,
     id: String,
@@ -613,9 +621,9 @@ fn round_time(sample: &parbench_reports::Sample) -> u64 {
     sample.work_rounds.map_or(0, |r| r.round_ns)
 }
 
-/// Cells whose spreads between processes are alike, measured here: the sequential loop,
-/// strategies in one process and strategies of several, each by its workers (and, in a
-/// paired run, by build).
+/// The kind of strategy a cell runs: the sequential loop, strategies in one process and
+/// strategies of several, each by its workers (and, in a paired run, by build). With its work,
+/// it groups the cells whose spreads between processes are alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Kind {
     base: bool,
@@ -638,31 +646,35 @@ impl Kind {
     }
 }
 
-/// What each kind of cell shares, per metric, from every cell measured so far: the interval
-/// of a cell borrows from the cells of its kind (see [`Shared`]).
+/// What each cell borrows, per metric, from every cell measured so far: its interval borrows
+/// from the cells of its work and kind (see [`Shared`]), by `(base, id)`.
 #[derive(Default)]
 struct Kinds {
-    wall: BTreeMap<Kind, Shared>,
-    end_to_end: BTreeMap<Kind, Shared>,
-    round: BTreeMap<Kind, Shared>,
+    wall: BTreeMap<(bool, String), Shared>,
+    end_to_end: BTreeMap<(bool, String), Shared>,
+    round: BTreeMap<(bool, String), Shared>,
 }
 
 impl Kinds {
     fn of(tallies: &[Tally<'_>]) -> Self {
         let fit = |metric: Metric| {
-            let mut cells: BTreeMap<Kind, Vec<Vec<f64>>> = BTreeMap::new();
-            for tally in tallies.iter().filter(|t| t.fault.is_none()) {
-                let processes = tally.per_process(metric);
-                if processes.iter().any(|p| p.iter().any(|&v| v > 0)) {
-                    cells
-                        .entry(Kind::of(tally))
-                        .or_default()
-                        .push(process_logs(&processes));
-                }
-            }
+            let cells: Vec<(&Tally<'_>, Vec<f64>)> = tallies
+                .iter()
+                .filter(|t| t.fault.is_none())
+                .filter_map(|tally| {
+                    let processes = tally.per_process(metric);
+                    let any = processes.iter().any(|p| p.iter().any(|&v| v > 0));
+                    any.then(|| (tally, process_logs(&processes)))
+                })
+                .collect();
+            let keyed: Vec<(usize, Kind, &[f64])> = cells
+                .iter()
+                .map(|(tally, logs)| (tally.work, Kind::of(tally), logs.as_slice()))
+                .collect();
             cells
-                .into_iter()
-                .filter_map(|(kind, logs)| Some((kind, Shared::fit(&logs)?)))
+                .iter()
+                .zip(Shared::fit_cells(&keyed))
+                .filter_map(|((tally, _), shared)| Some((tally.key(), shared?)))
                 .collect()
         };
         Kinds {
@@ -674,6 +686,11 @@ impl Kinds {
 }
 
 impl Tally<'_> {
+    /// Its key among the run's cells: a paired run has a base twin of each id.
+    fn key(&self) -> (bool, String) {
+        (self.base, self.id.clone())
+    }
+
     /// The processes its figures stand on: those the canary did not see disturbed, while
     /// there are two of them; every process otherwise.
     fn usable(&self) -> Vec<&Process> {
@@ -698,9 +715,9 @@ impl Tally<'_> {
             .collect()
     }
 
-    /// The statistics of `metric` across its processes, sharing what its kind shares.
-    fn summary(&self, metric: Metric, shared: &BTreeMap<Kind, Shared>) -> Option<Stats> {
-        summarize_processes(&self.per_process(metric), shared.get(&Kind::of(self)))
+    /// The statistics of `metric` across its processes, sharing what its group shares.
+    fn summary(&self, metric: Metric, shared: &BTreeMap<(bool, String), Shared>) -> Option<Stats> {
+        summarize_processes(&self.per_process(metric), shared.get(&self.key()))
     }
 
     /// The statistics of its steady run times across its processes.
