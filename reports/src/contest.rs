@@ -5,10 +5,14 @@
 //! compared by their median run time with its interval. The **leader** is the cell with the
 //! lowest median. Every other cell is, against the leader:
 //!
-//! - **behind**: the ratio of its median to the leader's has an interval wholly above 1;
-//! - **equivalent**: that interval lies wholly within the tie margin ([`TIE`]), so no run on
-//!   this machine would tell the two apart anyway;
-//! - **open** otherwise: it may still be the faster, or the lead may be a tie.
+//! - **behind**: the ratio of its median to the leader's has an interval wholly above
+//!   `1 + TIE` ([`TIE`], the tie margin): slower by more than the margin beyond doubt;
+//! - **equivalent**: that interval lies wholly within the tie margin, so no run on this
+//!   machine would tell the two apart anyway;
+//! - **open** otherwise: it may still be the faster, or within the margin, or beyond it.
+//!
+//! `decide` labels a bucket with the simplest strategy not behind, so a bucket's label can
+//! change with more processes only while a cell is open.
 //!
 //! The bucket is **settled** when no cell is open. While it is not, the open cells and the
 //! leader are what more processes should go to, and the cells clearly behind are not: the
@@ -18,7 +22,7 @@
 use crate::figures::{Bucket, Ratio};
 use crate::{Cell, Results, Stats, Status};
 
-/// Medians within this share of each other are a tie: the decision tree's margin.
+/// The tie margin: the decision tree's ([`crate::decide::EQUIVALENT`]).
 pub const TIE: f64 = crate::decide::EQUIVALENT;
 
 /// Where a cell stands against its bucket's leader.
@@ -30,7 +34,7 @@ pub enum Standing {
     Open,
     /// Equivalent to the leader within the tie margin.
     Tied,
-    /// Slower than the leader beyond doubt.
+    /// Slower than the leader by more than the tie margin beyond doubt.
     Behind,
 }
 
@@ -46,8 +50,8 @@ pub enum Standing {
 ///     ci_high_ns: median_ns * (1.0 + half),
 ///     ..Stats::default()
 /// };
-/// // 100 ± 2%, 101 ± 1% (a tie), 104 ± 6% (open) and 150 ± 3% (behind).
-/// let entries = [stats(100.0, 0.02), stats(101.0, 0.01), stats(104.0, 0.06), stats(150.0, 0.03)];
+/// // 100 ± 1%, 101 ± 1% (a tie), 104 ± 6% (open) and 150 ± 3% (behind).
+/// let entries = [stats(100.0, 0.01), stats(101.0, 0.01), stats(104.0, 0.06), stats(150.0, 0.03)];
 /// let contest = Contest::of(&entries.iter().collect::<Vec<_>>()).unwrap();
 /// assert_eq!(
 ///     contest.standings,
@@ -77,7 +81,7 @@ impl Contest {
                 let ratio = Ratio::of(stats, entries[leader]);
                 if ratio.high <= 1.0 + TIE && ratio.low >= 1.0 / (1.0 + TIE) {
                     Standing::Tied
-                } else if ratio.low > 1.0 {
+                } else if ratio.low > 1.0 + TIE {
                     Standing::Behind
                 } else {
                     Standing::Open
@@ -228,7 +232,7 @@ mod tests {
         );
         assert!(contest.settled() && contest.racing().is_empty());
         // The leader is whichever has the lowest median, wherever it stands.
-        let tied = [stats(102.0, 0.01), stats(100.0, 0.01)];
+        let tied = [stats(101.0, 0.01), stats(100.0, 0.01)];
         let contest = Contest::of(&tied.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(contest.standings, [Standing::Tied, Standing::Leader]);
         assert_eq!(contest.leader(), 1);

@@ -108,33 +108,47 @@ fn too_few_buckets_say_how_many_a_tree_needs() {
 }
 
 #[test]
-fn medians_within_five_percent_are_a_tie_even_with_narrow_intervals() {
-    let mut results = known_answer();
-    // At 5 ms per task in `beta`: `threads` 4% behind `rayon`, both intervals ±0.1%.
-    for cell in &mut results.cells {
-        if cell.id.starts_with("beta/") && cell.id.contains("/tasks=512/") {
-            let wall = cell.wall.as_mut().unwrap();
-            let run = match cell.strategy.as_str() {
-                "rayon" => 1e9,
-                "threads" => 1.04e9,
-                _ => 2e9,
-            };
-            *wall = Stats {
-                median_ns: run,
-                ci_low_ns: run * 0.999,
-                ci_high_ns: run * 1.001,
-                ..Stats::default()
-            };
+fn a_strategy_is_tied_unless_shown_slower_by_more_than_the_margin() {
+    // At 5 ms per task in `beta`: `threads` behind `rayon` by `behind`, both intervals
+    // `±half`; the simpler `threads` takes the label while it is tied.
+    let label = |behind: f64, half: f64| {
+        let mut results = known_answer();
+        for cell in &mut results.cells {
+            if cell.id.starts_with("beta/") && cell.id.contains("/tasks=512/") {
+                let run = match cell.strategy.as_str() {
+                    "rayon" => 1e9,
+                    "threads" => 1e9 * (1.0 + behind),
+                    _ => 2e9,
+                };
+                *cell.wall.as_mut().unwrap() = Stats {
+                    median_ns: run,
+                    ci_low_ns: run / (1.0 + half),
+                    ci_high_ns: run * (1.0 + half),
+                    ..Stats::default()
+                };
+            }
         }
-    }
-    let all = cases(&results);
-    let case = all
-        .iter()
-        .find(|c| c.bucket.starts_with("beta/") && c.bucket.ends_with("/tasks=512"))
-        .unwrap();
-    assert_eq!(case.winner, "threads", "{case:?}");
-    assert_eq!(case.fastest.as_deref(), Some("rayon"));
-    assert_eq!(case.tied, ["threads", "rayon"]);
+        let case = cases(&results)
+            .into_iter()
+            .find(|c| c.bucket.starts_with("beta/") && c.bucket.ends_with("/tasks=512"))
+            .unwrap();
+        (case.winner, case.tied)
+    };
+    let both = || {
+        (
+            String::from("threads"),
+            vec!["threads".into(), "rayon".into()],
+        )
+    };
+    let rayon = || (String::from("rayon"), vec!["rayon".into()]);
+    // 2% behind with narrow intervals: within the margin.
+    assert_eq!(label(0.02, 0.001), both());
+    // 4% behind with narrow intervals: slower by more than the margin beyond doubt.
+    assert_eq!(label(0.04, 0.001), rayon());
+    // 4% behind with ±2% intervals: the ratio's interval (1.01 to 1.07) reaches the margin.
+    assert_eq!(label(0.04, 0.02), both());
+    // 10% behind with ±2%: apart.
+    assert_eq!(label(0.10, 0.02), rayon());
 }
 
 /// A case of the given shape whose winner is `tied[0]`.

@@ -3,8 +3,8 @@
 //! A pure function of results, as the gate is. Every bucket of a run (a workload with its
 //! parameters, a size, a task count) that measured the sequential loop becomes a [`Case`]: its
 //! features, measured rather than declared ([`Feature`]), and its label, the strategy that won
-//! it at its best worker count — or, when the fastest strategies' intervals overlap (or their
-//! medians are within [`EQUIVALENT`]), the simplest of them ([`SIMPLICITY`]). [`learn`] grows
+//! it at its best worker count — or, of the strategies not shown slower than the fastest by
+//! more than [`EQUIVALENT`], the simplest ([`SIMPLICITY`]). [`learn`] grows
 //! a CART decision tree on the cases (Gini impurity, at most [`Options::max_depth`] levels,
 //! leaves of at least [`Options::min_leaf`] cases, every tie broken the same way each time) and
 //! keeps it as a [`Tree`] whose thresholds are in physical units; [`cross_validate`] scores it
@@ -74,7 +74,7 @@ pub fn folklore_svg(branches: &[Branch]) -> String {
 }
 
 use crate::figures::{Bucket, Ratio, BASELINE_STRATEGY};
-use crate::{Cell, Results, Status};
+use crate::{Cell, Results, Stats, Status};
 
 /// What a case is described by: measured properties of the work, as a strategy meets it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -192,10 +192,14 @@ pub const SIMPLICITY: [&str; 9] = [
     "timely",
 ];
 
-/// Medians closer than this share are a tie even when their intervals do not overlap: run to
-/// run, on a shared machine, cells move by more than 5% (an A/A comparison of the same build
-/// shows it), so a smaller lead would not reproduce.
-pub const EQUIVALENT: f64 = 0.05;
+/// The tie margin: a strategy is tied with the fastest unless the interval of its median over
+/// the fastest's lies wholly above `1 + EQUIVALENT` — shown slower by more than this share.
+/// The interval holds the run-to-run movement (two runs of one build disagree beyond their
+/// intervals in a few cells in a hundred), so the label does not flip when a strategy sits
+/// near the margin, as it did when a tie was a median within 5%; and a lead below 3% is not
+/// worth a harder strategy. Criterion judges a change the same way: significant and beyond
+/// a noise threshold.
+pub const EQUIVALENT: f64 = 0.03;
 
 /// How much slower the runner-up is than the winner: its median run time over the winner's,
 /// with an approximate 95% interval (the two medians' intervals combined on a log scale).
@@ -229,9 +233,8 @@ pub struct Case {
     pub workers: usize,
     /// The fastest strategy by median, when a tie gave the label to a simpler one.
     pub fastest: Option<String>,
-    /// Every strategy tied for the win (its interval reaches the fastest's, or its median is
-    /// within [`EQUIVALENT`] of it), simplest first:
-    /// the winner is the first.
+    /// Every strategy tied for the win (not shown slower than the fastest by more than
+    /// [`EQUIVALENT`]), simplest first: the winner is the first.
     pub tied: Vec<String>,
     /// How far behind the runner-up is, when another strategy was measured.
     pub margin: Option<Margin>,
@@ -253,9 +256,7 @@ impl Case {
 struct Entry<'a> {
     strategy: String,
     cell: &'a Cell,
-    median: f64,
-    low: f64,
-    high: f64,
+    wall: &'a Stats,
 }
 
 /// The strategy part of a cell's id (`timely[mode=processes]` of `.../timely[mode=processes]/w2`).
@@ -304,12 +305,10 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
         let entry = Entry {
             strategy: strategy_label(cell),
             cell,
-            median: wall.median_ns,
-            low: wall.ci_low_ns,
-            high: wall.ci_high_ns,
+            wall,
         };
         match best.iter_mut().find(|e| e.strategy == entry.strategy) {
-            Some(e) if e.median <= entry.median => {}
+            Some(e) if e.wall.median_ns <= entry.wall.median_ns => {}
             Some(e) => *e = entry,
             None => best.push(entry),
         }
@@ -317,27 +316,27 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     if best.len() < 2 {
         return None;
     }
-    best.sort_by(|a, b| a.median.total_cmp(&b.median));
+    best.sort_by(|a, b| a.wall.median_ns.total_cmp(&b.wall.median_ns));
     let fastest = &best[0];
-    // Every strategy whose interval reaches the fastest's, or whose median is within
-    // `EQUIVALENT` of it: the simplest of them wins.
+    // Every strategy not shown slower than the fastest by more than `EQUIVALENT`: the
+    // simplest of them wins.
     let mut tied: Vec<&Entry<'_>> = best
         .iter()
-        .filter(|e| e.low <= fastest.high || e.median <= fastest.median * (1.0 + EQUIVALENT))
+        .filter(|e| Ratio::of(e.wall, fastest.wall).low <= 1.0 + EQUIVALENT)
         .collect();
     tied.sort_by(|a, b| simplicity(&a.strategy).cmp(&simplicity(&b.strategy)));
     let winner = *tied.first()?;
     let margin = best
         .iter()
         .find(|e| e.strategy != winner.strategy)
-        .and_then(|runner_up| {
-            let ratio = Ratio::of(runner_up.cell.wall.as_ref()?, winner.cell.wall.as_ref()?);
-            Some(Margin {
+        .map(|runner_up| {
+            let ratio = Ratio::of(runner_up.wall, winner.wall);
+            Margin {
                 runner_up: runner_up.strategy.clone(),
                 ratio: ratio.value,
                 low: ratio.low,
                 high: ratio.high,
-            })
+            }
         });
     let samples = &sequential.samples;
     let cpu: u64 = samples.iter().map(|s| s.cpu_ns).sum();

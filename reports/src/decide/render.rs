@@ -21,14 +21,14 @@ fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin> {
 }
 
 /// `ahead of rayon by 1.80x (1.75x–1.85x)`; `tied with rayon: 0.97x (0.92x–1.03x)` when the
-/// label went to the winner by the tie rule (the runner-up's median over the winner's; under
-/// 1, the runner-up was faster by a lead that does not count).
+/// runner-up is not shown slower by more than the tie margin (its median over the winner's;
+/// under 1, the runner-up was faster by a lead that does not count).
 fn margin_text(margin: &Margin) -> String {
     let interval = format!(
         "{:.2}x ({:.2}x–{:.2}x)",
         margin.ratio, margin.low, margin.high
     );
-    if margin.low <= 1.0 || margin.ratio < 1.0 + super::EQUIVALENT {
+    if margin.low <= 1.0 + super::EQUIVALENT {
         format!("tied with {}: {interval}", margin.runner_up)
     } else {
         format!("ahead of {} by {interval}", margin.runner_up)
