@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use parbench_strategies::StrategySpec;
-use parbench_workloads::WorkloadSpec;
+use parbench_workloads::{WorkKind, WorkloadSpec};
 
 use crate::error::Error;
 use crate::gate::{BaseBuild, GateOptions};
@@ -58,7 +58,9 @@ impl Target {
 
 /// The suite of a bench: every workload the bench registers, under every strategy the binary
 /// knows, on 1 and all cores, at 64 tasks, until the closure given to [`crate::main!`] says
-/// otherwise.
+/// otherwise. Waiting work (a workload of [`WorkKind::Io`], as `FnWorkload::asynchronous` and
+/// `::blocking` are) is measured under the strategies that overlap waits as well
+/// ([`OVERLAPPING`]), unless the bench names its strategies.
 ///
 /// ```
 /// use parbench::bench::BenchSuite;
@@ -141,6 +143,7 @@ impl BenchSuite {
     /// Validates the suite against `plugins`, as a suite file is.
     pub fn build(self, plugins: &Plugins) -> Result<Suite, crate::SuiteError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let chosen = self.strategies.is_some();
         let strategies = self.strategies.unwrap_or_else(|| {
             plugins
                 .strategies
@@ -149,24 +152,119 @@ impl BenchSuite {
                 .map(str::to_owned)
                 .collect()
         });
+        // Waiting work, unless the bench chose: every strategy and those that overlap waits.
+        let overlapping: Vec<String> = OVERLAPPING
+            .iter()
+            .filter(|s| plugins.strategies.get(strategy_name(s)).is_ok())
+            .map(|s| (*s).to_owned())
+            .collect();
+        let waits = |entry: &WorkloadEntry| {
+            !chosen
+                && !entry.has_strategies()
+                && plugins
+                    .workloads
+                    .get(entry.name())
+                    .is_ok_and(|spec| spec.kind == WorkKind::Io)
+        };
+        let with_overlapping = |entry: WorkloadEntry| {
+            if waits(&entry) {
+                entry.strategies(strategies.iter().chain(&overlapping).cloned())
+            } else {
+                entry
+            }
+        };
         let mut workers = self.workers.unwrap_or_else(|| vec![1, cores]);
         workers.dedup();
-        let mut builder = self.builder.strategies(strategies).workers(workers);
+        let mut builder = self.builder.strategies(strategies.clone()).workers(workers);
         if self.entries.is_empty() {
             for name in self.workloads {
                 let mut entry = WorkloadEntry::new(name).tasks(self.tasks.iter().copied());
                 if let Some(sizes) = &self.sizes {
                     entry = entry.sizes(sizes.iter().copied());
                 }
-                builder = builder.workload(entry);
+                builder = builder.workload(with_overlapping(entry));
             }
         } else {
             for entry in self.entries {
-                builder = builder.workload(entry);
+                builder = builder.workload(with_overlapping(entry));
             }
         }
         builder.build(plugins)
     }
+}
+
+/// What a bench measures waiting work under besides every strategy of the binary (those the
+/// binary has): an executor-sized thread pool (`min(32, cores + 4)` threads, Python's
+/// `ThreadPoolExecutor`) and tokio with its own blocking pool (512 threads) — more threads
+/// than cores, which a blocking call needs to overlap its waits — while `tokio` itself runs an
+/// async workload's items as futures. With one thread per worker, every other strategy caps
+/// the waits in flight at the worker count.
+pub const OVERLAPPING: [&str; 2] = ["thread-pool[threads=executor]", "tokio[blocking=tokio]"];
+
+/// `name` of `name[key=value,...]`.
+fn strategy_name(configured: &str) -> &str {
+    configured.split('[').next().unwrap_or(configured)
+}
+
+/// The line a bench prints when it measures waiting work under [`OVERLAPPING`] strategies
+/// it added: the waiting workloads with a cell that `filter` keeps.
+///
+/// ```
+/// use parbench::bench::{overlapping_note, BenchSuite};
+/// use parbench::{FnWorkload, Plugins, Services, WorkloadSpec};
+///
+/// let mut plugins = Plugins::default();
+/// let waits: WorkloadSpec = FnWorkload::blocking(
+///     "waits",
+///     |size, _| vec![1u64; size],
+///     |_: &Services| Ok::<_, String>(()),
+///     |x: &u64, _: &()| Ok::<_, String>(*x),
+/// )
+/// .into();
+/// plugins.workloads.register(waits)?;
+/// let suite = BenchSuite::new("mine", ["waits", "square"]).build(&plugins)?;
+/// let note = overlapping_note(&suite, None).expect("waiting work");
+/// assert!(note.starts_with("waiting work (waits): also under thread-pool[threads=executor]"));
+/// assert!(overlapping_note(&suite, Some("square/")).is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn overlapping_note(suite: &Suite, filter: Option<&str>) -> Option<String> {
+    let kept = crate::runner::cell_ids(suite, filter);
+    let mut waiting: Vec<&str> = suite
+        .groups
+        .iter()
+        .filter(|g| {
+            g.strategies
+                .iter()
+                .any(|s| OVERLAPPING.contains(&s.label().as_str()))
+        })
+        .map(|g| g.workload.name)
+        .filter(|name| {
+            kept.iter().any(|id| {
+                id.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['/', '[']))
+            })
+        })
+        .collect();
+    waiting.dedup();
+    if waiting.is_empty() {
+        return None;
+    }
+    let added: Vec<&str> = OVERLAPPING
+        .iter()
+        .copied()
+        .filter(|o| {
+            suite
+                .groups
+                .iter()
+                .any(|g| g.strategies.iter().any(|s| s.label() == *o))
+        })
+        .collect();
+    Some(format!(
+        "waiting work ({}): also under {}, which overlap waits with more threads than cores",
+        waiting.join(", "),
+        added.join(" and ")
+    ))
 }
 
 /// The arguments of a parbench bench: what `cargo bench -- ARGS` and `cargo test --benches`
@@ -261,6 +359,10 @@ pub fn main(
     let names = workloads.iter().map(|w| w.name);
     let result = registered.and_then(|()| {
         let suite = suite(BenchSuite::new(target.name, names)).build(&plugins)?;
+        if let Some(note) = overlapping_note(&suite, args.filter.as_deref()).filter(|_| !args.list)
+        {
+            eprintln!("{note}");
+        }
         execute(&target, &suite, &args, &plugins)
     });
     match result {

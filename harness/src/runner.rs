@@ -16,7 +16,9 @@ use parbench_reports::{
     SuiteInfo, VisitCosts, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
-use parbench_workloads::{Answer, EnvVars, Environment, ParamSpec, Params, Recipe};
+use parbench_workloads::{
+    Answer, EnvVars, Environment, EnvironmentSpec, ParamSpec, Params, Recipe, Scope,
+};
 
 use crate::calibration::Calibrations;
 use crate::canary::Canary;
@@ -51,7 +53,7 @@ impl Bucket<'_> {
 }
 
 /// `[k=v,...]` for the parameters that differ from their defaults; empty when none does.
-fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
+pub(crate) fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
     let changed: Vec<String> = params
         .iter()
         .filter(|(k, v)| {
@@ -146,44 +148,58 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// Starts every environment the buckets' workloads need, once each; a calibration's
-/// variables are the ones `calibrations` keeps for `machine` (see [`Calibrations`]).
+/// The environments of a run: those running, and for each bucket the variables its cells see
+/// or why its environment did not start.
+struct Environments {
+    running: Vec<Box<dyn Environment>>,
+    buckets: Vec<Result<EnvVars, String>>,
+}
+
+/// Starts the environments the buckets' workloads need: one of [`Scope::Run`] once for every
+/// bucket that names it, one of [`Scope::Bucket`] for each bucket. A calibration's variables
+/// are the ones `calibrations` keeps for `machine` (see [`Calibrations`]).
 fn start_environments(
     buckets: &[Bucket<'_>],
     calibrations: &mut Calibrations,
     machine: &Machine,
-) -> (
-    Vec<Box<dyn Environment>>,
-    EnvVars,
-    BTreeMap<&'static str, String>,
-) {
+) -> Environments {
     let mut running = Vec::new();
-    let mut vars = EnvVars::new();
-    let mut failed = BTreeMap::new();
-    let mut seen = Vec::new();
-    for bucket in buckets {
-        let Some(env) = bucket.group.workload.environment else {
-            continue;
-        };
-        if seen.contains(&env.name) {
-            continue;
+    let mut shared: BTreeMap<&'static str, Result<EnvVars, String>> = BTreeMap::new();
+    let mut start = |env: EnvironmentSpec| match env.start() {
+        Ok(started) => {
+            let mut published = started.vars();
+            if started.is_calibration() {
+                calibrations.apply(machine, env.name, &mut published, &now_rfc3339());
+            }
+            running.push(started);
+            Ok(published)
         }
-        seen.push(env.name);
-        match env.start() {
-            Ok(started) => {
-                let mut published = started.vars();
-                if started.is_calibration() {
-                    calibrations.apply(machine, env.name, &mut published, &now_rfc3339());
-                }
-                vars.extend(published);
-                running.push(started);
-            }
-            Err(e) => {
-                failed.insert(env.name, e.to_string());
-            }
+        Err(e) => Err(e.to_string()),
+    };
+    let mut per_bucket = Vec::with_capacity(buckets.len());
+    for bucket in buckets {
+        let vars = match bucket.group.workload.environment {
+            None => Ok(EnvVars::new()),
+            Some(env) if env.scope == Scope::Bucket => start(env),
+            Some(env) => shared.entry(env.name).or_insert_with(|| start(env)).clone(),
+        };
+        per_bucket.push(vars);
+    }
+    // Every bucket sees the run's shared variables, as a worker's recipe always has.
+    let common: EnvVars = shared
+        .into_values()
+        .filter_map(Result::ok)
+        .flatten()
+        .collect();
+    for vars in per_bucket.iter_mut().flatten() {
+        for (key, value) in &common {
+            vars.entry(key.clone()).or_insert_with(|| value.clone());
         }
     }
-    (running, vars, failed)
+    Environments {
+        running,
+        buckets: per_bucket,
+    }
 }
 
 /// Writes `results.json` atomically, never while the process exits on a signal.
@@ -382,8 +398,10 @@ fn run_builds(
         // Unless the suite says, a runaway cell is stopped before the machine starts swapping.
         .or(Some(results.machine.memory_bytes / 10 * 8));
     let mut calibrations = Calibrations::beside(&options.out)?;
-    let (environments, vars, env_failures) =
-        start_environments(&buckets, &mut calibrations, &results.machine);
+    let Environments {
+        running: environments,
+        buckets: bucket_vars,
+    } = start_environments(&buckets, &mut calibrations, &results.machine);
     if let Err(e) = calibrations.save() {
         stop_environments(environments, observer);
         return Err(e);
@@ -408,13 +426,8 @@ fn run_builds(
         buckets: &buckets,
         prepared: Vec::with_capacity(buckets.len()),
     };
-    for bucket in &buckets {
-        let failure = bucket
-            .group
-            .workload
-            .environment
-            .and_then(|e| env_failures.get(e.name));
-        let prepared = runner.prepare(bucket, &vars, failure);
+    for (bucket, vars) in buckets.iter().zip(&bucket_vars) {
+        let prepared = runner.prepare(bucket, vars.as_ref());
         runner.prepared.push(prepared);
     }
     if let Err(e) = runner.prepare_base() {
@@ -870,20 +883,20 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Prepares a bucket in a cell process (unless its environment failed to start).
-    fn prepare(
-        &mut self,
-        bucket: &Bucket<'_>,
-        vars: &EnvVars,
-        environment_failure: Option<&String>,
-    ) -> PreparedBucket {
-        let recipe = Recipe::new(&bucket.group.workload, &bucket.group.params, vars);
-        let outcome = match environment_failure {
-            Some(failure) => Err(Fault {
+    /// Prepares a bucket in a cell process with the variables of its environment, or records
+    /// why its environment did not start.
+    fn prepare(&mut self, bucket: &Bucket<'_>, vars: Result<&EnvVars, &String>) -> PreparedBucket {
+        let recipe = Recipe::new(
+            &bucket.group.workload,
+            &bucket.group.params,
+            vars.unwrap_or(&EnvVars::new()),
+        );
+        let outcome = match vars {
+            Err(failure) => Err(Fault {
                 status: Status::Failed,
                 message: failure.clone(),
             }),
-            None => {
+            Ok(_) => {
                 self.observer.preparing(&bucket.name());
                 let request = self.request(bucket, &recipe, Work::Prepare);
                 match isolate(&self.binary, &request, self.limits).outcome {

@@ -262,6 +262,18 @@ pub struct Configured {
     pub params: Params,
 }
 
+impl Configured {
+    /// `name`, or `name[k=v,...]` with the parameters that differ from their defaults: the
+    /// strategy as cell ids spell it.
+    pub fn label(&self) -> String {
+        format!(
+            "{}{}",
+            self.spec.name,
+            crate::runner::changed_params(&self.params, self.spec.params)
+        )
+    }
+}
+
 /// Resolves a `strategies` entry: `name`, or `name[k=v,...]` (as cell ids spell it), its own
 /// parameters over the suite-wide ones.
 fn configure(
@@ -1366,6 +1378,16 @@ impl WorkloadEntry {
     pub fn policy(mut self, policy: FailurePolicy) -> Self {
         self.raw.policy = Some(unplaced(policy.to_string()));
         self
+    }
+
+    /// The workload's registered name.
+    pub(crate) fn name(&self) -> &str {
+        self.raw.name.get_ref()
+    }
+
+    /// Whether the entry names its own strategies.
+    pub(crate) fn has_strategies(&self) -> bool {
+        self.raw.strategies.is_some()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The example crate (`examples/cargo-bench`) as its users run it: `cargo bench -- --test`
 //! runs every cell once, verified, on its own workloads made from functions (worker processes
-//! included); `--save-baseline` then `--baseline` on the same build passes the gate; a build
+//! included), the async and blocking lookups in a service the bench starts among them; `--save-baseline` then `--baseline` on the same build passes the gate; a build
 //! made slower (the gate's slowdown hook) fails it with exit code 1; and a baseline that was
 //! never saved is a clear error.
 //!
@@ -75,28 +75,47 @@ fn the_example_crate_benches_its_own_work_under_every_strategy_and_gates_on_its_
     let _ = std::fs::remove_dir_all(&bench_root);
     let smoke = cargo_bench(&["--", "--test"]);
     assert_exit(&smoke, 0, "cargo bench -- --test");
+    // The waiting work gets the strategies that overlap waits, and the bench says so.
+    assert!(
+        String::from_utf8_lossy(&smoke.stderr).starts_with(
+            "waiting work (lookup, lookup-blocking): also under \
+             thread-pool[threads=executor] and tokio[blocking=tokio], which overlap waits"
+        ),
+        "{}",
+        String::from_utf8_lossy(&smoke.stderr)
+    );
     let smoke = results(&bench_root.join("test/results.json"));
     let lean = [
         "sequential",
         "threads",
         "thread-pool",
         "rayon",
+        "tokio",
         "process-pool",
         "process-shm",
     ];
-    for workload in ["mandelbrot", "parse-log"] {
+    let overlapping = ["thread-pool[threads=executor]", "tokio[blocking=tokio]"];
+    for workload in ["mandelbrot", "parse-log", "lookup", "lookup-blocking"] {
         let cells: Vec<_> = smoke
             .cells
             .iter()
             .filter(|c| c.workload == workload)
             .collect();
+        let waits = workload.starts_with("lookup");
         // Three task counts; sequential on one worker, the others on one and two.
-        assert_eq!(cells.len(), 3 * (1 + 5 * 2), "{workload}");
+        let strategies = if waits { 6 + 2 } else { 6 };
+        assert_eq!(cells.len(), 3 * (1 + strategies * 2), "{workload}");
         for strategy in lean {
             assert!(
                 cells.iter().any(|c| c.strategy == strategy),
                 "{workload} under {strategy}"
             );
+        }
+        for strategy in overlapping {
+            let measured = cells
+                .iter()
+                .any(|c| c.id.contains(&format!("/{strategy}/")));
+            assert_eq!(measured, waits, "{workload} under {strategy}");
         }
         for cell in cells {
             assert!(cell.verified, "{} is not verified", cell.id);

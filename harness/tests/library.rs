@@ -430,7 +430,8 @@ fn ctrl_c_ends_a_library_run_and_leaves_nothing() {
 static ECHO_STARTS: AtomicUsize = AtomicUsize::new(0);
 static ECHO_STOPS: AtomicUsize = AtomicUsize::new(0);
 
-/// A TCP echo server on 127.0.0.1: each connection gets back what it sends.
+/// A TCP echo server on 127.0.0.1: each connection gets back what it sends — up to `lives`
+/// words in all, after which it dies: it closes every connection and its port.
 struct Echo {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
@@ -439,20 +440,29 @@ struct Echo {
 
 impl Echo {
     fn start() -> std::io::Result<Self> {
+        Self::serving(usize::MAX)
+    }
+
+    fn serving(lives: usize) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&stopping);
+        let left = Arc::new(AtomicUsize::new(lives));
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || left.load(Ordering::SeqCst) == 0 {
                     break;
                 }
                 let Ok(mut stream) = stream else { continue };
+                let left = Arc::clone(&left);
                 std::thread::spawn(move || {
                     let mut word = [0u8; 8];
                     while stream.read_exact(&mut word).is_ok() {
-                        if stream.write_all(&word).is_err() {
+                        let alive = left
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if !alive || stream.write_all(&word).is_err() {
                             break;
                         }
                     }
@@ -485,8 +495,9 @@ impl Environment for Echo {
 }
 
 /// Numbers sent to the echo service and read back, over one connection per session; the
-/// `broken` twin's service never starts.
-fn echo_workloads() -> [WorkloadSpec; 2] {
+/// `broken` twin's service never starts, the `dying` twin's dies after 300 words (the bucket's
+/// preparation sends 64).
+fn echo_workloads() -> [WorkloadSpec; 3] {
     let echo = |name: &'static str| {
         FnWorkload::asynchronous(
             name,
@@ -513,6 +524,9 @@ fn echo_workloads() -> [WorkloadSpec; 2] {
         echo("echo-broken")
             .service("broken-server", || Err::<Echo, _>("port 1 is taken"))
             .into(),
+        echo("echo-dying")
+            .service("dying-server", || Echo::serving(300))
+            .into(),
     ]
 }
 
@@ -530,8 +544,14 @@ fn an_async_workload_talks_to_its_service_under_every_strategy(plugins: &Plugins
         "timely[mode=processes]",
     ];
     let suite = Suite::builder("echo")
-        .workload(WorkloadEntry::new("echo").sizes([64]).tasks([8]))
+        .workload(WorkloadEntry::new("echo").sizes([64]).tasks([2, 8]))
         .workload(WorkloadEntry::new("echo-broken").sizes([64]).tasks([8]))
+        .workload(
+            WorkloadEntry::new("echo-dying")
+                .sizes([64])
+                .tasks([8])
+                .strategies(["sequential", "threads", "tokio", "process-pool"]),
+        )
         .strategies(strategies)
         .workers([2])
         .samples(1)
@@ -544,15 +564,42 @@ fn an_async_workload_talks_to_its_service_under_every_strategy(plugins: &Plugins
     options.profile = ProfileScope::None;
     let started = ECHO_STARTS.load(Ordering::SeqCst);
     let summary = parbench::run(&suite, &options, &mut Quiet).unwrap();
-    // Started once for the run, stopped at its end.
-    assert_eq!(ECHO_STARTS.load(Ordering::SeqCst) - started, 1);
+    // Started once for each bucket (two of `echo`, one of `echo-dying`), every one stopped at
+    // the run's end, the dead one too.
+    assert_eq!(ECHO_STARTS.load(Ordering::SeqCst) - started, 3);
     assert_eq!(
         ECHO_STOPS.load(Ordering::SeqCst),
         ECHO_STARTS.load(Ordering::SeqCst)
     );
     let results = parbench_reports::read(&summary.results).unwrap();
-    assert_eq!(results.cells.len(), 2 * strategies.len());
-    for cell in &results.cells {
+    assert_eq!(results.cells.len(), 3 * strategies.len() + 4);
+    // The service that died failed the cells whose items reached it after its death, each
+    // with the item's error, and the run went on.
+    let dying: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.workload == "echo-dying")
+        .collect();
+    assert!(
+        dying.iter().any(|c| c.status == Status::Failed),
+        "{dying:#?}"
+    );
+    for cell in dying {
+        if cell.status == Status::Failed {
+            let error = cell.error.as_deref().unwrap_or_default();
+            // The first task that failed says why: its item's error, or its session's.
+            assert!(error.contains("; task "), "{}: {error}", cell.id);
+            assert!(
+                error.contains(": item ") || error.contains("connecting: "),
+                "{}: {error}",
+                cell.id
+            );
+        } else {
+            assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.error);
+            assert!(cell.verified, "{}", cell.id);
+        }
+    }
+    for cell in results.cells.iter().filter(|c| c.workload != "echo-dying") {
         if cell.workload == "echo-broken" {
             assert_eq!(cell.status, Status::Failed, "{}", cell.id);
             let error = cell.error.as_deref().unwrap_or_default();

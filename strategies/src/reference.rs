@@ -112,8 +112,34 @@ impl Reference {
     }
 
     /// Checks one sample: `report` and `output` of a run of the same job over the same tasks.
-    /// The error says what differs.
+    /// The error says what differs, and what the first task that failed unexpectedly said (a
+    /// service that died, a panic).
     pub fn check(
+        &self,
+        job: &Job,
+        tasks: &[Task],
+        report: &RunReport,
+        output: &[u8],
+    ) -> Result<(), String> {
+        self.compare(job, tasks, report, output).map_err(|differs| {
+            let expected = &self.answer.failures;
+            let unexpected = tasks
+                .iter()
+                .zip(&report.outcomes)
+                .find_map(|(task, outcome)| match outcome {
+                    TaskOutcome::Failed { error, .. }
+                        if !expected.iter().any(|f| f.task == task.id) =>
+                    {
+                        Some(format!("; task {} failed: {}", task.id, error.message))
+                    }
+                    _ => None,
+                });
+            differs + &unexpected.unwrap_or_default()
+        })
+    }
+
+    /// What [`Reference::check`] checks, without the failed task's words.
+    fn compare(
         &self,
         job: &Job,
         tasks: &[Task],

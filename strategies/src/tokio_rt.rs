@@ -2,6 +2,9 @@
 //!
 //! CPU work goes through `spawn_blocking` by default, one blocking call per task, with the
 //! blocking pool capped at N threads: the idiom tokio documents for CPU-bound work. With
+//! `blocking = "tokio"` the pool has tokio's own cap (512 threads), as a program that calls
+//! blocking code from async code without configuring its runtime has: the way tokio overlaps
+//! blocking waits, with a thread for each. With
 //! `cpu = "block-in-place"`, N async lanes run their tasks inside `block_in_place` on the worker
 //! threads instead; each call hands the worker's other duties to another thread, so measure
 //! both before choosing.
@@ -50,6 +53,14 @@ pub const SPEC: StrategySpec = StrategySpec {
                 options: &["spawn-blocking", "block-in-place"],
             },
         },
+        ParamSpec {
+            name: "blocking",
+            help: "the blocking pool's threads: workers, or tokio's default cap (512)",
+            kind: ParamKind::Choice {
+                default: "workers",
+                options: &["workers", "tokio"],
+            },
+        },
     ],
     uses_workers: true,
     spawns_processes: false,
@@ -63,6 +74,7 @@ fn build(params: &Params) -> Result<Box<dyn Strategy>, StrategyError> {
             "block-in-place" => CpuPath::BlockInPlace,
             _ => CpuPath::SpawnBlocking,
         },
+        tokio_blocking_pool: params.text("blocking") == "tokio",
         state: None,
         output: Vec::new(),
     }))
@@ -90,10 +102,15 @@ enum CpuPath {
     BlockInPlace,
 }
 
+/// The cap tokio puts on its blocking pool unless told otherwise.
+const TOKIO_BLOCKING_THREADS: usize = 512;
+
 /// A tokio runtime.
 pub struct Tokio {
     in_flight: usize,
     cpu: CpuPath,
+    /// Whether the blocking pool has tokio's own cap rather than one thread per worker.
+    tokio_blocking_pool: bool,
     state: Option<State>,
     output: Vec<u8>,
 }
@@ -173,6 +190,17 @@ impl LaneRun {
     }
 }
 
+impl Tokio {
+    /// The blocking pool's cap for `workers` workers.
+    fn blocking_threads(&self, workers: usize) -> usize {
+        if self.tokio_blocking_pool {
+            TOKIO_BLOCKING_THREADS
+        } else {
+            workers
+        }
+    }
+}
+
 impl Strategy for Tokio {
     fn name(&self) -> &str {
         SPEC.name
@@ -183,7 +211,7 @@ impl Strategy for Tokio {
         let names = Arc::new(AtomicUsize::new(0));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
-            .max_blocking_threads(workers)
+            .max_blocking_threads(self.blocking_threads(workers))
             // Blocking threads must live as long as the runtime: their indices are the
             // workers of the spans.
             .thread_keep_alive(Duration::from_secs(24 * 3600))
@@ -287,9 +315,17 @@ impl Tokio {
             return Ok(assemble(start, end, tasks.len(), lanes, logs));
         }
 
+        // A log for each thread the pool may start; with tokio's cap, sized for a share of
+        // the tasks (a log grows if its thread runs more).
+        let pool = self.blocking_threads(workers);
+        let capacity = if pool > workers {
+            tasks.len().div_ceil(pool.min(tasks.len()).max(1))
+        } else {
+            tasks.len()
+        };
         let shared = Arc::new(BlockingRun {
             run,
-            logs: PerWorker::new((0..workers).map(|w| WorkerLog::new(w, tasks.len()))),
+            logs: PerWorker::new((0..pool).map(|w| WorkerLog::new(w, capacity))),
             counter: state.blocking_threads.clone(),
             overflow: AtomicBool::new(false),
         });
@@ -310,16 +346,13 @@ impl Tokio {
             .ok_or_else(|| broken("a blocking task outlived the run".to_owned()))?;
         if shared.overflow.load(Ordering::Relaxed) {
             return Err(broken(format!(
-                "more than {workers} blocking threads ran tasks"
+                "more than {pool} blocking threads ran tasks"
             )));
         }
-        Ok(assemble(
-            start,
-            end,
-            tasks.len(),
-            workers,
-            shared.logs.into_inner(),
-        ))
+        // The lanes are the blocking threads started so far (at least the workers).
+        let lanes = shared.counter.load(Ordering::Relaxed).clamp(workers, pool);
+        let logs = shared.logs.into_inner().take(lanes);
+        Ok(assemble(start, end, tasks.len(), lanes, logs))
     }
 }
 

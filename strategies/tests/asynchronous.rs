@@ -147,4 +147,7 @@ fn waits_overlap_as_each_kind_of_program_lets_them() {
         most_waiting("thread-pool", &executor(), "blocking", 64),
         (cores + 4).min(32)
     );
+    // tokio with its own blocking pool (512 threads): a thread for each of 64 tasks at once.
+    let tokio_pool = || [("blocking", Value::Text("tokio".to_owned()))];
+    assert_eq!(most_waiting("tokio", &tokio_pool(), "blocking", 64), 64);
 }

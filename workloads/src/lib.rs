@@ -55,7 +55,7 @@ pub use function::{
 pub use input::{Input, Items, Layout};
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{
-    BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry,
+    BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry, Scope,
     StartEnvironment, WorkKind, WorkloadSpec,
 };
 pub use rng::{mix64, unit_f64, SplitMix64};

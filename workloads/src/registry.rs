@@ -95,15 +95,31 @@ impl fmt::Debug for WorkloadSpec {
 pub type StartEnvironment =
     &'static (dyn Fn() -> Result<Box<dyn Environment>, WorkloadError> + Send + Sync);
 
-/// A shared service that workloads need during a run: started once by the harness in its own
-/// process, before the first cell that needs it, published through [`EnvVars`], stopped at the
-/// end of the run.
+/// A service that workloads need during a run: started by the harness in its own process
+/// before the cells that need it are prepared, published through [`EnvVars`], stopped at the
+/// end of the run — once per run or once per bucket, as its [`Scope`] says.
 #[derive(Clone, Copy)]
 pub struct EnvironmentSpec {
-    /// Unique name; workloads that name the same environment share one instance.
+    /// Unique name; workloads that name the same environment of [`Scope::Run`] share one
+    /// instance.
     pub name: &'static str,
     /// Starts it.
     pub start: StartEnvironment,
+    /// How many instances a run starts.
+    pub scope: Scope,
+}
+
+/// How many instances of an environment a run starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One for the whole run, shared by every bucket that names it: a calibration, or a
+    /// server whose state no cell changes.
+    Run,
+    /// One for each bucket (a workload entry at one size and task count) that names it,
+    /// started before the bucket's input is prepared: a database or a fixture that its cells
+    /// use and may change, so that no bucket sees another's leftovers. A bucket's cells are
+    /// visited in every round of the run, so each instance runs until the run ends.
+    Bucket,
 }
 
 impl EnvironmentSpec {
@@ -117,6 +133,7 @@ impl fmt::Debug for EnvironmentSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnvironmentSpec")
             .field("name", &self.name)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }

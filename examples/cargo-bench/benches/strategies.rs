@@ -5,10 +5,12 @@
 //! run, and `cargo bench -- --baseline main` measures this build beside it (exit code 1 on a
 //! regression); `cargo test --benches` runs every cell once, verified.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use parbench::FnWorkload;
-use parbench_example::{escape_time, parse, Summary};
+use parbench::workloads::{EnvVars, Environment, WorkloadError};
+use parbench::{FnWorkload, Services, WorkloadEntry};
+use parbench_example::{escape_time, parse, BlockingClient, Client, Lookup, Summary};
 
 /// The points of a grid over the Mandelbrot set's box, in row order; `seed` shifts it.
 fn grid(size: usize, seed: u64) -> Vec<[f64; 2]> {
@@ -46,6 +48,36 @@ fn log_lines(size: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
+/// Keys to look up.
+fn keys(size: usize, seed: u64) -> Vec<u64> {
+    (0..size as u64).map(|i| i ^ seed).collect()
+}
+
+/// The lookup service beside the bench: one per bucket, 200 µs per request.
+struct Service(Lookup);
+
+impl Service {
+    fn start() -> std::io::Result<Service> {
+        Lookup::start(Duration::from_micros(200)).map(Service)
+    }
+}
+
+impl Environment for Service {
+    fn vars(&self) -> EnvVars {
+        EnvVars::from([("lookup.addr".to_owned(), self.0.addr().to_string())])
+    }
+    fn stop(self: Box<Self>) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+}
+
+/// Where the service listens, as its cells see it.
+fn address(services: &Services) -> Result<std::net::SocketAddr, String> {
+    let addr = services.get("lookup.addr").map_err(|e| e.to_string())?;
+    addr.parse()
+        .map_err(|e| format!("lookup.addr `{addr}`: {e}"))
+}
+
 parbench::main!(
     workloads = [
         // Plain data: points and counts travel as their own bytes, read in place.
@@ -58,6 +90,35 @@ parbench::main!(
             .describe("access-log lines parsed and summed up")
             .default_size(20_000)
             .fold(Summary::default(), Summary::add, Summary::merge),
+        // Waiting work, async: the values of keys from the service, each request awaited.
+        FnWorkload::asynchronous(
+            "lookup",
+            keys,
+            |services: Services| async move { address(&services).map(Client::new) },
+            |key: u64, client: Arc<Client>| async move { client.get(key).await },
+        )
+        .describe("keys looked up in a service 200 µs away, by an async client")
+        .default_size(1_000)
+        .service("lookup", Service::start)
+        .fold(0u64, |sum, v| *sum ^= v, |a, b| *a ^= b),
+        // The same lookups by a blocking client: what a threaded program has.
+        FnWorkload::blocking(
+            "lookup-blocking",
+            keys,
+            |services: &Services| address(services).map(BlockingClient::new),
+            |key: &u64, client: &BlockingClient| client.get(*key),
+        )
+        .describe("keys looked up in a service 200 µs away, by a blocking client")
+        .default_size(1_000)
+        .service("lookup", Service::start)
+        .fold(0u64, |sum, v| *sum ^= v, |a, b| *a ^= b),
     ];
-    suite = |s| s.tasks([1, 64, 4096]).with(|b| b.budget(Duration::from_secs(120)))
+    suite = |s| {
+        let lookups = |name| WorkloadEntry::new(name).tasks([1, 16, 256]);
+        s.workload(WorkloadEntry::new("mandelbrot").tasks([1, 64, 4096]))
+            .workload(WorkloadEntry::new("parse-log").tasks([1, 64, 4096]))
+            .workload(lookups("lookup"))
+            .workload(lookups("lookup-blocking"))
+            .with(|b| b.budget(Duration::from_secs(150)))
+    }
 );

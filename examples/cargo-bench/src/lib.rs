@@ -1,8 +1,13 @@
 //! The work of a crate that wants to know how to spread it over cores: two functions, one
-//! over plain numbers and one over text. `benches/strategies.rs` measures both under every
-//! parbench strategy.
+//! over plain numbers and one over text, and a lookup in a service that answers after a
+//! latency, with an async client and a blocking one ([`lookup`]). `benches/strategies.rs`
+//! measures each under every parbench strategy.
 
 use serde::{Deserialize, Serialize};
+
+pub mod lookup;
+
+pub use lookup::{value_of, BlockingClient, Client, Lookup};
 
 /// The iterations a point of the complex plane takes to leave the circle of radius 2 under
 /// `z = z² + c`, up to `limit`: the Mandelbrot set's escape time, plain arithmetic on plain data.

@@ -27,8 +27,8 @@ use tokio::sync::{oneshot, Semaphore};
 
 use crate::{
     AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Environment, EnvironmentSpec, Input, Items,
-    Layout, ParamKind, ParamSpec, Params, Partial, SplitMix64, TaskContext, TaskError, WorkKind,
-    Workload, WorkloadError, WorkloadSpec,
+    Layout, ParamKind, ParamSpec, Params, Partial, Scope, SplitMix64, TaskContext, TaskError,
+    WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 
 /// The variable the server publishes: its `ip:port`.
@@ -69,6 +69,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 pub const SERVER: EnvironmentSpec = EnvironmentSpec {
     name: "http-server",
     start: &start_server,
+    scope: Scope::Run,
 };
 
 fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     mix64, AsyncSession, AsyncWorkload, BoxFuture, EnvVars, Environment, EnvironmentSpec, Input,
-    Items, Layout, ParamKind, ParamSpec, Params, Partial, TaskContext, TaskError, WorkKind,
+    Items, Layout, ParamKind, ParamSpec, Params, Partial, Scope, TaskContext, TaskError, WorkKind,
     Workload, WorkloadError, WorkloadSpec,
 };
 
@@ -76,6 +76,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 pub const CALIBRATION: EnvironmentSpec = EnvironmentSpec {
     name: "spin-calibration",
     start: &start_calibration,
+    scope: Scope::Run,
 };
 
 fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {

@@ -32,7 +32,7 @@ pub use blocking::Blocking;
 
 use crate::{
     mix64, EnvVars, Environment, EnvironmentSpec, Input, Items, Layout, ParamSpec, Params, Partial,
-    TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
+    Scope, TaskContext, TaskError, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 
 /// How a function workload's items and outputs become bytes: [`Plain`] or [`Postcard`].
@@ -570,12 +570,13 @@ impl<C, T, U, F, A> FnWorkload<C, T, U, F, A> {
     }
 
     /// A service the work talks to — a server, a database in a temporary directory, a
-    /// fixture — that `start` starts beside the bench: once per run, in the harness's process,
-    /// before the first cell of this workload, and stopped (dropped) at the end of the run.
-    /// What it publishes ([`Environment::vars`]: an address, a path) reaches an async
-    /// workload's `connect` as [`Services`]. Workloads that name the same service share it.
-    /// When it fails to start, this workload's cells fail with its error and the rest of the
-    /// run goes on.
+    /// fixture — that `start` starts beside the bench: once per bucket (a size and task count
+    /// of this workload), in the harness's process, before the bucket's input is prepared,
+    /// and stopped (dropped) at the end of the run ([`Scope::Bucket`]: no bucket sees what
+    /// another's cells left in it). What it publishes ([`Environment::vars`]: an address, a
+    /// path) reaches an async workload's `connect` as [`Services`]. When it fails to start,
+    /// the bucket's cells fail with its error and the rest of the run goes on; when it dies
+    /// during a cell, the items that reach it fail that cell.
     ///
     /// ```
     /// use parbench_workloads::{EnvVars, Environment, FnWorkload, WorkloadError, WorkloadSpec};
@@ -620,6 +621,7 @@ impl<C, T, U, F, A> FnWorkload<C, T, U, F, A> {
         self.environment = Some(EnvironmentSpec {
             name,
             start: Box::leak(Box::new(start)),
+            scope: Scope::Bucket,
         });
         self
     }
