@@ -1690,7 +1690,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "bench.toml:1:14: strategies: `tokio[in_fligth=2]`: `tokio` has no parameter \
-             `in_fligth`; valid: in_flight, cpu"
+             `in_fligth`; valid: in_flight, cpu, blocking"
         );
         let err =
             parse("[strategy_params.tokio]\nin_flight = 0\n[[workload]]\nname = \"square\"\n")

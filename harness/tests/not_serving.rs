@@ -46,7 +46,7 @@ fn a_built_suite_gets_the_errors_of_a_suite_file() {
     assert_eq!(
         err.to_string(),
         "builder:bad: strategies: `tokio[in_fligth=2]`: `tokio` has no parameter `in_fligth`; \
-         valid: in_flight, cpu"
+         valid: in_flight, cpu, blocking"
     );
     let err = Suite::builder("bad")
         .strategy_param("tokio", "in_flight", 0u64)

@@ -512,6 +512,11 @@ pub struct Features {
     pub generate_ns: u64,
     /// Time of the sequential reference over the same tasks (its busy time).
     pub sequential_busy_ns: u64,
+    /// For a workload with an async path: how many times faster its first task's items ran
+    /// as concurrent futures (up to 256 in flight) than one at a time — whether a runtime can
+    /// overlap its waits. `None` for a workload without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_overlap: Option<f64>,
 }
 
 /// One timed sample: a fresh setup, one run, a teardown.

@@ -159,6 +159,7 @@ fn shaped(work: &str, waiting: f64, bytes_per_task: f64, tied: &[&str]) -> Case 
         kind: "synthetic".to_owned(),
         features: [
             waiting,
+            1.0,
             1e5,
             bytes_per_task,
             1e5 / bytes_per_task,
@@ -176,8 +177,46 @@ fn shaped(work: &str, waiting: f64, bytes_per_task: f64, tied: &[&str]) -> Case 
 
 /// The case run in 20 rounds.
 fn in_rounds(mut case: Case) -> Case {
-    case.features[6] = 20.0;
+    case.features[7] = 20.0;
     case
+}
+
+/// The case's items running `overlap` times faster as concurrent futures.
+fn overlapping(mut case: Case, overlap: f64) -> Case {
+    case.features[1] = overlap;
+    case
+}
+
+#[test]
+fn blocking_and_async_waits_get_different_advice() {
+    // Work that waits through 95% of its run: through an async client, whose items run 20 to
+    // 60 times faster as concurrent futures, tokio wins; through a blocking one (no async
+    // path: 1x), only more threads overlap the waits. CPU-bound work beside them.
+    let mut all = Vec::new();
+    for (i, overlap) in [20.0, 30.0, 40.0, 60.0].into_iter().enumerate() {
+        all.push(overlapping(
+            shaped(&format!("async{i}"), 0.95, 100.0, &["tokio"]),
+            overlap,
+        ));
+        all.push(shaped(
+            &format!("blocking{i}"),
+            0.95,
+            100.0,
+            &["thread-pool[threads=executor]"],
+        ));
+        all.push(shaped(&format!("cpu{i}"), 0.0, 100.0, &["rayon"]));
+    }
+    let tree = learn(&all, &Options::default()).unwrap();
+    assert_eq!(tree.correct(), all.len());
+    let questions = mermaid(&tree);
+    assert!(questions.contains("async overlap ≥"), "{questions}");
+    // A new bucket of each kind, placed by the tree.
+    let waits = |overlap: f64| overlapping(shaped("new", 0.9, 100.0, &["?"]), overlap);
+    assert_eq!(tree.root.predict(&waits(25.0).features), "tokio");
+    assert_eq!(
+        tree.root.predict(&waits(1.0).features),
+        "thread-pool[threads=executor]"
+    );
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub mod builtin;
 mod error;
 mod function;
 mod input;
+mod overlap;
 mod params;
 mod registry;
 mod rng;
@@ -53,6 +54,7 @@ pub use function::{
     Postcard, Services, FINGERPRINT_LEN,
 };
 pub use input::{Input, Items, Layout};
+pub use overlap::async_overlap;
 pub use params::{ParamKind, ParamSpec, Params, Value, AUTO};
 pub use registry::{
     BuildWorkload, ByName, EnvVars, Environment, EnvironmentSpec, Named, Recipe, Registry, Scope,

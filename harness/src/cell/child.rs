@@ -6,6 +6,7 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
+use parbench_reports::Features;
 use parbench_strategies::{now_ns, StrategySpec};
 use parbench_workloads::Params;
 
@@ -101,7 +102,10 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
         Work::Prepare => match prepare(None) {
             Ok(prepared) => Reply::Prepared {
                 answer: prepared.reference.answer.clone(),
-                features: prepared.features,
+                features: Features {
+                    async_overlap: prepared.async_overlap(),
+                    ..prepared.features
+                },
             },
             Err(e) => Reply::Failed(e),
         },

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use parbench_reports::Features;
 use parbench_strategies::{FailurePolicy, Job, Reference, RunReport, Strategy};
-use parbench_workloads::{plan_tasks, Answer, Recipe, Task};
+use parbench_workloads::{async_overlap, plan_tasks, Answer, Recipe, Task, TaskContext};
 
 use crate::probe::process_cpu_ns;
 
@@ -49,6 +49,7 @@ impl Prepared {
             output_bytes: job.output_bytes() as u64,
             generate_ns,
             sequential_busy_ns: reference.busy_ns(),
+            async_overlap: None,
         };
         Ok(Self {
             job,
@@ -56,6 +57,19 @@ impl Prepared {
             reference,
             features,
         })
+    }
+
+    /// How much a runtime overlaps the first task's waits ([`async_overlap`]): measured once,
+    /// when the bucket is prepared.
+    pub fn async_overlap(&self) -> Option<f64> {
+        let task = self.tasks.first()?;
+        let items = self.job.input.view().slice(task.items.clone());
+        let context = TaskContext {
+            task: task.clone(),
+            attempt: 1,
+            seed: self.job.seed,
+        };
+        async_overlap(self.job.workload.as_ref(), items, &context)
     }
 
     /// The job of a strategy measuring these tasks on `workers`.

@@ -29,7 +29,7 @@
 //!             bucket: format!("work{i}/size=64/tasks=8"),
 //!             kind: "synthetic".into(),
 //!             // Waiting share, CPU per task, bytes per task, CPU per byte, tasks, input.
-//!             features: [0.0, cpu_ns, 1024.0, cpu_ns / 1024.0, 8.0, 4096.0, 1.0],
+//!             features: [0.0, 1.0, cpu_ns, 1024.0, cpu_ns / 1024.0, 8.0, 4096.0, 1.0],
 //!             winner: winner.into(),
 //!             workers: 2,
 //!             fastest: None,
@@ -89,6 +89,10 @@ pub enum Feature {
     CpuPerByte,
     /// The share of the sequential run spent waiting: 1 − CPU time / run time.
     WaitingShare,
+    /// How many times faster a task's items run as concurrent futures than one at a time
+    /// (1 for work without an async path): whether a runtime can overlap the waits, which the
+    /// waiting share cannot tell — a blocking client waits as long as an async one.
+    AsyncOverlap,
     /// The number of tasks.
     Tasks,
     /// Bytes of input.
@@ -101,11 +105,12 @@ pub enum Feature {
 /// Every feature, in the order of [`Case::features`].
 ///
 /// Of two questions that split the cases equally well, the learner asks of the feature first
-/// here: whether the work waits, then how much CPU a task takes, then the bytes — work that
-/// waits has little CPU per task and moves few bytes, so those often split the same cases, and
-/// the first is the one a review asks about.
-pub const FEATURES: [Feature; 7] = [
+/// here: whether the work waits, whether a runtime can overlap its waits, then how much CPU a
+/// task takes, then the bytes — work that waits has little CPU per task and moves few bytes,
+/// so those often split the same cases, and the first is the one a review asks about.
+pub const FEATURES: [Feature; 8] = [
     Feature::WaitingShare,
+    Feature::AsyncOverlap,
     Feature::CpuPerTask,
     Feature::BytesPerTask,
     Feature::CpuPerByte,
@@ -122,6 +127,7 @@ impl Feature {
             Feature::BytesPerTask => "bytes per task",
             Feature::CpuPerByte => "CPU per byte",
             Feature::WaitingShare => "waiting share",
+            Feature::AsyncOverlap => "async overlap",
             Feature::Tasks => "tasks",
             Feature::InputBytes => "input",
             Feature::Rounds => "rounds",
@@ -134,6 +140,7 @@ impl Feature {
     /// use parbench_reports::decide::Feature;
     /// assert_eq!(Feature::CpuPerTask.format(85_000.0), "85.00 µs");
     /// assert_eq!(Feature::WaitingShare.format(0.4), "40.0%");
+    /// assert_eq!(Feature::AsyncOverlap.format(12.04), "12.0x");
     /// assert_eq!(Feature::Tasks.format(63.5), "64");
     /// ```
     pub fn format(self, value: f64) -> String {
@@ -144,6 +151,7 @@ impl Feature {
                 crate::format::bytes(value.max(0.0).round() as u64)
             }
             Feature::WaitingShare => crate::format::percent(value),
+            Feature::AsyncOverlap => format!("{:.1}x", value),
             // A count: at or above 1.41 means at or above 2.
             Feature::Tasks | Feature::Rounds => format!("{}", value.ceil()),
         }
@@ -226,7 +234,7 @@ pub struct Case {
     /// kind, and places the work of the others than `synthetic` on its chart.
     pub kind: String,
     /// The features, in the order of [`FEATURES`].
-    pub features: [f64; 7],
+    pub features: [f64; 8],
     /// The label: the strategy that won, at its best worker count (`rayon/w2`'s `rayon`).
     pub winner: String,
     /// The worker count it won at.
@@ -359,6 +367,7 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
             } else {
                 0.0
             },
+            features.async_overlap.unwrap_or(1.0).max(1.0),
             cpu_per_task,
             bytes_per_task,
             cpu_per_task / bytes_per_task.max(1.0),
@@ -448,12 +457,12 @@ pub enum Node {
 
 impl Node {
     /// The leaf `features` end in.
-    pub fn leaf(&self, features: &[f64; 7]) -> &Node {
+    pub fn leaf(&self, features: &[f64; 8]) -> &Node {
         self.path(features).last().copied().unwrap_or(self)
     }
 
     /// The nodes from here to the leaf `features` end in, this one first.
-    pub fn path(&self, features: &[f64; 7]) -> Vec<&Node> {
+    pub fn path(&self, features: &[f64; 8]) -> Vec<&Node> {
         let mut path = vec![self];
         let mut node = self;
         while let Node::Question {
@@ -474,7 +483,7 @@ impl Node {
     }
 
     /// The strategy recommended for `features`.
-    pub fn predict(&self, features: &[f64; 7]) -> &str {
+    pub fn predict(&self, features: &[f64; 8]) -> &str {
         match self.leaf(features) {
             Node::Leaf { winner, .. } => winner,
             Node::Question { .. } => "",
@@ -520,7 +529,7 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
             need: options.needed(),
         });
     }
-    let scaled: Vec<[f64; 7]> = cases
+    let scaled: Vec<[f64; 8]> = cases
         .iter()
         .map(|c| std::array::from_fn(|f| FEATURES[f].scaled(c.features[f])))
         .collect();
@@ -546,7 +555,7 @@ pub fn learn(cases: &[Case], options: &Options) -> Result<Tree, DecideError> {
 struct Learner<'a> {
     cases: &'a [Case],
     /// The features as the questions see them (logarithms, but for the waiting share).
-    scaled: &'a [[f64; 7]],
+    scaled: &'a [[f64; 8]],
     options: &'a Options,
 }
 

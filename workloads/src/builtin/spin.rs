@@ -67,6 +67,14 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
                 max: 60_000_000_000,
             },
         },
+        ParamSpec {
+            name: "wait",
+            help: "how items wait: async (an async path a runtime overlaps) or blocking (only a thread's sleep, as with a synchronous client)",
+            kind: ParamKind::Choice {
+                default: "async",
+                options: &["async", "blocking"],
+            },
+        },
     ],
     environment: Some(CALIBRATION),
     build: &build,
@@ -97,6 +105,7 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
         item_bytes: params.int("bytes_per_item") as usize,
         wait_ns_per_item: params.int("wait_ns_per_item"),
+        blocking_wait: params.text("wait") == "blocking",
         ns_per_item: ns,
         iters_per_item: if slowdown > 0.0 {
             (iters as f64 * (1.0 + slowdown)).round() as u64
@@ -112,6 +121,8 @@ pub struct Spin {
     scratch_bytes: usize,
     item_bytes: usize,
     wait_ns_per_item: u64,
+    /// Whether its waits have no async path: a runtime cannot overlap them.
+    blocking_wait: bool,
     ns_per_item: u64,
     iters_per_item: u64,
 }
@@ -186,7 +197,7 @@ impl Workload for Spin {
     }
 
     fn as_async(&self) -> Option<&dyn AsyncWorkload> {
-        (self.wait_ns_per_item > 0).then_some(self as &dyn AsyncWorkload)
+        (self.wait_ns_per_item > 0 && !self.blocking_wait).then_some(self as &dyn AsyncWorkload)
     }
 }
 
