@@ -512,9 +512,9 @@ pub struct Features {
     pub generate_ns: u64,
     /// Time of the sequential reference over the same tasks (its busy time).
     pub sequential_busy_ns: u64,
-    /// For a workload with an async path: how many times faster its first task's items ran
-    /// as concurrent futures (up to 256 in flight) than one at a time — whether a runtime can
-    /// overlap its waits. `None` for a workload without one.
+    /// For a workload with an async path: how many times faster its first 64 items ran as
+    /// concurrent futures than one at a time — whether a runtime can overlap its waits. `None`
+    /// for a workload without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub async_overlap: Option<f64>,
 }

@@ -98,7 +98,7 @@ parbench::main!(
             |key: u64, client: Arc<Client>| async move { client.get(key).await },
         )
         .describe("keys looked up in a service 200 µs away, by an async client")
-        .default_size(1_000)
+        .default_size(300)
         .service("lookup", Service::start)
         .fold(0u64, |sum, v| *sum ^= v, |a, b| *a ^= b),
         // The same lookups by a blocking client: what a threaded program has.
@@ -109,7 +109,7 @@ parbench::main!(
             |key: &u64, client: &BlockingClient| client.get(*key),
         )
         .describe("keys looked up in a service 200 µs away, by a blocking client")
-        .default_size(1_000)
+        .default_size(300)
         .service("lookup", Service::start)
         .fold(0u64, |sum, v| *sum ^= v, |a, b| *a ^= b),
     ];

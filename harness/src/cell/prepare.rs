@@ -9,6 +9,10 @@ use parbench_workloads::{async_overlap, plan_tasks, Answer, Recipe, Task, TaskCo
 
 use crate::probe::process_cpu_ns;
 
+/// The items whose waits the async overlap is measured on: enough to show an overlap of tens,
+/// few enough to wait for one at a time while a bucket is prepared.
+const OVERLAP_BATCH: usize = 64;
+
 /// A workload ready to be measured over one task list.
 pub(crate) struct Prepared {
     /// The workload, its input and the run's shape, on one worker.
@@ -59,13 +63,17 @@ impl Prepared {
         })
     }
 
-    /// How much a runtime overlaps the first task's waits ([`async_overlap`]): measured once,
+    /// How much a runtime overlaps the waits of a batch of the input's first items, up to
+    /// [`OVERLAP_BATCH`] ([`async_overlap`]), whatever the bucket's task count: measured once,
     /// when the bucket is prepared.
     pub fn async_overlap(&self) -> Option<f64> {
-        let task = self.tasks.first()?;
-        let items = self.job.input.view().slice(task.items.clone());
+        let batch = Task {
+            id: 0,
+            items: 0..self.job.input.items().min(OVERLAP_BATCH),
+        };
+        let items = self.job.input.view().slice(batch.items.clone());
         let context = TaskContext {
-            task: task.clone(),
+            task: batch,
             attempt: 1,
             seed: self.job.seed,
         };

@@ -89,9 +89,9 @@ pub enum Feature {
     CpuPerByte,
     /// The share of the sequential run spent waiting: 1 − CPU time / run time.
     WaitingShare,
-    /// How many times faster a task's items run as concurrent futures than one at a time
-    /// (1 for work without an async path): whether a runtime can overlap the waits, which the
-    /// waiting share cannot tell — a blocking client waits as long as an async one.
+    /// How many times faster the input's first 64 items run as concurrent futures than one
+    /// at a time (1 for work without an async path): whether a runtime can overlap the waits,
+    /// which the waiting share cannot tell — a blocking client waits as long as an async one.
     AsyncOverlap,
     /// The number of tasks.
     Tasks,
@@ -141,6 +141,7 @@ impl Feature {
     /// assert_eq!(Feature::CpuPerTask.format(85_000.0), "85.00 µs");
     /// assert_eq!(Feature::WaitingShare.format(0.4), "40.0%");
     /// assert_eq!(Feature::AsyncOverlap.format(12.04), "12.0x");
+    /// assert_eq!(Feature::AsyncOverlap.format(1.118), "1.12x");
     /// assert_eq!(Feature::Tasks.format(63.5), "64");
     /// ```
     pub fn format(self, value: f64) -> String {
@@ -151,7 +152,7 @@ impl Feature {
                 crate::format::bytes(value.max(0.0).round() as u64)
             }
             Feature::WaitingShare => crate::format::percent(value),
-            Feature::AsyncOverlap => format!("{:.1}x", value),
+            Feature::AsyncOverlap => format!("{}x", crate::format::significant(value)),
             // A count: at or above 1.41 means at or above 2.
             Feature::Tasks | Feature::Rounds => format!("{}", value.ceil()),
         }
