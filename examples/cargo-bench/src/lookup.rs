@@ -50,7 +50,7 @@ pub struct Lookup {
 impl Lookup {
     /// Starts the server on a free port.
     pub fn start(latency: Duration) -> io::Result<Lookup> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
@@ -80,6 +80,16 @@ impl Lookup {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// A listener whose queue of connections to accept holds a burst of 1,024 (the standard
+/// library's holds 128): a client that opens hundreds at once would otherwise see some of them
+/// dropped and retried by the kernel a second later, then 3, then 7...
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Answers one connection's requests until it closes.
