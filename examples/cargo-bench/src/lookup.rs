@@ -6,6 +6,7 @@
 //! a client with many requests in flight holds as many connections, and one asking in turn
 //! holds one.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,9 +44,14 @@ pub fn value_of(key: u64) -> u64 {
 pub struct Lookup {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<TcpStream>>>,
+    connections: Connections,
     thread: Option<JoinHandle<()>>,
 }
+
+/// The open connections, by number: each connection's thread removes its own when it ends (a
+/// long run opens thousands, and a kept copy holds a descriptor), and a stop shuts down those
+/// left.
+type Connections = Arc<Mutex<HashMap<u64, TcpStream>>>;
 
 impl Lookup {
     /// Starts the server on a free port.
@@ -53,19 +59,24 @@ impl Lookup {
         let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let connections: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let connections: Connections = Arc::default();
         let (stop, open) = (Arc::clone(&stopping), Arc::clone(&connections));
         let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
+            for (number, stream) in (0u64..).zip(listener.incoming()) {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                // Kept to be shut down on stop, which ends the connection's thread.
-                if let Ok(copy) = stream.try_clone() {
-                    lock(&open).push(copy);
-                }
-                std::thread::spawn(move || serve(stream, latency));
+                // A copy to shut down on stop, which ends the connection's thread.
+                let Ok(copy) = stream.try_clone() else {
+                    continue;
+                };
+                lock(&open).insert(number, copy);
+                let open = Arc::clone(&open);
+                std::thread::spawn(move || {
+                    serve(stream, latency);
+                    lock(&open).remove(&number);
+                });
             }
         });
         Ok(Lookup {
@@ -113,7 +124,7 @@ impl Drop for Lookup {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        for connection in lock(&self.connections).drain(..) {
+        for (_, connection) in lock(&self.connections).drain() {
             let _ = connection.shutdown(Shutdown::Both);
         }
     }
