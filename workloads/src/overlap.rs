@@ -14,9 +14,9 @@ const IN_FLIGHT: usize = 256;
 
 /// How many times faster one task's `items` run through the workload's async path with up to
 /// 256 of them in flight (the `tokio` strategy's default) than with one, on a current-thread
-/// runtime: about the number
-/// of items for work that only waits, 1 for work that computes or blocks inside its futures.
-/// `None` for a workload without an async path, or when a run of the task fails.
+/// runtime: about the number of items for work that only waits, 1 for work that computes or
+/// blocks inside its futures. `None` for a workload without an async path, or when a run of
+/// the task fails.
 ///
 /// ```
 /// use std::sync::Arc;
