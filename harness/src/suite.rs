@@ -1593,6 +1593,30 @@ mod tests {
 
     #[test]
     fn the_shipped_suites_are_valid() {
+        // Every suite shipped in `suites/`, each named as its file and measuring something.
+        let shipped = [
+            ("claims", include_str!("../suites/claims.toml")),
+            ("compare", include_str!("../suites/compare.toml")),
+            ("dataflow", include_str!("../suites/dataflow.toml")),
+            ("decide", include_str!("../suites/decide.toml")),
+            ("default", include_str!("../suites/default.toml")),
+            ("dispatch", include_str!("../suites/dispatch.toml")),
+            ("gate", include_str!("../suites/gate.toml")),
+            ("processes", include_str!("../suites/processes.toml")),
+            ("rounds", include_str!("../suites/rounds.toml")),
+        ];
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/suites"))
+            .unwrap()
+            .count();
+        assert_eq!(files, shipped.len(), "a suite file is not checked here");
+        for (name, text) in shipped {
+            let suite = parse(text).unwrap_or_else(|e| panic!("{name}.toml: {e}"));
+            assert_eq!(suite.name, name);
+            assert!(
+                suite.groups.iter().all(|g| !g.strategies.is_empty()),
+                "{name}"
+            );
+        }
         let dispatch = parse(include_str!("../suites/dispatch.toml")).unwrap();
         assert_eq!(dispatch.groups[1].tasks, [10_000]);
         assert_eq!(dispatch.groups[0].strategies.len(), 6);

@@ -540,7 +540,12 @@ mod tests {
     #[test]
     fn strategies_keep_their_colours() {
         assert_eq!(css(strategy_colour("rayon")), "#16a34a");
-        assert_eq!(strategy_colour("mine"), strategy_colour("mine"));
+        // A configured built-in: its strategy's colour, darker.
+        assert_eq!(css(strategy_colour("rayon[threads=4]")), "#0d612c");
+        // A strategy of the user's own: one of the extra colours, chosen by its name alone.
+        let mine = strategy_colour("mine");
+        assert!(EXTRA.contains(&mine), "{}", css(mine));
+        assert!(KNOWN.iter().all(|(_, known)| *known != mine));
         let svg = lines(
             &XAxis {
                 desc: "workers".into(),
@@ -555,7 +560,11 @@ mod tests {
             true,
         )
         .unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("#16A34A") || svg.contains("#16a34a"));
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(
+            svg.contains("#16A34A") || svg.contains("#16a34a"),
+            "rayon's colour: {svg}"
+        );
     }
 }
 
