@@ -1022,3 +1022,88 @@ tasks = [8]
         .unwrap_or_else(|| panic!("no elapsed time in {stdout}"));
     assert!(elapsed <= 22.0, "{elapsed} s\n{stdout}");
 }
+
+#[test]
+fn export_writes_each_cells_figures_for_a_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../reports/tests/fixtures/results.json"
+    );
+    fs::copy(fixture, dir.path().join("results.json")).unwrap();
+    let results = read_results(dir.path());
+    let measured: Vec<_> = results
+        .cells
+        .iter()
+        .filter(|c| c.wall.is_some() && c.verified)
+        .collect();
+    assert!(!measured.is_empty());
+    let export = |format: &str| -> serde_json::Value {
+        let out = parbench()
+            .args(["export", "--format", format])
+            .arg(dir.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    // bencher's metric format: each measured cell by id, its latency the median run time
+    // within its interval.
+    let bencher = export("bencher");
+    for cell in &measured {
+        let wall = cell.wall.as_ref().unwrap();
+        let latency = &bencher[cell.id.as_str()]["latency"];
+        assert_eq!(
+            latency["value"].as_f64(),
+            Some(wall.median_ns),
+            "{}",
+            cell.id
+        );
+        assert_eq!(latency["lower_value"].as_f64(), Some(wall.ci_low_ns));
+        assert_eq!(latency["upper_value"].as_f64(), Some(wall.ci_high_ns));
+    }
+    // github-action-benchmark's `customSmallerIsBetter`: one entry per cell and figure.
+    let action = export("github-action-benchmark");
+    let entries = action.as_array().unwrap();
+    for cell in &measured {
+        let name = format!("{} latency", cell.id);
+        let entry = entries
+            .iter()
+            .find(|e| e["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(entry["unit"], "ns");
+        assert_eq!(
+            entry["value"].as_f64(),
+            cell.wall.as_ref().map(|w| w.median_ns)
+        );
+    }
+    // To a file, the same bytes.
+    let file = dir.path().join("bencher.json");
+    parbench()
+        .args(["export", "--format", "bencher", "--out"])
+        .arg(&file)
+        .arg(dir.path())
+        .assert()
+        .success();
+    let written: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert_eq!(written, bencher);
+    // Bad input: a clear error and exit code 2.
+    parbench()
+        .args(["export", "--format", "nope"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr("error: unknown format `nope`; the formats are bencher, github-action-benchmark\n");
+    let missing = dir.path().join("nothing");
+    parbench()
+        .args(["export", "--format", "bencher"])
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        ));
+}
