@@ -105,12 +105,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code documented for this error: 2 for usage and input errors, 1 otherwise.
+    /// The exit code documented for this error: 2 for usage and input errors (an output
+    /// directory that cannot be made among them: the `--out` given cannot be used, and 1 from
+    /// `compare` would read as a regression), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::DiffFlame(e) if !e.is_input() => 1,
             Error::Report(_)
-            | Error::OutputDir { .. }
             | Error::Worker(_)
             | Error::Cell(_)
             | Error::Signals(_)

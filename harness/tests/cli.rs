@@ -1107,3 +1107,55 @@ fn export_writes_each_cells_figures_for_a_dashboard() {
             missing.display()
         ));
 }
+
+#[test]
+fn usage_errors_say_what_is_wrong_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../reports/tests/fixtures/results.json"
+    );
+    fs::copy(fixture, dir.path().join("results.json")).unwrap();
+    // An error rate outside (0, 1), before anything is read or run.
+    for alpha in ["1.5", "0"] {
+        parbench()
+            .args(["compare", "--alpha", alpha])
+            .arg(dir.path())
+            .arg(dir.path())
+            .assert()
+            .code(2)
+            .stderr(format!(
+                "error: --alpha {alpha}: must lie between 0 and 1 (0.05 is 5%)\n"
+            ));
+    }
+    // One base build at a time.
+    parbench()
+        .args(["compare", "--base-bin", "a", "--base-bin", "b"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: the argument '--base-bin <BINARY>' cannot be used multiple times\n",
+        ));
+    // A profile scope that does not exist lists those that do.
+    parbench()
+        .args(["run", "--profile", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: invalid value 'bogus' for '--profile <WHICH>': `bogus` is not a profile \
+             scope; valid: focus, all, none\n",
+        ));
+    // An output directory that cannot be made: under a file.
+    let blocked = dir.path().join("results.json").join("out");
+    parbench()
+        .args(["run", "--quick", "--filter", "square/"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/suites/gate.toml"))
+        .arg("--out")
+        .arg(&blocked)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: cannot create the output directory {}: Not a directory (os error 20)\n",
+            blocked.display()
+        ));
+}
