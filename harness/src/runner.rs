@@ -53,7 +53,7 @@ impl Bucket<'_> {
 }
 
 /// `[k=v,...]` for the parameters that differ from their defaults; empty when none does.
-pub(crate) fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
+fn changed_params(params: &Params, specs: &[ParamSpec]) -> String {
     let changed: Vec<String> = params
         .iter()
         .filter(|(k, v)| {
@@ -88,11 +88,16 @@ pub fn cell_id(
         };
     }
     format!(
-        "{}{work}/size={size}/tasks={tasks}/{}{}/w{workers}",
+        "{}{work}/size={size}/tasks={tasks}/{}/w{workers}",
         group.workload.name,
-        strategy.0.name,
-        changed_params(strategy.1, strategy.0.params),
+        strategy_label(strategy.0, strategy.1),
     )
+}
+
+/// A strategy as cell ids spell it: `name`, or `name[k=v,...]` with the parameters that
+/// differ from their defaults.
+pub(crate) fn strategy_label(spec: &StrategySpec, params: &Params) -> String {
+    format!("{}{}", spec.name, changed_params(params, spec.params))
 }
 
 /// The buckets of `suite` with the cells `filter` selects, in the suite's order.

@@ -266,11 +266,7 @@ impl Configured {
     /// `name`, or `name[k=v,...]` with the parameters that differ from their defaults: the
     /// strategy as cell ids spell it.
     pub fn label(&self) -> String {
-        format!(
-            "{}{}",
-            self.spec.name,
-            crate::runner::changed_params(&self.params, self.spec.params)
-        )
+        crate::runner::strategy_label(&self.spec, &self.params)
     }
 }
 

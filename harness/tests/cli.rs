@@ -1023,14 +1023,20 @@ tasks = [8]
     assert!(elapsed <= 22.0, "{elapsed} s\n{stdout}");
 }
 
-#[test]
-fn export_writes_each_cells_figures_for_a_dashboard() {
+/// A results directory holding the reports' fixture run.
+fn fixture_results() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../reports/tests/fixtures/results.json"
     );
     fs::copy(fixture, dir.path().join("results.json")).unwrap();
+    dir
+}
+
+#[test]
+fn export_writes_each_cells_figures_for_a_dashboard() {
+    let dir = fixture_results();
     let results = read_results(dir.path());
     let measured: Vec<_> = results
         .cells
@@ -1110,12 +1116,7 @@ fn export_writes_each_cells_figures_for_a_dashboard() {
 
 #[test]
 fn usage_errors_say_what_is_wrong_with_exit_code_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../reports/tests/fixtures/results.json"
-    );
-    fs::copy(fixture, dir.path().join("results.json")).unwrap();
+    let dir = fixture_results();
     // An error rate outside (0, 1), before anything is read or run.
     for alpha in ["1.5", "0"] {
         parbench()
