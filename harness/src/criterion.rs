@@ -149,7 +149,7 @@ pub fn bench_strategies<S: Into<String>>(
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
                         let verified = run_verified(strategy.as_mut(), &prepared, &job)
-                            .unwrap_or_else(|e| fail(id, format!("the run {e}")));
+                            .unwrap_or_else(|e| fail(id, format!("the run {}", e.message)));
                         total += Duration::from_nanos(verified.report.wall_ns());
                     }
                     total

@@ -2,10 +2,10 @@
 //! signal (130 for Ctrl-C).
 //!
 //! A dedicated thread waits for the signal (through `signal-hook`, so no work happens inside a
-//! signal handler). It then waits for a results file being written to be complete, removes this
-//! process's shared-memory segments and blocks new ones, kills and reaps the worker processes
-//! (Ctrl-C reaches them too, but an exiting parent would leave them as zombies for an init
-//! that, in some containers, never reaps), and exits.
+//! signal handler). It then waits for a results file being written to be complete, kills and
+//! reaps the worker processes (Ctrl-C reaches them too, but an exiting parent would leave them
+//! as zombies for an init that, in some containers, never reaps), and exits. Shared-memory
+//! segments have no name to remove: they go with the last process that holds them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -59,17 +59,12 @@ fn start(message: &'static str) -> std::io::Result<()> {
             if let Some(signal) = signals.forever().next() {
                 // No results file is left half-written, and none is written after this.
                 std::mem::forget(WRITING.lock().unwrap_or_else(PoisonError::into_inner));
-                let _ = parbench_strategies::process::shm::close();
-                // The cell running now, with its worker processes and segments.
-                let current = crate::cell::parent::current();
-                if let Some(cell) = current {
+                // The cell running now, with its worker processes (their shared memory goes
+                // with them), and every other child, the one starting as the signal came too.
+                if let Some(cell) = crate::cell::parent::current() {
                     crate::cell::parent::kill_group(cell);
                 }
-                // Every child, the one starting as the signal came too: none of them can make
-                // a segment once it is reaped, so each one's are swept after.
-                for child in end_children().into_iter().chain(current) {
-                    let _ = parbench_strategies::process::shm::sweep(child);
-                }
+                end_children();
                 eprintln!("\n{message}");
                 std::process::exit(128 + signal);
             }
@@ -82,8 +77,8 @@ pub(crate) fn writing() -> MutexGuard<'static, ()> {
     WRITING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Kills this process's children and reaps them, giving up after two seconds; returns them.
-fn end_children() -> Vec<u32> {
+/// Kills this process's children and reaps them, giving up after two seconds.
+fn end_children() {
     use rustix::process::{kill_process, Pid, Signal};
     let children = crate::cell::parent::children(std::process::id());
     for &child in &children {
@@ -92,5 +87,4 @@ fn end_children() -> Vec<u32> {
         }
     }
     crate::cell::parent::reap_orphans();
-    children
 }

@@ -44,9 +44,15 @@ fn probe_sized(threads: usize, copy_bytes: usize, iterations: u64) -> MachineLim
         copy_buffer_bytes: copy_bytes as u64,
         copy_one_bytes_per_s: one,
         copy_all_bytes_per_s: all,
-        alu_speedup: threads as f64 * alu_one.as_secs_f64() / alu_all.as_secs_f64().max(1e-9),
+        alu_speedup: speedup(threads, alu_one, alu_all),
         pipe_round_trip_ns: pipe_round_trip(ROUND_TRIPS).map(|t| t.as_nanos() as f64),
     }
+}
+
+/// How many times one thread's work `threads` threads do in the time one thread does it:
+/// each of them ran the same chain, alone in `one`, all at once in `all`.
+fn speedup(threads: usize, one: Duration, all: Duration) -> f64 {
+    threads as f64 * one.as_secs_f64() / all.as_secs_f64().max(1e-9)
 }
 
 /// The median time of one byte written to another process through a pipe and read back through
@@ -196,10 +202,15 @@ mod tests {
         assert!(chain(10) != chain(11));
         assert!(alu_time(1, 1_000) > Duration::ZERO);
         // The speedup's value depends on what else the machine runs (other tests run beside
-        // this one), so only its sanity is a unit test; its figure belongs to a benchmark.
+        // this one): its arithmetic is tested on known times, its figure only for sanity (two
+        // threads neither slower than a quarter of one nor beyond twice their number).
+        let ms = Duration::from_millis;
+        assert_eq!(speedup(2, ms(10), ms(10)), 2.0);
+        assert_eq!(speedup(2, ms(10), ms(20)), 1.0);
+        assert_eq!(speedup(4, ms(30), ms(40)), 3.0);
         let limits = probe_sized(2, 4 << 20, 200_000);
         assert!(
-            limits.alu_speedup.is_finite() && limits.alu_speedup > 0.0,
+            limits.alu_speedup > 0.25 && limits.alu_speedup < 4.0,
             "{limits:?}"
         );
         assert_eq!(limits.threads, 2);

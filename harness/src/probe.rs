@@ -45,6 +45,79 @@ pub fn children() -> Vec<Child> {
         .collect()
 }
 
+/// The processes, threads and open descriptors of this process and its descendants now.
+pub fn tree_resources() -> parbench_reports::Resources {
+    let count = |dir: String| std::fs::read_dir(dir).map_or(0, |d| d.count() as u32);
+    let mut held = parbench_reports::Resources::default();
+    let mut pending = vec![std::process::id()];
+    while let Some(pid) = pending.pop() {
+        let threads = count(format!("/proc/{pid}/task"));
+        if threads == 0 {
+            // It exited meanwhile.
+            continue;
+        }
+        held.processes += 1;
+        held.threads += threads;
+        held.descriptors += count(format!("/proc/{pid}/fd"));
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            pending.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    held
+}
+
+/// The limit a failure's `message` says was met, if it names one of the system's refusals
+/// for want of resources: `EMFILE` (this process's open files, `RLIMIT_NOFILE`), `ENFILE`
+/// (the machine's, `fs.file-max`) or `EAGAIN` from starting a process or thread (the user's
+/// processes and threads, `RLIMIT_NPROC`, and the machine's, `kernel.threads-max`).
+pub fn exhausted_limit(message: &str) -> Option<String> {
+    use rustix::process::{getrlimit, Resource};
+    let error = |code: i32| {
+        message.contains(&format!("(os error {code})"))
+            || message.contains(&format!("code: {code},"))
+    };
+    let limit = |resource| {
+        getrlimit(resource)
+            .current
+            .map_or("no limit".to_owned(), |n| n.to_string())
+    };
+    let sysctl = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/")))
+            .map_or_else(|_| "unknown".to_owned(), |v| v.trim().to_owned())
+    };
+    if error(24) {
+        Some(format!(
+            "a process may hold {} open files here: RLIMIT_NOFILE, `ulimit -n`",
+            limit(Resource::Nofile)
+        ))
+    } else if error(23) {
+        Some(format!(
+            "the machine may hold {} open files: fs.file-max",
+            sysctl("fs.file-max")
+        ))
+    } else if error(11)
+        && (message.contains("spawn") || message.contains("thread") || message.contains("start"))
+    {
+        Some(format!(
+            "a user may run {} processes and threads here (RLIMIT_NPROC, `ulimit -u`), the machine \
+             {} threads (kernel.threads-max)",
+            limit(Resource::Nproc),
+            sysctl("kernel.threads-max")
+        ))
+    } else {
+        None
+    }
+}
+
 /// A child process [`children`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Child {
@@ -77,6 +150,56 @@ pub fn raise_open_files_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_for_want_of_resources_names_its_limit() {
+        let files =
+            exhausted_limit("could not start its workers: Too many open files (os error 24)")
+                .unwrap();
+        assert!(files.starts_with("a process may hold "), "{files}");
+        assert!(
+            files.ends_with(" open files here: RLIMIT_NOFILE, `ulimit -n`"),
+            "{files}"
+        );
+        let threads = exhausted_limit(
+            "failed to spawn thread: Os { code: 11, kind: WouldBlock, message: \"Resource \
+             temporarily unavailable\" }",
+        )
+        .unwrap();
+        assert!(threads.contains("(RLIMIT_NPROC, `ulimit -u`)"), "{threads}");
+        assert!(exhausted_limit("the run differs from the sequential reference").is_none());
+        // EAGAIN from a pipe that is full is no limit.
+        assert!(exhausted_limit("write: Resource temporarily unavailable (os error 11)").is_none());
+    }
+
+    #[test]
+    fn the_tree_counts_its_processes_threads_and_descriptors() {
+        let before = tree_resources();
+        assert!(before.processes >= 1 && before.threads >= 1 && before.descriptors >= 3);
+        let (hold, release) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || release.recv());
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let files: Vec<std::fs::File> = (0..10)
+            .map(|_| std::fs::File::open("/proc/self/stat").unwrap())
+            .collect();
+        let during = tree_resources();
+        // Other tests run beside this one: at least what was added, likely more.
+        assert!(
+            during.processes > before.processes || during.processes >= 2,
+            "{during:?}"
+        );
+        assert!(during.descriptors >= 10 + 3, "{during:?}");
+        assert!(during.threads >= 2, "{during:?}");
+        drop(files);
+        drop(hold);
+        let _ = thread.join();
+        let mut child = child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 
     #[test]
     fn a_child_is_found_alive_then_as_a_zombie_until_it_is_reaped() {

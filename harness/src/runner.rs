@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use parbench_reports::contest::Contest;
+use parbench_reports::decide;
 use parbench_reports::{
     figures, flame, view, write_all, write_atomically, AnswerRecord, Cell, FailedTask, Features,
-    Json, Machine, Pairing, Profile, Results, RoundCosts, RoundStats, Rounds, Stats, Status,
-    SuiteInfo, VisitCosts, SCHEMA_VERSION,
+    Json, Machine, Pairing, Profile, Resources, Results, RoundCosts, RoundStats, Rounds, Stats,
+    Status, SuiteInfo, VisitCosts, SCHEMA_VERSION,
 };
 use parbench_strategies::StrategySpec;
 use parbench_workloads::{
@@ -29,7 +30,7 @@ use crate::error::Error;
 use crate::machine;
 use crate::observer::{Observer, Pass, PassSummary, Plan, Progress, RunSummary};
 use crate::options::{ProfileScope, RunOptions};
-use crate::schedule::{extra_round, fit_minimum, shuffled, Candidate, VisitModel};
+use crate::schedule::{extra_round, fit_minimum, shuffled, Candidate, Race, VisitModel};
 use crate::stats::{median_index, process_logs, summarize_processes, Shared, CONFIDENCE};
 use crate::suite::{Configured, Group, Suite};
 
@@ -332,6 +333,15 @@ fn run_builds(
     // Ctrl-C ends the run at once and leaves nothing behind (see `interrupt`); cell and worker
     // processes never get here.
     crate::interrupt::install().map_err(Error::Signals)?;
+    // A named segment of an earlier version killed mid-run would hold its memory for good.
+    if let Ok(stale) = parbench_strategies::process::shm::sweep_stale() {
+        for path in stale {
+            observer.warning(&format!(
+                "removed the shared-memory segment {}, left by a process that died",
+                path.display()
+            ));
+        }
+    }
     let started = Instant::now();
     let buckets = expand(suite, options.filter.as_deref());
     if buckets.is_empty() {
@@ -752,9 +762,10 @@ impl Tally<'_> {
     }
 }
 
-/// Which tallies race in their bucket's contest (see [`Contest`]): the leader and the open
-/// cells of every bucket not yet settled, by the intervals `walls` (one per tally).
-fn racing(tallies: &[Tally<'_>], walls: &[Option<Stats>]) -> Vec<bool> {
+/// Which tallies race in their bucket's contest (see [`Contest`]), and for what: the cells
+/// that can still change a bucket's label with its leader, then the other open cells, by the
+/// intervals `walls` (one per tally).
+fn racing(tallies: &[Tally<'_>], walls: &[Option<Stats>]) -> Vec<Race> {
     let mut buckets: BTreeMap<(usize, bool), Vec<usize>> = BTreeMap::new();
     for (index, tally) in tallies.iter().enumerate() {
         let measured = walls[index]
@@ -767,13 +778,22 @@ fn racing(tallies: &[Tally<'_>], walls: &[Option<Stats>]) -> Vec<bool> {
                 .push(index);
         }
     }
-    let mut racing = vec![false; tallies.len()];
+    let mut racing = vec![Race::None; tallies.len()];
     for members in buckets.values() {
         let entries: Vec<&Stats> = members.iter().filter_map(|&i| walls[i].as_ref()).collect();
-        if let Some(contest) = Contest::of(&entries) {
-            for position in contest.racing() {
-                racing[members[position]] = true;
-            }
+        let Some(contest) = Contest::of(&entries) else {
+            continue;
+        };
+        for position in contest.racing() {
+            racing[members[position]] = Race::Lead;
+        }
+        let labels: Vec<String> = members
+            .iter()
+            .map(|&i| tallies[i].strategy.label())
+            .collect();
+        let order: Vec<_> = labels.iter().map(|l| decide::simplicity(l)).collect();
+        for position in contest.deciding(&order) {
+            racing[members[position]] = Race::Label;
         }
     }
     racing
@@ -1183,8 +1203,9 @@ impl<'a> Runner<'a> {
         ids
     }
 
-    /// The cells a round after the minimum ones visits: the leaders and open cells of the
-    /// buckets whose contest is not settled, then the cells still wider than the target.
+    /// The cells a round after the minimum ones visits: the cells a bucket's label still hangs
+    /// on, the leaders and open cells of the buckets whose contest is not settled, then the
+    /// cells still wider than the target (see [`crate::schedule`]).
     fn extra_round(&self, tallies: &[Tally<'_>]) -> Vec<usize> {
         let sampling = self.sampling;
         let walls: Vec<Option<Stats>> = tallies.iter().map(|t| t.wall(&self.kinds)).collect();
@@ -1202,7 +1223,7 @@ impl<'a> Runner<'a> {
                 let short = tally.quiet_processes() < sampling.processes;
                 Some(Candidate {
                     index,
-                    racing: racing[index] || short,
+                    race: if short { Race::Label } else { racing[index] },
                     width: wall.map_or(f64::INFINITY, Stats::relative_half_width),
                     within: within_target(wall, sampling.ci_target),
                     processes: tally.processes.len(),
@@ -1555,6 +1576,12 @@ impl<'a> Runner<'a> {
             .map(|p| p.measured.peak_rss_bytes.unwrap_or(0).max(p.sampled_peak))
             .max()
             .filter(|&peak| peak > 0);
+        let resources = tally
+            .processes
+            .iter()
+            .map(|p| p.measured.resources)
+            .reduce(Resources::max)
+            .filter(|r| r.processes > 0);
         let group = bucket.group;
         let work_rounds = work_rounds(tally, &samples, &self.kinds);
         Some(Cell {
@@ -1591,6 +1618,7 @@ impl<'a> Runner<'a> {
             wall,
             end_to_end: tally.summary(end_to_end, &self.kinds.end_to_end),
             peak_rss_bytes: peak,
+            resources,
             samples,
             ci_target: self.sampling.ci_target,
             timeline,
@@ -1709,6 +1737,10 @@ fn fault_of(outcome: Result<Reply, Fault>) -> Fault {
         Err(fault) => fault,
         Ok(Reply::Failed(message)) => Fault {
             status: Status::Failed,
+            message,
+        },
+        Ok(Reply::Crashed(message)) => Fault {
+            status: Status::Crash,
             message,
         },
         Ok(Reply::Panicked(message)) => Fault {

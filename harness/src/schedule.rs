@@ -2,10 +2,14 @@
 //! apart from the processes that carry them out.
 //!
 //! Every cell is visited in each of the minimum rounds. After them, a round goes first to the
-//! cells racing for their bucket's lead (the leader and the cells whose intervals still
-//! overlap it beyond a tie: see `parbench_reports::contest`), then to the cells whose interval
-//! is still wider than the target (and that may still sample), widest first within each, as
-//! many as the run's time left allows at what each cell's processes have cost so far. A run
+//! cells that can still change their bucket's label (the simplest strategy not behind the
+//! leader, which `decide` advises), then to the others racing for their bucket's lead (the
+//! leader and the cells whose intervals still overlap it beyond a tie: see
+//! `parbench_reports::contest`), then to the cells whose interval is still wider than the
+//! target (and that may still sample), widest first within each, as many as the run's time
+//! left allows at what each cell's processes have cost so far. While a label is undecided,
+//! a budgeted round gives the rest at most twice what the label's race takes, so the few
+//! cells a label hangs on get many processes rather than as many as every other. A run
 //! with a budget then spends what is left on every other cell in proportion to how much a
 //! process narrows its interval per second: a cell gets a process while it has fewer than its
 //! share, which grows with the spread between its processes and shrinks with the square root
@@ -18,14 +22,28 @@
 
 use std::time::Duration;
 
+/// What a cell races for in its bucket's contest, the least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Race {
+    /// Nothing: its bucket is settled, or the cell is behind or tied.
+    None,
+    /// Its bucket's lead: it leads, or is open against the leader.
+    Lead,
+    /// Its bucket's label (or it is short of its minimum processes): such cells go first.
+    Label,
+}
+
+/// How many times the time of a round's label race the rest of a budgeted round may take
+/// while a label is undecided.
+const BESIDE_THE_LABELS: u32 = 2;
+
 /// A cell that may be given another process, as the scheduler sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Candidate {
     /// Its index in the run.
     pub index: usize,
-    /// Whether it races for its bucket's lead (or is short of its minimum processes): such
-    /// cells go first.
-    pub racing: bool,
+    /// What it races for: the racing cells go first, those of a label before those of a lead.
+    pub race: Race,
     /// Its interval's half-width relative to the median (infinite while it has none).
     pub width: f64,
     /// Whether its interval is within the target: such a cell (unless it races) gets a
@@ -45,11 +63,12 @@ impl Candidate {
     }
 }
 
-/// The cells an extra round visits: the racing ones first, then the others wider than the
-/// target, widest first within each, each as long as its cost still fits in `left` (all of
-/// them when the run has no budget). With a budget, the cells within the target follow: each
-/// whose processes are fewer than its share of the run's visits, `spent` so far and `left`,
-/// the furthest below its share first.
+/// The cells an extra round visits: the racing ones first (a label's before a lead's), then
+/// the others wider than the target, widest first within each, each as long as its cost still
+/// fits in `left` (all of them when the run has no budget). With a budget, the cells within
+/// the target follow: each whose processes are fewer than its share of the run's visits,
+/// `spent` so far and `left`, the furthest below its share first; and while some cell races
+/// for a label, the cells that do not take at most [`BESIDE_THE_LABELS`] times its time.
 pub(crate) fn extra_round(
     mut candidates: Vec<Candidate>,
     spent: Duration,
@@ -64,11 +83,12 @@ pub(crate) fn extra_round(
             _ => 0.0,
         }
     };
-    candidates.retain(|c| c.racing || !c.within || below(c) > 0.0);
+    let racing = |c: &Candidate| c.race > Race::None;
+    candidates.retain(|c| racing(c) || !c.within || below(c) > 0.0);
     candidates.sort_by(|a, b| {
-        let within = a.within && b.within && !a.racing && !b.racing;
-        b.racing
-            .cmp(&a.racing)
+        let within = a.within && b.within && !racing(a) && !racing(b);
+        b.race
+            .cmp(&a.race)
             .then(a.within.cmp(&b.within))
             .then(if within {
                 below(b).total_cmp(&below(a))
@@ -77,16 +97,28 @@ pub(crate) fn extra_round(
             })
             .then(a.index.cmp(&b.index))
     });
+    let labels: Duration = candidates
+        .iter()
+        .filter(|c| c.race == Race::Label)
+        .map(|c| c.cost)
+        .sum();
+    let mut beside = (left.is_some() && !labels.is_zero()).then(|| labels * BESIDE_THE_LABELS);
     let mut left = left;
     candidates
         .into_iter()
-        .filter(|c| match &mut left {
-            None => true,
-            Some(time) if c.cost <= *time => {
-                *time -= c.cost;
-                true
+        .filter(|c| {
+            let fits = |time: &Option<Duration>| time.is_none_or(|t| c.cost <= t);
+            let labelled = c.race == Race::Label;
+            if !fits(&left) || (!labelled && !fits(&beside)) {
+                return false;
             }
-            Some(_) => false,
+            if let Some(time) = &mut left {
+                *time -= c.cost;
+            }
+            if let (false, Some(time)) = (labelled, &mut beside) {
+                *time -= c.cost;
+            }
+            true
         })
         .map(|c| c.index)
         .collect()
@@ -191,7 +223,7 @@ mod tests {
     fn candidate(index: usize, width: f64, cost_ms: u64) -> Candidate {
         Candidate {
             index,
-            racing: false,
+            race: Race::None,
             width,
             within: false,
             processes: 3,
@@ -225,10 +257,37 @@ mod tests {
             [1, 2, 0]
         );
         assert!(extra_round(cells.clone(), none, Some(Duration::from_millis(50))).is_empty());
-        // A racing cell goes before every wider one.
+        // A racing cell goes before every wider one, a label's before a lead's.
         let mut raced = cells;
-        raced[0].racing = true;
-        assert_eq!(extra_round(raced, none, None), [0, 1, 2, 3]);
+        raced[0].race = Race::Lead;
+        assert_eq!(extra_round(raced.clone(), none, None), [0, 1, 2, 3]);
+        raced[3].race = Race::Label;
+        assert_eq!(extra_round(raced, none, None), [3, 0, 1, 2]);
+    }
+
+    #[test]
+    fn while_a_label_is_undecided_the_rest_of_a_round_takes_at_most_twice_its_time() {
+        // A label's two cells of 100 ms, a lead's cell of 150 ms, wide cells of 100 ms.
+        let mut cells: Vec<Candidate> = (0..8).map(|i| candidate(i, 0.1, 100)).collect();
+        cells[6].race = Race::Label;
+        cells[7].race = Race::Label;
+        cells[5] = Candidate {
+            race: Race::Lead,
+            ..candidate(5, 0.05, 150)
+        };
+        let (spent, plenty) = (Duration::ZERO, Some(Duration::from_secs(60)));
+        // 200 ms of the label's race: 400 ms beside it, the lead's 150 ms and two wide cells.
+        assert_eq!(extra_round(cells.clone(), spent, plenty), [6, 7, 5, 0, 1]);
+        // The budget's end comes first.
+        let short = Some(Duration::from_millis(350));
+        assert_eq!(extra_round(cells.clone(), spent, short), [6, 7, 5]);
+        // Without a budget every cell is visited.
+        assert_eq!(extra_round(cells.clone(), spent, None).len(), 8);
+        // With no label undecided, nothing holds the rest back.
+        for cell in &mut cells[6..] {
+            cell.race = Race::None;
+        }
+        assert_eq!(extra_round(cells, spent, plenty).len(), 8);
     }
 
     #[test]

@@ -1587,6 +1587,77 @@ mod tests {
         assert!(suite.sampling.budget.is_some_and(|b| b.as_secs() <= 360));
     }
 
+    /// A shipped suite with one edit at line `line` (counted around the file): the line
+    /// deleted, doubled, cut at `cut` bytes, or its value after `=` replaced with `value`.
+    fn edited(text: &str, line: usize, edit: u8, cut: usize, value: &str) -> String {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let at = line % lines.len();
+        match edit % 4 {
+            0 => {
+                lines.remove(at);
+            }
+            1 => lines.insert(at, lines[at].clone()),
+            2 => {
+                let kept: String = lines[at].chars().take(cut).collect();
+                lines[at] = kept;
+            }
+            _ => {
+                if let Some((key, _)) = lines[at].split_once('=') {
+                    lines[at] = format!("{key}= {value}");
+                }
+            }
+        }
+        lines.join("\n")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 1_000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(20261207),
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Any text, and any edit of a shipped suite, parses or is an error that points into
+        /// the file: never a panic.
+        #[test]
+        fn any_suite_text_parses_or_is_located_never_a_panic(
+            suite in 0usize..9,
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0usize..40, "[a-z0-9\"\\[\\]{}=., -]{0,16}"),
+                1..4,
+            ),
+            noise in "\\PC{0,200}",
+        ) {
+            use proptest::prop_assert;
+            let shipped = [
+                include_str!("../suites/claims.toml"),
+                include_str!("../suites/compare.toml"),
+                include_str!("../suites/dataflow.toml"),
+                include_str!("../suites/decide.toml"),
+                include_str!("../suites/default.toml"),
+                include_str!("../suites/dispatch.toml"),
+                include_str!("../suites/gate.toml"),
+                include_str!("../suites/processes.toml"),
+                include_str!("../suites/rounds.toml"),
+            ];
+            let mut text = shipped[suite].to_owned();
+            for (line, edit, cut, value) in &edits {
+                text = edited(&text, *line, *edit, *cut, value);
+            }
+            for candidate in [text.as_str(), noise.as_str()] {
+                if let Err(e) = parse(candidate) {
+                    let lines = candidate.lines().count().max(1);
+                    prop_assert!(
+                        e.line.is_none_or(|l| (1..=lines + 1).contains(&l)),
+                        "line {:?} of {lines}: {e}",
+                        e.line
+                    );
+                    prop_assert!(!e.message.is_empty(), "{e}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_shipped_suites_are_valid() {
         // Every suite shipped in `suites/`, each named as its file and measuring something.

@@ -3,8 +3,9 @@
 //! checked against the sequential reference; names it does not know refused with the valid
 //! ones.
 //!
-//! A test without libtest's harness: like a bench, its binary is the one the process
-//! strategies start their workers from, so it serves the hidden commands first.
+//! A test without libtest's harness (`libtest-mimic` in its place): like a bench, its binary is
+//! the one the process strategies start their workers from, so it serves the hidden commands
+//! first.
 
 mod common;
 
@@ -21,7 +22,7 @@ use parbench::{FnWorkload, WorkloadEntry};
 /// Every item's output differs from one run to the next: no strategy can match the reference.
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let unstable = FnWorkload::plain(
         "unstable",
         |size, _| (0..size as u64).collect(),
@@ -37,20 +38,53 @@ fn main() {
             .output_directory(&std::env::temp_dir().join("parbench-criterion-victim"));
         let spin = WorkloadEntry::new("spin").sizes([1_000]).tasks([64]);
         parbench::criterion::bench_strategies(&mut c, spin, ["process-shm"], [2]).unwrap();
-        return;
+        return std::process::ExitCode::SUCCESS;
     }
+    let mut args = libtest_mimic::Arguments::from_args();
+    // One at a time: a wrong answer's test swaps the process's panic hook.
+    args.test_threads = Some(1);
+    let trials = [
+        (
+            "criterion_groups_run_every_strategy_as_the_cell_it_is",
+            criterion_groups_run_every_strategy_as_the_cell_it_is as fn(),
+        ),
+        (
+            "unknown_strategies_are_refused_with_the_valid_ones",
+            unknown_strategies_are_refused_with_the_valid_ones,
+        ),
+        (
+            "a_wrong_answer_panics_rather_than_report_a_time",
+            a_wrong_answer_panics_rather_than_report_a_time,
+        ),
+        (
+            "interrupted_benches_leave_nothing_behind",
+            interrupted_benches_leave_nothing_behind,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, test)| {
+        libtest_mimic::Trial::test(name, move || {
+            test();
+            Ok(())
+        })
+    })
+    .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
 
+/// Criterion set up to measure briefly, writing under `out`.
+fn quick(out: &Path) -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(50))
+        .measurement_time(Duration::from_millis(200))
+        .without_plots()
+        .output_directory(out)
+}
+
+fn criterion_groups_run_every_strategy_as_the_cell_it_is() {
     let out = tempfile::tempdir().unwrap();
-    let quick = || {
-        Criterion::default()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(50))
-            .measurement_time(Duration::from_millis(200))
-            .without_plots()
-            .output_directory(out.path())
-    };
-
-    let mut c = quick();
+    let mut c = quick(out.path());
     let square = WorkloadEntry::new("square").sizes([100_000]).tasks([16]);
     let strategies = [
         "sequential",
@@ -74,9 +108,11 @@ fn main() {
         // 100,000 squares take tens of microseconds at least, and less than a second.
         assert!(*median > 10_000.0 && *median < 1e9, "{id}: {median} ns");
     }
-    println!("criterion_groups_run_every_strategy_as_the_cell_it_is ... ok");
+}
 
-    let mut c = quick();
+fn unknown_strategies_are_refused_with_the_valid_ones() {
+    let out = tempfile::tempdir().unwrap();
+    let mut c = quick(out.path());
     let typo = WorkloadEntry::new("square").sizes([1_000]);
     let err = parbench::criterion::bench_strategies(&mut c, typo, ["rayon", "prcess-pool"], [1])
         .unwrap_err()
@@ -88,13 +124,15 @@ fn main() {
         ),
         "{err}"
     );
-    println!("unknown_strategies_are_refused_with_the_valid_ones ... ok");
+}
 
-    // A wrong answer reports no time: the benchmark panics, naming the cell and the difference.
+/// A wrong answer reports no time: the benchmark panics, naming the cell and the difference.
+fn a_wrong_answer_panics_rather_than_report_a_time() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let wrong = std::panic::catch_unwind(|| {
-        let mut c = quick();
+        let out = tempfile::tempdir().unwrap();
+        let mut c = quick(out.path());
         let unstable = WorkloadEntry::new("unstable").sizes([100]).tasks([4]);
         parbench::criterion::bench_strategies(&mut c, unstable, ["threads"], [2])
     });
@@ -110,10 +148,6 @@ fn main() {
         ),
         "{message}"
     );
-    println!("a_wrong_answer_panics_rather_than_report_a_time ... ok");
-
-    interrupted_benches_leave_nothing_behind();
-    println!("interrupted_benches_leave_nothing_behind ... ok");
 }
 
 /// Set in the environment of the process [`interrupted_benches_leave_nothing_behind`] stops.

@@ -3,8 +3,8 @@
 //! strategy of the test's own that loses a partition's contribution to one round of k-means,
 //! whose cell fails while the others are measured; and an async workload of the test's own
 //! that talks to a TCP echo service the run starts beside it, under every strategy. The test
-//! binary serves the hidden commands (cells are this binary started again), so no libtest
-//! harness.
+//! binary serves the hidden commands (cells are this binary started again), so it has its own
+//! `main` (`libtest-mimic` in place of libtest's harness).
 
 mod common;
 
@@ -615,18 +615,34 @@ fn an_async_workload_talks_to_its_service_under_every_strategy(plugins: &Plugins
     }
 }
 
-fn main() -> ExitCode {
+/// One test of this binary, given its plugins.
+type Test = fn(&Plugins);
+
+/// The plugins every run of this binary has: the built-ins, the lossy strategy and the echo
+/// workloads.
+fn this_binarys_plugins() -> Result<Plugins, String> {
     let mut plugins = Plugins::default();
-    if let Err(e) = plugins.strategies.register(LOSSY) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
+    plugins
+        .strategies
+        .register(LOSSY)
+        .map_err(|e| e.to_string())?;
     for workload in echo_workloads() {
-        if let Err(e) = plugins.workloads.register(workload) {
+        plugins
+            .workloads
+            .register(workload)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(plugins)
+}
+
+fn main() -> ExitCode {
+    let plugins = match this_binarys_plugins() {
+        Ok(plugins) => plugins,
+        Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     if let Some(code) = parbench::serve_hidden_commands(&plugins) {
         return code;
     }
@@ -641,15 +657,38 @@ fn main() -> ExitCode {
             }
         };
     }
-    observed_run_tells_every_event_in_order(&plugins);
-    println!("test observed_run_tells_every_event_in_order ... ok");
-    quiet_run_of_a_built_suite_measures_every_cell(&plugins);
-    println!("test quiet_run_of_a_built_suite_measures_every_cell ... ok");
-    a_lost_partial_fails_its_cell_and_the_rest_are_measured(&plugins);
-    println!("test a_lost_partial_fails_its_cell_and_the_rest_are_measured ... ok");
-    ctrl_c_ends_a_library_run_and_leaves_nothing();
-    println!("test ctrl_c_ends_a_library_run_and_leaves_nothing ... ok");
-    an_async_workload_talks_to_its_service_under_every_strategy(&plugins);
-    println!("test an_async_workload_talks_to_its_service_under_every_strategy ... ok");
-    ExitCode::SUCCESS
+    let mut args = libtest_mimic::Arguments::from_args();
+    // One at a time: a run handles Ctrl-C for its whole process.
+    args.test_threads = Some(1);
+    let tests: [(&str, Test); 5] = [
+        (
+            "observed_run_tells_every_event_in_order",
+            observed_run_tells_every_event_in_order,
+        ),
+        (
+            "quiet_run_of_a_built_suite_measures_every_cell",
+            quiet_run_of_a_built_suite_measures_every_cell,
+        ),
+        (
+            "a_lost_partial_fails_its_cell_and_the_rest_are_measured",
+            a_lost_partial_fails_its_cell_and_the_rest_are_measured,
+        ),
+        ("ctrl_c_ends_a_library_run_and_leaves_nothing", |_| {
+            ctrl_c_ends_a_library_run_and_leaves_nothing()
+        }),
+        (
+            "an_async_workload_talks_to_its_service_under_every_strategy",
+            an_async_workload_talks_to_its_service_under_every_strategy,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            libtest_mimic::Trial::test(name, move || {
+                test(&this_binarys_plugins()?);
+                Ok(())
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
 }

@@ -18,6 +18,11 @@
 //! leader are what more processes should go to, and the cells clearly behind are not: the
 //! successive elimination of racing algorithms (F-Race, Birattari et al. 2002), with the
 //! intervals across processes as the test.
+//!
+//! Of the open cells, the ones that can still change the bucket's **label** go first: the
+//! cells at most as simple as the label (the simplest cell not behind), with the leader they
+//! are measured against ([`Contest::deciding`]). An open cell more complex than the label can
+//! change who leads, but not what `decide` advises.
 
 use crate::figures::{Bucket, Ratio};
 use crate::{Cell, Results, Stats, Status};
@@ -105,6 +110,48 @@ impl Contest {
         (0..self.standings.len())
             .filter(|&i| matches!(self.standings[i], Standing::Leader | Standing::Open))
             .collect()
+    }
+
+    /// The entries whose further processes can still change the bucket's label, by index: the
+    /// open entries at most as simple as the label — the simplest entry not behind, by `order`
+    /// (one key per entry, lower is simpler) — and the leader; none once none of them is open.
+    ///
+    /// ```
+    /// use parbench_reports::contest::Contest;
+    /// use parbench_reports::Stats;
+    ///
+    /// let stats = |median_ns: f64, half: f64| Stats {
+    ///     median_ns,
+    ///     ci_low_ns: median_ns / (1.0 + half),
+    ///     ci_high_ns: median_ns * (1.0 + half),
+    ///     ..Stats::default()
+    /// };
+    /// // The simplest (0) is open 5% behind the leader (2); the one between (1) is open too.
+    /// let entries = [stats(105.0, 0.04), stats(108.0, 0.05), stats(100.0, 0.01)];
+    /// let contest = Contest::of(&entries.iter().collect::<Vec<_>>()).unwrap();
+    /// assert_eq!(contest.deciding(&[0, 1, 2]), [0, 2]);
+    /// // Simplest last: the leader is the label, and no open entry is simpler than it.
+    /// assert!(contest.deciding(&[2, 1, 0]).is_empty());
+    /// assert_eq!(contest.racing(), [0, 1, 2]);
+    /// ```
+    pub fn deciding<K: Ord>(&self, order: &[K]) -> Vec<usize> {
+        let label = (0..self.standings.len())
+            .filter(|&i| self.standings[i] != Standing::Behind)
+            .min_by(|&a, &b| order[a].cmp(&order[b]));
+        let Some(label) = label else {
+            return Vec::new();
+        };
+        let open: Vec<usize> = (0..self.standings.len())
+            .filter(|&i| self.standings[i] == Standing::Open && order[i] <= order[label])
+            .collect();
+        if open.is_empty() {
+            return open;
+        }
+        let leader = self.leader();
+        let mut deciding = open;
+        deciding.push(leader);
+        deciding.sort_unstable();
+        deciding
     }
 
     /// The leader's index.

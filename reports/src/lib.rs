@@ -38,9 +38,9 @@ pub use html::Html;
 pub use markdown::Markdown;
 pub use schema::{
     AnswerRecord, CanaryReading, Cell, Efficiency, FailedTask, Features, Machine, MachineLimits,
-    Outliers, Overhead, Pairing, ProcessSamples, Profile, Results, RoundCosts, RoundStats, Rounds,
-    Sample, Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan, TopFrame, VisitCosts,
-    WorkerMemory, SCHEMA_VERSION,
+    Outliers, Overhead, Pairing, ProcessSamples, Profile, Resources, Results, RoundCosts,
+    RoundStats, Rounds, Sample, Stats, Status, SuiteInfo, Thresholds, Timeline, TimelineSpan,
+    TopFrame, VisitCosts, WorkerMemory, SCHEMA_VERSION,
 };
 pub use writer::{
     read, write_all, write_atomically, write_file_atomically, writers, Json, ReportError, Writer,

@@ -379,9 +379,13 @@ pub struct Cell {
     /// Statistics of setup + first run + teardown (end to end: one use of a fresh strategy).
     pub end_to_end: Option<Stats>,
     /// Peak resident memory of the cell's processes, in bytes: the larger of the sum of their
-    /// resident memory sampled every 5 ms and the largest sample's `peak_rss_bytes` (exact
+    /// resident memory sampled every 100 ms and the largest sample's `peak_rss_bytes` (exact
     /// high-water marks; shared pages counted once).
     pub peak_rss_bytes: Option<u64>,
+    /// What the cell's process tree held at the most, over its samples: processes, threads
+    /// and open descriptors (absent in a file older than it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
     /// Scheduling overhead of the sample with the median run time.
     pub overhead: Option<Overhead>,
     /// How close the cell came to the machine's limits.
@@ -631,6 +635,36 @@ pub struct RoundStats {
 
 fn one() -> u32 {
     1
+}
+
+/// What a process tree holds of the resources the kernel limits per process or per user,
+/// counted once a strategy is set up and has run (its workers, pools and connections up).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Processes, the cell's own included.
+    pub processes: u32,
+    /// Threads of all of them.
+    pub threads: u32,
+    /// Open file descriptors of all of them (pipes, sockets, files, memory files).
+    pub descriptors: u32,
+}
+
+impl Resources {
+    /// The larger of each count.
+    ///
+    /// ```
+    /// use parbench_reports::Resources;
+    /// let a = Resources { processes: 3, threads: 10, descriptors: 40 };
+    /// let b = Resources { processes: 1, threads: 12, descriptors: 20 };
+    /// assert_eq!(a.max(b), Resources { processes: 3, threads: 12, descriptors: 40 });
+    /// ```
+    pub fn max(self, other: Resources) -> Resources {
+        Resources {
+            processes: self.processes.max(other.processes),
+            threads: self.threads.max(other.threads),
+            descriptors: self.descriptors.max(other.descriptors),
+        }
+    }
 }
 
 /// A worker process's memory, as it reported it just before exiting.

@@ -43,6 +43,15 @@ pub enum ReportError {
         /// The underlying failure.
         source: serde_json::Error,
     },
+    /// A results file parses but contradicts itself (a cell id twice, a negative time): it
+    /// was edited or damaged, and nothing read from it could be trusted.
+    #[error("{path}: contradicts itself: {message}")]
+    Contradiction {
+        /// The file.
+        path: PathBuf,
+        /// What contradicts what.
+        message: String,
+    },
 }
 
 /// Renders results as one file of the output directory.
@@ -194,5 +203,55 @@ pub fn read(path: &Path) -> Result<Results, ReportError> {
             supported: crate::SCHEMA_VERSION,
         });
     }
-    serde_json::from_slice(&bytes).map_err(parse)
+    let results: Results = serde_json::from_slice(&bytes).map_err(parse)?;
+    match contradiction(&results) {
+        Some(message) => Err(ReportError::Contradiction {
+            path: path.to_owned(),
+            message,
+        }),
+        None => Ok(results),
+    }
+}
+
+/// The first thing `results` says that cannot be so, if any: a cell id twice, a cell of no
+/// workers or tasks, a figure that is not a time (negative, not finite) or outside its own
+/// interval.
+fn contradiction(results: &Results) -> Option<String> {
+    let mut seen = std::collections::HashMap::new();
+    for (index, cell) in results.cells.iter().enumerate() {
+        if let Some(first) = seen.insert(cell.id.as_str(), index) {
+            return Some(format!(
+                "cell `{}` appears twice (cells {} and {})",
+                cell.id,
+                first + 1,
+                index + 1
+            ));
+        }
+        if cell.workers == 0 || cell.tasks == 0 {
+            return Some(format!(
+                "cell `{}` has {} workers and {} tasks",
+                cell.id, cell.workers, cell.tasks
+            ));
+        }
+        for (name, stats) in [("wall", &cell.wall), ("end_to_end", &cell.end_to_end)] {
+            let Some(stats) = stats else { continue };
+            let (low, median, high) = (stats.ci_low_ns, stats.median_ns, stats.ci_high_ns);
+            let times = [low, median, high, stats.mean_ns];
+            if times.iter().any(|t| !t.is_finite() || *t < 0.0) {
+                return Some(format!(
+                    "cell `{}`: {name} is not a time: median {median} ns in [{low}, {high}]",
+                    cell.id
+                ));
+            }
+            // Files older than the intervals have none (both ends 0).
+            if high > 0.0 && !(low <= median && median <= high) {
+                return Some(format!(
+                    "cell `{}`: {name}'s median {median} ns lies outside its interval \
+                     [{low}, {high}]",
+                    cell.id
+                ));
+            }
+        }
+    }
+    None
 }

@@ -67,7 +67,28 @@ pub enum StrategyError {
         worker: usize,
         /// Its process id.
         pid: u32,
-        /// What happened, e.g. `died during the run: killed by signal 9 (SIGKILL)`.
+        /// What happened, e.g. `died during the run: killed by signal 9 (SIGKILL)`; it
+        /// begins with `died` when the process died (see [`StrategyError::worker_died`]).
         what: String,
     },
+}
+
+impl StrategyError {
+    /// Whether a worker process died (a signal, an exit) rather than answered: the run
+    /// crashed, as opposed to failing with an error or a wrong answer.
+    ///
+    /// ```
+    /// use parbench_strategies::StrategyError;
+    /// let killed = StrategyError::Worker {
+    ///     strategy: "process-pool".into(),
+    ///     worker: 1,
+    ///     pid: 4242,
+    ///     what: "died during the run: killed by signal 9 (SIGKILL)".into(),
+    /// };
+    /// assert!(killed.worker_died());
+    /// assert!(!StrategyError::NotSetUp("process-pool".into()).worker_died());
+    /// ```
+    pub fn worker_died(&self) -> bool {
+        matches!(self, StrategyError::Worker { what, .. } if what.starts_with("died"))
+    }
 }

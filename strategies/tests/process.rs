@@ -4,7 +4,7 @@
 //! fail-fast what was queued ahead is skipped, not run.
 //!
 //! The binary has its own `main` (no libtest harness): it is also the workers' binary. Its
-//! tests run one at a time, so each sees only its own segments in `/dev/shm`.
+//! tests run one at a time, so the segments this process holds are the test's own.
 
 mod common;
 
@@ -43,9 +43,9 @@ fn nothing_left(pids: &[u32]) -> Result<(), Failed> {
             return Err(format!("worker {pid} is still there: {state}").into());
         }
     }
-    let left = shm::leftovers(std::process::id());
-    if !left.is_empty() {
-        return Err(format!("segments left in /dev/shm: {left:?}").into());
+    let held = shm::held(std::process::id());
+    if !held.is_empty() {
+        return Err(format!("segments still held: {held:?}").into());
     }
     Ok(())
 }
@@ -71,17 +71,20 @@ fn a_killed_worker_fails_the_run_and_leaves_nothing(
     assert_eq!(pids.len(), 2);
     let victim = pids[1];
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(60));
+        // Mid-run: once the victim has worked two clock ticks, not after a guessed sleep.
+        common::wait_until_working(victim);
         let pid = Pid::from_raw(victim as i32).expect("a pid");
         kill_process(pid, signal).expect("the worker is alive mid-run");
+        Instant::now()
     });
-    let started = Instant::now();
     let error = strategy
         .run(&tasks)
         .expect_err("a run whose worker was killed fails");
-    killer.join().expect("the killer thread");
-    // 400 tasks of 2 ms on 2 workers take 400 ms: the run stopped early.
-    assert!(started.elapsed() < Duration::from_millis(380));
+    let ended = Instant::now();
+    let killed = killer.join().expect("the killer thread");
+    // 400 ms of tasks on 2 workers, killed after 20 ms of them: the run stopped at once
+    // rather than after the other worker's share.
+    assert!(ended.duration_since(killed) < Duration::from_millis(200));
     assert_eq!(
         error.to_string(),
         format!(
@@ -143,7 +146,7 @@ fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Re
         "{text}"
     );
     assert!(strategy.worker_pids().is_empty());
-    assert!(shm::leftovers(std::process::id()).is_empty());
+    assert_eq!(shm::held(std::process::id()), Vec::<String>::new());
     Ok(())
 }
 

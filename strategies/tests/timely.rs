@@ -163,7 +163,8 @@ fn a_killed_node_fails_the_run_and_leaves_nothing() -> Result<(), Failed> {
     assert_eq!(pids.len(), 3);
     let victim = pids[2];
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(60));
+        // Mid-run: once the victim has worked two clock ticks, not after a guessed sleep.
+        common::wait_until_working(victim);
         let pid = Pid::from_raw(victim as i32).expect("a pid");
         kill_process(pid, Signal::KILL).expect("the node is alive mid-run");
     });

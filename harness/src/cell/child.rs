@@ -11,7 +11,7 @@ use parbench_strategies::{now_ns, StrategySpec};
 use parbench_workloads::Params;
 
 use super::measure::measure;
-use super::prepare::Prepared;
+use super::prepare::{Failure, Prepared};
 use super::profile::record;
 use super::protocol::{ProfileFailure, Reply, Request, Work};
 use crate::plugins::Plugins;
@@ -55,12 +55,25 @@ pub(crate) fn serve(plugins: &Plugins) -> io::Result<()> {
             measured.finished_ns = now_ns();
             Reply::Measured(measured)
         }
+        // A failure for want of descriptors or threads names the limit it met.
+        Reply::Failed(message) => Reply::Failed(with_limit(message)),
+        Reply::Crashed(message) => Reply::Crashed(with_limit(message)),
+        Reply::Panicked(message) => Reply::Panicked(with_limit(message)),
         other => other,
     };
     let mut out = std::fs::File::from(reply_fd);
     serde_json::to_writer(&mut out, &reply).map_err(io::Error::other)?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// `message`, and the limit it met when it is a system call refused for want of descriptors
+/// or threads (see [`crate::probe::exhausted_limit`]).
+fn with_limit(message: String) -> String {
+    match crate::probe::exhausted_limit(&message) {
+        Some(limit) => format!("{message} ({limit})"),
+        None => message,
+    }
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -117,20 +130,23 @@ fn work(request: Request, plugins: &Plugins) -> Reply {
             expected,
             features,
         } => {
-            let measured = strategy(plugins, name, params).and_then(|(spec, params)| {
-                let preparing = Instant::now();
-                let mut prepared = prepare(Some(expected.clone()))?;
-                let input_ns = preparing.elapsed().as_nanos() as u64;
-                // The features of the bucket, as every cell of it reports them.
-                prepared.features = features.clone();
-                let job = prepared.job(*workers);
-                let mut measured = measure(&prepared, (spec, &params), &job, *samples)?;
-                measured.costs.input_ns = input_ns;
-                Ok(measured)
-            });
+            let measured = strategy(plugins, name, params)
+                .map_err(Failure::from)
+                .and_then(|(spec, params)| {
+                    let preparing = Instant::now();
+                    let mut prepared = prepare(Some(expected.clone()))?;
+                    let input_ns = preparing.elapsed().as_nanos() as u64;
+                    // The features of the bucket, as every cell of it reports them.
+                    prepared.features = features.clone();
+                    let job = prepared.job(*workers);
+                    let mut measured = measure(&prepared, (spec, &params), &job, *samples)?;
+                    measured.costs.input_ns = input_ns;
+                    Ok(measured)
+                });
             match measured {
                 Ok(measured) => Reply::Measured(measured),
-                Err(e) => Reply::Failed(e),
+                Err(e) if e.crashed => Reply::Crashed(e.message),
+                Err(e) => Reply::Failed(e.message),
             }
         }
         Work::Profile {

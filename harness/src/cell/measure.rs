@@ -5,14 +5,14 @@
 
 use std::time::Instant;
 
-use parbench_reports::{Sample, Timeline, TimelineSpan, VisitCosts, WorkerMemory};
+use parbench_reports::{Resources, Sample, Timeline, TimelineSpan, VisitCosts, WorkerMemory};
 use parbench_strategies::{Job, RunReport, StrategySpec};
 use parbench_workloads::Params;
 
-use super::prepare::{run_verified, Prepared, Verified};
+use super::prepare::{run_verified, Failure, Prepared, Verified};
 use super::protocol::{Measured, PerProcess};
 use crate::overhead::{decompose, round_costs};
-use crate::probe::{children, peak_rss_bytes, reset_peak_rss};
+use crate::probe::{children, peak_rss_bytes, reset_peak_rss, tree_resources};
 use crate::stats::median_index;
 
 /// Measures one cell in this process: the warm-up, then timed samples until there are
@@ -22,11 +22,12 @@ pub(super) fn measure(
     (strategy, params): (&StrategySpec, &Params),
     job: &Job,
     per_process: PerProcess,
-) -> Result<Measured, String> {
+) -> Result<Measured, Failure> {
     let started = Instant::now();
     let mut records: Vec<Sample> = Vec::with_capacity(per_process.samples);
     let mut timelines: Vec<Option<Timeline>> = Vec::with_capacity(per_process.samples);
     let mut costs = VisitCosts::default();
+    let mut resources = Resources::default();
     // One steady run per sample until a sample has shown how long a run takes.
     let mut iterations = 1;
     for index in 0.. {
@@ -37,9 +38,9 @@ pub(super) fn measure(
             params,
             job,
             iterations,
-            &mut costs.verify_ns,
+            (&mut costs.verify_ns, &mut resources),
         )
-        .map_err(|e| format!("sample {}: {e}", index + 1))?;
+        .map_err(|e| e.after(format_args!("sample {}: ", index + 1)))?;
         let took = clock.elapsed().as_nanos() as u64;
         if index == 0 {
             iterations = iterations_for(sample.run_ns);
@@ -59,6 +60,7 @@ pub(super) fn measure(
     let median = median_index(&runs).unwrap_or(0);
     Ok(Measured {
         peak_rss_bytes: records.iter().filter_map(|s| s.peak_rss_bytes).max(),
+        resources,
         timeline: timelines.swap_remove(median),
         samples: records,
         costs,
@@ -91,8 +93,8 @@ fn take_sample(
     params: &Params,
     job: &Job,
     iterations: u32,
-    checking_ns: &mut u64,
-) -> Result<(Sample, Option<Timeline>), String> {
+    (checking_ns, resources): (&mut u64, &mut Resources),
+) -> Result<(Sample, Option<Timeline>), Failure> {
     // This sample's own high-water mark: from here to its teardown.
     let resettable = reset_peak_rss();
     let mut instance = (strategy.build)(params).map_err(|e| e.to_string())?;
@@ -101,25 +103,31 @@ fn take_sample(
     let setup_ns = clock.elapsed().as_nanos() as u64;
     if let Err(e) = setup {
         let _ = instance.teardown();
-        return Err(format!("setup failed: {e}"));
+        return Err(Failure {
+            message: format!("setup failed: {e}"),
+            crashed: e.worker_died(),
+        });
     }
     // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
     // their pages in) and counts toward end to end; the next ones are steady state.
     let mut verified = |instance: &mut dyn parbench_strategies::Strategy| {
         let run = run_verified(instance, prepared, job)?;
         *checking_ns += run.check_ns;
-        Ok::<Verified, String>(run)
+        Ok::<Verified, Failure>(run)
     };
     let runs = verified(instance.as_mut())
-        .map_err(|e| format!("the first run {e}"))
+        .map_err(|e| e.after(format_args!("the first run ")))
         .and_then(|first| {
             let steady = (0..iterations)
                 .map(|i| {
-                    verified(instance.as_mut()).map_err(|e| format!("steady run {} {e}", i + 1))
+                    verified(instance.as_mut())
+                        .map_err(|e| e.after(format_args!("steady run {} ", i + 1)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((first, steady))
         });
+    // What the strategy holds once set up and run, before its teardown lets it go.
+    *resources = resources.max(tree_resources());
     let clock = Instant::now();
     let stopped = instance.teardown();
     let teardown_ns = clock.elapsed().as_nanos() as u64;
@@ -128,7 +136,10 @@ fn take_sample(
     let zombie_processes = left.iter().filter(|c| c.zombie).count() as u32;
     let leftover_processes = left.len() as u32 - zombie_processes;
     let (first, steady) = runs?;
-    let stopped = stopped.map_err(|e| format!("teardown failed: {e}"))?;
+    let stopped = stopped.map_err(|e| Failure {
+        message: format!("teardown failed: {e}"),
+        crashed: e.worker_died(),
+    })?;
     // Shared pages are counted once, in this process, which created and filled them.
     let workers_private: u64 = stopped
         .workers

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use parbench_reports::Status;
 use parbench_strategies::now_ns;
-use parbench_strategies::process::{describe, shm};
+use parbench_strategies::process::describe;
 
 use super::protocol::{Reply, Request};
 use super::CELL_COMMAND;
@@ -213,12 +213,12 @@ impl Running {
             }
             let now = Instant::now();
             if now >= next_sample {
-                let rss = tree_rss(self.pid);
+                let tree = tree_memory(self.pid);
                 if watched.received.is_empty() {
-                    watched.peak = watched.peak.max(rss);
+                    watched.peak = watched.peak.max(tree.rss);
                 }
                 if watched.killed.is_none() {
-                    watched.killed = over_limit(limits, deadline, rss);
+                    watched.killed = over_limit(limits, deadline, &tree);
                     if watched.killed.is_some() {
                         kill_group(self.pid);
                     }
@@ -265,10 +265,19 @@ impl Running {
             ..
         } = watched;
         // A process killed after its reply (past a limit while exiting) still replied.
-        let outcome = received
-            .into_iter()
-            .next()
-            .ok_or_else(|| killed.unwrap_or_else(|| classify(status, &tail, limits.memory)));
+        let outcome = match received.into_iter().next() {
+            // A worker that died of an allocation its address-space limit refused: the cell
+            // ran out of memory.
+            Some(Reply::Crashed(message)) => match allocation_failure(&tail, limits.memory) {
+                Some(failed) => Err(Fault {
+                    status: Status::Oom,
+                    message: format!("{message}, after `{failed}`"),
+                }),
+                None => Ok(Reply::Crashed(message)),
+            },
+            Some(reply) => Ok(reply),
+            None => Err(killed.unwrap_or_else(|| classify(status, &tail, limits.memory))),
+        };
         Ok(Isolated {
             outcome,
             sampled_peak_rss: peak,
@@ -279,12 +288,11 @@ impl Running {
 }
 
 /// Ends what is left of the cell process `pid`'s tree: its workers die with it (parent-death
-/// signal) or are killed here with its group; the ones re-parented to us are reaped, and any
-/// segment it left is removed.
+/// signal) or are killed here with its group, and the ones re-parented to us are reaped (their
+/// shared memory goes with the last of them).
 fn end_tree(pid: u32) {
     kill_group(pid);
     reap_orphans();
-    let _ = shm::sweep(pid);
     CURRENT.store(0, Ordering::SeqCst);
 }
 
@@ -304,8 +312,8 @@ fn pass_stderr_through(mut stderr: impl Read, kept: &Mutex<VecDeque<u8>>) {
     }
 }
 
-/// The limit a cell with `rss` bytes in its tree is past, if any: its time or its memory.
-fn over_limit(limits: Limits, deadline: Instant, rss: u64) -> Option<Fault> {
+/// The limit a cell with `tree` is past, if any: its time or its memory.
+fn over_limit(limits: Limits, deadline: Instant, tree: &TreeMemory) -> Option<Fault> {
     if Instant::now() >= deadline {
         return Some(Fault {
             status: Status::Timeout,
@@ -315,30 +323,64 @@ fn over_limit(limits: Limits, deadline: Instant, rss: u64) -> Option<Fault> {
             ),
         });
     }
-    let limit = limits.memory.filter(|&limit| rss > limit)?;
+    let limit = limits.memory.filter(|&limit| tree.rss > limit)?;
+    let largest = tree.largest.map_or(String::new(), |(pid, private)| {
+        format!(
+            "; the largest, {} (pid {pid}), held {} MiB of its own",
+            role(pid),
+            private >> 20
+        )
+    });
     Some(Fault {
         status: Status::Oom,
         message: format!(
-            "its processes held {} MiB, over the memory limit of {} MiB",
-            rss >> 20,
+            "its processes held {} MiB, over the memory limit of {} MiB{largest}",
+            tree.rss >> 20,
             limit >> 20
         ),
     })
 }
 
+/// What process `pid` of a cell's tree is, by the hidden command it runs (see
+/// [`crate::plugins::HIDDEN_COMMANDS`]): `the cell process`, `a worker process`, `a timely
+/// node`, or its program's name.
+fn role(pid: u32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut args = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let program = args.next().unwrap_or_default();
+    match args.next().as_deref() {
+        Some(CELL_COMMAND) => "the cell process".to_owned(),
+        Some(parbench_strategies::process::WORKER_COMMAND) => "a worker process".to_owned(),
+        // `dataflow::NODE_COMMAND`, which builds without the `timely` feature have no name for.
+        Some("timely-node") => "a timely node".to_owned(),
+        _ => match program.rsplit('/').next() {
+            Some(name) if !name.is_empty() => format!("`{name}`"),
+            _ => "a process".to_owned(),
+        },
+    }
+}
+
+/// The allocation failure a process of the cell's tree reported on the stderr they share, with
+/// the memory limit: `memory allocation of 67108864 bytes failed (memory limit 512 MiB)`.
+fn allocation_failure(stderr_tail: &str, memory_limit: Option<u64>) -> Option<String> {
+    // Rust's allocation-failure handler prints this line, then aborts.
+    let line = stderr_tail
+        .lines()
+        .find(|l| l.contains("memory allocation of"))?;
+    let limit = memory_limit.map_or(String::new(), |l| {
+        format!(" (memory limit {} MiB)", l >> 20)
+    });
+    Some(format!("{}{limit}", line.trim()))
+}
+
 /// How a cell process that gave no reply ended.
 fn classify(status: ExitStatus, stderr_tail: &str, memory_limit: Option<u64>) -> Fault {
-    // Rust's allocation-failure handler prints this line, then aborts.
-    if let Some(line) = stderr_tail
-        .lines()
-        .find(|l| l.contains("memory allocation of"))
-    {
-        let limit = memory_limit.map_or(String::new(), |l| {
-            format!(" (memory limit {} MiB)", l >> 20)
-        });
+    if let Some(message) = allocation_failure(stderr_tail, memory_limit) {
         return Fault {
             status: Status::Oom,
-            message: format!("{}{limit}", line.trim()),
+            message,
         };
     }
     let last = stderr_tail
@@ -382,12 +424,21 @@ pub(crate) fn become_subreaper() {
     let _ = rustix::process::set_child_subreaper(me);
 }
 
+/// The resident memory of a process tree.
+#[derive(Debug, Default)]
+struct TreeMemory {
+    /// Of every process, counting shared pages once.
+    rss: u64,
+    /// The process with the most private memory, and that memory.
+    largest: Option<(u32, u64)>,
+}
+
 /// Resident memory of process `pid` and its descendants, counting shared pages once: the
 /// private pages of each process plus the largest shared part of any (the segments a cell and
 /// its workers map are the same pages).
-fn tree_rss(pid: u32) -> u64 {
+fn tree_memory(pid: u32) -> TreeMemory {
     let page = rustix::param::page_size() as u64;
-    let mut private = 0;
+    let mut tree = TreeMemory::default();
     let mut shared = 0;
     let mut pending = vec![pid];
     while let Some(pid) = pending.pop() {
@@ -397,12 +448,17 @@ fn tree_rss(pid: u32) -> u64 {
         };
         let mut fields = statm.split_whitespace().skip(1).map(|f| f.parse::<u64>());
         if let (Some(Ok(resident)), Some(Ok(file_or_shared))) = (fields.next(), fields.next()) {
-            private += resident.saturating_sub(file_or_shared) * page;
+            let private = resident.saturating_sub(file_or_shared) * page;
+            tree.rss += private;
             shared = shared.max(file_or_shared * page);
+            if tree.largest.is_none_or(|(_, most)| private > most) {
+                tree.largest = Some((pid, private));
+            }
         }
         pending.extend(children(pid));
     }
-    private + shared
+    tree.rss += shared;
+    tree
 }
 
 /// The children of process `pid`, from each of its threads' `children` file.
@@ -458,7 +514,7 @@ mod tests {
 
     #[test]
     fn the_tree_of_this_process_is_measured() {
-        let own = tree_rss(std::process::id());
+        let own = tree_memory(std::process::id()).rss;
         assert!(own > 1 << 20, "{own}");
     }
 }

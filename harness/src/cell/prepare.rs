@@ -96,21 +96,55 @@ pub(crate) struct Verified {
     pub check_ns: u64,
 }
 
+/// Why a cell process's work failed: what to tell, and whether a process died doing it (a
+/// worker killed by a signal: the cell crashed, rather than answered wrongly).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub message: String,
+    pub crashed: bool,
+}
+
+impl Failure {
+    /// The same failure, told after `context` (`sample 2: `).
+    pub fn after(self, context: std::fmt::Arguments<'_>) -> Self {
+        Failure {
+            message: format!("{context}{}", self.message),
+            ..self
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure {
+            message,
+            crashed: false,
+        }
+    }
+}
+
 /// Runs the prepared tasks once and checks the answer against the reference.
 pub(crate) fn run_verified(
     instance: &mut dyn Strategy,
     prepared: &Prepared,
     job: &Job,
-) -> Result<Verified, String> {
+) -> Result<Verified, Failure> {
     let cpu = process_cpu_ns();
     let report = parbench_strategies::run(instance, job.workload.as_ref(), &prepared.tasks)
-        .map_err(|e| format!("failed: {e}"))?;
+        .map_err(|e| Failure {
+            message: format!("failed: {e}"),
+            crashed: e.worker_died(),
+        })?;
     let cpu_ns = process_cpu_ns() - cpu;
     let checking = Instant::now();
     prepared
         .reference
         .check(job, &prepared.tasks, &report, instance.output())
-        .map_err(|difference| format!("differs from the sequential reference: {difference}"))?;
+        .map_err(|difference| {
+            Failure::from(format!(
+                "differs from the sequential reference: {difference}"
+            ))
+        })?;
     Ok(Verified {
         report,
         cpu_ns,

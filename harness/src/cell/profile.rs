@@ -130,7 +130,9 @@ fn round(
     // put the checking, not the strategy, in the profile.
     let mut run = |verified: bool| -> Result<u64, String> {
         let report = if verified {
-            run_verified(instance.as_mut(), prepared, job)?.report
+            run_verified(instance.as_mut(), prepared, job)
+                .map_err(|e| e.message)?
+                .report
         } else {
             parbench_strategies::run(instance.as_mut(), job.workload.as_ref(), &prepared.tasks)
                 .map_err(|e| format!("failed: {e}"))?

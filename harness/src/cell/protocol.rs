@@ -86,6 +86,8 @@ pub(crate) enum Reply {
     Profiled(Result<Profiled, ProfileFailure>),
     /// The work failed with an error (a wrong answer, a strategy error).
     Failed(String),
+    /// A process of the strategy's died doing the work (a worker killed by a signal).
+    Crashed(String),
     /// The work panicked outside a task.
     Panicked(String),
 }
@@ -97,6 +99,9 @@ pub(crate) struct Measured {
     pub samples: Vec<Sample>,
     /// This process's high-water mark plus the largest sum of the workers' private ones.
     pub peak_rss_bytes: Option<u64>,
+    /// What this process and its descendants held at the most, after each sample's runs.
+    #[serde(default)]
+    pub resources: parbench_reports::Resources,
     /// The spans of the median sample's median run.
     pub timeline: Option<Timeline>,
     /// Where the process's time went, as far as it can tell: its start, the input, the

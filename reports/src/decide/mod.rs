@@ -276,8 +276,16 @@ fn strategy_label(cell: &Cell) -> String {
         .map_or_else(|| cell.strategy.clone(), str::to_owned)
 }
 
-/// Where a strategy stands in [`SIMPLICITY`].
-fn simplicity(strategy: &str) -> (usize, &str) {
+/// Where a strategy stands in [`SIMPLICITY`], as a key that sorts the simpler first (a
+/// strategy's variants by their labels, unknown strategies last).
+///
+/// ```
+/// use parbench_reports::decide::simplicity;
+/// assert!(simplicity("threads") < simplicity("thread-pool[threads=executor]"));
+/// assert!(simplicity("thread-pool") < simplicity("thread-pool[threads=executor]"));
+/// assert!(simplicity("timely") < simplicity("mine"));
+/// ```
+pub fn simplicity(strategy: &str) -> (usize, &str) {
     let base = strategy.split('[').next().unwrap_or(strategy);
     (
         SIMPLICITY

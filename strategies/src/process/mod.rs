@@ -27,7 +27,7 @@
 //! shared segment) and hands them over after the run; it reports its own peak memory before it
 //! exits. Workers die with the strategy's process (`PR_SET_PDEATHSIG`, and end of file on
 //! their stdin), every worker is reaped on teardown, on error and on drop, and segments are
-//! unlinked as soon as every worker has mapped them.
+//! anonymous memory files that die with the last process holding them ([`shm`]).
 //!
 //! The parent-death signal fires when the *thread* that spawned a worker exits, so a strategy
 //! is set up, run and torn down on one thread (as the harness does).
@@ -415,12 +415,6 @@ impl Processes {
                 other => return Err(unexpected(index, "during setup", &other)),
             }
         }
-        // Every worker has mapped the segment: its name can go.
-        if let Some(segment) = &mut running.segment {
-            segment
-                .unlink()
-                .map_err(|e| spawn_error(self.spec().name, e))?;
-        }
         Ok(())
     }
 }
@@ -673,11 +667,6 @@ impl Running {
             match receive_message(worker, "before the run")? {
                 FromWorker::Began => {}
                 other => return Err(unexpected(index, "before the run", &other)),
-            }
-        }
-        if let Some((segment, _)) = &mut self.log {
-            if let Err(e) = segment.unlink() {
-                return Err(spawn_error(self.name, e).into());
             }
         }
         Ok(())
@@ -1160,7 +1149,7 @@ impl Drop for Processes {
     /// Kills and reaps every worker at once: a drop without teardown is an error path (a
     /// panic unwinding, say), where waiting for busy workers would only delay it.
     fn drop(&mut self) {
-        // Each worker kills and reaps itself as it drops; the segments unlink themselves.
+        // Each worker kills and reaps itself as it drops; the segments go with the last holder.
         self.state = None;
     }
 }

@@ -412,7 +412,9 @@ impl Served {
                         place.len
                     )));
                 }
-                // A new segment when the log grew; otherwise the mapping already held.
+                // A new segment when the log grew; otherwise the mapping already held. (The
+                // strategy makes the new log before closing the old one, so the two never
+                // share a descriptor's path.)
                 let map = match std::mem::replace(&mut self.log, Log::Private(Vec::new())) {
                     Log::Shared { map, path, .. } if path == place.path => map,
                     _ => shm::open(Path::new(&place.path), place.len)?,

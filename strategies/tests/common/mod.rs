@@ -115,3 +115,32 @@ pub fn node_args(
     }
     node
 }
+
+/// The clock ticks process `pid` has run on a core (its `utime` plus `stime`).
+fn ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and
+    // 13th of them.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// Waits until process `pid`, idle when this is called (a worker set up, its run about to
+/// start), has run on a core for two clock ticks more: a worker mid-run, whatever the
+/// machine's load made of the wall time. Gives up after a minute.
+pub fn wait_until_working(pid: u32) {
+    let idle = ticks(pid);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if ticks(pid) >= idle + 2 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("process {pid} did not run within a minute");
+}

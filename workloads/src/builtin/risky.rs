@@ -4,9 +4,11 @@
 //! With `fail_attempts = k > 0` a failing task fails on its first `k` attempts and succeeds on
 //! attempt `k + 1`: a transient failure that a retry policy recovers from.
 //!
-//! `fault` fails the whole process that generates the input instead — a panic, an abort, a
-//! segmentation fault, an allocation that never ends, a hang — to show that a cell's failure
-//! stays its own.
+//! `fault` fails a whole process instead — a panic, an abort, a segmentation fault, an
+//! allocation that never ends, a hang — to show that a cell's failure stays its own. With
+//! `fault_in = "input"` it strikes the process that generates the input; with `"task"`, the
+//! process that runs task 0, the second time that process runs it (the first run after a
+//! strategy's cold one: a timed run), which under the process strategies is a worker.
 
 use std::sync::Arc;
 
@@ -38,18 +40,24 @@ impl Fault {
         }
     }
 
-    fn strike(self) {
+    fn strike(self, place: FaultIn) {
         match self {
-            Fault::Panic => panic!("risky: a fault injected while generating the input"),
+            Fault::Panic => match place {
+                FaultIn::Input => panic!("risky: a fault injected while generating the input"),
+                FaultIn::Task => panic!("risky: a fault injected while running task 0"),
+            },
             Fault::Abort => std::process::abort(),
             Fault::Segfault => {
-                // Twice: Rust's own SIGSEGV handler (which reports stack overflows) takes the
-                // first, restores the default action and returns; the second is fatal.
-                for _ in 0..2 {
+                // Until it is fatal: Rust's own SIGSEGV handler (which reports stack overflows)
+                // takes the first, restores the default action and returns. In a process of
+                // several threads the signal may reach another thread later, and two pending
+                // at once are one: each waits for the one before to be delivered.
+                loop {
                     let _ = rustix::process::kill_process(
                         rustix::process::getpid(),
                         rustix::process::Signal::SEGV,
                     );
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                 }
             }
             Fault::Oom => {
@@ -67,6 +75,18 @@ impl Fault {
         }
     }
 }
+
+/// Where `fault` strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultIn {
+    /// The process that generates the input.
+    Input,
+    /// The process that runs task 0, on its second run of it.
+    Task,
+}
+
+/// Runs of task 0 in this process, for a fault that strikes on the second.
+static TASK_ZERO_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Registration of `risky`.
 pub const SPEC: WorkloadSpec = WorkloadSpec {
@@ -99,6 +119,14 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
             kind: ParamKind::Choice {
                 default: "none",
                 options: &["none", "panic", "abort", "segfault", "oom", "hang"],
+            },
+        },
+        ParamSpec {
+            name: "fault_in",
+            help: "where the fault strikes: input (generating it), or task (the process running task 0, on its second run of it)",
+            kind: ParamKind::Choice {
+                default: "input",
+                options: &["input", "task"],
             },
         },
         ParamSpec {
@@ -140,6 +168,11 @@ fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadErro
     }
     Ok(Arc::new(Risky {
         fault: Fault::from_name(params.text("fault")),
+        fault_in: if params.text("fault_in") == "task" {
+            FaultIn::Task
+        } else {
+            FaultIn::Input
+        },
         error_rate,
         panic_rate,
         fail_attempts: params.int("fail_attempts") as u32,
@@ -151,6 +184,7 @@ fn build(params: &Params, _: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadErro
 #[derive(Debug, Clone, Copy)]
 pub struct Risky {
     fault: Option<Fault>,
+    fault_in: FaultIn,
     error_rate: f64,
     panic_rate: f64,
     fail_attempts: u32,
@@ -162,6 +196,7 @@ impl Risky {
     pub fn new(error_rate: f64, panic_rate: f64) -> Self {
         Self {
             fault: None,
+            fault_in: FaultIn::Input,
             error_rate,
             panic_rate,
             fail_attempts: 0,
@@ -224,8 +259,8 @@ impl Workload for Risky {
     }
 
     fn generate(&self, size: usize, seed: u64) -> Input {
-        if let Some(fault) = self.fault {
-            fault.strike();
+        if let (Some(fault), FaultIn::Input) = (self.fault, self.fault_in) {
+            fault.strike(FaultIn::Input);
         }
         random_words(size, seed)
     }
@@ -248,6 +283,11 @@ impl Workload for Risky {
             self.rounds,
         );
         let id = task.task.id;
+        if let (Some(fault), FaultIn::Task, 0) = (self.fault, self.fault_in, id) {
+            if TASK_ZERO_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 1 {
+                fault.strike(FaultIn::Task);
+            }
+        }
         match self.fate(task.seed, id) {
             Some(kind) if self.fails_on(task.attempt) => {
                 let message = format!("risky task {id} failed on attempt {}", task.attempt);

@@ -1,10 +1,14 @@
-//! `report.html` and `compare.html` in a real browser: Debian's `chromium`, headless, driven over
-//! the DevTools protocol on a pipe. Each page opens from `file://` with no console error and no
-//! request beyond itself, names every cell and draws every chart; the report does not
-//! screenshot blank.
+//! The tests that need a program from outside the workspace: `report.html` and `compare.html`
+//! in a real browser (Debian's `chromium`, headless, driven over the DevTools protocol on a
+//! pipe), and the decision tree's DOT drawn by Graphviz's `dot`. Each page opens from
+//! `file://` with no console error and no request beyond itself, names every cell and draws
+//! every chart; the report does not screenshot blank.
 //!
-//! Without chromium the test says so and passes, unless `PARBENCH_REQUIRE_BROWSER` is set (as
-//! CI sets it after installing chromium): then a missing browser fails it.
+//! Without the program, its tests are reported as ignored, the reason in brackets before the
+//! name (`test [no chromium on PATH] the_report_renders… ... ignored`), unless
+//! `PARBENCH_REQUIRE_BROWSER` or `PARBENCH_REQUIRE_GRAPHVIZ` is set (as CI sets them after
+//! installing both): then they run and fail. The binary has its own `main`
+//! (`libtest-mimic`), so that a test can be ignored by what the machine has.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -13,6 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use libtest_mimic::Trial;
 use parbench_reports::write_all;
 use serde_json::{json, Value};
 
@@ -36,18 +41,74 @@ fn chromium() -> Option<&'static str> {
         })
 }
 
-/// The browser to test with; `None` (the test then passes, saying it skipped) when there is
-/// none, unless `PARBENCH_REQUIRE_BROWSER` is set.
-fn browser_or_skip() -> Option<&'static str> {
-    let binary = chromium();
-    if binary.is_none() {
-        assert!(
-            std::env::var_os("PARBENCH_REQUIRE_BROWSER").is_none(),
-            "PARBENCH_REQUIRE_BROWSER is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium on PATH (Debian: apt-get install chromium)");
+/// Graphviz's `dot`, when it runs.
+fn graphviz() -> Option<&'static str> {
+    Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some("dot")
+}
+
+/// A program some tests need: found, or why they are ignored, or (when `required`, the
+/// environment variable that says it must be there, is set) a failure.
+struct Needed {
+    found: Option<&'static str>,
+    missing: &'static str,
+    required: &'static str,
+}
+
+impl Needed {
+    /// `test` as a trial named `name`, run with the program, or ignored without it.
+    fn trial(&self, name: &str, test: fn(&'static str)) -> Trial {
+        let required = std::env::var_os(self.required).is_some();
+        let (found, missing, variable) = (self.found, self.missing, self.required);
+        let trial = Trial::test(name, move || match found {
+            Some(program) => {
+                test(program);
+                Ok(())
+            }
+            None => Err(format!("{variable} is set but there is {missing}").into()),
+        });
+        if found.is_none() && !required {
+            trial.with_kind(missing).with_ignored_flag(true)
+        } else {
+            trial
+        }
     }
-    binary
+}
+
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let browser = Needed {
+        found: chromium(),
+        missing: "no chromium on PATH",
+        required: "PARBENCH_REQUIRE_BROWSER",
+    };
+    let graphviz = Needed {
+        found: graphviz(),
+        missing: "no Graphviz dot on PATH",
+        required: "PARBENCH_REQUIRE_GRAPHVIZ",
+    };
+    let trials = vec![
+        browser.trial(
+            "the_report_renders_in_a_real_browser_without_errors_or_requests",
+            the_report_renders_in_a_real_browser_without_errors_or_requests,
+        ),
+        browser.trial(
+            "the_comparison_renders_in_a_real_browser_without_errors_or_requests",
+            the_comparison_renders_in_a_real_browser_without_errors_or_requests,
+        ),
+        browser.trial(
+            "the_decision_trees_are_drawn_in_a_real_browser_with_their_labels",
+            the_decision_trees_are_drawn_in_a_real_browser_with_their_labels,
+        ),
+        graphviz.trial(
+            "the_dot_output_parses_with_graphviz",
+            the_dot_output_parses_with_graphviz,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// A headless browser spoken to over `--remote-debugging-pipe`: commands on its fd 3,
@@ -236,11 +297,7 @@ fn no_error_and_no_request(events: &[Value], page: &Path) {
     assert_eq!(requests, [url.as_str()], "requests beyond the page");
 }
 
-#[test]
-fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
-    let Some(binary) = browser_or_skip() else {
-        return;
-    };
+fn the_report_renders_in_a_real_browser_without_errors_or_requests(binary: &'static str) {
     let mut results = fixture();
     // The canary's readings through the run, with a spell of five disturbed ones.
     results.canary = (0..60u64)
@@ -336,11 +393,7 @@ fn the_report_renders_in_a_real_browser_without_errors_or_requests() {
     );
 }
 
-#[test]
-fn the_comparison_renders_in_a_real_browser_without_errors_or_requests() {
-    let Some(binary) = browser_or_skip() else {
-        return;
-    };
+fn the_comparison_renders_in_a_real_browser_without_errors_or_requests(binary: &'static str) {
     let base = fixture();
     let mut new = fixture();
     // A new build whose first cell runs half as long again.
@@ -384,11 +437,7 @@ fn the_comparison_renders_in_a_real_browser_without_errors_or_requests() {
     assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
 }
 
-#[test]
-fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels() {
-    let Some(binary) = browser_or_skip() else {
-        return;
-    };
+fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels(binary: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     write_all(dir.path(), &known_answer()).unwrap();
     let page = dir.path().join("report.html");
@@ -444,4 +493,30 @@ fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels() {
             tree["width"].as_f64().unwrap() > 300.0 && tree["height"].as_f64().unwrap() > 100.0
         );
     }
+}
+
+fn the_dot_output_parses_with_graphviz(dot_binary: &'static str) {
+    use parbench_reports::decide::{cases, dot, learn, Options};
+    let tree = learn(&cases(&known_answer()), &Options::default()).unwrap();
+    let mut dot_process = Command::new(dot_binary)
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    dot_process
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot(&tree).as_bytes())
+        .unwrap();
+    let output = dot_process.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{stderr}");
+    let drawn = String::from_utf8_lossy(&output.stdout);
+    // Three nodes and two edges, with their labels.
+    assert_eq!(drawn.matches("class=\"node\"").count(), 3, "{drawn}");
+    assert_eq!(drawn.matches("class=\"edge\"").count(), 2, "{drawn}");
+    assert!(drawn.contains("CPU per task ≥ 31.62 µs?"), "{drawn}");
 }
