@@ -1214,6 +1214,7 @@ fn export_writes_each_cells_figures_for_a_dashboard() {
     // bencher's metric format: each measured cell by id, its latency the median run time
     // within its interval.
     let bencher = export("bencher");
+    assert!(bencher_metric_format(&bencher).is_ok(), "{bencher}");
     for cell in &measured {
         let wall = cell.wall.as_ref().unwrap();
         let latency = &bencher[cell.id.as_str()]["latency"];
@@ -1379,6 +1380,17 @@ fn many_workers_start_verify_and_leave_within_the_machines_limits() {
     }
     // The note's figures: `cargo test --test cli many_workers -- --nocapture`.
     println!("{table}");
+    // The run exported for bencher: its metric format, a benchmark per verified cell.
+    let exported = parbench()
+        .args(["export", "--format", "bencher"])
+        .arg(&out)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let exported: serde_json::Value = serde_json::from_slice(&exported).unwrap();
+    assert_eq!(bencher_metric_format(&exported), Ok(results.cells.len()));
     assert_eq!(common::marked(&mark), Vec::<String>::new());
 
     // Open files capped at 100: 64 workers' pipes do not fit. The cell fails naming the
@@ -1426,4 +1438,43 @@ fn many_workers_start_verify_and_leave_within_the_machines_limits() {
         .iter()
         .any(|c| c.strategy == "threads" && c.verified));
     assert_eq!(common::marked(&mark), Vec::<String>::new());
+}
+
+/// Checks `value` against bencher's metric format — `{benchmark: {measure: {value,
+/// lower_value?, upper_value?}}}`, every value a number, `lower_value <= value <= upper_value`
+/// — and returns how many benchmarks it holds.
+fn bencher_metric_format(value: &serde_json::Value) -> Result<usize, String> {
+    let benchmarks = value.as_object().ok_or("not an object of benchmarks")?;
+    for (name, measures) in benchmarks {
+        let measures = measures
+            .as_object()
+            .ok_or(format!("{name}: not an object of measures"))?;
+        for (measure, metric) in measures {
+            let metric = metric
+                .as_object()
+                .ok_or(format!("{name}/{measure}: not a metric"))?;
+            if let Some(key) = metric
+                .keys()
+                .find(|k| !["value", "lower_value", "upper_value"].contains(&k.as_str()))
+            {
+                return Err(format!("{name}/{measure}: unknown key `{key}`"));
+            }
+            let number = |key: &str| metric.get(key).map(|v| v.as_f64().ok_or(key.to_owned()));
+            let value = number("value")
+                .ok_or(format!("{name}/{measure}: no value"))?
+                .map_err(|k| format!("{name}/{measure}: {k} is not a number"))?;
+            let low = number("lower_value")
+                .transpose()
+                .map_err(|k| format!("{name}: {k}"))?;
+            let high = number("upper_value")
+                .transpose()
+                .map_err(|k| format!("{name}: {k}"))?;
+            if low.is_some_and(|l| l > value) || high.is_some_and(|h| h < value) {
+                return Err(format!(
+                    "{name}/{measure}: {value} outside [{low:?}, {high:?}]"
+                ));
+            }
+        }
+    }
+    Ok(benchmarks.len())
 }

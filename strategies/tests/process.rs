@@ -154,7 +154,8 @@ fn a_worker_without_the_workload_fails_setup_clearly(transport: Transport) -> Re
 /// message and 3 queued behind the one each worker runs, so worker 0 holds tasks 0, 2, 4, 6 and worker 1 tasks
 /// 1, 3, 5, 7 from the start. Task 0 fails halfway (as `risky` tasks do) and task 1 does not:
 /// worker 0 skips its queued tasks itself, and worker 1, told to cancel while it runs task 1,
-/// skips its own instead of running them. Only tasks 0 and 1 run.
+/// skips its own instead of running them. Only tasks 0 and 1 run (or task 0 alone, when the
+/// cancel comes before worker 1 has started task 1).
 fn fail_fast_skips_what_was_queued_ahead(transport: Transport) -> Result<(), Failed> {
     let error_rate = 0.3;
     let rule = Risky::new(error_rate, 0.0);
@@ -186,12 +187,18 @@ fn fail_fast_skips_what_was_queued_ahead(transport: Transport) -> Result<(), Fai
         .filter(|(_, o)| !matches!(o, TaskOutcome::Skipped))
         .map(|(t, _)| t)
         .collect();
-    assert_eq!(ran, [0, 1], "{:?}", report.outcomes);
+    // Task 1 ran unless the cancel reached worker 1 before it started it (a machine busy
+    // enough to delay that start by 20 ms): either way, nothing queued behind ran.
+    assert!(ran == [0, 1] || ran == [0], "{:?}", report.outcomes);
     assert!(matches!(report.outcomes[0], TaskOutcome::Failed { .. }));
-    assert!(matches!(report.outcomes[1], TaskOutcome::Done { .. }));
     let mut spans: Vec<(u32, u32)> = report.spans.iter().map(|s| (s.worker, s.task)).collect();
     spans.sort_unstable();
-    assert_eq!(spans, [(0, 0), (1, 1)]);
+    if ran == [0, 1] {
+        assert!(matches!(report.outcomes[1], TaskOutcome::Done { .. }));
+        assert_eq!(spans, [(0, 0), (1, 1)]);
+    } else {
+        assert_eq!(spans, [(0, 0)]);
+    }
     Ok(())
 }
 
