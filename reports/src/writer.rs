@@ -213,9 +213,35 @@ pub fn read(path: &Path) -> Result<Results, ReportError> {
     }
 }
 
+/// The first number in `value` (at `path`) at or past 2^53 — 104 days in nanoseconds, 9 PB in
+/// bytes — as `path = number`: no run records such a figure, and sums of them would overflow.
+fn beyond_any_run(value: &serde_json::Value, path: &str) -> Option<String> {
+    const LIMIT: u64 = 1 << 53;
+    match value {
+        serde_json::Value::Number(n) => {
+            let beyond = n.as_u64().is_some_and(|v| v >= LIMIT)
+                || n.as_i64().is_some_and(|v| v.unsigned_abs() >= LIMIT);
+            beyond.then(|| format!("`{path}` = {n}"))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, v)| {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            beyond_any_run(v, &path)
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| beyond_any_run(v, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 /// The first thing `results` says that cannot be so, if any: a cell id twice, a cell of no
-/// workers or tasks, a figure that is not a time (negative, not finite) or outside its own
-/// interval.
+/// workers or tasks, a sample's figure past any a run records, a figure that is not a time
+/// (negative, not finite) or outside its own interval.
 fn contradiction(results: &Results) -> Option<String> {
     let mut seen = std::collections::HashMap::new();
     for (index, cell) in results.cells.iter().enumerate() {
@@ -232,6 +258,18 @@ fn contradiction(results: &Results) -> Option<String> {
                 "cell `{}` has {} workers and {} tasks",
                 cell.id, cell.workers, cell.tasks
             ));
+        }
+        for (n, sample) in cell.samples.iter().enumerate() {
+            if let Some(field) = serde_json::to_value(sample)
+                .ok()
+                .and_then(|v| beyond_any_run(&v, ""))
+            {
+                return Some(format!(
+                    "cell `{}`, sample {}: {field} is beyond any time or size a run records",
+                    cell.id,
+                    n + 1
+                ));
+            }
         }
         for (name, stats) in [("wall", &cell.wall), ("end_to_end", &cell.end_to_end)] {
             let Some(stats) = stats else { continue };

@@ -27,6 +27,12 @@ fn config(cases: u32) -> Config {
     Config {
         cases,
         rng_seed: RngSeed::Fixed(seed),
+        // Relative to the crate's directory, where the tests run.
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(
+                "proptest-regressions/readers.txt",
+            ),
+        )),
         ..Config::default()
     }
 }
@@ -148,7 +154,8 @@ fn like(value: &Value, draw: u64) -> Value {
             0 => 0.into(),
             1 => u64::MAX.into(),
             2 => 1.into(),
-            _ => (draw >> 3).into(),
+            // A figure a run could record: up to 18 minutes in nanoseconds.
+            _ => ((draw >> 3) % (1 << 40)).into(),
         },
         Value::Number(n) if n.is_i64() => ((draw >> 3) as i64 - (1 << 59)).into(),
         Value::Number(_) => {
@@ -228,9 +235,7 @@ proptest! {
 #[test]
 fn mutated_results_never_panic_a_reader() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let mut config = config(300);
-    config.source_file = Some(file!());
-    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let mut runner = proptest::test_runner::TestRunner::new(config(300));
     let (tried, read) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let edits = proptest::collection::vec((any::<usize>(), mutation()), 1..4);
     let outcome = runner.run(&edits, |edits| {
@@ -251,4 +256,25 @@ fn mutated_results_never_panic_a_reader() {
     // removed), so the readers after `read` are what the property exercises.
     let (tried, read) = (tried.into_inner(), read.into_inner());
     assert!(read * 3 >= tried, "{read} of {tried} mutated files read");
+}
+
+/// Cases the properties found, kept as they were shrunk.
+#[test]
+fn the_cases_found_so_far_read_or_are_refused() {
+    // A sample's time set to 7.6e18 ns: the sums of the comparison overflowed.
+    let mut results = fixture();
+    mutate(
+        &mut results,
+        7063285671881156769,
+        &Mutation::Like(10607223668508880657),
+    );
+    let bytes = serde_json::to_vec(&results).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.json");
+    std::fs::write(&file, &bytes).unwrap();
+    let err = parbench_reports::read(&file).unwrap_err().to_string();
+    assert!(
+        err.contains("is beyond any time or size a run records"),
+        "{err}"
+    );
 }

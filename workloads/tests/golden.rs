@@ -198,7 +198,7 @@ fn resize_writes_224_square_images() {
 }
 
 #[test]
-fn spin_needs_its_calibration_and_spins_the_calibrated_count() {
+fn spin_needs_its_calibration_and_runs_with_one() {
     let registry = parbench_workloads::Registry::builtin();
     let spec = registry.get("spin").unwrap();
     let params = spec.resolve(&Default::default()).unwrap();

@@ -88,6 +88,11 @@ pub const CALIBRATION: EnvironmentSpec = EnvironmentSpec {
 };
 
 fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadError> {
+    Ok(Arc::new(spin_of(params, env)?))
+}
+
+/// The `spin` that `params` ask for, at the calibration `env` carries.
+fn spin_of(params: &Params, env: &EnvVars) -> Result<Spin, WorkloadError> {
     let missing = || WorkloadError::MissingEnvironment {
         workload: SPEC.name.to_owned(),
         environment: CALIBRATION.name.to_owned(),
@@ -99,9 +104,9 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         .parse()
         .map_err(|_| missing())?;
     let ns = params.int("ns_per_item");
-    let iters = (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64;
+    let iters = iterations(ns, iters_per_ms);
     let slowdown = crate::slowdown::injected(SPEC.name)?;
-    Ok(Arc::new(Spin {
+    Ok(Spin {
         scratch_bytes: params.int("scratch_mib") as usize * (1 << 20),
         item_bytes: params.int("bytes_per_item") as usize,
         wait_ns_per_item: params.int("wait_ns_per_item"),
@@ -112,7 +117,12 @@ fn build(params: &Params, env: &EnvVars) -> Result<Arc<dyn Workload>, WorkloadEr
         } else {
             iters
         },
-    }))
+    })
+}
+
+/// The loop iterations that take `ns` nanoseconds at `iters_per_ms` (at least one).
+fn iterations(ns: u64, iters_per_ms: u64) -> u64 {
+    (u128::from(ns) * u128::from(iters_per_ms) / 1_000_000).max(1) as u64
 }
 
 /// Spins a fixed number of loop iterations per item.
@@ -318,4 +328,22 @@ fn start_calibration() -> Result<Box<dyn Environment>, WorkloadError> {
     Ok(Box::new(Calibration {
         iters_per_ms: calibrate(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calibration_sets_the_iterations_per_item() {
+        assert_eq!(iterations(2_000, 500_000), 1_000);
+        assert_eq!(iterations(10_000_000, 3_000_000), 30_000_000);
+        // Less than one iteration's worth still spins once.
+        assert_eq!(iterations(1, 500_000), 1);
+        let given = [("ns_per_item".to_owned(), crate::Value::Int(2_000))].into();
+        let params = SPEC.resolve(&given).unwrap();
+        let env = EnvVars::from([(ITERS_PER_MS.to_owned(), "500000".to_owned())]);
+        let spin = spin_of(&params, &env).unwrap();
+        assert_eq!((spin.ns_per_item(), spin.iters_per_item()), (2_000, 1_000));
+    }
 }
