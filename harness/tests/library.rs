@@ -2,7 +2,9 @@
 //! observer of the test's own and with the quiet one, and interrupted with Ctrl-C; and a
 //! strategy of the test's own that loses a partition's contribution to one round of k-means,
 //! whose cell fails while the others are measured; and an async workload of the test's own
-//! that talks to a TCP echo service the run starts beside it, under every strategy. The test
+//! that talks to a TCP echo service the run starts beside it, under every strategy; and
+//! workloads whose own code panics outside a task (a fold's merge, a round's reduce and
+//! initial state), whose cells fail alone. The test
 //! binary serves the hidden commands (cells are this binary started again), so it has its own
 //! `main` (`libtest-mimic` in place of libtest's harness).
 
@@ -31,7 +33,8 @@ use parbench_strategies::{
     now_ns, Job, RunReport, Strategy, StrategyError, StrategySpec, Teardown,
 };
 use parbench_workloads::{
-    EnvVars, Environment, FnWorkload, Params, Services, Task, Value, WorkloadError, WorkloadSpec,
+    EnvVars, Environment, FnWorkload, Input, Items, Layout, Params, Partial, Rounds, Services,
+    Task, TaskContext, TaskError, Value, WorkKind, Workload, WorkloadError, WorkloadSpec,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -615,6 +618,124 @@ fn an_async_workload_talks_to_its_service_under_every_strategy(plugins: &Plugins
     }
 }
 
+/// A workload of rounds whose `reduce` (or, with `in_reduce` false, `initial_state`) panics:
+/// user code that fails outside any task.
+struct Fragile {
+    in_reduce: bool,
+}
+
+impl Workload for Fragile {
+    fn name(&self) -> &str {
+        if self.in_reduce {
+            "reduce-panics"
+        } else {
+            "initial-panics"
+        }
+    }
+    fn generate(&self, size: usize, _seed: u64) -> Input {
+        let bytes = (0..size as u64).flat_map(|i| i.to_le_bytes()).collect();
+        Input::new(
+            bytes,
+            Layout::Fixed {
+                len: 8,
+                count: size,
+            },
+        )
+    }
+    fn output_len(&self) -> usize {
+        0
+    }
+    fn run_task(&self, _: &TaskContext, _: Items<'_>, _: &mut [u8]) -> Result<Partial, TaskError> {
+        Err(TaskError::error("runs in rounds"))
+    }
+    fn as_rounds(&self) -> Option<&dyn Rounds> {
+        Some(self)
+    }
+}
+
+impl Rounds for Fragile {
+    fn rounds(&self) -> usize {
+        2
+    }
+    fn initial_state(&self, _: &Input) -> Vec<u8> {
+        assert!(self.in_reduce, "initial_state refused");
+        vec![0; 8]
+    }
+    fn map(&self, _: &TaskContext, _: &[u8], items: Items<'_>) -> Result<Vec<u8>, TaskError> {
+        Ok((items.iter().count() as u64).to_le_bytes().to_vec())
+    }
+    fn reduce(&self, state: &[u8], _: &[&[u8]]) -> Vec<u8> {
+        assert!(!self.in_reduce, "reduce refused");
+        state.to_vec()
+    }
+}
+
+/// The workloads whose code fails outside a task: a fold's merge, a round's reduce, a
+/// round's initial state.
+fn fragile_workloads() -> [WorkloadSpec; 3] {
+    let merge = FnWorkload::plain(
+        "merge-panics",
+        |size, _| (0..size as u64).collect(),
+        |x: &u64| x.wrapping_mul(3),
+    )
+    .fold(0u64, |sum, x| *sum += x, |_, _| panic!("merge refused"));
+    let fragile = |name: &'static str, in_reduce: bool| WorkloadSpec {
+        name,
+        description: "a workload of rounds whose own code panics outside a task",
+        kind: WorkKind::Compute,
+        default_size: 1_000,
+        params: &[],
+        environment: None,
+        build: if in_reduce {
+            &|_, _| Ok(Arc::new(Fragile { in_reduce: true }))
+        } else {
+            &|_, _| Ok(Arc::new(Fragile { in_reduce: false }))
+        },
+    };
+    [
+        merge.into(),
+        fragile("reduce-panics", true),
+        fragile("initial-panics", false),
+    ]
+}
+
+fn user_code_failing_outside_a_task_fails_its_cells_alone(plugins: &Plugins) {
+    let out = tempfile::tempdir().unwrap();
+    let mut options = RunOptions::new(out.path());
+    options.profile = ProfileScope::None;
+    let entry = |name: &str| WorkloadEntry::new(name).sizes([1_000]).tasks([4]);
+    let suite = Suite::builder("fragile")
+        .workload(entry("merge-panics"))
+        .workload(entry("reduce-panics"))
+        .workload(entry("initial-panics"))
+        .workload(entry("square"))
+        .strategies(["threads", "process-pool"])
+        .workers([2])
+        .processes(1)
+        .max_processes(1)
+        .build(plugins)
+        .expect("a valid suite");
+    let summary = parbench::run(&suite, &options, &mut Quiet).unwrap();
+    assert_eq!((summary.cells, summary.failed), (8, 6));
+    let results = parbench_reports::read(&summary.results).unwrap();
+    for (workload, said) in [
+        ("merge-panics", "merge refused"),
+        ("reduce-panics", "reduce refused"),
+        ("initial-panics", "initial_state refused"),
+    ] {
+        for cell in results.cells.iter().filter(|c| c.workload == workload) {
+            let error = cell.error.clone().unwrap_or_default();
+            assert_eq!(cell.status, Status::Panic, "{}: {error}", cell.id);
+            assert!(error.contains(said), "{}: {error}", cell.id);
+        }
+    }
+    assert!(results
+        .cells
+        .iter()
+        .filter(|c| c.workload == "square")
+        .all(|c| c.verified));
+}
+
 /// One test of this binary, given its plugins.
 type Test = fn(&Plugins);
 
@@ -626,7 +747,7 @@ fn this_binarys_plugins() -> Result<Plugins, String> {
         .strategies
         .register(LOSSY)
         .map_err(|e| e.to_string())?;
-    for workload in echo_workloads() {
+    for workload in echo_workloads().into_iter().chain(fragile_workloads()) {
         plugins
             .workloads
             .register(workload)
@@ -660,7 +781,7 @@ fn main() -> ExitCode {
     let mut args = libtest_mimic::Arguments::from_args();
     // One at a time: a run handles Ctrl-C for its whole process.
     args.test_threads = Some(1);
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 6] = [
         (
             "observed_run_tells_every_event_in_order",
             observed_run_tells_every_event_in_order,
@@ -679,6 +800,10 @@ fn main() -> ExitCode {
         (
             "an_async_workload_talks_to_its_service_under_every_strategy",
             an_async_workload_talks_to_its_service_under_every_strategy,
+        ),
+        (
+            "user_code_failing_outside_a_task_fails_its_cells_alone",
+            user_code_failing_outside_a_task_fails_its_cells_alone,
         ),
     ];
     let trials = tests
