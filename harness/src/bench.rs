@@ -404,6 +404,10 @@ fn execute(target: &Target, suite: &Suite, args: &Args, plugins: &Plugins) -> Re
         },
         writers: plugins.writers.clone(),
     };
+    // A bad name is refused before anything is measured, not after.
+    if let Some(name) = &args.save_baseline {
+        plain_name(name)?;
+    }
     if args.test || !args.bench {
         if args.save_baseline.is_some() || args.baseline.is_some() {
             return Err(Error::Usage(
@@ -500,14 +504,20 @@ fn baseline_dir(root: &Path, name: &str) -> Result<PathBuf, Error> {
     })
 }
 
-/// Copies the run in `from` to `baselines/NAME/`, with this binary, replacing an older one of
-/// that name only once the copy is whole.
-fn save_baseline(root: &Path, name: &str, from: &Path) -> Result<PathBuf, Error> {
+/// Refuses a baseline's name that is not a plain file name (empty, a path, hidden).
+fn plain_name(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(Error::Usage(format!(
             "--save-baseline `{name}`: a baseline's name is a plain file name"
         )));
     }
+    Ok(())
+}
+
+/// Copies the run in `from` to `baselines/NAME/`, with this binary, replacing an older one of
+/// that name only once the copy is whole.
+fn save_baseline(root: &Path, name: &str, from: &Path) -> Result<PathBuf, Error> {
+    plain_name(name)?;
     let dir = root.join("baselines");
     let to = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
@@ -612,4 +622,57 @@ macro_rules! main {
             )
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error `cargo bench -- ARGS` stops with, on a bench of `square`, before measuring.
+    fn refused(arguments: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp: &'static str = Box::leak(
+            dir.path()
+                .join("tmp")
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        );
+        let target = Target {
+            name: "usage",
+            target_tmpdir: Some(tmp),
+        };
+        let plugins = Plugins::default();
+        let suite = BenchSuite::new("usage", ["square"])
+            .build(&plugins)
+            .unwrap();
+        let args = Args::try_parse_from(std::iter::once("bench").chain(arguments.iter().copied()))
+            .unwrap();
+        let err = execute(&target, &suite, &args, &plugins).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        // Nothing was measured: no results directory.
+        assert!(!dir.path().join("parbench").exists());
+        err.to_string()
+    }
+
+    #[test]
+    fn usage_errors_are_refused_before_anything_is_measured() {
+        let conflict = Args::try_parse_from(["bench", "--test", "--save-baseline", "main"]);
+        assert_eq!(
+            conflict.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        assert!(refused(&["--save-baseline", "main"])
+            .contains("--save-baseline and --baseline measure: run them under `cargo bench`"));
+        assert!(refused(&["--bench", "--quick", "--baseline", "main"])
+            .contains("--baseline measures both builds round after round, paired; --quick's one"));
+        for bad in ["../main", ".hidden", ""] {
+            assert!(
+                refused(&["--bench", "--save-baseline", bad]).contains(&format!(
+                    "--save-baseline `{bad}`: a baseline's name is a plain file name"
+                )),
+                "{bad}"
+            );
+        }
+    }
 }
