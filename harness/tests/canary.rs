@@ -139,7 +139,11 @@ fn a_provoked_spell_is_seen_and_kept_out_of_the_figures() {
          out\n{}",
         report.join("\n")
     );
-    assert!(worst_with < 0.05, "{report}");
-    assert!(worst_without > 2.0 * worst_with, "{report}");
+    // The kept processes and the untouched rounds' are different processes of a cell whose
+    // processes spread by 5–13% (`square`): they have agreed within 8% on a busy CI host (rayon,
+    // -8.1%, the spell's cells +28% to +57% left in), so 10%, and the spell left in at least
+    // three times as far.
+    assert!(worst_with < 0.10, "{report}");
+    assert!(worst_without > 3.0 * worst_with, "{report}");
     eprintln!("{report}");
 }
