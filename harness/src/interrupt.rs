@@ -80,7 +80,7 @@ pub(crate) fn writing() -> MutexGuard<'static, ()> {
 /// Kills this process's children and reaps them, giving up after two seconds.
 fn end_children() {
     use rustix::process::{kill_process, Pid, Signal};
-    let children = crate::cell::parent::children(std::process::id());
+    let children = crate::probe::child_pids(std::process::id());
     for &child in &children {
         if let Some(pid) = Pid::from_raw(child as i32) {
             let _ = kill_process(pid, Signal::KILL);

@@ -59,18 +59,7 @@ pub fn tree_resources() -> parbench_reports::Resources {
         held.processes += 1;
         held.threads += threads;
         held.descriptors += count(format!("/proc/{pid}/fd"));
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            pending.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
+        pending.extend(child_pids(pid));
     }
     held
 }
@@ -116,6 +105,22 @@ pub fn exhausted_limit(message: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The children of process `pid`, from each of its threads' `children` file.
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }
 
 /// A child process [`children`] found.

@@ -103,10 +103,7 @@ fn take_sample(
     let setup_ns = clock.elapsed().as_nanos() as u64;
     if let Err(e) = setup {
         let _ = instance.teardown();
-        return Err(Failure {
-            message: format!("setup failed: {e}"),
-            crashed: e.worker_died(),
-        });
+        return Err(Failure::strategy("setup failed", &e));
     }
     // The first run meets a fresh strategy (cold caches, untouched buffers, workers faulting
     // their pages in) and counts toward end to end; the next ones are steady state.
@@ -136,10 +133,7 @@ fn take_sample(
     let zombie_processes = left.iter().filter(|c| c.zombie).count() as u32;
     let leftover_processes = left.len() as u32 - zombie_processes;
     let (first, steady) = runs?;
-    let stopped = stopped.map_err(|e| Failure {
-        message: format!("teardown failed: {e}"),
-        crashed: e.worker_died(),
-    })?;
+    let stopped = stopped.map_err(|e| Failure::strategy("teardown failed", &e))?;
     // Shared pages are counted once, in this process, which created and filled them.
     let workers_private: u64 = stopped
         .workers

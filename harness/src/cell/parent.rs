@@ -455,26 +455,10 @@ fn tree_memory(pid: u32) -> TreeMemory {
                 tree.largest = Some((pid, private));
             }
         }
-        pending.extend(children(pid));
+        pending.extend(crate::probe::child_pids(pid));
     }
     tree.rss += shared;
     tree
-}
-
-/// The children of process `pid`, from each of its threads' `children` file.
-pub(crate) fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
 }
 
 #[cfg(test)]

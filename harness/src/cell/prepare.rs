@@ -105,6 +105,15 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// The strategy's error `e`, told after `what` (`setup failed`): a crash when a worker
+    /// process died of it.
+    pub fn strategy(what: &str, e: &parbench_strategies::StrategyError) -> Self {
+        Failure {
+            message: format!("{what}: {e}"),
+            crashed: e.worker_died(),
+        }
+    }
+
     /// The same failure, told after `context` (`sample 2: `).
     pub fn after(self, context: std::fmt::Arguments<'_>) -> Self {
         Failure {
@@ -131,10 +140,7 @@ pub(crate) fn run_verified(
 ) -> Result<Verified, Failure> {
     let cpu = process_cpu_ns();
     let report = parbench_strategies::run(instance, job.workload.as_ref(), &prepared.tasks)
-        .map_err(|e| Failure {
-            message: format!("failed: {e}"),
-            crashed: e.worker_died(),
-        })?;
+        .map_err(|e| Failure::strategy("failed", &e))?;
     let cpu_ns = process_cpu_ns() - cpu;
     let checking = Instant::now();
     prepared
