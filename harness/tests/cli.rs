@@ -536,12 +536,11 @@ fn processes_are_added_until_the_target_or_a_limit() {
     assert_eq!(loose.samples.len(), 2 * rounds);
     assert!((2..=rounds).contains(&wall.processes), "{}", wall.processes);
     assert_eq!(loose.converged, wall.relative_half_width() <= 0.99);
-    assert!(
-        loose.converged,
-        "±99% is met by any two processes: {wall:?}"
-    );
-    // It stopped once met: after the minimum rounds, or after the first round that gave it a
-    // third quiet process (every round before the last left it short of three).
+    // Unmet only at the cap: on a machine busy enough that the canary keeps all but two
+    // processes out, two processes spread by 13% give ±116% (Student's t of one degree).
+    assert!(loose.converged || rounds == 10, "{rounds} rounds: {wall:?}");
+    // Met, it stopped once met: after the minimum rounds, or after the first round that gave
+    // it a third quiet process (every round before the last left it short of three).
     let quiet_before_last = loose
         .samples
         .iter()
@@ -550,7 +549,7 @@ fn processes_are_added_until_the_target_or_a_limit() {
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     assert!(
-        rounds == 3 || quiet_before_last < 3,
+        !loose.converged || rounds == 3 || quiet_before_last < 3,
         "{rounds} rounds, {quiet_before_last} quiet processes before the last"
     );
     // A target no machine meets: a process a round until the cell has `max_processes`.
