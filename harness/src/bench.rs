@@ -429,6 +429,8 @@ fn execute(target: &Target, suite: &Suite, args: &Args, plugins: &Plugins) -> Re
         common_only: true,
         all: false,
         out: root.join("compare"),
+        // Beside every bench's directory: target/parbench/history.sqlite.
+        db: crate::history::database(None, &root),
     };
     if let Some(name) = &args.baseline {
         if args.quick {
@@ -448,10 +450,12 @@ fn execute(target: &Target, suite: &Suite, args: &Args, plugins: &Plugins) -> Re
             "baseline `{name}` kept no binary: comparing its figures with a new run (not paired)"
         );
         let summary = crate::runner::run(suite, &options, &mut Terminal::default())?;
+        crate::history::record_finished(gate.db.as_deref(), &options.out, "bench");
         let code = crate::gate::compare_dirs(&saved, &options.out, &gate)?;
         return Ok(code.max(u8::from(summary.failed > 0)));
     }
     let summary = crate::runner::run(suite, &options, &mut Terminal::default())?;
+    crate::history::record_finished(gate.db.as_deref(), &options.out, "bench");
     if let Some(name) = &args.save_baseline {
         let saved = save_baseline(&root, name, &options.out)?;
         println!("saved as baseline `{name}`: {}", saved.display());

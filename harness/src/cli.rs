@@ -47,6 +47,10 @@ pub(crate) enum Command {
         /// No profiled run and no flame graph: `--profile none`.
         #[arg(long, conflicts_with = "profile")]
         no_profile: bool,
+        /// The history database the run is recorded in (default: `PARBENCH_HISTORY`, else
+        /// history.sqlite beside the output directory; `PARBENCH_HISTORY=off` records nothing).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
     },
     /// Render every report (results.csv, summary.md, report.html) again from the
     /// results.json of an output directory.
@@ -154,6 +158,16 @@ pub(crate) enum Command {
         #[arg(long, value_name = "PATTERN")]
         filter: Option<String>,
     },
+    /// Runs kept over commits: every `run`, paired `compare` and `cargo bench` records its
+    /// figures in an SQLite file (`--db PATH`, else `PARBENCH_HISTORY`, else
+    /// target/parbench/history.sqlite); `check` finds where they changed. Exit code 1 from
+    /// `check`: a regression stands at the head; 2: a usage or input error (a database that
+    /// is corrupt, not parbench's or newer, left untouched).
+    History {
+        /// What to do with the history.
+        #[command(subcommand)]
+        action: HistoryAction,
+    },
     /// Serve as a worker process of a process strategy (started by parbench itself, speaking
     /// its protocol on stdin and stdout).
     #[command(name = "worker", hide = true)]
@@ -175,6 +189,50 @@ pub(crate) enum Command {
     /// results on stdout).
     #[command(name = "cell", hide = true)]
     Cell,
+}
+
+/// `parbench history`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum HistoryAction {
+    /// Load results directories (or results.json files) measured before.
+    Import {
+        /// Results directories or results.json files.
+        #[arg(value_name = "DIR", required = true)]
+        dirs: Vec<PathBuf>,
+        /// The commit they measured (default: the one each run recorded).
+        #[arg(long, value_name = "REV")]
+        commit: Option<String>,
+        /// When: seconds since the Unix epoch, or an RFC 3339 time (`2026-12-01T09:00:00Z`);
+        /// orders runs of one commit, and stands for the commit's time.
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// The history database.
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
+    /// List the change points of every cell and metric, newest first (E-divisive means with a
+    /// t test, as Apache Otava); exit code 1 when a regression beyond the gate's threshold
+    /// stands at the head of the history and no paired run refuted it.
+    Check {
+        /// The largest p-value a change point keeps.
+        #[arg(long, default_value_t = 0.001)]
+        max_p: f64,
+        /// Points per window of the detector's first pass.
+        #[arg(long, default_value_t = 50)]
+        window: usize,
+        /// A metric's threshold: `run=3%`, `memory=10%`... (default: the gate's). Repeatable.
+        #[arg(long = "threshold", value_name = "METRIC=VALUE")]
+        thresholds: Vec<String>,
+        /// Count the runs of working trees with uncommitted changes too.
+        #[arg(long)]
+        include_dirty: bool,
+        /// List every change point, also those within the gate's thresholds.
+        #[arg(long)]
+        all: bool,
+        /// The history database.
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
 }
 
 /// The whole command line with these plugins; see [`crate::main_with`].
@@ -333,6 +391,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                 ))),
             }
         }
+        Command::History { action } => history(action),
         Command::Worker => {
             parbench_strategies::process::serve(&plugins.workloads)?;
             Ok(0)
@@ -364,6 +423,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
             quick,
             profile,
             no_profile,
+            db,
         } => {
             let suite = match suite {
                 Some(path) => Suite::find(&path, plugins)?,
@@ -381,7 +441,68 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                 writers: plugins.writers.clone(),
             };
             let summary = crate::runner::run(&suite, &options, &mut Terminal::default())?;
+            let db = crate::history::database(db.as_deref(), &options.out);
+            crate::history::record_finished(db.as_deref(), &options.out, "run");
             Ok(if summary.failed > 0 { 1 } else { 0 })
         }
     }
+}
+
+/// `parbench history ...`.
+fn history(action: HistoryAction) -> Result<u8, Error> {
+    match action {
+        HistoryAction::Import {
+            dirs,
+            commit,
+            time,
+            db,
+        } => {
+            let time = time.map(|t| parse_time(&t)).transpose()?;
+            crate::history::import(db.as_deref(), &dirs, commit.as_deref(), time)
+        }
+        HistoryAction::Check {
+            max_p,
+            window,
+            thresholds,
+            include_dirty,
+            all,
+            db,
+        } => {
+            if !(max_p > 0.0 && max_p < 1.0) {
+                return Err(Error::Usage(format!(
+                    "--max-p {max_p}: must lie between 0 and 1 (0.001 is Otava's)"
+                )));
+            }
+            if window < 2 {
+                return Err(Error::Usage(format!(
+                    "--window {window}: a window holds at least 2 points"
+                )));
+            }
+            let mut settings = parbench_reports::history::Check::default();
+            settings.detector.max_p = max_p;
+            settings.detector.window = window;
+            settings.include_dirty = include_dirty;
+            for assignment in &thresholds {
+                parbench_reports::compare::set_threshold(&mut settings.thresholds, assignment)
+                    .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+            }
+            crate::history::check(db.as_deref(), &settings, all)
+        }
+    }
+}
+
+/// Seconds since the Unix epoch from `--time`: a number of them, or an RFC 3339 time.
+fn parse_time(text: &str) -> Result<i64, Error> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--time {text}: not seconds since the Unix epoch nor an RFC 3339 time                  (2026-12-01T09:00:00Z)"
+            ))
+        })
 }

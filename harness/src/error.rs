@@ -102,6 +102,9 @@ pub enum Error {
     /// Two results cannot be compared.
     #[error(transparent)]
     Compare(#[from] parbench_reports::compare::CompareError),
+    /// The history database cannot be read or written.
+    #[error("history: {0}")]
+    History(#[from] parbench_reports::history::store::HistoryError),
 }
 
 impl Error {

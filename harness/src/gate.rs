@@ -43,6 +43,10 @@ pub(crate) struct GateOptions {
     /// results under it too (`base/`, `new/`).
     #[arg(long, default_value = "target/parbench/compare")]
     pub out: PathBuf,
+    /// The history database a paired run records this build's side in (default:
+    /// `PARBENCH_HISTORY`, else history.sqlite beside the output directory).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 impl GateOptions {
@@ -220,6 +224,8 @@ pub(crate) fn compare_paired(
     };
     let mut terminal = Progressing(crate::terminal::Terminal::default());
     run_paired(suite, &options, &baseline, &mut terminal)?;
+    let db = crate::history::database(gate.db.as_deref(), &gate.out);
+    crate::history::record_finished(db.as_deref(), &options.out, "compare");
     compare_dirs(&baseline.out, &options.out, gate)
 }
 

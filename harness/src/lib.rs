@@ -60,6 +60,7 @@ pub mod criterion;
 mod decide;
 mod error;
 mod gate;
+mod history;
 mod interrupt;
 mod limits;
 mod list;

@@ -920,14 +920,14 @@ fn the_filter_selects_cells_by_id() {
         .args(["run", "--quick", "--no-profile"])
         .args(["--filter", "square/size=1000000/tasks=8/"])
         .arg("--out")
-        .arg(dir.path())
+        .arg(dir.path().join("out"))
         .assert()
         .success()
         // Sequential once, every other strategy on one and two workers.
         .stdout(predicate::str::contains("\n19 cells, 0 failed"));
     parbench()
         .args(["run", "--filter", "no-such-cell", "--out"])
-        .arg(dir.path())
+        .arg(dir.path().join("out"))
         .assert()
         .code(2)
         .stderr("error: --filter `no-such-cell` matches no cell of the suite\n");

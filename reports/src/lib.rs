@@ -26,6 +26,7 @@ pub mod export;
 pub mod figures;
 pub mod flame;
 pub mod format;
+pub mod history;
 mod html;
 mod markdown;
 mod schema;

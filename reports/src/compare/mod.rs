@@ -194,6 +194,81 @@ impl Metric {
         }
     }
 
+    /// The medians of its samples in `cell`, unit by unit (`key` names a sample's unit: its
+    /// process, or its round of a paired run). The samples the canary saw disturbed are left
+    /// out, as the cell's own figures leave them out, while two units remain.
+    pub(crate) fn units(self, cell: &Cell, key: impl Fn(&Sample) -> u32) -> BTreeMap<u32, f64> {
+        let units_of = |quiet_only: bool| {
+            let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+            for sample in cell.samples.iter().filter(|s| !(quiet_only && s.disturbed)) {
+                if let Some(v) = self.of(sample) {
+                    by.entry(key(sample)).or_default().push(v);
+                }
+            }
+            by.into_iter()
+                .filter_map(|(k, mut vs)| median(&mut vs).map(|m| (k, m)))
+                .collect::<BTreeMap<u32, f64>>()
+        };
+        let quiet = units_of(true);
+        if quiet.len() >= 2 {
+            quiet
+        } else {
+            units_of(false)
+        }
+    }
+
+    /// The cell's figure of this metric, as a run reports it: the geometric mean of its
+    /// processes' medians (their mean for points), with its 95% interval — the cell's own for
+    /// the run and end-to-end times, a t interval over the processes otherwise. `None` for a
+    /// cell without samples of it.
+    ///
+    /// ```
+    /// use parbench_reports::compare::Metric;
+    /// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+    /// let cell = &results.cells[0];
+    /// let figure = Metric::Run.figure_of(cell).unwrap();
+    /// let wall = cell.wall.as_ref().unwrap();
+    /// assert!((figure.value / wall.median_ns - 1.0).abs() < 1e-9);
+    /// assert_eq!(figure.units.len(), wall.processes.max(1));
+    /// ```
+    pub fn figure_of(self, cell: &Cell) -> Option<Figure> {
+        let units: Vec<f64> = self.units(cell, |s| s.process).into_values().collect();
+        if units.is_empty() {
+            return None;
+        }
+        let scale = if self.scale() == Scale::Ratio && units.iter().all(|v| *v > 0.0) {
+            Scale::Ratio
+        } else {
+            Scale::Points
+        };
+        let logs: Vec<f64> = units.iter().map(|v| scale.of(*v)).collect();
+        let n = logs.len() as f64;
+        let mean = logs.iter().sum::<f64>() / n;
+        let back = |x: f64| match scale {
+            Scale::Ratio => x.exp(),
+            Scale::Points => x,
+        };
+        let own = match self {
+            Metric::Run => cell.wall.as_ref(),
+            Metric::EndToEnd => cell.end_to_end.as_ref(),
+            _ => None,
+        };
+        let interval = match own {
+            Some(stats) if stats.ci_high_ns > 0.0 => Some((stats.ci_low_ns, stats.ci_high_ns)),
+            _ if logs.len() >= 2 => {
+                let sd = (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+                let half = crate::stats::t_quantile(0.975, n - 1.0) * sd / n.sqrt();
+                Some((back(mean - half), back(mean + half)))
+            }
+            _ => None,
+        };
+        Some(Figure {
+            value: own.map_or(back(mean), |stats| stats.median_ns),
+            interval,
+            units,
+        })
+    }
+
     /// A figure of this metric for people: `3.40 ms`, `12.0 MiB`, `12.5%`.
     pub fn format(self, value: f64) -> String {
         match self {
@@ -210,6 +285,17 @@ impl Metric {
             Scale::Points => format!("{:+.1} pt", 100.0 * change),
         }
     }
+}
+
+/// One cell's figure of one metric: see [`Metric::figure_of`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// The figure.
+    pub value: f64,
+    /// Its 95% interval, where there is one.
+    pub interval: Option<(f64, f64)>,
+    /// The medians of the processes it stands on, in process order.
+    pub units: Vec<f64>,
 }
 
 /// What a comparison concludes of one metric of one cell.
@@ -546,6 +632,25 @@ pub fn machine_differences(base: &Machine, new: &Machine) -> Vec<String> {
     differences
 }
 
+/// The machine's fingerprint as one line: what [`machine_differences`] compares, the memory
+/// to the nearest GiB. Runs with the same fingerprint are comparable.
+///
+/// ```
+/// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+/// let line = parbench_reports::compare::machine_fingerprint(&results.machine);
+/// assert!(line.contains(&results.machine.cpu_model));
+/// ```
+pub fn machine_fingerprint(machine: &Machine) -> String {
+    format!(
+        "{} · {} cores · {} GiB · {} · {}",
+        machine.cpu_model,
+        machine.logical_cores,
+        (machine.memory_bytes as f64 / f64::from(1u32 << 30)).round(),
+        machine.kernel,
+        machine.governor.as_deref().unwrap_or("no governor")
+    )
+}
+
 /// Whether the two files are the two sides of one paired run.
 fn paired(base: &Results, new: &Results) -> bool {
     match (&base.pairing, &new.pairing) {
@@ -833,28 +938,7 @@ impl<'a> Test<'a> {
                     Mode::Paired => s.round,
                     Mode::Independent => s.process,
                 };
-                let units_of = |cell: &Cell, quiet_only: bool| {
-                    let mut by: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-                    for sample in cell.samples.iter().filter(|s| !(quiet_only && s.disturbed)) {
-                        if let Some(v) = metric.of(sample) {
-                            by.entry(key(sample)).or_default().push(v);
-                        }
-                    }
-                    by.into_iter()
-                        .filter_map(|(k, mut vs)| median(&mut vs).map(|m| (k, m)))
-                        .collect::<BTreeMap<u32, f64>>()
-                };
-                // The samples the canary saw disturbed are left out, as the cell's own figures
-                // leave them out, while two units remain.
-                let units = |cell: &Cell| {
-                    let quiet = units_of(cell, true);
-                    if quiet.len() >= 2 {
-                        quiet
-                    } else {
-                        units_of(cell, false)
-                    }
-                };
-                let (b, n) = (units(base), units(new));
+                let (b, n) = (metric.units(base, key), metric.units(new, key));
                 let missing = if b.is_empty() || n.is_empty() {
                     Some(format!("no {} measured", metric.name()))
                 } else {
