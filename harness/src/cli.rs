@@ -191,6 +191,52 @@ pub(crate) enum Command {
     Cell,
 }
 
+/// What `history check` and `history confirm` look for.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Detection {
+    /// The largest p-value a change point keeps.
+    #[arg(long, default_value_t = 0.001)]
+    max_p: f64,
+    /// Points per window of the detector's first pass.
+    #[arg(long, default_value_t = 50)]
+    window: usize,
+    /// A metric's threshold: `run=3%`, `memory=10%`... (default: the gate's). Repeatable.
+    #[arg(long = "threshold", value_name = "METRIC=VALUE")]
+    thresholds: Vec<String>,
+    /// Count the runs of working trees with uncommitted changes too.
+    #[arg(long)]
+    include_dirty: bool,
+    /// The history database.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+impl Detection {
+    fn settings(&self) -> Result<parbench_reports::history::Check, Error> {
+        if !(self.max_p > 0.0 && self.max_p < 1.0) {
+            return Err(Error::Usage(format!(
+                "--max-p {}: must lie between 0 and 1 (0.001 is Otava's)",
+                self.max_p
+            )));
+        }
+        if self.window < 2 {
+            return Err(Error::Usage(format!(
+                "--window {}: a window holds at least 2 points",
+                self.window
+            )));
+        }
+        let mut settings = parbench_reports::history::Check::default();
+        settings.detector.max_p = self.max_p;
+        settings.detector.window = self.window;
+        settings.include_dirty = self.include_dirty;
+        for assignment in &self.thresholds {
+            parbench_reports::compare::set_threshold(&mut settings.thresholds, assignment)
+                .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+        }
+        Ok(settings)
+    }
+}
+
 /// `parbench history`'s subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum HistoryAction {
@@ -211,24 +257,47 @@ pub(crate) enum HistoryAction {
         db: Option<PathBuf>,
     },
     /// List the change points of every cell and metric, newest first (E-divisive means with a
-    /// t test, as Apache Otava); exit code 1 when a regression beyond the gate's threshold
-    /// stands at the head of the history and no paired run refuted it.
+    /// t test, as Apache Otava), and write history.html and history.md; exit code 1 when a
+    /// regression beyond the gate's threshold stands at the head of the history and no paired
+    /// run refuted it.
     Check {
-        /// The largest p-value a change point keeps.
-        #[arg(long, default_value_t = 0.001)]
-        max_p: f64,
-        /// Points per window of the detector's first pass.
-        #[arg(long, default_value_t = 50)]
-        window: usize,
-        /// A metric's threshold: `run=3%`, `memory=10%`... (default: the gate's). Repeatable.
-        #[arg(long = "threshold", value_name = "METRIC=VALUE")]
-        thresholds: Vec<String>,
-        /// Count the runs of working trees with uncommitted changes too.
-        #[arg(long)]
-        include_dirty: bool,
+        #[command(flatten)]
+        detection: Detection,
         /// List every change point, also those within the gate's thresholds.
         #[arg(long)]
         all: bool,
+        /// Where history.html (the trend page) and history.md (for a pull request's comment)
+        /// go.
+        #[arg(long, default_value = "target/parbench/history")]
+        out: PathBuf,
+    },
+    /// Re-measure the newest change points past the thresholds that no paired run has judged:
+    /// build the commits on either side, run the changed cell with both builds side by side
+    /// and record the change as confirmed or refuted.
+    Confirm {
+        #[command(flatten)]
+        detection: Detection,
+        /// The suite the history measured (the cells are taken from it).
+        #[arg(long, value_name = "FILE")]
+        suite: PathBuf,
+        /// Change points to re-measure, at most.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Where the builds and the paired runs go.
+        #[arg(long, default_value = "target/parbench/confirm")]
+        out: PathBuf,
+    },
+    /// Start a history: build each commit of REV..REV (oldest first; one target directory, so
+    /// each build is incremental), run the suite with it and record the run.
+    Backfill {
+        /// The commits: `A..B` is those after A up to B, as git reads it.
+        range: String,
+        /// The suite to run at each commit.
+        #[arg(long, value_name = "FILE")]
+        suite: PathBuf,
+        /// Where each commit's results go (a directory per commit).
+        #[arg(long, default_value = "target/parbench/backfill")]
+        out: PathBuf,
         /// The history database.
         #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
@@ -391,7 +460,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
                 ))),
             }
         }
-        Command::History { action } => history(action),
+        Command::History { action } => history(action, plugins),
         Command::Worker => {
             parbench_strategies::process::serve(&plugins.workloads)?;
             Ok(0)
@@ -449,7 +518,7 @@ pub(crate) fn execute(command: Command, plugins: &Plugins) -> Result<u8, Error> 
 }
 
 /// `parbench history ...`.
-fn history(action: HistoryAction) -> Result<u8, Error> {
+fn history(action: HistoryAction, plugins: &Plugins) -> Result<u8, Error> {
     match action {
         HistoryAction::Import {
             dirs,
@@ -461,33 +530,29 @@ fn history(action: HistoryAction) -> Result<u8, Error> {
             crate::history::import(db.as_deref(), &dirs, commit.as_deref(), time)
         }
         HistoryAction::Check {
-            max_p,
-            window,
-            thresholds,
-            include_dirty,
+            detection,
             all,
+            out,
+        } => crate::history::check(detection.db.as_deref(), &detection.settings()?, all, &out),
+        HistoryAction::Confirm {
+            detection,
+            suite,
+            limit,
+            out,
+        } => crate::history::confirm(
+            detection.db.as_deref(),
+            &detection.settings()?,
+            &suite,
+            &out,
+            limit,
+            plugins,
+        ),
+        HistoryAction::Backfill {
+            range,
+            suite,
+            out,
             db,
-        } => {
-            if !(max_p > 0.0 && max_p < 1.0) {
-                return Err(Error::Usage(format!(
-                    "--max-p {max_p}: must lie between 0 and 1 (0.001 is Otava's)"
-                )));
-            }
-            if window < 2 {
-                return Err(Error::Usage(format!(
-                    "--window {window}: a window holds at least 2 points"
-                )));
-            }
-            let mut settings = parbench_reports::history::Check::default();
-            settings.detector.max_p = max_p;
-            settings.detector.window = window;
-            settings.include_dirty = include_dirty;
-            for assignment in &thresholds {
-                parbench_reports::compare::set_threshold(&mut settings.thresholds, assignment)
-                    .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
-            }
-            crate::history::check(db.as_deref(), &settings, all)
-        }
+        } => crate::history::backfill(db.as_deref(), &range, &suite, &out),
     }
 }
 

@@ -166,7 +166,7 @@ pub(crate) fn compare_paired(
     gate: &GateOptions,
 ) -> Result<u8, Error> {
     // Flags checked before a build that may take minutes.
-    let compare_options = gate.options(suite.gate)?;
+    gate.options(suite.gate)?;
     let (built, commit) = match base {
         BaseBuild::Binary(path) => {
             if !path.is_file() {
@@ -178,10 +178,28 @@ pub(crate) fn compare_paired(
             (path.clone(), None)
         }
         BaseBuild::Revision(rev) => {
-            let (binary, commit) = build_revision(rev)?;
+            let (binary, commit) = build_revision(rev, "--base-rev", "the base build")?;
             (binary, Some(commit))
         }
     };
+    let this = std::env::current_exe().map_err(Error::CurrentExe)?;
+    let new = measure_paired(suite, (&built, commit), &this, run, gate)?;
+    let db = crate::history::database(gate.db.as_deref(), &gate.out);
+    crate::history::record_finished(db.as_deref(), &new, "compare");
+    compare_dirs(&gate.out.join("base"), &new, gate)
+}
+
+/// Measures the `base` build (a binary and the commit it was built from, when known) and the
+/// `new` binary side by side on `suite`, into `base/` and `new/` under the gate's output;
+/// returns the new side's directory.
+pub(crate) fn measure_paired(
+    suite: &Suite,
+    base: (&Path, Option<String>),
+    new: &Path,
+    run: &RunOptions,
+    gate: &GateOptions,
+) -> Result<PathBuf, Error> {
+    let compare_options = gate.options(suite.gate)?;
     // Both builds run from fresh copies side by side: a binary the linker wrote and one copied
     // afterwards hold different resident pages, which the memory metric would report.
     let bin = gate.out.join("bin");
@@ -189,8 +207,7 @@ pub(crate) fn compare_paired(
         path: bin.clone(),
         source,
     })?;
-    let this = std::env::current_exe().map_err(Error::CurrentExe)?;
-    let name = this.file_name().map_or_else(
+    let name = new.file_name().map_or_else(
         || "parbench".to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
@@ -207,8 +224,8 @@ pub(crate) fn compare_paired(
         })?;
         Ok(to)
     };
-    let binary = copy(&built, "base")?;
-    let this_binary = copy(&this, "new")?;
+    let binary = copy(base.0, "base")?;
+    let this_binary = copy(new, "new")?;
     let mut options = run.clone();
     options.out = gate.out.join("new");
     options.profile = ProfileScope::None;
@@ -217,16 +234,14 @@ pub(crate) fn compare_paired(
     let baseline = Baseline {
         binary,
         this_binary: Some(this_binary),
-        commit,
+        commit: base.1,
         out: gate.out.join("base"),
         widen: &widen,
         recheck: &recheck,
     };
     let mut terminal = Progressing(crate::terminal::Terminal::default());
     run_paired(suite, &options, &baseline, &mut terminal)?;
-    let db = crate::history::database(gate.db.as_deref(), &gate.out);
-    crate::history::record_finished(db.as_deref(), &options.out, "compare");
-    compare_dirs(&baseline.out, &options.out, gate)
+    Ok(options.out)
 }
 
 /// The terminal's observer without its closing tables: the comparison follows instead.
@@ -260,9 +275,14 @@ impl Observer for Progressing {
 }
 
 /// Builds `rev` in a temporary git worktree (`cargo build --release`, the binary named as this
-/// one, in a target directory of its own kept between gates); returns the binary and the
-/// commit.
-fn build_revision(rev: &str) -> Result<(PathBuf, String), Error> {
+/// one, in a target directory of its own kept between builds, so each is incremental); returns
+/// the binary and the commit. `flag` names where the revision came from in a usage error, `what`
+/// the build in the progress line.
+pub(crate) fn build_revision(
+    rev: &str,
+    flag: &str,
+    what: &str,
+) -> Result<(PathBuf, String), Error> {
     let git = |args: &[&str]| -> Result<String, Error> {
         let output = Command::new("git")
             .args(args)
@@ -281,7 +301,7 @@ fn build_revision(rev: &str) -> Result<(PathBuf, String), Error> {
     // An unknown revision is the user's mistake, not the build's.
     let commit =
         git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")]).map_err(|e| match e {
-            Error::BaseBuild(why) => Error::Usage(format!("--base-rev {rev}: {why}")),
+            Error::BaseBuild(why) => Error::Usage(format!("{flag} {rev}: {why}")),
             other => other,
         })?;
     let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
@@ -302,7 +322,7 @@ fn build_revision(rev: &str) -> Result<(PathBuf, String), Error> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| top.join("target"), PathBuf::from)
         .join("parbench-base");
-    eprintln!("building the base build {commit} (cargo build --release --bin {name})");
+    eprintln!("building {what} {commit} (cargo build --release --bin {name})");
     let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "--bin", &name])
         .current_dir(&tree)

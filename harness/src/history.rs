@@ -6,13 +6,18 @@
 //! regression stands at the head.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use parbench_reports::history::store::{Commit, History, Provenance};
+use parbench_reports::compare::{self, machine_fingerprint, Verdict as GateVerdict};
+use parbench_reports::history::store::{Commit, History, Provenance, Verdict};
 use parbench_reports::history::{self, Finding};
 
 use crate::error::Error;
+use crate::gate::{build_revision, measure_paired, GateOptions};
+use crate::options::RunOptions;
+use crate::plugins::Plugins;
+use crate::suite::Suite;
 
 /// The environment variable naming the history database; `off` records nothing.
 pub(crate) const HISTORY_VAR: &str = "PARBENCH_HISTORY";
@@ -209,9 +214,15 @@ pub(crate) fn import(
     Ok(0)
 }
 
-/// `parbench history check`: the change points, newest first; exit 1 when a regression
-/// stands at the head and no paired run refuted it.
-pub(crate) fn check(db: Option<&Path>, settings: &history::Check, all: bool) -> Result<u8, Error> {
+/// `parbench history check`: the change points, newest first, and history.html and
+/// history.md in `out`; exit 1 when a regression stands at the head and no paired run refuted
+/// it.
+pub(crate) fn check(
+    db: Option<&Path>,
+    settings: &history::Check,
+    all: bool,
+    out: &Path,
+) -> Result<u8, Error> {
     let db = database_to_read(db)?;
     if !db.exists() {
         return Err(Error::Usage(format!(
@@ -221,9 +232,24 @@ pub(crate) fn check(db: Option<&Path>, settings: &history::Check, all: bool) -> 
         )));
     }
     let history = History::open(&db)?;
-    let runs = history.runs()?;
-    let findings = history::check(&history, settings)?;
-    print!("{}", render(&findings, runs.len(), all));
+    let trends = history::trends(&history, settings)?;
+    let runs: usize = trends.iter().map(|t| t.runs.len()).sum();
+    let mut findings: Vec<Finding> = trends.iter().flat_map(|t| t.findings.clone()).collect();
+    history::sort_newest_first(&mut findings);
+    print!("{}", render(&findings, runs, all));
+    let page = history::html(&trends)?;
+    std::fs::create_dir_all(out).map_err(|source| Error::OutputDir {
+        path: out.to_owned(),
+        source,
+    })?;
+    for (name, bytes) in [
+        ("history.html", page.into_bytes()),
+        ("history.md", history::markdown(&trends).into_bytes()),
+    ] {
+        let path = out.join(name);
+        parbench_reports::write_file_atomically(&path, &bytes)?;
+        println!("{}", path.display());
+    }
     Ok(if findings.iter().any(Finding::fails) {
         1
     } else {
@@ -290,4 +316,228 @@ fn render(findings: &[Finding], runs: usize, all: bool) -> String {
         );
     }
     out
+}
+
+/// A commit as its first ten characters.
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(10)]
+}
+
+/// `parbench history backfill REV..REV --suite FILE`: builds each commit of the range, oldest
+/// first (first parents only), in one worktree target directory so that each build is
+/// incremental, runs the suite with it and records the run. A commit that does not build or
+/// run is reported and skipped. Exit code 1 when one was skipped.
+pub(crate) fn backfill(
+    db: Option<&Path>,
+    range: &str,
+    suite: &Path,
+    out: &Path,
+) -> Result<u8, Error> {
+    let db = database_to_read(db)?;
+    let suite = std::fs::canonicalize(suite)
+        .map_err(|e| Error::Usage(format!("--suite {}: {e}", suite.display())))?;
+    let here = Path::new(".");
+    let list = git(here, &["rev-list", "--reverse", "--first-parent", range]).ok_or_else(|| {
+        Error::Usage(format!(
+            "{range}: not a range of commits of this checkout (REV..REV)"
+        ))
+    })?;
+    let commits: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    if commits.is_empty() {
+        return Err(Error::Usage(format!("{range}: no commits in the range")));
+    }
+    let mut history = History::open(&db)?;
+    let mut skipped = 0;
+    for (i, &hash) in commits.iter().enumerate() {
+        let started = Instant::now();
+        let Some(commit) = commit_of(here, hash, false) else {
+            continue;
+        };
+        let place = format!(
+            "{}/{} {} {}",
+            i + 1,
+            commits.len(),
+            short(hash),
+            commit.subject
+        );
+        let built = match build_revision(hash, "backfill", "commit") {
+            Ok((binary, _)) => binary,
+            Err(e) => {
+                eprintln!("{place}: skipped, {e}");
+                skipped += 1;
+                continue;
+            }
+        };
+        let dir = out.join(short(hash));
+        // The build's own recording (a build that has one) is left to this command.
+        let ran = Command::new(&built)
+            .arg("run")
+            .arg(&suite)
+            .args(["--no-profile", "--out"])
+            .arg(&dir)
+            .env(HISTORY_VAR, "off")
+            .stdout(Stdio::null())
+            .status();
+        let results = match (ran, parbench_reports::read(&dir.join("results.json"))) {
+            (Ok(status), Ok(results)) if status.code().is_some_and(|c| c <= 1) => results,
+            (Ok(status), _) => {
+                eprintln!("{place}: skipped, its run ended with {status}");
+                skipped += 1;
+                continue;
+            }
+            (Err(e), _) => {
+                eprintln!("{place}: skipped, {}: {e}", built.display());
+                skipped += 1;
+                continue;
+            }
+        };
+        let provenance = Provenance {
+            source: "backfill".to_owned(),
+            commit: Some(commit),
+            branch: None,
+            results_dir: Some(std::fs::canonicalize(&dir).unwrap_or(dir.clone())),
+            recorded_at: now(),
+        };
+        history.record(&results, &provenance)?;
+        let failed = results
+            .cells
+            .iter()
+            .filter(|c| c.status != parbench_reports::Status::Ok)
+            .count();
+        println!(
+            "{place}: {} cells, {failed} failed ({:.0} s to build and measure)",
+            results.cells.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!("{}", db.display());
+    Ok(u8::from(skipped > 0))
+}
+
+/// `parbench history confirm --suite FILE`: for the newest change points past the thresholds
+/// that no paired run has judged, builds the commits on either side, measures the changed cell
+/// with both builds side by side (the gate's paired run) and records whether the change
+/// stands: confirmed when the paired run calls it the same way (a regression a regression),
+/// refuted otherwise. A refuted change point never fails `history check`.
+pub(crate) fn confirm(
+    db: Option<&Path>,
+    settings: &history::Check,
+    suite: &Path,
+    out: &Path,
+    limit: usize,
+    plugins: &Plugins,
+) -> Result<u8, Error> {
+    let db = database_to_read(db)?;
+    if !db.exists() {
+        return Err(Error::Usage(format!("{}: no history yet", db.display())));
+    }
+    let suite = Suite::find(suite, plugins)?;
+    let mut history = History::open(&db)?;
+    let mut pending: Vec<Finding> = history::check(&history, settings)?
+        .into_iter()
+        .filter(|f| (f.regression || f.improvement) && f.verdict.is_none())
+        .filter(|f| f.before.commit.is_some() && f.after.commit.is_some())
+        .collect();
+    pending.truncate(limit);
+    if pending.is_empty() {
+        println!("nothing to confirm: every change point past the thresholds has a verdict");
+        return Ok(0);
+    }
+    let bin = out.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|source| Error::OutputDir {
+        path: bin.clone(),
+        source,
+    })?;
+    // Each side's build copied out of the shared target directory, which the next build
+    // overwrites.
+    let build = |hash: &str| -> Result<PathBuf, Error> {
+        let keep = bin.join(format!("parbench-{}", short(hash)));
+        if !keep.is_file() {
+            let (built, _) = build_revision(hash, "confirm", "commit")?;
+            std::fs::copy(&built, &keep).map_err(|e| {
+                Error::BaseBuild(format!(
+                    "copying {} to {}: {e}",
+                    built.display(),
+                    keep.display()
+                ))
+            })?;
+        }
+        Ok(keep)
+    };
+    for finding in &pending {
+        let (Some(before), Some(after)) = (&finding.before.commit, &finding.after.commit) else {
+            continue;
+        };
+        let (base, new) = (build(before)?, build(after)?);
+        let gate = GateOptions {
+            thresholds: Vec::new(),
+            alpha: compare::ALPHA,
+            allow_other_machine: false,
+            common_only: true,
+            all: false,
+            out: out.join(format!("{}..{}", short(before), short(after))),
+            db: None,
+        };
+        let mut run = RunOptions::new(&gate.out);
+        run.filter = Some(finding.cell.clone());
+        let new_dir = measure_paired(&suite, (&base, Some(before.clone())), &new, &run, &gate)?;
+        let (base_results, new_results) = (
+            crate::gate::read(&gate.out.join("base"))?,
+            crate::gate::read(&new_dir)?,
+        );
+        let here = machine_fingerprint(&new_results.machine);
+        if here != finding.machine {
+            return Err(Error::Usage(format!(
+                "the change points were found on {}; this machine is {here}: confirm them there",
+                finding.machine
+            )));
+        }
+        let options = compare::Options {
+            thresholds: suite.gate.unwrap_or(settings.thresholds),
+            ..compare::Options::default()
+        };
+        let comparison = compare::compare(&base_results, &new_results, &options)?;
+        let row = comparison
+            .rows
+            .iter()
+            .find(|r| r.cell == finding.cell && r.metric == finding.metric);
+        let (confirmed, change, detail) = match row {
+            Some(row) => {
+                let confirmed = (finding.regression && row.verdict == GateVerdict::Regression)
+                    || (finding.improvement && row.verdict == GateVerdict::Improvement);
+                let change = row
+                    .change
+                    .zip(row.low)
+                    .zip(row.high)
+                    .map(|((c, l), h)| (c, l, h));
+                let detail = format!(
+                    "paired run of {} units: {} {}",
+                    row.units,
+                    row.verdict.as_str(),
+                    row.change_text()
+                );
+                (confirmed, change, detail)
+            }
+            None => (false, None, "the paired run did not measure it".to_owned()),
+        };
+        let verdict = Verdict {
+            cell: finding.cell.clone(),
+            metric: finding.metric.name().to_owned(),
+            before_commit: before.clone(),
+            after_commit: after.clone(),
+            confirmed,
+            change,
+            detail: detail.clone(),
+            checked_at: now(),
+        };
+        history.record_verdict(&finding.machine, &verdict)?;
+        println!(
+            "{} {} {}: {} — {detail}",
+            finding.commits(),
+            finding.cell,
+            finding.metric.name(),
+            if confirmed { "confirmed" } else { "refuted" }
+        );
+    }
+    Ok(0)
 }

@@ -62,22 +62,25 @@ fn repository(dir: &Path, n: usize) -> Vec<String> {
 /// The fixture with every `square/size=200000/` cell's run times times `factor`, and a jitter
 /// of up to ±1% per cell and point (seeded by `point`), written as `dir/results.json`.
 fn write_run(dir: &Path, factor: f64, point: u64) -> PathBuf {
-    let mut results = fixture();
+    write_scaled(dir, fixture(), "square/size=200000/", factor, point)
+}
+
+/// `results` with the run times of the cells whose id starts with `stepped` times `factor`,
+/// and a jitter of up to ±1% per cell and point (seeded by `point`), written as
+/// `dir/results.json`.
+fn write_scaled(dir: &Path, mut results: Value, stepped: &str, factor: f64, point: u64) -> PathBuf {
     for (i, cell) in results["cells"]
         .as_array_mut()
         .unwrap()
         .iter_mut()
         .enumerate()
     {
-        let stepped = cell["id"]
-            .as_str()
-            .unwrap()
-            .starts_with("square/size=200000/");
+        let moved = cell["id"].as_str().unwrap().starts_with(stepped);
         // A fixed pseudo-random jitter in [-1%, +1%].
         let mut x = (point * 1_000_003 + i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         x ^= x >> 29;
         let jitter = 1.0 + ((x % 20_001) as f64 / 1_000_000.0 - 0.01);
-        let scale = if stepped { factor * jitter } else { jitter };
+        let scale = if moved { factor * jitter } else { jitter };
         if let Some(wall) = cell.get_mut("wall").filter(|w| w.is_object()) {
             for key in [
                 "median_ns",
@@ -144,6 +147,8 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
     let output = parbench()
         .args(["history", "check", "--db"])
         .arg(&db)
+        .arg("--out")
+        .arg(dir.path().join("history"))
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -159,8 +164,26 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
     assert!(stepped.len() >= 4, "{stepped:?}");
     // Only the stepped cells are listed: a jittered cell's change within the thresholds (one
     // in a thousand points, by the detector's level) is counted, not listed.
-    let lines: Vec<&str> = stdout.lines().skip(1).collect();
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" run: ")).collect();
     assert_eq!(lines.len(), stepped.len(), "{stdout}");
+    let page = dir.path().join("history/history.html");
+    assert!(stdout.ends_with(&format!(
+        "{}\n{}\n",
+        page.display(),
+        dir.path().join("history/history.md").display()
+    )));
+    let markdown = fs::read_to_string(dir.path().join("history/history.md")).unwrap();
+    assert!(markdown.starts_with(&format!(
+        "<!-- parbench history -->\n## parbench history: {} regression(s) stand at the head\n",
+        stepped.len()
+    )));
+    for id in &stepped {
+        assert!(
+            markdown.contains(&format!("| `{id}` | run |")),
+            "{markdown}"
+        );
+        assert!(fs::read_to_string(&page).unwrap().contains(id.as_str()));
+    }
     assert!(
         stdout.contains(&format!(
             " in 12 runs: {0} regressions ({0} failing at the head), 0 improvements, ",
@@ -192,6 +215,8 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
     let output = parbench()
         .args(["history", "check", "--db"])
         .arg(&db)
+        .arg("--out")
+        .arg(dir.path().join("history"))
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -203,7 +228,11 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
         )),
         "{stdout}"
     );
-    assert_eq!(stdout.lines().count(), 1 + 2 * stepped.len(), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" run: ")).count(),
+        2 * stepped.len(),
+        "{stdout}"
+    );
     let back = format!("{}..{}", &commits[11][..10], &commits[12][..10]);
     for id in &stepped {
         let listed = stdout
@@ -369,4 +398,126 @@ tasks = [2]
         .success()
         .stderr(predicate::str::contains("history:").not());
     assert!(!dir.path().join("off/history.sqlite").exists());
+}
+
+/// A crate whose binary, named `parbench`, answers `run SUITE --out DIR` by writing the results
+/// it was built with: each commit of its repository a build with other figures.
+const FAKE_MAIN: &str = r#"
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let out = args.iter().position(|a| a == "--out").map(|i| &args[i + 1]).unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::write(format!("{out}/results.json"), include_str!("../results.json")).unwrap();
+}
+"#;
+
+#[test]
+fn backfill_builds_each_commit_once_runs_it_and_records_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("src")).unwrap();
+    fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"fake\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [[bin]]\nname = \"parbench\"\npath = \"src/main.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    fs::write(repo.join("src/main.rs"), FAKE_MAIN).unwrap();
+    fs::write(repo.join(".gitignore"), "target\n").unwrap();
+    // An initial commit, then eight, each with the figures its build reports: the last four
+    // 10% slower in the square cells.
+    let factors = [1.0, 1.0, 1.0, 1.0, 1.1, 1.1, 1.1, 1.1];
+    write_scaled(&repo, fixture(), "square/size=200000/", 1.0, 99);
+    let first = repository(&repo, 1).remove(0);
+    let git = |args: &[&str], i: usize| {
+        let date = format!("@{} +0000", 1_780_100_000 + 3600 * i);
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "parbench")
+            .env("GIT_AUTHOR_EMAIL", "p@example.com")
+            .env("GIT_COMMITTER_NAME", "parbench")
+            .env("GIT_COMMITTER_EMAIL", "p@example.com")
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    for (i, factor) in factors.iter().enumerate() {
+        write_scaled(&repo, fixture(), "square/size=200000/", *factor, i as u64);
+        git(&["add", "-A"], i);
+        git(&["commit", "-q", "-m", &format!("figures {i}")], i);
+    }
+    let suite = repo.join("suite.toml");
+    fs::write(&suite, "name = \"unused\"\n").unwrap();
+    let db = dir.path().join("history.sqlite");
+    let output = parbench()
+        .current_dir(&repo)
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .args(["history", "backfill", &format!("{first}..HEAD"), "--suite"])
+        .arg(&suite)
+        .arg("--out")
+        .arg(dir.path().join("backfill"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // One build per commit, each from the shared target directory.
+    assert_eq!(stderr.matches("building commit ").count(), 8, "{stderr}");
+    for i in 0..8 {
+        assert!(
+            stdout.contains(&format!("{}/8 ", i + 1))
+                && stdout.contains(&format!(" figures {i}: ")),
+            "{stdout}"
+        );
+    }
+    let history = History::open(&db).unwrap();
+    let runs = history.runs().unwrap();
+    assert_eq!(runs.len(), 8);
+    assert!(runs.iter().all(|r| r.provenance.source == "backfill"));
+    let subjects: Vec<String> = runs
+        .iter()
+        .map(|r| r.provenance.commit.as_ref().unwrap().subject.clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        (0..8).map(|i| format!("figures {i}")).collect::<Vec<_>>()
+    );
+    // The step the builds reported, found at the commit that made it.
+    let check = parbench()
+        .args(["history", "check", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(dir.path().join("page"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    let at = runs[4].provenance.commit.as_ref().unwrap().hash[..10].to_owned();
+    let listed: Vec<&str> = text.lines().filter(|l| l.contains(" run: ")).collect();
+    assert!(!listed.is_empty(), "{text}");
+    assert!(
+        listed
+            .iter()
+            .all(|l| l.contains(&format!("..{at}  square/size=200000/"))),
+        "{text}"
+    );
+
+    // A range git does not know is a usage error.
+    parbench()
+        .current_dir(&repo)
+        .args(["history", "backfill", "nosuchrev..HEAD", "--suite"])
+        .arg(&suite)
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "nosuchrev..HEAD: not a range of commits",
+        ));
 }

@@ -103,6 +103,10 @@ fn main() -> std::process::ExitCode {
             "the_decision_trees_are_drawn_in_a_real_browser_with_their_labels",
             the_decision_trees_are_drawn_in_a_real_browser_with_their_labels,
         ),
+        browser.trial(
+            "the_history_page_draws_every_series_that_moved_with_its_change_points",
+            the_history_page_draws_every_series_that_moved_with_its_change_points,
+        ),
         graphviz.trial(
             "the_dot_output_parses_with_graphviz",
             the_dot_output_parses_with_graphviz,
@@ -234,6 +238,17 @@ const INSPECT: &str = r#"JSON.stringify({
     };
   }),
   figures: document.querySelectorAll('figure').length,
+  // The history page's change points, series and grid.
+  changes: Array.from(document.querySelectorAll('li.change')).map(li => ({
+    commit: li.dataset.commit,
+    text: li.textContent,
+    cell: li.closest('figure').dataset.cell,
+  })),
+  series: Array.from(document.querySelectorAll('figure.series')).map(f => ({
+    cell: f.dataset.cell,
+    words: Array.from(f.querySelectorAll('svg text')).map(t => t.textContent),
+  })),
+  moved: Array.from(document.querySelectorAll('table.moved td[data-cell]')).map(td => td.dataset.cell),
   width: document.documentElement.scrollWidth,
   height: document.documentElement.scrollHeight,
 })"#;
@@ -493,6 +508,154 @@ fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels(binary: &'st
             tree["width"].as_f64().unwrap() > 300.0 && tree["height"].as_f64().unwrap() > 100.0
         );
     }
+}
+
+fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary: &'static str) {
+    use parbench_reports::compare::Metric;
+    use parbench_reports::history::store::{Commit, Point, Provenance, Run, SeriesKey};
+    use parbench_reports::history::{findings_of, html, Check, Trend};
+
+    let commits: Vec<String> = (0..14)
+        .map(|i| format!("{i:02}{}", "ab".repeat(19)))
+        .collect();
+    let runs: Vec<Run> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, hash)| Run {
+            id: i as i64 + 1,
+            provenance: Provenance {
+                source: "backfill".into(),
+                commit: Some(Commit {
+                    hash: hash.clone(),
+                    parent: None,
+                    subject: format!("change {i}"),
+                    time: 1_800_000_000 + 3600 * i as i64,
+                    dirty: false,
+                }),
+                branch: Some("main".into()),
+                results_dir: None,
+                recorded_at: 1_800_000_000 + 3600 * i as i64,
+            },
+            machine: "test machine".into(),
+            suite: "gate".into(),
+            suite_hash: "0".into(),
+        })
+        .collect();
+    // rayon 10% slower from commit 7 on; threads 20% faster from commit 5; sequential flat.
+    let cells = [
+        ("square/size=1000/tasks=8/rayon/w2", 7, 1.10),
+        ("square/size=1000/tasks=8/threads/w2", 5, 0.80),
+        ("square/size=1000/tasks=8/sequential/w1", 0, 1.0),
+    ];
+    let mut series = std::collections::BTreeMap::new();
+    let mut findings = Vec::new();
+    let settings = Check::default();
+    for (cell, from, factor) in cells {
+        let key = SeriesKey {
+            suite: "gate".into(),
+            cell: cell.into(),
+            metric: "run".into(),
+        };
+        let points: Vec<Point> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let wobble = [1.0, 1.004, 0.997, 1.002][i % 4];
+                let value = 1e6 * wobble * if i >= from { factor } else { 1.0 };
+                Point {
+                    run: run.id,
+                    commit: Some(commits[i].clone()),
+                    subject: None,
+                    dirty: false,
+                    time: run.provenance.recorded_at,
+                    value,
+                    interval: Some((value * 0.98, value * 1.02)),
+                    units: vec![value],
+                }
+            })
+            .collect();
+        findings.extend(findings_of(
+            "test machine",
+            &key,
+            Metric::Run,
+            &points,
+            &settings,
+        ));
+        series.insert(key, points);
+    }
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    let trend = Trend {
+        machine: "test machine".into(),
+        runs,
+        series,
+        findings,
+        thresholds: settings.thresholds,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("history.html");
+    std::fs::write(&page, html(&[trend]).unwrap()).unwrap();
+    let (facts, events, _) = open(binary, &page);
+    no_error_and_no_request(&events, &page);
+    let text = facts["text"].as_str().unwrap();
+    assert!(text.contains("1 regression(s) stand at the head"), "{text}");
+    assert!(text.contains("Which strategy won"));
+
+    // Both series that moved drawn, each chart visible with its change point's label on it.
+    let drawn: Vec<(&str, Vec<&str>)> = facts["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let words = f["words"].as_array().unwrap();
+            (
+                f["cell"].as_str().unwrap(),
+                words.iter().map(|w| w.as_str().unwrap().trim()).collect(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = drawn.iter().map(|d| d.0).collect();
+    assert_eq!(names, [cells[0].0, cells[1].0], "{facts}");
+    assert!(
+        drawn[0].1.iter().any(|w| w.starts_with("+10.")),
+        "{drawn:?}"
+    );
+    assert!(
+        drawn[1].1.iter().any(|w| w.starts_with("-20.")),
+        "{drawn:?}"
+    );
+    for svg in facts["svgs"].as_array().unwrap() {
+        assert!(
+            svg["width"].as_f64().unwrap() > 300.0 && svg["shapes"].as_u64().unwrap() > 14,
+            "{svg}"
+        );
+    }
+
+    // The change points' labels, read back: at the commits the steps were put.
+    let changes = facts["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{facts}");
+    let rayon = changes.iter().find(|c| c["cell"] == cells[0].0).unwrap();
+    assert_eq!(rayon["commit"], commits[7].as_str());
+    let words = rayon["text"].as_str().unwrap();
+    assert!(words.starts_with(&format!("{}..{}: ", &commits[6][..10], &commits[7][..10])));
+    assert!(
+        words.contains("(+10.") && words.contains("regression at the head"),
+        "{words}"
+    );
+    let threads = changes.iter().find(|c| c["cell"] == cells[1].0).unwrap();
+    assert_eq!(threads["commit"], commits[5].as_str());
+    let words = threads["text"].as_str().unwrap();
+    assert!(
+        words.contains("(-20.") && words.contains("improvement"),
+        "{words}"
+    );
+    let moved: Vec<&str> = facts["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(moved, [cells[0].0, cells[1].0]);
+    assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
 }
 
 fn the_dot_output_parses_with_graphviz(dot_binary: &'static str) {

@@ -11,7 +11,9 @@ use crate::compare::{Metric, Scale};
 use crate::Thresholds;
 
 use self::changes::{ChangePoint, Detector};
-use self::store::{History, HistoryError, Point, SeriesKey, Verdict};
+use std::collections::BTreeMap;
+
+use self::store::{History, HistoryError, Point, Run, SeriesKey, Verdict};
 
 /// A change point of one cell's series, placed among the commits.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,39 +91,98 @@ pub struct Check {
     pub include_dirty: bool,
 }
 
+/// What the history shows of one machine: its runs, every series, and their change points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trend {
+    /// The machine's fingerprint.
+    pub machine: String,
+    /// Its runs, in commit order.
+    pub runs: Vec<Run>,
+    /// Every series measured on it, its points in commit order (the runs of working trees
+    /// with uncommitted changes left out unless the check counts them).
+    pub series: BTreeMap<SeriesKey, Vec<Point>>,
+    /// The change points of every series, newest first.
+    pub findings: Vec<Finding>,
+    /// The thresholds the findings were judged against.
+    pub thresholds: Thresholds,
+}
+
+impl Trend {
+    /// Regressions that stand at the head and no paired run refuted.
+    pub fn failing(&self) -> usize {
+        self.findings.iter().filter(|f| f.fails()).count()
+    }
+}
+
+/// What the history shows of each machine (see [`Trend`]), the machine with the most runs
+/// first.
+///
+/// # Errors
+///
+/// The history's, naming the file.
+pub fn trends(history: &History, settings: &Check) -> Result<Vec<Trend>, HistoryError> {
+    let runs = history.runs()?;
+    let mut machines: Vec<String> = runs.iter().map(|r| r.machine.clone()).collect();
+    machines.sort();
+    machines.dedup();
+    let mut trends = Vec::with_capacity(machines.len());
+    for machine in machines {
+        let mut series = BTreeMap::new();
+        let mut findings = Vec::new();
+        for key in history.measured(&machine)?.into_keys() {
+            let points: Vec<Point> = history
+                .series(&machine, &key)?
+                .into_iter()
+                .filter(|p| settings.include_dirty || !p.dirty)
+                .collect();
+            if let Some(metric) = Metric::from_name(&key.metric) {
+                findings.extend(findings_of(&machine, &key, metric, &points, settings));
+            }
+            series.insert(key, points);
+        }
+        for finding in &mut findings {
+            if let (Some(before), Some(after)) = (&finding.before.commit, &finding.after.commit) {
+                finding.verdict = history.verdict(
+                    &finding.machine,
+                    &finding.cell,
+                    finding.metric.name(),
+                    (before, after),
+                )?;
+            }
+        }
+        sort_newest_first(&mut findings);
+        trends.push(Trend {
+            runs: runs
+                .iter()
+                .filter(|r| r.machine == machine)
+                .cloned()
+                .collect(),
+            machine,
+            series,
+            findings,
+            thresholds: settings.thresholds,
+        });
+    }
+    trends.sort_by_key(|t| std::cmp::Reverse(t.runs.len()));
+    Ok(trends)
+}
+
 /// The change points of every cell and metric of every machine in the history, newest first.
 ///
 /// # Errors
 ///
 /// The history's, naming the file.
 pub fn check(history: &History, settings: &Check) -> Result<Vec<Finding>, HistoryError> {
-    let mut machines: Vec<String> = history.runs()?.into_iter().map(|r| r.machine).collect();
-    machines.sort();
-    machines.dedup();
-    let mut findings = Vec::new();
-    for machine in machines {
-        for key in history.measured(&machine)?.into_keys() {
-            let Some(metric) = Metric::from_name(&key.metric) else {
-                continue;
-            };
-            let series: Vec<Point> = history
-                .series(&machine, &key)?
-                .into_iter()
-                .filter(|p| settings.include_dirty || !p.dirty)
-                .collect();
-            findings.extend(findings_of(&machine, &key, metric, &series, settings));
-        }
-    }
-    for finding in &mut findings {
-        if let (Some(before), Some(after)) = (&finding.before.commit, &finding.after.commit) {
-            finding.verdict = history.verdict(
-                &finding.machine,
-                &finding.cell,
-                finding.metric.name(),
-                (before, after),
-            )?;
-        }
-    }
+    let mut findings: Vec<Finding> = trends(history, settings)?
+        .into_iter()
+        .flat_map(|t| t.findings)
+        .collect();
+    sort_newest_first(&mut findings);
+    Ok(findings)
+}
+
+/// Orders findings newest change first (then by cell and metric), as every listing shows them.
+pub fn sort_newest_first(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.after
             .time
@@ -129,7 +190,6 @@ pub fn check(history: &History, settings: &Check) -> Result<Vec<Finding>, Histor
             .then_with(|| a.cell.cmp(&b.cell))
             .then_with(|| a.metric.cmp(&b.metric))
     });
-    Ok(findings)
 }
 
 /// The findings of one series (its points in commit order).
@@ -167,4 +227,89 @@ pub fn findings_of(
             finding
         })
         .collect()
+}
+
+/// The first line of [`markdown`]: a hidden marker, so that a bot updates its comment rather
+/// than posting another.
+pub const MARKDOWN_MARKER: &str = "<!-- parbench history -->";
+
+/// The trend page, `history.html`: self-contained (no script, no request), per machine a grid
+/// of where things moved, every series that moved past the thresholds drawn over commits with
+/// its change points marked, and which strategy won each bucket at each commit.
+///
+/// # Errors
+///
+/// A chart that cannot be drawn.
+pub fn html(trends: &[Trend]) -> Result<String, crate::ReportError> {
+    crate::html::history::page(trends).map_err(|source| crate::ReportError::Serialize {
+        format: "HTML",
+        source,
+    })
+}
+
+/// The history for a pull request's comment: how many regressions stand at the head, and a
+/// row per change point past the thresholds, newest first.
+pub fn markdown(trends: &[Trend]) -> String {
+    use std::fmt::Write as _;
+    let failing: usize = trends.iter().map(Trend::failing).sum();
+    let mut out = format!("{MARKDOWN_MARKER}\n");
+    let _ = writeln!(
+        out,
+        "## parbench history: {}\n",
+        if failing == 0 {
+            "no regression stands at the head".to_owned()
+        } else {
+            format!("{failing} regression(s) stand at the head")
+        }
+    );
+    for trend in trends {
+        let moved: Vec<&Finding> = trend
+            .findings
+            .iter()
+            .filter(|f| f.regression || f.improvement)
+            .collect();
+        let _ = writeln!(
+            out,
+            "**{}** · {} runs · {} change points, {} past the thresholds\n",
+            trend.machine,
+            trend.runs.len(),
+            trend.findings.len(),
+            moved.len()
+        );
+        if moved.is_empty() {
+            continue;
+        }
+        out.push_str("| commits | cell | metric | change | 95% CI | p | verdict |\n");
+        out.push_str("|---|---|---|---:|---|---:|---|\n");
+        for finding in moved {
+            let (low, high) = finding.interval();
+            let kind = if finding.fails() {
+                "**regression at the head**"
+            } else if finding.regression {
+                "regression"
+            } else {
+                "improvement"
+            };
+            let paired = match &finding.verdict {
+                Some(v) if v.confirmed => ", confirmed",
+                Some(_) => ", refuted",
+                None => "",
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} → {} ({}) | [{}, {}] | {:.1e} | {kind}{paired} |",
+                finding.commits(),
+                finding.cell,
+                finding.metric.name(),
+                finding.metric.format(finding.change.before.mean),
+                finding.metric.format(finding.change.after.mean),
+                finding.metric.format_change(finding.size()),
+                finding.metric.format_change(low),
+                finding.metric.format_change(high),
+                finding.change.p
+            );
+        }
+        out.push('\n');
+    }
+    out
 }

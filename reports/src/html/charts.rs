@@ -712,3 +712,123 @@ pub(crate) fn canary(readings: &[crate::CanaryReading]) -> Result<String, ChartE
     }
     Ok(svg)
 }
+
+/// A change point on a [`trend`] chart: drawn between two positions, with its label.
+#[derive(Debug, Clone)]
+pub(crate) struct Marker {
+    /// Half-way between the last point before the change and the first after it.
+    pub at: f64,
+    pub label: String,
+    pub colour: RGBColor,
+}
+
+/// One series over commits: a point per run at its position (`points`: value, interval low,
+/// interval high, already in the axis's unit), its interval as a band and a bar, each change
+/// point a dashed vertical line labelled at the top; the x axis reads `labels` (short commits).
+pub(crate) fn trend(
+    colour: RGBColor,
+    y_desc: &str,
+    points: &[(f64, f64, f64)],
+    labels: &[String],
+    markers: &[Marker],
+) -> Result<String, ChartError> {
+    let finite = |v: &f64| v.is_finite();
+    let low = points
+        .iter()
+        .map(|p| p.1.min(p.0))
+        .filter(finite)
+        .fold(f64::INFINITY, f64::min);
+    let high = points
+        .iter()
+        .map(|p| p.2.max(p.0))
+        .filter(finite)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (low, high) = if low.is_finite() && high > low {
+        (low, high)
+    } else {
+        (0.0, high.max(1.0))
+    };
+    let pad = (high - low) * 0.12;
+    let y_range = (low - pad).max(0.0)..high + pad * 2.0;
+    let last = points.len().saturating_sub(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.5..last + 0.5, y_range.clone())?;
+        let label_of = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-9 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .x_desc("commit")
+            .y_desc(y_desc)
+            .x_labels(points.len().min(6))
+            .x_label_formatter(&label_of)
+            .y_label_formatter(&number)
+            .label_style((FONT, 11).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 13).into_font().color(&AXIS))
+            .draw()?;
+        for marker in markers {
+            chart.draw_series(DashedLineSeries::new(
+                [(marker.at, y_range.start), (marker.at, y_range.end)],
+                5,
+                4,
+                marker.colour.stroke_width(2),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                marker.label.clone(),
+                (marker.at, y_range.end - pad * 0.4),
+                (FONT, 12).into_font().color(&marker.colour),
+            )))?;
+        }
+        if points.len() > 1 {
+            let mut band: Vec<(f64, f64)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as f64, p.2))
+                .collect();
+            band.extend(
+                points
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, p)| (i as f64, p.1)),
+            );
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.14).filled(),
+            )))?;
+        }
+        chart.draw_series(LineSeries::new(
+            points.iter().enumerate().map(|(i, p)| (i as f64, p.0)),
+            colour.stroke_width(2),
+        ))?;
+        chart.draw_series(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Circle::new((i as f64, p.0), 3, colour.filled())),
+        )?;
+        chart.draw_series(points.iter().enumerate().map(|(i, p)| {
+            PathElement::new(
+                vec![(i as f64, p.1), (i as f64, p.2)],
+                colour.stroke_width(1),
+            )
+        }))?;
+        root.present()?;
+    }
+    Ok(svg)
+}

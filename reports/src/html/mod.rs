@@ -3,6 +3,7 @@
 
 mod charts;
 pub(crate) mod compare;
+pub(crate) mod history;
 pub(crate) mod tree;
 
 use std::fmt::Write as _;
