@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use parbench_reports::compare::{self, machine_fingerprint, Verdict as GateVerdict};
-use parbench_reports::history::store::{Commit, History, Provenance, Verdict};
+use parbench_reports::compare::{self, Verdict as GateVerdict};
+use parbench_reports::history::store::{machine_key, Commit, History, Provenance, Verdict};
 use parbench_reports::history::{self, Finding};
 
 use crate::error::Error;
@@ -485,7 +485,7 @@ pub(crate) fn confirm(
             crate::gate::read(&gate.out.join("base"))?,
             crate::gate::read(&new_dir)?,
         );
-        let here = machine_fingerprint(&new_results.machine);
+        let here = machine_key(&new_results.machine);
         if here != finding.machine {
             return Err(Error::Usage(format!(
                 "the change points were found on {}; this machine is {here}: confirm them there",

@@ -521,3 +521,127 @@ fn backfill_builds_each_commit_once_runs_it_and_records_its_run() {
             "nosuchrev..HEAD: not a range of commits",
         ));
 }
+
+#[test]
+fn a_change_that_a_paired_run_refutes_no_longer_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let commits = repository(&repo, 8);
+    let suite = dir.path().join("suite.toml");
+    fs::write(
+        &suite,
+        "name = \"confirm\"\nstrategies = [\"sequential\", \"threads\"]\nworkers = [1]\n\
+         samples = 2\nprocesses = 3\nmax_processes = 3\nwarmup = 0\n\n[[workload]]\n\
+         name = \"square\"\nsizes = [20000]\ntasks = [2]\n",
+    )
+    .unwrap();
+    // A real run on this machine, the history's template: the threads cell 15% slower in the
+    // last four commits' runs, though every commit is the same build.
+    let real = dir.path().join("real");
+    parbench()
+        .env("PARBENCH_HISTORY", "off")
+        .arg("run")
+        .arg(&suite)
+        .args(["--no-profile", "--out"])
+        .arg(&real)
+        .assert()
+        .success();
+    let template: Value =
+        serde_json::from_slice(&fs::read(real.join("results.json")).unwrap()).unwrap();
+    let cell = "square/size=20000/tasks=2/threads/w1";
+    let db = dir.path().join("history.sqlite");
+    for (i, commit) in commits.iter().enumerate() {
+        let factor = if i < 4 { 1.0 } else { 1.15 };
+        let run = write_scaled(
+            &dir.path().join(format!("runs/{i}")),
+            template.clone(),
+            cell,
+            factor,
+            i as u64,
+        );
+        parbench()
+            .current_dir(&repo)
+            .args(["history", "import", "--db"])
+            .arg(&db)
+            .arg(&run)
+            .args(["--commit", commit])
+            .assert()
+            .success();
+    }
+    let check = || {
+        let output = parbench()
+            .args(["history", "check", "--db"])
+            .arg(&db)
+            .arg("--out")
+            .arg(dir.path().join("page"))
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (code, text) = check();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("  {cell} run: ")), "{text}");
+
+    // Both sides' builds are this binary, put where confirm keeps its builds: the paired run
+    // measures the same build twice, and refutes the change.
+    let out = dir.path().join("confirm");
+    fs::create_dir_all(out.join("bin")).unwrap();
+    for commit in [&commits[3], &commits[4]] {
+        fs::copy(
+            assert_cmd::cargo::cargo_bin("parbench"),
+            out.join(format!("bin/parbench-{}", &commit[..10])),
+        )
+        .unwrap();
+    }
+    let output = parbench()
+        .current_dir(&repo)
+        .args(["history", "confirm", "--suite"])
+        .arg(&suite)
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(&format!(" {cell} run: refuted — paired run of ")))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.starts_with(&format!("{}..{}", &commits[3][..10], &commits[4][..10])),
+        "{line}"
+    );
+    let history = History::open(&db).unwrap();
+    let machine = history.runs().unwrap()[0].machine.clone();
+    let verdict = history
+        .verdict(&machine, cell, "run", (&commits[3], &commits[4]))
+        .unwrap()
+        .unwrap();
+    assert!(!verdict.confirmed);
+    drop(history);
+
+    let (code, text) = check();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("· refuted by a paired run"), "{text}");
+    // Nothing left to confirm.
+    parbench()
+        .args(["history", "confirm", "--suite"])
+        .arg(&suite)
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout("nothing to confirm: every change point past the thresholds has a verdict\n");
+}

@@ -537,6 +537,7 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
                 recorded_at: 1_800_000_000 + 3600 * i as i64,
             },
             machine: "test machine".into(),
+            kernel: "6.1".into(),
             suite: "gate".into(),
             suite_hash: "0".into(),
         })

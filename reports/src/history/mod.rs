@@ -18,7 +18,7 @@ use self::store::{History, HistoryError, Point, Run, SeriesKey, Verdict};
 /// A change point of one cell's series, placed among the commits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
-    /// The machine's fingerprint.
+    /// The machine, as [`store::machine_key`] names it.
     pub machine: String,
     /// The suite whose cell it is.
     pub suite: String,
@@ -94,7 +94,7 @@ pub struct Check {
 /// What the history shows of one machine: its runs, every series, and their change points.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trend {
-    /// The machine's fingerprint.
+    /// The machine, as [`store::machine_key`] names it.
     pub machine: String,
     /// Its runs, in commit order.
     pub runs: Vec<Run>,

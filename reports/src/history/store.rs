@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::compare::{machine_fingerprint, Metric};
+use crate::compare::Metric;
 use crate::{Results, Status};
 
 /// The schema this build writes; [`History::open`] migrates older files to it.
@@ -37,9 +37,7 @@ CREATE TABLE machines (
     fingerprint TEXT NOT NULL UNIQUE,
     cpu TEXT NOT NULL,
     logical_cores INTEGER NOT NULL,
-    memory_bytes INTEGER NOT NULL,
-    kernel TEXT NOT NULL,
-    governor TEXT
+    memory_bytes INTEGER NOT NULL
 );
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
@@ -52,6 +50,8 @@ CREATE TABLE runs (
     dirty INTEGER,
     branch TEXT,
     machine INTEGER NOT NULL REFERENCES machines(id),
+    kernel TEXT NOT NULL,
+    governor TEXT,
     suite TEXT NOT NULL,
     suite_hash TEXT NOT NULL,
     parbench_version TEXT NOT NULL,
@@ -168,8 +168,10 @@ pub struct Run {
     pub id: i64,
     /// Where it came from.
     pub provenance: Provenance,
-    /// The machine's fingerprint.
+    /// The machine, as [`machine_key`] names it.
     pub machine: String,
+    /// The kernel it ran ([`Machine::kernel`](crate::Machine::kernel)).
+    pub kernel: String,
     /// The suite's name.
     pub suite: String,
     /// A digest of the suite's cells and seed: runs with the same one measured the same cells.
@@ -400,19 +402,16 @@ impl History {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
         let machine = &results.machine;
-        let fingerprint = machine_fingerprint(machine);
+        let fingerprint = machine_key(machine);
         transaction
             .execute(
-                "INSERT OR IGNORE INTO machines
-                 (fingerprint, cpu, logical_cores, memory_bytes, kernel, governor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO machines (fingerprint, cpu, logical_cores, memory_bytes)
+                 VALUES (?1, ?2, ?3, ?4)",
                 params![
                     fingerprint,
                     machine.cpu_model,
                     machine.logical_cores as i64,
                     machine.memory_bytes as i64,
-                    machine.kernel,
-                    machine.governor
                 ],
             )
             .map_err(sqlite)?;
@@ -427,9 +426,9 @@ impl History {
         transaction
             .execute(
                 "INSERT INTO runs (recorded_at, source, commit_hash, commit_parent,
-                 commit_subject, commit_time, dirty, branch, machine, suite, suite_hash,
-                 parbench_version, started_at, results_dir)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 commit_subject, commit_time, dirty, branch, machine, kernel, governor, suite,
+                 suite_hash, parbench_version, started_at, results_dir)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     provenance.recorded_at,
                     provenance.source,
@@ -440,6 +439,8 @@ impl History {
                     commit.map(|c| c.dirty),
                     provenance.branch,
                     machine_id,
+                    machine.kernel,
+                    machine.governor,
                     results.suite.name,
                     suite_hash(results),
                     results.parbench_version,
@@ -502,7 +503,8 @@ impl History {
             .connection
             .prepare(
                 "SELECT runs.id, source, commit_hash, commit_parent, commit_subject, commit_time,
-                 dirty, branch, results_dir, recorded_at, machines.fingerprint, suite, suite_hash
+                 dirty, branch, results_dir, recorded_at, machines.fingerprint, suite, suite_hash,
+                 kernel
                  FROM runs JOIN machines ON machines.id = runs.machine
                  ORDER BY coalesce(commit_time, recorded_at), recorded_at, runs.id",
             )
@@ -530,6 +532,7 @@ impl History {
                         recorded_at: row.get(9)?,
                     },
                     machine: row.get(10)?,
+                    kernel: row.get(13)?,
                     suite: row.get(11)?,
                     suite_hash: row.get(12)?,
                 })
@@ -688,6 +691,26 @@ impl History {
             .optional()
             .map_err(|e| self.sqlite(e))
     }
+}
+
+/// The machine as the history tells machines apart: its CPU model, logical cores and memory
+/// (to the nearest GiB). The kernel and the frequency governor are kept per run rather than
+/// here: a virtual machine of one type boots another kernel build from day to day, and a
+/// kernel update is a change the history should show on one series, not a new series.
+///
+/// ```
+/// # let results: parbench_reports::Results = serde_json::from_str(include_str!("../../tests/fixtures/results.json")).unwrap();
+/// let key = parbench_reports::history::store::machine_key(&results.machine);
+/// assert!(key.starts_with(&results.machine.cpu_model));
+/// assert!(!key.contains(&results.machine.kernel));
+/// ```
+pub fn machine_key(machine: &crate::Machine) -> String {
+    format!(
+        "{} · {} cores · {} GiB",
+        machine.cpu_model,
+        machine.logical_cores,
+        (machine.memory_bytes as f64 / f64::from(1u32 << 30)).round()
+    )
 }
 
 /// A digest of what a suite measures — its cells' ids and its seed — so that runs of one

@@ -152,10 +152,37 @@ fn machine(html: &mut String, trend: &Trend) -> Result<(), ChartError> {
             .count(),
         trend.failing()
     );
+    kernels(html, trend);
     moved(html, trend);
     charts(html, trend)?;
     winners(html, trend);
     Ok(())
+}
+
+/// The kernels the machine ran, each from the first run that ran it: a change of kernel is a
+/// change of the machine that a step in a series may come from.
+fn kernels(html: &mut String, trend: &Trend) {
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for run in &trend.runs {
+        if !seen.iter().any(|(k, _)| *k == run.kernel) {
+            let at = run.provenance.commit.as_ref().map_or_else(
+                || format!("run {}", run.id),
+                |c| format!("commit {}", &c.hash[..c.hash.len().min(10)]),
+            );
+            seen.push((run.kernel.as_str(), at));
+        }
+    }
+    if seen.len() > 1 {
+        let list: Vec<String> = seen
+            .iter()
+            .map(|(k, at)| format!("{k} from {at}"))
+            .collect();
+        let _ = writeln!(
+            html,
+            "<p class=\"sub kernels\">Kernels: {}.</p>",
+            escape(&list.join("; "))
+        );
+    }
 }
 
 /// The grid of where things moved: per suite, buckets by strategies, each cell its newest
