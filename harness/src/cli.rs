@@ -88,8 +88,8 @@ pub(crate) enum Command {
         /// Measure this binary (an older build) beside this one, paired.
         #[arg(long, value_name = "BINARY", conflicts_with = "base_rev")]
         base_bin: Option<PathBuf>,
-        /// Build this git revision in a temporary worktree and measure it beside this build,
-        /// paired.
+        /// Build this git revision in a git worktree (kept under target/parbench-base, so the
+        /// next build is incremental) and measure it beside this build, paired.
         #[arg(long, value_name = "REV")]
         base_rev: Option<String>,
         #[command(flatten)]
@@ -295,6 +295,9 @@ pub(crate) enum HistoryAction {
         /// The suite to run at each commit.
         #[arg(long, value_name = "FILE")]
         suite: PathBuf,
+        /// Only the suite's cells whose id contains PATTERN.
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
         /// Where each commit's results go (a directory per commit).
         #[arg(long, default_value = "target/parbench/backfill")]
         out: PathBuf,
@@ -550,9 +553,10 @@ fn history(action: HistoryAction, plugins: &Plugins) -> Result<u8, Error> {
         HistoryAction::Backfill {
             range,
             suite,
+            filter,
             out,
             db,
-        } => crate::history::backfill(db.as_deref(), &range, &suite, &out),
+        } => crate::history::backfill(db.as_deref(), &range, &suite, filter.as_deref(), &out),
     }
 }
 

@@ -153,7 +153,7 @@ fn unsettled(base: &Results, new: &Results, options: &Options) -> Vec<String> {
 pub(crate) enum BaseBuild {
     /// `--base-bin`: a binary built already.
     Binary(PathBuf),
-    /// `--base-rev`: a git revision, built here in a temporary worktree.
+    /// `--base-rev`: a git revision, built here in a worktree (see [`build_revision`]).
     Revision(String),
 }
 
@@ -274,9 +274,9 @@ impl Observer for Progressing {
     }
 }
 
-/// Builds `rev` in a temporary git worktree (`cargo build --release`, the binary named as this
-/// one, in a target directory of its own kept between builds, so each is incremental); returns
-/// the binary and the commit. `flag` names where the revision came from in a usage error, `what`
+/// Builds `rev` in a git worktree (`cargo build --release`, the binary named as this one), the
+/// worktree and its target directory kept between builds under `target/parbench-base`, so
+/// each build is incremental; returns the binary and the commit. `flag` names where the revision came from in a usage error, `what`
 /// the build in the progress line.
 pub(crate) fn build_revision(
     rev: &str,
@@ -311,17 +311,30 @@ pub(crate) fn build_revision(
         .and_then(|n| n.to_str())
         .unwrap_or("parbench")
         .to_owned();
-    let worktree = tempfile::Builder::new()
-        .prefix("parbench-base-")
-        .tempdir()
-        .map_err(|e| Error::BaseBuild(format!("a temporary directory: {e}")))?;
-    let tree = worktree.path().join("tree");
-    let tree_text = tree.display().to_string();
-    git(&["worktree", "add", "--detach", &tree_text, &commit])?;
-    // The base's own target directory, kept between runs so a second gate builds it quickly.
+    // The base's own target directory and a worktree beside it, both kept between builds:
+    // checking out the next commit rewrites only the files that differ, so cargo rebuilds only
+    // the crates they touch.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| top.join("target"), PathBuf::from)
         .join("parbench-base");
+    let tree = target.join("tree");
+    let tree_text = tree.display().to_string();
+    let reused = tree.join(".git").exists()
+        && git(&[
+            "-C", &tree_text, "checkout", "--quiet", "--force", "--detach", &commit,
+        ])
+        .is_ok();
+    if !reused {
+        // A tree left by another clone, or by a build that was killed: made afresh.
+        let _ = git(&["worktree", "remove", "--force", &tree_text]);
+        let _ = fs::remove_dir_all(&tree);
+        let _ = git(&["worktree", "prune"]);
+        fs::create_dir_all(&target).map_err(|source| Error::OutputDir {
+            path: target.clone(),
+            source,
+        })?;
+        git(&["worktree", "add", "--detach", &tree_text, &commit])?;
+    }
     eprintln!("building {what} {commit} (cargo build --release --bin {name})");
     let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "--bin", &name])
@@ -329,7 +342,6 @@ pub(crate) fn build_revision(
         .env("CARGO_TARGET_DIR", &target)
         .stdout(Stdio::null())
         .status();
-    let removed = git(&["worktree", "remove", "--force", &tree_text]);
     match built {
         Ok(status) if status.success() => {}
         Ok(status) => {
@@ -339,6 +351,5 @@ pub(crate) fn build_revision(
         }
         Err(e) => return Err(Error::BaseBuild(format!("cargo: {e}"))),
     }
-    removed?;
     Ok((target.join("release").join(&name), commit))
 }

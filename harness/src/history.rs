@@ -331,6 +331,7 @@ pub(crate) fn backfill(
     db: Option<&Path>,
     range: &str,
     suite: &Path,
+    filter: Option<&str>,
     out: &Path,
 ) -> Result<u8, Error> {
     let db = database_to_read(db)?;
@@ -370,11 +371,16 @@ pub(crate) fn backfill(
         };
         let dir = out.join(short(hash));
         // The build's own recording (a build that has one) is left to this command.
-        let ran = Command::new(&built)
+        let mut command = Command::new(&built);
+        command
             .arg("run")
             .arg(&suite)
             .args(["--no-profile", "--out"])
-            .arg(&dir)
+            .arg(&dir);
+        if let Some(filter) = filter {
+            command.args(["--filter", filter]);
+        }
+        let ran = command
             .env(HISTORY_VAR, "off")
             .stdout(Stdio::null())
             .status();

@@ -396,7 +396,7 @@ fn git(repo: &Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn base_rev_builds_the_revision_in_a_worktree_it_removes() {
+fn base_rev_builds_the_revision_in_a_worktree_kept_for_the_next_build() {
     // Its build is noise for a paired run measuring beside it.
     let _alone = MEASURING
         .lock()
@@ -435,18 +435,27 @@ fn base_rev_builds_the_revision_in_a_worktree_it_removes() {
         command.assert()
     };
     let head = git(&repo, &["rev-parse", "HEAD"]);
-    gate("HEAD")
-        .code(2)
-        .stderr(predicate::str::contains(format!(
-            "building the base build {} (cargo build --release --bin parbench)",
-            head.trim()
-        )))
-        .stderr(predicate::str::contains(
-            "cannot measure this build's cells (it may be too old to speak this build's cell \
-             protocol)",
-        ));
-    // The worktree is gone; the base's build stays for the next gate.
-    assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
+    // Twice: the second gate checks the commit out in the worktree the first left.
+    for _ in 0..2 {
+        gate("HEAD")
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "building the base build {} (cargo build --release --bin parbench)",
+                head.trim()
+            )))
+            .stderr(predicate::str::contains(
+                "cannot measure this build's cells (it may be too old to speak this build's \
+                 cell protocol)",
+            ));
+    }
+    // The worktree and the base's build stay under target/, for the next gate to build
+    // incrementally.
+    let worktrees = git(&repo, &["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 2, "{worktrees}");
+    assert!(
+        worktrees.contains("target/parbench-base/tree"),
+        "{worktrees}"
+    );
     assert!(repo.join("target/parbench-base/release/parbench").is_file());
     gate("no-such-rev").code(2).stderr(predicate::str::contains(
         "error: --base-rev no-such-rev: git rev-parse",
