@@ -200,7 +200,8 @@ pub(crate) struct Detection {
     /// Points per window of the detector's first pass.
     #[arg(long, default_value_t = 50)]
     window: usize,
-    /// A metric's threshold: `run=3%`, `memory=10%`... (default: the gate's). Repeatable.
+    /// A metric's threshold for every suite, the gate's defaults for the rest: `run=3%`,
+    /// `memory=10%`... (without it, each suite's own `[gate]`). Repeatable.
     #[arg(long = "threshold", value_name = "METRIC=VALUE")]
     thresholds: Vec<String>,
     /// Count the runs of working trees with uncommitted changes too.
@@ -229,9 +230,13 @@ impl Detection {
         settings.detector.max_p = self.max_p;
         settings.detector.window = self.window;
         settings.include_dirty = self.include_dirty;
-        for assignment in &self.thresholds {
-            parbench_reports::compare::set_threshold(&mut settings.thresholds, assignment)
-                .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+        if !self.thresholds.is_empty() {
+            let mut thresholds = parbench_reports::Thresholds::default();
+            for assignment in &self.thresholds {
+                parbench_reports::compare::set_threshold(&mut thresholds, assignment)
+                    .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+            }
+            settings.thresholds = Some(thresholds);
         }
         Ok(settings)
     }

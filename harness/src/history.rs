@@ -15,6 +15,7 @@ use parbench_reports::history::{self, Finding};
 
 use crate::error::Error;
 use crate::gate::{build_revision, measure_paired, GateOptions};
+use crate::machine::git;
 use crate::options::RunOptions;
 use crate::plugins::Plugins;
 use crate::suite::Suite;
@@ -66,19 +67,6 @@ fn started_at(text: &str) -> Option<i64> {
         .duration_since(UNIX_EPOCH)
         .ok()
         .map(|d| d.as_secs() as i64)
-}
-
-/// Runs git in `dir`; its trimmed output when it succeeds.
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
 /// What git says of `rev` in the checkout at `dir` (`dirty` as the caller saw the tree).
@@ -236,7 +224,11 @@ pub(crate) fn check(
     let runs: usize = trends.iter().map(|t| t.runs.len()).sum();
     let mut findings: Vec<Finding> = trends.iter().flat_map(|t| t.findings.clone()).collect();
     history::sort_newest_first(&mut findings);
-    print!("{}", render(&findings, runs, all));
+    {
+        use std::io::Write as _;
+        // A closed pipe (`| head`) ends the listing, not the check: the pages are still written.
+        let _ = write!(std::io::stdout().lock(), "{}", render(&findings, runs, all));
+    }
     let page = history::html(&trends)?;
     std::fs::create_dir_all(out).map_err(|source| Error::OutputDir {
         path: out.to_owned(),
@@ -318,6 +310,15 @@ fn render(findings: &[Finding], runs: usize, all: bool) -> String {
     out
 }
 
+/// A commit's subject cut to 60 characters for a progress line.
+fn abridged(subject: &str) -> String {
+    if subject.chars().count() > 60 {
+        subject.chars().take(59).chain(['…']).collect()
+    } else {
+        subject.to_owned()
+    }
+}
+
 /// A commit as its first ten characters.
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(10)]
@@ -359,10 +360,15 @@ pub(crate) fn backfill(
             i + 1,
             commits.len(),
             short(hash),
-            commit.subject
+            abridged(&commit.subject)
         );
         let built = match build_revision(hash, "backfill", "commit") {
             Ok((binary, _)) => binary,
+            Err(Error::BaseBuild(why)) => {
+                eprintln!("{place}: skipped, {why}");
+                skipped += 1;
+                continue;
+            }
             Err(e) => {
                 eprintln!("{place}: skipped, {e}");
                 skipped += 1;
@@ -499,7 +505,7 @@ pub(crate) fn confirm(
             )));
         }
         let options = compare::Options {
-            thresholds: suite.gate.unwrap_or(settings.thresholds),
+            thresholds: settings.thresholds.or(suite.gate).unwrap_or_default(),
             ..compare::Options::default()
         };
         let comparison = compare::compare(&base_results, &new_results, &options)?;

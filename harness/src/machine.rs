@@ -40,21 +40,27 @@ pub fn describe() -> Machine {
 /// The working directory's commit and whether its tree has uncommitted changes; `None` outside
 /// a repository or without git.
 fn git_state() -> (Option<String>, Option<bool>) {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    match git(&["rev-parse", "HEAD"]) {
+    let here = std::path::Path::new(".");
+    match git(here, &["rev-parse", "HEAD"]) {
         Some(commit) => {
-            let dirty =
-                git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
+            let dirty = git(here, &["status", "--porcelain", "--untracked-files=no"])
+                .map(|s| !s.is_empty());
             (Some(commit), dirty)
         }
         None => (None, None),
     }
+}
+
+/// Runs git in `dir`: its trimmed output when it succeeds, `None` when it fails or there is
+/// no git.
+pub(crate) fn git(dir: &std::path::Path, args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }

@@ -59,6 +59,21 @@ fn repository(dir: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `parbench history check` on `db`, its pages written into `out`: its exit code and output.
+fn check(db: &Path, out: &Path) -> (Option<i32>, String) {
+    let output = parbench()
+        .args(["history", "check", "--db"])
+        .arg(db)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
 /// The fixture with every `square/size=200000/` cell's run times times `factor`, and a jitter
 /// of up to ±1% per cell and point (seeded by `point`), written as `dir/results.json`.
 fn write_run(dir: &Path, factor: f64, point: u64) -> PathBuf {
@@ -144,15 +159,8 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
     factors.extend([1.10; 6]);
     import_series(&repo, &db, &commits[..12], &factors, 0);
 
-    let output = parbench()
-        .args(["history", "check", "--db"])
-        .arg(&db)
-        .arg("--out")
-        .arg(dir.path().join("history"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = check(&db, &dir.path().join("history"));
+    assert_eq!(code, Some(1), "{stdout}");
     let stepped: Vec<String> = fixture()["cells"]
         .as_array()
         .unwrap()
@@ -212,15 +220,8 @@ fn a_step_at_one_commit_is_found_there_and_fails_the_check_while_it_stands() {
     // Six more commits with the step undone: two change points per cell, neither at the head
     // a regression, so the check passes.
     import_series(&repo, &db, &commits[12..], &[1.0; 6], 12);
-    let output = parbench()
-        .args(["history", "check", "--db"])
-        .arg(&db)
-        .arg("--out")
-        .arg(dir.path().join("history"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let (code, stdout) = check(&db, &dir.path().join("history"));
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains(&format!(
             " in 18 runs: {0} regressions (0 failing at the head), {0} improvements, ",
@@ -323,7 +324,7 @@ fn a_corrupt_a_foreign_or_a_newer_database_is_refused_and_left_untouched() {
         .assert()
         .code(2)
         .stderr(format!(
-            "error: history: {}: history schema 99 is newer than this parbench's 1; update \
+            "error: history: {}: history schema 99 is newer than this parbench's 2; update \
              parbench to read it\n",
             newer.display()
         ));
@@ -489,15 +490,8 @@ fn backfill_builds_each_commit_once_runs_it_and_records_its_run() {
         (0..8).map(|i| format!("figures {i}")).collect::<Vec<_>>()
     );
     // The step the builds reported, found at the commit that made it.
-    let check = parbench()
-        .args(["history", "check", "--db"])
-        .arg(&db)
-        .arg("--out")
-        .arg(dir.path().join("page"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(check.stdout).unwrap();
-    assert_eq!(check.status.code(), Some(1), "{text}");
+    let (code, text) = check(&db, &dir.path().join("page"));
+    assert_eq!(code, Some(1), "{text}");
     let at = runs[4].provenance.commit.as_ref().unwrap().hash[..10].to_owned();
     let listed: Vec<&str> = text.lines().filter(|l| l.contains(" run: ")).collect();
     assert!(!listed.is_empty(), "{text}");
@@ -569,20 +563,8 @@ fn a_change_that_a_paired_run_refutes_no_longer_fails_the_check() {
             .assert()
             .success();
     }
-    let check = || {
-        let output = parbench()
-            .args(["history", "check", "--db"])
-            .arg(&db)
-            .arg("--out")
-            .arg(dir.path().join("page"))
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-        )
-    };
-    let (code, text) = check();
+    let page = dir.path().join("page");
+    let (code, text) = check(&db, &page);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains(&format!("  {cell} run: ")), "{text}");
 
@@ -630,7 +612,7 @@ fn a_change_that_a_paired_run_refutes_no_longer_fails_the_check() {
     assert!(!verdict.confirmed);
     drop(history);
 
-    let (code, text) = check();
+    let (code, text) = check(&db, &page);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("· refuted by a paired run"), "{text}");
     // Nothing left to confirm.

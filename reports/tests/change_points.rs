@@ -58,6 +58,28 @@ fn step_rates(noise: f64, step: f64, before: usize, after: usize, seed: u64) -> 
     (found as f64 / TRIALS as f64, placed as f64 / TRIALS as f64)
 }
 
+/// The bound no detector passes: how often a t test told where the step is (8 points against
+/// 8, two-sided at p ≤ 0.01, far looser than the detector's level) sees it.
+fn oracle_rate(noise: f64, step: f64, seed: u64) -> f64 {
+    let mut rng = Rng(seed);
+    let mut levels = vec![0.0; 8];
+    levels.extend(std::iter::repeat_n((1.0 + step).ln(), 8));
+    let critical = parbench_reports::stats::t_quantile(0.995, 14.0);
+    let mut seen = 0;
+    for _ in 0..TRIALS {
+        let points = series(&mut rng, &levels, noise);
+        let (a, b) = points.split_at(8);
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        let ss = |s: &[f64]| s.iter().map(|x| (x - mean(s)).powi(2)).sum::<f64>();
+        let pooled = (ss(a) + ss(b)) / 14.0;
+        let t = (mean(b) - mean(a)) / (pooled * (1.0 / 8.0 + 1.0 / 8.0)).sqrt();
+        if t.abs() > critical {
+            seen += 1;
+        }
+    }
+    seen as f64 / TRIALS as f64
+}
+
 /// False change points per point over flat series of `len` points.
 fn false_rate(noise: f64, len: usize, seed: u64) -> f64 {
     let mut rng = Rng(seed);
@@ -96,7 +118,7 @@ fn slide_rate(noise: f64, per_commit: f64, commits: usize, seed: u64) -> f64 {
 
 #[test]
 fn rates_at_every_noise_level() {
-    println!("noise  step found  placed ±1  false/point  slide flagged");
+    println!("noise  step found  placed ±1  false/point  slide flagged  oracle at p 0.01");
     for (i, noise) in [0.01, 0.02, 0.03, 0.05, 0.08, 0.10, 0.15]
         .into_iter()
         .enumerate()
@@ -105,14 +127,19 @@ fn rates_at_every_noise_level() {
         let (found, placed) = step_rates(noise, 0.10, 8, 8, seed);
         let false_points = false_rate(noise, 50, seed);
         let slide = slide_rate(noise, 0.02, 10, seed);
+        let oracle = oracle_rate(noise, 0.10, seed);
         println!(
-            "{:>4.0}%  {:>9.1}%  {:>8.1}%  {:>11.5}  {:>12.1}%",
+            "{:>4.0}%  {:>9.1}%  {:>8.1}%  {:>11.5}  {:>12.1}%  {:>15.1}%",
             100.0 * noise,
             100.0 * found,
             100.0 * placed,
             false_points,
-            100.0 * slide
+            100.0 * slide,
+            100.0 * oracle
         );
+        // The detector, which must also find where the step is and hold its level over every
+        // split, sees no more than the oracle.
+        assert!(found <= oracle + 0.03, "{noise}: {found} against {oracle}");
         // Without a step, the t test's level holds whatever the noise (the test is scale
         // free): at most one false change point per thousand points.
         assert!(false_points <= 0.001, "{noise}: {false_points} per point");

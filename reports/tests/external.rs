@@ -512,8 +512,10 @@ fn the_decision_trees_are_drawn_in_a_real_browser_with_their_labels(binary: &'st
 
 fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary: &'static str) {
     use parbench_reports::compare::Metric;
+    use parbench_reports::history::changes::Detector;
     use parbench_reports::history::store::{Commit, Point, Provenance, Run, SeriesKey};
-    use parbench_reports::history::{findings_of, html, Check, Trend};
+    use parbench_reports::history::{findings_of, html, Judged, Trend};
+    use parbench_reports::Thresholds;
 
     let commits: Vec<String> = (0..14)
         .map(|i| format!("{i:02}{}", "ab".repeat(19)))
@@ -539,6 +541,7 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
             machine: "test machine".into(),
             kernel: "6.1".into(),
             suite: "gate".into(),
+            gate: None,
             suite_hash: "0".into(),
         })
         .collect();
@@ -550,7 +553,12 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
     ];
     let mut series = std::collections::BTreeMap::new();
     let mut findings = Vec::new();
-    let settings = Check::default();
+    let detector = Detector::default();
+    let thresholds = Thresholds::default();
+    let judged = Judged {
+        detector: &detector,
+        thresholds: &thresholds,
+    };
     for (cell, from, factor) in cells {
         let key = SeriesKey {
             suite: "gate".into(),
@@ -580,7 +588,7 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
             &key,
             Metric::Run,
             &points,
-            &settings,
+            &judged,
         ));
         series.insert(key, points);
     }
@@ -590,7 +598,7 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
         runs,
         series,
         findings,
-        thresholds: settings.thresholds,
+        thresholds: [("gate".to_owned(), thresholds)].into(),
     };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("history.html");

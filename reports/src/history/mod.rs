@@ -83,9 +83,9 @@ impl Finding {
 pub struct Check {
     /// The detector's settings.
     pub detector: Detector,
-    /// The gate's thresholds: a change smaller than its metric's is neither a regression nor
-    /// an improvement.
-    pub thresholds: Thresholds,
+    /// The thresholds a change must pass to be a regression or an improvement; `None`: each
+    /// suite's own (its `[gate]`, as its newest run recorded them), else the gate's defaults.
+    pub thresholds: Option<Thresholds>,
     /// Whether runs of a working tree with uncommitted changes count (they are kept either
     /// way).
     pub include_dirty: bool,
@@ -103,8 +103,8 @@ pub struct Trend {
     pub series: BTreeMap<SeriesKey, Vec<Point>>,
     /// The change points of every series, newest first.
     pub findings: Vec<Finding>,
-    /// The thresholds the findings were judged against.
-    pub thresholds: Thresholds,
+    /// The thresholds each suite's findings were judged against.
+    pub thresholds: BTreeMap<String, Thresholds>,
 }
 
 impl Trend {
@@ -129,14 +129,28 @@ pub fn trends(history: &History, settings: &Check) -> Result<Vec<Trend>, History
     for machine in machines {
         let mut series = BTreeMap::new();
         let mut findings = Vec::new();
+        let mut thresholds = BTreeMap::new();
         for key in history.measured(&machine)?.into_keys() {
             let points: Vec<Point> = history
                 .series(&machine, &key)?
                 .into_iter()
                 .filter(|p| settings.include_dirty || !p.dirty)
                 .collect();
+            let suite_thresholds = *thresholds.entry(key.suite.clone()).or_insert_with(|| {
+                settings.thresholds.unwrap_or_else(|| {
+                    runs.iter()
+                        .rev()
+                        .filter(|r| r.suite == key.suite)
+                        .find_map(|r| r.gate)
+                        .unwrap_or_default()
+                })
+            });
             if let Some(metric) = Metric::from_name(&key.metric) {
-                findings.extend(findings_of(&machine, &key, metric, &points, settings));
+                let judged = Judged {
+                    detector: &settings.detector,
+                    thresholds: &suite_thresholds,
+                };
+                findings.extend(findings_of(&machine, &key, metric, &points, &judged));
             }
             series.insert(key, points);
         }
@@ -160,7 +174,7 @@ pub fn trends(history: &History, settings: &Check) -> Result<Vec<Trend>, History
             machine,
             series,
             findings,
-            thresholds: settings.thresholds,
+            thresholds,
         });
     }
     trends.sort_by_key(|t| std::cmp::Reverse(t.runs.len()));
@@ -192,18 +206,37 @@ pub fn sort_newest_first(findings: &mut [Finding]) {
     });
 }
 
+/// How one series is judged: the detector, and the thresholds of its suite.
+#[derive(Clone, Copy, Debug)]
+pub struct Judged<'a> {
+    /// The detector.
+    pub detector: &'a Detector,
+    /// The thresholds a change must pass.
+    pub thresholds: &'a Thresholds,
+}
+
+/// How many of a series' newest points tell its head's level.
+pub const HEAD_POINTS: usize = 3;
+
 /// The findings of one series (its points in commit order).
+///
+/// A regression stands at the head when no change point follows it and the head's level — the
+/// mean of the newest [`HEAD_POINTS`] points — is still past the threshold over the level
+/// before it: a fix a few commits old that the detector cannot yet tell from noise does not
+/// leave the regression standing.
 pub fn findings_of(
     machine: &str,
     key: &SeriesKey,
     metric: Metric,
     series: &[Point],
-    settings: &Check,
+    judged: &Judged<'_>,
 ) -> Vec<Finding> {
     let values: Vec<f64> = series.iter().map(|p| p.value).collect();
-    let found = settings.detector.detect(&values);
-    let threshold = metric.threshold(&settings.thresholds);
+    let found = judged.detector.detect(&values);
+    let threshold = metric.threshold(judged.thresholds);
     let last = found.len().saturating_sub(1);
+    let newest = &values[values.len().saturating_sub(HEAD_POINTS)..];
+    let head = newest.iter().sum::<f64>() / newest.len().max(1) as f64;
     found
         .into_iter()
         .enumerate()
@@ -218,12 +251,17 @@ pub fn findings_of(
                 after: series[change.index].clone(),
                 regression: false,
                 improvement: false,
-                at_head: i == last,
+                at_head: false,
                 verdict: None,
             };
             let size = finding.size();
             finding.regression = size > threshold;
             finding.improvement = size < -threshold;
+            let head_size = match metric.scale() {
+                Scale::Ratio if change.before.mean != 0.0 => head / change.before.mean - 1.0,
+                _ => head - change.before.mean,
+            };
+            finding.at_head = i == last && (!finding.regression || head_size > threshold);
             finding
         })
         .collect()

@@ -15,13 +15,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 use crate::compare::Metric;
-use crate::{Results, Status};
+use crate::{Results, Status, Thresholds};
 
 /// The schema this build writes; [`History::open`] migrates older files to it.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a parbench history ("pbhi").
 const APPLICATION_ID: i64 = 0x7062_6869;
@@ -31,7 +33,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Each migration takes the schema from the version before it to its own number (the first
 /// from an empty file).
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    // 1: runs, their figures and failures, and the paired runs' verdicts.
+    r#"
 CREATE TABLE machines (
     id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL UNIQUE,
@@ -92,7 +96,10 @@ CREATE TABLE verdicts (
     detail TEXT NOT NULL,
     UNIQUE (machine, cell, metric, before_commit, after_commit)
 );
-"#];
+"#,
+    // 2: each run's gate thresholds, which `history check` judges its suite's changes by.
+    "ALTER TABLE runs ADD COLUMN gate TEXT;",
+];
 
 /// Why the history could not be read or written. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +136,18 @@ pub enum HistoryError {
         /// What the system said.
         source: std::io::Error,
     },
+}
+
+/// Why a write gave up, before the file's path is put to it.
+enum Refusal {
+    Sqlite(rusqlite::Error),
+    Newer(i64),
+}
+
+impl From<rusqlite::Error> for Refusal {
+    fn from(error: rusqlite::Error) -> Self {
+        Refusal::Sqlite(error)
+    }
 }
 
 /// Where a run came from: what [`History::record`] keeps beside its figures.
@@ -174,6 +193,8 @@ pub struct Run {
     pub kernel: String,
     /// The suite's name.
     pub suite: String,
+    /// The suite's gate thresholds (`[gate]`), if it set them.
+    pub gate: Option<Thresholds>,
     /// A digest of the suite's cells and seed: runs with the same one measured the same cells.
     pub suite_hash: String,
 }
@@ -351,34 +372,45 @@ impl History {
     /// Brings the schema to [`SCHEMA_VERSION`], in one transaction that also re-reads the
     /// version (another process may have migrated it meanwhile).
     fn migrate(&mut self) -> Result<(), HistoryError> {
+        self.write(|transaction| {
+            let version: i64 =
+                transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            if version > SCHEMA_VERSION {
+                return Err(Refusal::Newer(version));
+            }
+            for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                transaction.execute_batch(migration)?;
+                transaction.pragma_update(None, "user_version", from as i64 + 1)?;
+            }
+            transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+            Ok(())
+        })
+    }
+
+    /// Runs `work` in one immediate transaction — it waits for another process's write, up to
+    /// the busy timeout — and commits it; nothing of it is kept when it fails.
+    fn write<T>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, Refusal>,
+    ) -> Result<T, HistoryError> {
         let path = self.path.clone();
-        let sqlite = |source| HistoryError::Sqlite {
-            path: path.clone(),
-            source,
+        let refused = |refusal| match refusal {
+            Refusal::Sqlite(source) => HistoryError::Sqlite {
+                path: path.clone(),
+                source,
+            },
+            Refusal::Newer(found) => HistoryError::Newer {
+                path: path.clone(),
+                found,
+            },
         };
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let version: i64 = transaction
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(sqlite)?;
-        if version > SCHEMA_VERSION {
-            return Err(HistoryError::Newer {
-                path: path.clone(),
-                found: version,
-            });
-        }
-        for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            transaction.execute_batch(migration).map_err(sqlite)?;
-            transaction
-                .pragma_update(None, "user_version", from as i64 + 1)
-                .map_err(sqlite)?;
-        }
-        transaction
-            .pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(sqlite)?;
-        transaction.commit().map_err(sqlite)
+            .map_err(|e| refused(e.into()))?;
+        let done = work(&transaction).map_err(refused)?;
+        transaction.commit().map_err(|e| refused(e.into()))?;
+        Ok(done)
     }
 
     /// Records a run: its provenance and, per cell and metric, its figure, interval and
@@ -392,19 +424,10 @@ impl History {
         results: &Results,
         provenance: &Provenance,
     ) -> Result<i64, HistoryError> {
-        let path = self.path.clone();
-        let sqlite = |source| HistoryError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let machine = &results.machine;
-        let fingerprint = machine_key(machine);
-        transaction
-            .execute(
+        self.write(|transaction| {
+            let machine = &results.machine;
+            let fingerprint = machine_key(machine);
+            transaction.execute(
                 "INSERT OR IGNORE INTO machines (fingerprint, cpu, logical_cores, memory_bytes)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -413,22 +436,19 @@ impl History {
                     machine.logical_cores as i64,
                     machine.memory_bytes as i64,
                 ],
-            )
-            .map_err(sqlite)?;
-        let machine_id: i64 = transaction
-            .query_row(
+            )?;
+            let machine_id: i64 = transaction.query_row(
                 "SELECT id FROM machines WHERE fingerprint = ?1",
                 [&fingerprint],
                 |row| row.get(0),
-            )
-            .map_err(sqlite)?;
-        let commit = provenance.commit.as_ref();
-        transaction
-            .execute(
+            )?;
+            let commit = provenance.commit.as_ref();
+            transaction.execute(
                 "INSERT INTO runs (recorded_at, source, commit_hash, commit_parent,
                  commit_subject, commit_time, dirty, branch, machine, kernel, governor, suite,
-                 suite_hash, parbench_version, started_at, results_dir)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 gate, suite_hash, parbench_version, started_at, results_dir)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17)",
                 params![
                     provenance.recorded_at,
                     provenance.source,
@@ -442,6 +462,10 @@ impl History {
                     machine.kernel,
                     machine.governor,
                     results.suite.name,
+                    results
+                        .suite
+                        .gate
+                        .and_then(|g| serde_json::to_string(&g).ok()),
                     suite_hash(results),
                     results.parbench_version,
                     results.started_at,
@@ -450,24 +474,18 @@ impl History {
                         .as_ref()
                         .map(|d| d.display().to_string()),
                 ],
-            )
-            .map_err(sqlite)?;
-        let run = transaction.last_insert_rowid();
-        {
-            let mut figure = transaction
-                .prepare(
-                    "INSERT INTO figures (run, cell, metric, value, low, high, units)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(sqlite)?;
-            let mut failure = transaction
-                .prepare("INSERT INTO failures (run, cell, status, error) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sqlite)?;
+            )?;
+            let run = transaction.last_insert_rowid();
+            let mut figure = transaction.prepare(
+                "INSERT INTO figures (run, cell, metric, value, low, high, units)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut failure = transaction.prepare(
+                "INSERT INTO failures (run, cell, status, error) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for cell in &results.cells {
                 if cell.status != Status::Ok {
-                    failure
-                        .execute(params![run, cell.id, cell.status.as_str(), cell.error])
-                        .map_err(sqlite)?;
+                    failure.execute(params![run, cell.id, cell.status.as_str(), cell.error])?;
                     continue;
                 }
                 for metric in Metric::ALL {
@@ -475,22 +493,19 @@ impl History {
                         continue;
                     };
                     let units = serde_json::to_string(&measured.units).unwrap_or_default();
-                    figure
-                        .execute(params![
-                            run,
-                            cell.id,
-                            metric.name(),
-                            measured.value,
-                            measured.interval.map(|i| i.0),
-                            measured.interval.map(|i| i.1),
-                            units
-                        ])
-                        .map_err(sqlite)?;
+                    figure.execute(params![
+                        run,
+                        cell.id,
+                        metric.name(),
+                        measured.value,
+                        measured.interval.map(|i| i.0),
+                        measured.interval.map(|i| i.1),
+                        units
+                    ])?;
                 }
             }
-        }
-        transaction.commit().map_err(sqlite)?;
-        Ok(run)
+            Ok(run)
+        })
     }
 
     /// Every run, oldest commit first (runs of one commit in the order they were recorded).
@@ -504,7 +519,7 @@ impl History {
             .prepare(
                 "SELECT runs.id, source, commit_hash, commit_parent, commit_subject, commit_time,
                  dirty, branch, results_dir, recorded_at, machines.fingerprint, suite, suite_hash,
-                 kernel
+                 kernel, gate
                  FROM runs JOIN machines ON machines.id = runs.machine
                  ORDER BY coalesce(commit_time, recorded_at), recorded_at, runs.id",
             )
@@ -534,6 +549,9 @@ impl History {
                     machine: row.get(10)?,
                     kernel: row.get(13)?,
                     suite: row.get(11)?,
+                    gate: row
+                        .get::<_, Option<String>>(14)?
+                        .and_then(|g| serde_json::from_str(&g).ok()),
                     suite_hash: row.get(12)?,
                 })
             })
@@ -614,24 +632,13 @@ impl History {
     ///
     /// SQLite's, naming the file; a machine never recorded.
     pub fn record_verdict(&mut self, machine: &str, verdict: &Verdict) -> Result<(), HistoryError> {
-        let path = self.path.clone();
-        let sqlite = |source| HistoryError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let machine_id: i64 = transaction
-            .query_row(
+        self.write(|transaction| {
+            let machine_id: i64 = transaction.query_row(
                 "SELECT id FROM machines WHERE fingerprint = ?1",
                 [machine],
                 |row| row.get(0),
-            )
-            .map_err(sqlite)?;
-        transaction
-            .execute(
+            )?;
+            transaction.execute(
                 "INSERT OR REPLACE INTO verdicts (machine, cell, metric, before_commit,
                  after_commit, confirmed, change, low, high, checked_at, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -648,9 +655,9 @@ impl History {
                     verdict.checked_at,
                     verdict.detail,
                 ],
-            )
-            .map_err(sqlite)?;
-        transaction.commit().map_err(sqlite)
+            )?;
+            Ok(())
+        })
     }
 
     /// The paired run's verdict on a change between two commits, if one was made.
@@ -812,6 +819,49 @@ mod tests {
             .count();
         assert_eq!(failed as usize, 2 * crashed);
         assert!(crashed > 0);
+    }
+
+    #[test]
+    fn a_history_of_the_first_schema_is_migrated_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        let results = fixture();
+        {
+            // A file as the first schema left it, with a run in it.
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(MIGRATIONS[0]).unwrap();
+            old.pragma_update(None, "user_version", 1).unwrap();
+            old.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            old.execute(
+                "INSERT INTO machines (fingerprint, cpu, logical_cores, memory_bytes)
+                 VALUES ('m', 'cpu', 2, 1)",
+                [],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO runs (recorded_at, source, machine, kernel, suite, suite_hash,
+                 parbench_version, started_at) VALUES (1, 'run', 1, 'k', 's', 'h', 'v', 't')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut history = History::open(&path).unwrap();
+        let version: i64 = history
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let mut gated = results.clone();
+        gated.suite.gate = Some(Thresholds {
+            run: 0.03,
+            ..Thresholds::default()
+        });
+        history.record(&gated, &provenance("aaa", 5)).unwrap();
+        let runs = history.runs().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].gate, None);
+        assert_eq!(runs[1].gate, gated.suite.gate);
     }
 
     #[test]
