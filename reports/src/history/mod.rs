@@ -1,18 +1,19 @@
 //! Benchmark history: runs kept over commits, and where their figures changed.
 //!
 //! [`store::History`] keeps every run's figures in an SQLite file; [`changes::Detector`] finds
-//! the change points of one series; [`check`] runs it over every cell and metric of a machine
-//! and says which changes are regressions that still stand at the head of the history.
+//! the change points of one series; [`trends`] and [`check`] run it over every cell and metric
+//! of every machine and say which changes are regressions that still stand at the head of the
+//! history; [`html`] and [`markdown`] show them.
 
 pub mod changes;
 pub mod store;
+
+use std::collections::BTreeMap;
 
 use crate::compare::{Metric, Scale};
 use crate::Thresholds;
 
 use self::changes::{ChangePoint, Detector};
-use std::collections::BTreeMap;
-
 use self::store::{History, HistoryError, Point, Run, SeriesKey, Verdict};
 
 /// A change point of one cell's series, placed among the commits.
@@ -37,7 +38,8 @@ pub struct Finding {
     pub regression: bool,
     /// Whether the later level is better by more than the threshold.
     pub improvement: bool,
-    /// Whether no later change point follows: the level after it is the head's.
+    /// Whether no later change point follows, and — for a regression — the newest
+    /// [`HEAD_POINTS`] runs are still past the threshold: the level after it is the head's.
     pub at_head: bool,
     /// A paired run's verdict on it, when one was made.
     pub verdict: Option<Verdict>,
