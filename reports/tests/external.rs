@@ -249,6 +249,11 @@ const INSPECT: &str = r#"JSON.stringify({
     words: Array.from(f.querySelectorAll('svg text')).map(t => t.textContent),
   })),
   moved: Array.from(document.querySelectorAll('table.moved td[data-cell]')).map(td => td.dataset.cell),
+  winners: Array.from(document.querySelectorAll('table.winners td[data-winner]')).map(td => ({
+    winner: td.dataset.winner,
+    tie: td.classList.contains('tie'),
+    text: td.textContent,
+  })),
   width: document.documentElement.scrollWidth,
   height: document.documentElement.scrollHeight,
 })"#;
@@ -664,6 +669,20 @@ fn the_history_page_draws_every_series_that_moved_with_its_change_points(binary:
         .map(|m| m.as_str().unwrap())
         .collect();
     assert_eq!(moved, [cells[0].0, cells[1].0]);
+    // The winner of each run: a tie while the three read alike, then threads, 25% ahead.
+    let winners = facts["winners"].as_array().unwrap();
+    assert_eq!(winners.len(), 14, "{facts}");
+    for (i, w) in winners.iter().enumerate() {
+        if i < 5 {
+            assert_eq!(w["tie"], true, "run {i}: {w}");
+        } else {
+            assert_eq!(w["winner"], "threads/w2", "run {i}: {w}");
+            assert!(
+                w["text"].as_str().unwrap().ends_with("threads +25%"),
+                "run {i}: {w}"
+            );
+        }
+    }
     assert!(facts["width"].as_f64().unwrap() <= 1280.0, "{facts}");
 }
 

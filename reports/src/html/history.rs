@@ -92,6 +92,7 @@ pub(crate) fn page(trends: &[Trend]) -> Result<String, ChartError> {
          table.moved td.up {{ color: #b91c1c; font-weight: 600; }}\
          table.moved td.down {{ color: #15803d; font-weight: 600; }}\
          table.moved td.head {{ background: #fef2f2; }}\
+         table.winners td.tie {{ color: var(--muted); }}\
          table.winners td span {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; background: var(--c); }}\
          ul.changes {{ margin: 6px 0 0; padding-left: 18px; font-size: 13px; }}\
          </style>\n</head>\n<body>\n<main>\n<h1>parbench history</h1>\n"
@@ -411,8 +412,9 @@ fn winners(html: &mut String, trend: &Trend) {
     let _ = write!(
         html,
         "<h3>Which strategy won</h3>\n<p class=\"sub\">Per bucket, the strategy with the \
-         shortest run time in each of the {} newest runs (a change of winner is a change of \
-         advice).</p>\n<div class=\"scroll\"><table class=\"winners\"><thead><tr><th>bucket</th>",
+         shortest run time in each of the {} newest runs and its lead over the next (a change of \
+         winner is a change of advice; a lead under 3%, greyed, is a tie that one run cannot \
+         break).</p>\n<div class=\"scroll\"><table class=\"winners\"><thead><tr><th>bucket</th>",
         shown.len()
     );
     for run in &shown {
@@ -431,22 +433,36 @@ fn winners(html: &mut String, trend: &Trend) {
             escape(bucket)
         );
         for run in &shown {
-            let best = columns
+            let mut times: Vec<(&str, f64)> = columns
                 .iter()
                 .filter_map(|(column, runs)| runs.get(&run.id).map(|v| (*column, *v)))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            match best {
-                Some((column, _)) => {
+                .collect();
+            times.sort_by(|a, b| a.1.total_cmp(&b.1));
+            match times.as_slice() {
+                [] => html.push_str("<td></td>"),
+                [(column, best), rest @ ..] => {
                     let strategy = strategy_of(column);
+                    // The lead over the runner-up; within the tie margin `decide` uses, the
+                    // winner of one run is noise, and the cell says so.
+                    let lead = rest.first().map(|(_, next)| next / best - 1.0);
+                    let (class, lead_text) = match lead {
+                        Some(l) if l < crate::decide::EQUIVALENT => {
+                            ("tie", format!("≈ {:.1}%", 100.0 * l))
+                        }
+                        Some(l) => ("lead", format!("+{:.0}%", 100.0 * l)),
+                        None => ("lead", String::new()),
+                    };
                     let _ = write!(
                         html,
-                        "<td title=\"{}\"><span style=\"--c:{}\"></span>{}</td>",
+                        "<td class=\"{class}\" data-winner=\"{}\" title=\"{}\"><span \
+                         style=\"--c:{}\"></span>{} <small>{}</small></td>",
+                        escape(column),
                         escape(column),
                         css(strategy_colour(strategy)),
-                        escape(strategy)
+                        escape(strategy),
+                        escape(&lead_text)
                     );
                 }
-                None => html.push_str("<td></td>"),
             }
         }
         html.push_str("</tr>\n");
