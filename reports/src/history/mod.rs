@@ -353,3 +353,78 @@ pub fn markdown(trends: &[Trend]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(values: &[f64]) -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                run: i as i64,
+                commit: Some(format!("{i:040}")),
+                subject: None,
+                dirty: false,
+                time: i as i64,
+                value,
+                interval: None,
+                units: vec![value],
+            })
+            .collect()
+    }
+
+    fn judge(values: &[f64]) -> Vec<Finding> {
+        let key = SeriesKey {
+            suite: "s".into(),
+            cell: "c".into(),
+            metric: "run".into(),
+        };
+        let judged = Judged {
+            detector: &Detector::default(),
+            thresholds: &Thresholds::default(),
+        };
+        findings_of("m", &key, Metric::Run, &points(values), &judged)
+    }
+
+    /// Ten points at 100 and eight at `level`, then `tail`, with a wobble of up to `wobble`.
+    fn series(level: f64, tail: &[f64], wobble: f64) -> Vec<f64> {
+        let shape = [0.0, 1.0, -1.0, 0.67, -0.67];
+        let at = |i: usize| 1.0 + wobble * shape[i % 5];
+        let mut values: Vec<f64> = (0..10).map(|i| 100.0 * at(i)).collect();
+        values.extend((0..8).map(|i| level * at(i + 2)));
+        values.extend(tail);
+        values
+    }
+
+    #[test]
+    fn a_regression_stands_at_the_head_while_the_newest_runs_are_still_past_the_threshold() {
+        let found = judge(&series(110.0, &[], 0.005));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].regression && found[0].at_head && found[0].fails());
+        assert_eq!(found[0].change.index, 10);
+        assert_eq!(
+            found[0].after.commit.as_deref(),
+            Some(&format!("{:040}", 10)[..])
+        );
+    }
+
+    #[test]
+    fn a_fix_too_recent_to_be_a_change_point_leaves_the_regression_behind_the_head() {
+        // Two runs back at the old level: at 3% noise too few for a change point of their own,
+        // but the newest three runs average within 5% of it.
+        let found = judge(&series(110.0, &[102.5, 98.0], 0.03));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].regression && !found[0].at_head && !found[0].fails());
+    }
+
+    #[test]
+    fn a_change_within_the_threshold_is_neither_and_an_improvement_never_fails() {
+        let small = judge(&series(103.0, &[], 0.005));
+        assert_eq!(small.len(), 1);
+        assert!(!small[0].regression && !small[0].improvement && !small[0].fails());
+        let better = judge(&series(90.0, &[], 0.005));
+        assert!(better[0].improvement && better[0].at_head && !better[0].fails());
+    }
+}
