@@ -231,12 +231,10 @@ impl Detection {
         settings.detector.window = self.window;
         settings.include_dirty = self.include_dirty;
         if !self.thresholds.is_empty() {
-            let mut thresholds = parbench_reports::Thresholds::default();
-            for assignment in &self.thresholds {
-                parbench_reports::compare::set_threshold(&mut thresholds, assignment)
-                    .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
-            }
-            settings.thresholds = Some(thresholds);
+            settings.thresholds = Some(crate::gate::with_flags(
+                parbench_reports::Thresholds::default(),
+                &self.thresholds,
+            )?);
         }
         Ok(settings)
     }
@@ -567,16 +565,13 @@ fn history(action: HistoryAction, plugins: &Plugins) -> Result<u8, Error> {
 
 /// Seconds since the Unix epoch from `--time`: a number of them, or an RFC 3339 time.
 fn parse_time(text: &str) -> Result<i64, Error> {
-    if let Ok(seconds) = text.parse::<i64>() {
-        return Ok(seconds);
-    }
-    humantime::parse_rfc3339_weak(text)
+    text.parse::<i64>()
         .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64)
+        .or_else(|| crate::history::unix_seconds(text))
         .ok_or_else(|| {
             Error::Usage(format!(
-                "--time {text}: not seconds since the Unix epoch nor an RFC 3339 time                  (2026-12-01T09:00:00Z)"
+                "--time {text}: not seconds since the Unix epoch nor an RFC 3339 time \
+                 (2026-12-01T09:00:00Z)"
             ))
         })
 }

@@ -53,11 +53,7 @@ impl GateOptions {
     /// The comparison's options: the suite's thresholds (`[gate]`, else the defaults), then
     /// the flags'.
     fn options(&self, suite: Option<Thresholds>) -> Result<Options, Error> {
-        let mut thresholds = suite.unwrap_or_default();
-        for assignment in &self.thresholds {
-            compare::set_threshold(&mut thresholds, assignment)
-                .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
-        }
+        let thresholds = with_flags(suite.unwrap_or_default(), &self.thresholds)?;
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return Err(Error::Usage(format!(
                 "--alpha {}: must lie between 0 and 1 (0.05 is 5%)",
@@ -71,6 +67,18 @@ impl GateOptions {
             common_only: self.common_only,
         })
     }
+}
+
+/// `thresholds` with the `--threshold METRIC=VALUE` flags' over them.
+pub(crate) fn with_flags(
+    mut thresholds: Thresholds,
+    assignments: &[String],
+) -> Result<Thresholds, Error> {
+    for assignment in assignments {
+        compare::set_threshold(&mut thresholds, assignment)
+            .map_err(|e| Error::Usage(format!("--threshold {assignment}: {e}")))?;
+    }
+    Ok(thresholds)
 }
 
 /// Reads the results of a directory (or of a `results.json` given directly).

@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parbench_reports::compare::{self, Verdict as GateVerdict};
 use parbench_reports::history::store::{machine_key, Commit, History, Provenance, Verdict};
-use parbench_reports::history::{self, Finding};
+use parbench_reports::history::{self, short_hash, Finding};
 
 use crate::error::Error;
 use crate::gate::{build_revision, measure_paired, GateOptions};
@@ -53,6 +53,20 @@ fn database_to_read(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     })
 }
 
+/// The database a command that only reads the history reads: it must exist already (opening
+/// would make an empty one).
+fn existing_database(explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    let db = database_to_read(explicit)?;
+    if db.exists() {
+        return Ok(db);
+    }
+    Err(Error::Usage(format!(
+        "{}: no history yet (every `parbench run`, `compare` and `cargo bench` records one; \
+         `parbench history import DIR` loads earlier runs)",
+        db.display()
+    )))
+}
+
 /// Seconds since the Unix epoch.
 fn now() -> i64 {
     SystemTime::now()
@@ -60,8 +74,8 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A run's start (RFC 3339) in seconds since the Unix epoch.
-fn started_at(text: &str) -> Option<i64> {
+/// An RFC 3339 time (a run's start, `--time`) in seconds since the Unix epoch.
+pub(crate) fn unix_seconds(text: &str) -> Option<i64> {
     humantime::parse_rfc3339_weak(text)
         .ok()?
         .duration_since(UNIX_EPOCH)
@@ -162,7 +176,7 @@ pub(crate) fn import(
             // The commit the run recorded, with what this checkout knows of it.
             (None, Some(hash)) => Some(commit_of(here, hash, false).unwrap_or_else(|| Commit {
                 hash: hash.to_owned(),
-                time: started_at(&results.started_at).unwrap_or_else(now),
+                time: unix_seconds(&results.started_at).unwrap_or_else(now),
                 ..Commit::default()
             })),
             (None, None) => None,
@@ -179,7 +193,7 @@ pub(crate) fn import(
             commit,
             results_dir: Some(std::fs::canonicalize(&file).unwrap_or(file.clone())),
             recorded_at: time
-                .or_else(|| started_at(&results.started_at))
+                .or_else(|| unix_seconds(&results.started_at))
                 .unwrap_or_else(now),
         };
         loaded.push((file, results, provenance));
@@ -194,7 +208,7 @@ pub(crate) fn import(
             provenance
                 .commit
                 .as_ref()
-                .map(|c| format!(", commit {}", &c.hash[..c.hash.len().min(10)]))
+                .map(|c| format!(", commit {}", short_hash(&c.hash)))
                 .unwrap_or_default()
         );
     }
@@ -211,19 +225,11 @@ pub(crate) fn check(
     all: bool,
     out: &Path,
 ) -> Result<u8, Error> {
-    let db = database_to_read(db)?;
-    if !db.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no history yet (every `parbench run`, `compare` and `cargo bench` records \
-             one; `parbench history import DIR` loads earlier runs)",
-            db.display()
-        )));
-    }
+    let db = existing_database(db)?;
     let history = History::open(&db)?;
     let trends = history::trends(&history, settings)?;
     let runs: usize = trends.iter().map(|t| t.runs.len()).sum();
-    let mut findings: Vec<Finding> = trends.iter().flat_map(|t| t.findings.clone()).collect();
-    history::sort_newest_first(&mut findings);
+    let findings = history::findings(&trends);
     {
         use std::io::Write as _;
         // A closed pipe (`| head`) ends the listing, not the check: the pages are still written.
@@ -319,11 +325,6 @@ fn abridged(subject: &str) -> String {
     }
 }
 
-/// A commit as its first ten characters.
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(10)]
-}
-
 /// `parbench history backfill REV..REV --suite FILE`: builds each commit of the range, oldest
 /// first (first parents only), in one worktree target directory so that each build is
 /// incremental, runs the suite with it and records the run. A commit that does not build or
@@ -359,46 +360,14 @@ pub(crate) fn backfill(
             "{}/{} {} {}",
             i + 1,
             commits.len(),
-            short(hash),
+            short_hash(hash),
             abridged(&commit.subject)
         );
-        let built = match build_revision(hash, "backfill", "commit") {
-            Ok((binary, _)) => binary,
-            Err(Error::BaseBuild(why)) => {
+        let dir = out.join(short_hash(hash));
+        let results = match build_and_run(hash, &suite, filter, &dir) {
+            Ok(results) => results,
+            Err(why) => {
                 eprintln!("{place}: skipped, {why}");
-                skipped += 1;
-                continue;
-            }
-            Err(e) => {
-                eprintln!("{place}: skipped, {e}");
-                skipped += 1;
-                continue;
-            }
-        };
-        let dir = out.join(short(hash));
-        // The build's own recording (a build that has one) is left to this command.
-        let mut command = Command::new(&built);
-        command
-            .arg("run")
-            .arg(&suite)
-            .args(["--no-profile", "--out"])
-            .arg(&dir);
-        if let Some(filter) = filter {
-            command.args(["--filter", filter]);
-        }
-        let ran = command
-            .env(HISTORY_VAR, "off")
-            .stdout(Stdio::null())
-            .status();
-        let results = match (ran, parbench_reports::read(&dir.join("results.json"))) {
-            (Ok(status), Ok(results)) if status.code().is_some_and(|c| c <= 1) => results,
-            (Ok(status), _) => {
-                eprintln!("{place}: skipped, its run ended with {status}");
-                skipped += 1;
-                continue;
-            }
-            (Err(e), _) => {
-                eprintln!("{place}: skipped, {}: {e}", built.display());
                 skipped += 1;
                 continue;
             }
@@ -426,6 +395,41 @@ pub(crate) fn backfill(
     Ok(u8::from(skipped > 0))
 }
 
+/// Builds `hash` and runs `suite` with the build into `dir`; the run's results, or why there
+/// are none.
+fn build_and_run(
+    hash: &str,
+    suite: &Path,
+    filter: Option<&str>,
+    dir: &Path,
+) -> Result<parbench_reports::Results, String> {
+    let built = match build_revision(hash, "backfill", "commit") {
+        Ok((binary, _)) => binary,
+        Err(Error::BaseBuild(why)) => return Err(why),
+        Err(e) => return Err(e.to_string()),
+    };
+    // The build's own recording (a build that has one) is left to this command.
+    let mut command = Command::new(&built);
+    command
+        .arg("run")
+        .arg(suite)
+        .args(["--no-profile", "--out"])
+        .arg(dir);
+    if let Some(filter) = filter {
+        command.args(["--filter", filter]);
+    }
+    let status = command
+        .env(HISTORY_VAR, "off")
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("{}: {e}", built.display()))?;
+    match parbench_reports::read(&dir.join("results.json")) {
+        // 1: a cell failed, and the rest were measured.
+        Ok(results) if status.code().is_some_and(|c| c <= 1) => Ok(results),
+        _ => Err(format!("its run ended with {status}")),
+    }
+}
+
 /// `parbench history confirm --suite FILE`: for the newest change points past the thresholds
 /// that no paired run has judged, builds the commits on either side, measures the changed cell
 /// with both builds side by side (the gate's paired run) and records whether the change
@@ -439,10 +443,7 @@ pub(crate) fn confirm(
     limit: usize,
     plugins: &Plugins,
 ) -> Result<u8, Error> {
-    let db = database_to_read(db)?;
-    if !db.exists() {
-        return Err(Error::Usage(format!("{}: no history yet", db.display())));
-    }
+    let db = existing_database(db)?;
     let suite = Suite::find(suite, plugins)?;
     let mut history = History::open(&db)?;
     let mut pending: Vec<Finding> = history::check(&history, settings)?
@@ -463,7 +464,7 @@ pub(crate) fn confirm(
     // Each side's build copied out of the shared target directory, which the next build
     // overwrites.
     let build = |hash: &str| -> Result<PathBuf, Error> {
-        let keep = bin.join(format!("parbench-{}", short(hash)));
+        let keep = bin.join(format!("parbench-{}", short_hash(hash)));
         if !keep.is_file() {
             let (built, _) = build_revision(hash, "confirm", "commit")?;
             std::fs::copy(&built, &keep).map_err(|e| {
@@ -487,7 +488,7 @@ pub(crate) fn confirm(
             allow_other_machine: false,
             common_only: true,
             all: false,
-            out: out.join(format!("{}..{}", short(before), short(after))),
+            out: out.join(format!("{}..{}", short_hash(before), short_hash(after))),
             db: None,
         };
         let mut run = RunOptions::new(&gate.out);

@@ -14,6 +14,17 @@ fn parbench() -> Command {
     Command::cargo_bin("parbench").unwrap()
 }
 
+/// `parbench run SUITE --no-profile --out OUT`.
+fn run(suite: &Path, out: &Path) -> Command {
+    let mut command = parbench();
+    command
+        .arg("run")
+        .arg(suite)
+        .args(["--no-profile", "--out"])
+        .arg(out);
+    command
+}
+
 /// The results of a real run of the fixture suite (see reports/tests/fixtures).
 fn fixture() -> Value {
     let text = include_str!("../../reports/tests/fixtures/results.json");
@@ -340,6 +351,18 @@ fn a_corrupt_a_foreign_or_a_newer_database_is_refused_and_left_untouched() {
         .code(2)
         .stderr(predicate::str::contains("no history yet"));
     assert!(!missing.exists());
+    // Nor does an import with a time that is no time.
+    parbench()
+        .args(["history", "import", "--time", "yesterday", "--db"])
+        .arg(&missing)
+        .arg(&run)
+        .assert()
+        .code(2)
+        .stderr(
+            "error: --time yesterday: not seconds since the Unix epoch nor an RFC 3339 time \
+             (2026-12-01T09:00:00Z)\n",
+        );
+    assert!(!missing.exists());
 }
 
 #[test]
@@ -365,11 +388,7 @@ tasks = [2]
     )
     .unwrap();
     let out = dir.path().join("runs/latest");
-    parbench()
-        .arg("run")
-        .arg(&suite)
-        .args(["--no-profile", "--out"])
-        .arg(&out)
+    run(&suite, &out)
         .assert()
         .success()
         .stderr(predicate::str::contains(format!(
@@ -389,12 +408,8 @@ tasks = [2]
     assert!(measured.keys().any(|k| k.metric == "run"));
 
     let off = dir.path().join("off/latest");
-    parbench()
+    run(&suite, &off)
         .env("PARBENCH_HISTORY", "off")
-        .arg("run")
-        .arg(&suite)
-        .args(["--no-profile", "--out"])
-        .arg(&off)
         .assert()
         .success()
         .stderr(predicate::str::contains("history:").not());
@@ -533,12 +548,8 @@ fn a_change_that_a_paired_run_refutes_no_longer_fails_the_check() {
     // A real run on this machine, the history's template: the threads cell 15% slower in the
     // last four commits' runs, though every commit is the same build.
     let real = dir.path().join("real");
-    parbench()
+    run(&suite, &real)
         .env("PARBENCH_HISTORY", "off")
-        .arg("run")
-        .arg(&suite)
-        .args(["--no-profile", "--out"])
-        .arg(&real)
         .assert()
         .success();
     let template: Value =

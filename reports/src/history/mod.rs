@@ -71,13 +71,22 @@ impl Finding {
     /// The commits on either side, as `before..after` (short hashes; `?` where a run had
     /// none).
     pub fn commits(&self) -> String {
-        let short = |p: &Point| {
-            p.commit
-                .as_deref()
-                .map_or("?".to_owned(), |c| c.chars().take(10).collect())
-        };
+        fn short(point: &Point) -> &str {
+            point.commit.as_deref().map_or("?", short_hash)
+        }
         format!("{}..{}", short(&self.before), short(&self.after))
     }
+}
+
+/// A commit as people read it: its first ten characters.
+///
+/// ```
+/// use parbench_reports::history::short_hash;
+/// assert_eq!(short_hash("0123456789abcdef"), "0123456789");
+/// assert_eq!(short_hash("abc"), "abc");
+/// ```
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..10).unwrap_or(hash)
 }
 
 /// What [`check`] looks at.
@@ -189,16 +198,18 @@ pub fn trends(history: &History, settings: &Check) -> Result<Vec<Trend>, History
 ///
 /// The history's, naming the file.
 pub fn check(history: &History, settings: &Check) -> Result<Vec<Finding>, HistoryError> {
-    let mut findings: Vec<Finding> = trends(history, settings)?
-        .into_iter()
-        .flat_map(|t| t.findings)
-        .collect();
+    Ok(findings(&trends(history, settings)?))
+}
+
+/// The findings of every machine's trend, newest first.
+pub fn findings(trends: &[Trend]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = trends.iter().flat_map(|t| t.findings.clone()).collect();
     sort_newest_first(&mut findings);
-    Ok(findings)
+    findings
 }
 
 /// Orders findings newest change first (then by cell and metric), as every listing shows them.
-pub fn sort_newest_first(findings: &mut [Finding]) {
+fn sort_newest_first(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.after
             .time

@@ -215,12 +215,7 @@ where
         .x_desc(x.desc.as_str())
         .y_desc(y_desc)
         .x_label_formatter(&whole)
-        .y_label_formatter(&|v| {
-            format!("{v:.3}")
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-                .to_owned()
-        })
+        .y_label_formatter(&number)
         .label_style((FONT, 12).into_font().color(&AXIS))
         .axis_desc_style((FONT, 13).into_font().color(&AXIS))
         .draw()?;
@@ -233,34 +228,47 @@ where
         ))?;
     }
     for line in lines {
-        if line.points.len() > 1 && !line.dashed {
-            let mut band: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.3)).collect();
-            band.extend(line.points.iter().rev().map(|p| (p.0, p.2)));
-            chart.draw_series(std::iter::once(Polygon::new(
-                band,
-                line.colour.mix(0.16).filled(),
-            )))?;
-        }
-        let path = line.points.iter().map(|p| (p.0, p.1));
-        if line.dashed {
-            chart.draw_series(DashedLineSeries::new(
-                path,
-                5,
-                4,
-                line.colour.stroke_width(2),
-            ))?;
-        } else {
-            chart.draw_series(LineSeries::new(path, line.colour.stroke_width(2)))?;
-            chart.draw_series(
-                line.points
-                    .iter()
-                    .map(|p| Circle::new((p.0, p.1), 3, line.colour.filled())),
-            )?;
-            // The interval as an error bar: visible even for a single point.
-            chart.draw_series(line.points.iter().map(|p| {
-                PathElement::new(vec![(p.0, p.2), (p.0, p.3)], line.colour.stroke_width(1))
-            }))?;
-        }
+        draw_line(chart, line)?;
+    }
+    Ok(())
+}
+
+/// One line: its interval as a shaded band and a bar at each point, the points joined (or one
+/// dashed line, for a reference).
+fn draw_line<X>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
+    line: &Line,
+) -> Result<(), ChartError>
+where
+    X: Ranged<ValueType = f64>,
+{
+    if line.points.len() > 1 && !line.dashed {
+        let mut band: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.3)).collect();
+        band.extend(line.points.iter().rev().map(|p| (p.0, p.2)));
+        chart.draw_series(std::iter::once(Polygon::new(
+            band,
+            line.colour.mix(0.16).filled(),
+        )))?;
+    }
+    let path = line.points.iter().map(|p| (p.0, p.1));
+    if line.dashed {
+        chart.draw_series(DashedLineSeries::new(
+            path,
+            5,
+            4,
+            line.colour.stroke_width(2),
+        ))?;
+    } else {
+        chart.draw_series(LineSeries::new(path, line.colour.stroke_width(2)))?;
+        chart.draw_series(
+            line.points
+                .iter()
+                .map(|p| Circle::new((p.0, p.1), 3, line.colour.filled())),
+        )?;
+        // The interval as an error bar: visible even for a single point.
+        chart.draw_series(line.points.iter().map(|p| {
+            PathElement::new(vec![(p.0, p.2), (p.0, p.3)], line.colour.stroke_width(1))
+        }))?;
     }
     Ok(())
 }
@@ -794,40 +802,16 @@ pub(crate) fn trend(
                 (FONT, 12).into_font().color(&marker.colour),
             )))?;
         }
-        if points.len() > 1 {
-            let mut band: Vec<(f64, f64)> = points
+        let line = Line {
+            colour,
+            points: points
                 .iter()
                 .enumerate()
-                .map(|(i, p)| (i as f64, p.2))
-                .collect();
-            band.extend(
-                points
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .map(|(i, p)| (i as f64, p.1)),
-            );
-            chart.draw_series(std::iter::once(Polygon::new(
-                band,
-                colour.mix(0.14).filled(),
-            )))?;
-        }
-        chart.draw_series(LineSeries::new(
-            points.iter().enumerate().map(|(i, p)| (i as f64, p.0)),
-            colour.stroke_width(2),
-        ))?;
-        chart.draw_series(
-            points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Circle::new((i as f64, p.0), 3, colour.filled())),
-        )?;
-        chart.draw_series(points.iter().enumerate().map(|(i, p)| {
-            PathElement::new(
-                vec![(i as f64, p.1), (i as f64, p.2)],
-                colour.stroke_width(1),
-            )
-        }))?;
+                .map(|(i, p)| (i as f64, p.0, p.1, p.2))
+                .collect(),
+            dashed: false,
+        };
+        draw_line(&mut chart, &line)?;
         root.present()?;
     }
     Ok(svg)

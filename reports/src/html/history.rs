@@ -14,7 +14,7 @@ use super::charts::{
 use super::{anchor, escape, STYLE};
 use crate::compare::Metric;
 use crate::history::store::{Point, SeriesKey};
-use crate::history::{Finding, Trend};
+use crate::history::{short_hash, Finding, Trend};
 
 /// Series drawn at most per machine: the rest are listed in history.md.
 const MAX_CHARTS: usize = 120;
@@ -138,11 +138,8 @@ fn machine(html: &mut String, trend: &Trend) -> Result<(), ChartError> {
         escape(&trend.machine),
         trend.runs.len(),
         match (commits.first(), commits.last()) {
-            (Some(first), Some(last)) => format!(
-                " from commit {} to {}",
-                &first[..first.len().min(10)],
-                &last[..last.len().min(10)]
-            ),
+            (Some(first), Some(last)) =>
+                format!(" from commit {} to {}", short_hash(first), short_hash(last)),
             _ => String::new(),
         },
         trend.findings.len(),
@@ -168,7 +165,7 @@ fn kernels(html: &mut String, trend: &Trend) {
         if !seen.iter().any(|(k, _)| *k == run.kernel) {
             let at = run.provenance.commit.as_ref().map_or_else(
                 || format!("run {}", run.id),
-                |c| format!("commit {}", &c.hash[..c.hash.len().min(10)]),
+                |c| format!("commit {}", short_hash(&c.hash)),
             );
             seen.push((run.kernel.as_str(), at));
         }
