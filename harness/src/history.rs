@@ -191,7 +191,9 @@ pub(crate) fn import(
             source: "import".to_owned(),
             branch: None,
             commit,
-            results_dir: Some(std::fs::canonicalize(&file).unwrap_or(file.clone())),
+            results_dir: file
+                .parent()
+                .map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned())),
             recorded_at: time
                 .or_else(|| unix_seconds(&results.started_at))
                 .unwrap_or_else(now),

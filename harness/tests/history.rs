@@ -291,6 +291,11 @@ fn two_processes_recording_at_once_lose_nothing() {
     assert_eq!(runs.len(), 200);
     let ids: std::collections::BTreeSet<i64> = runs.iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), 200);
+    // Each names the directory its samples are in.
+    let canonical = fs::canonicalize(&run).unwrap();
+    assert!(runs
+        .iter()
+        .all(|r| r.provenance.results_dir.as_deref() == Some(canonical.as_path())));
 }
 
 #[test]
