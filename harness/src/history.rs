@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parbench_reports::compare::{self, Verdict as GateVerdict};
 use parbench_reports::history::store::{machine_key, Commit, History, Provenance, Verdict};
-use parbench_reports::history::{self, short_hash, Finding};
+use parbench_reports::history::{self, short_hash, Finding, Kind};
 
 use crate::error::Error;
 use crate::gate::{build_revision, measure_paired, GateOptions};
@@ -285,34 +285,23 @@ fn render(findings: &[Finding], runs: usize, all: bool) -> String {
         .iter()
         .filter(|f| all || f.regression || f.improvement)
     {
-        let (low, high) = finding.interval();
-        let kind = if finding.fails() {
-            "REGRESSION at head"
-        } else if finding.regression {
-            "regression"
-        } else if finding.improvement {
-            "improvement"
-        } else {
-            "within the gate's threshold"
+        let kind = match finding.kind() {
+            Kind::FailingRegression => "REGRESSION at head",
+            Kind::Regression => "regression",
+            Kind::Improvement => "improvement",
+            Kind::Within => "within the gate's threshold",
         };
-        let verdict = match &finding.verdict {
-            Some(v) if v.confirmed => " · confirmed by a paired run",
-            Some(_) => " · refuted by a paired run",
-            None => "",
-        };
+        let verdict = finding
+            .verdict_text()
+            .map(|text| format!(" · {text}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{commits}  {cell} {metric}: {before} → {after} ({change}, 95% CI [{low}, {high}], \
-             p = {p:.1e}) · {kind}{verdict}",
-            commits = finding.commits(),
-            cell = finding.cell,
-            metric = finding.metric.name(),
-            before = finding.metric.format(finding.change.before.mean),
-            after = finding.metric.format(finding.change.after.mean),
-            change = finding.metric.format_change(finding.size()),
-            low = finding.metric.format_change(low),
-            high = finding.metric.format_change(high),
-            p = finding.change.p,
+            "{}  {} {}: {} · {kind}{verdict}",
+            finding.commits(),
+            finding.cell,
+            finding.metric.name(),
+            finding.figures(),
         );
     }
     out

@@ -14,7 +14,7 @@ use super::charts::{
 use super::{anchor, escape, STYLE};
 use crate::compare::Metric;
 use crate::history::store::{Point, SeriesKey};
-use crate::history::{short_hash, Finding, Trend};
+use crate::history::{short_hash, Finding, Kind, Trend};
 
 /// Series drawn at most per machine: the rest are listed in history.md.
 const MAX_CHARTS: usize = 120;
@@ -44,36 +44,22 @@ fn strategy_of(column: &str) -> &str {
 }
 
 fn kind_of(finding: &Finding) -> (&'static str, RGBColor) {
-    if finding.fails() {
-        ("regression at the head", REGRESSION)
-    } else if finding.regression {
-        ("regression", REGRESSION)
-    } else if finding.improvement {
-        ("improvement", IMPROVEMENT)
-    } else {
-        ("within the thresholds", WITHIN)
+    match finding.kind() {
+        Kind::FailingRegression => ("regression at the head", REGRESSION),
+        Kind::Regression => ("regression", REGRESSION),
+        Kind::Improvement => ("improvement", IMPROVEMENT),
+        Kind::Within => ("within the thresholds", WITHIN),
     }
 }
 
 /// A finding in words: commits, levels, change with interval, p-value, kind, verdict.
 pub(crate) fn describe(finding: &Finding) -> String {
-    let metric = finding.metric;
-    let (low, high) = finding.interval();
-    let verdict = match &finding.verdict {
-        Some(v) if v.confirmed => "confirmed by a paired run",
-        Some(_) => "refuted by a paired run",
-        None => "not re-measured",
-    };
     format!(
-        "{}: {} → {} ({}, 95% CI [{}, {}], p = {:.1e}) · {} · {verdict}",
+        "{}: {} · {} · {}",
         finding.commits(),
-        metric.format(finding.change.before.mean),
-        metric.format(finding.change.after.mean),
-        metric.format_change(finding.size()),
-        metric.format_change(low),
-        metric.format_change(high),
-        finding.change.p,
+        finding.figures(),
         kind_of(finding).0,
+        finding.verdict_text().unwrap_or("not re-measured")
     )
 }
 
@@ -229,10 +215,10 @@ fn moved(html: &mut String, trend: &Trend) {
                     None if cells.contains(id.as_str()) => html.push_str("<td>·</td>"),
                     None => html.push_str("<td></td>"),
                     Some(f) => {
-                        let class = match (f.regression, f.fails()) {
-                            (true, true) => "up head",
-                            (true, false) => "up",
-                            _ => "down",
+                        let class = match f.kind() {
+                            Kind::FailingRegression => "up head",
+                            Kind::Regression => "up",
+                            Kind::Improvement | Kind::Within => "down",
                         };
                         let _ = write!(
                             html,
