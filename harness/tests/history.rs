@@ -31,41 +31,33 @@ fn fixture() -> Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// Runs git in `repo` as a fixed author, committing at `at` seconds since the Unix epoch when
+/// given; its output, trimmed.
+fn git(repo: &Path, args: &[&str], at: Option<usize>) -> String {
+    let mut command = std::process::Command::new("git");
+    command.arg("-C").arg(repo).args(args);
+    for who in ["AUTHOR", "COMMITTER"] {
+        command
+            .env(format!("GIT_{who}_NAME"), "parbench")
+            .env(format!("GIT_{who}_EMAIL"), "p@example.com");
+        if let Some(at) = at {
+            command.env(format!("GIT_{who}_DATE"), format!("@{at} +0000"));
+        }
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
 /// A git repository in `dir` with `n` empty commits an hour apart; their hashes, oldest first.
 fn repository(dir: &Path, n: usize) -> Vec<String> {
-    let git = |args: &[&str], date: Option<String>| {
-        let mut command = std::process::Command::new("git");
-        command.arg("-C").arg(dir).args(args);
-        command
-            .env("GIT_AUTHOR_NAME", "parbench")
-            .env("GIT_AUTHOR_EMAIL", "p@example.com");
-        command
-            .env("GIT_COMMITTER_NAME", "parbench")
-            .env("GIT_COMMITTER_EMAIL", "p@example.com");
-        if let Some(date) = date {
-            command
-                .env("GIT_COMMITTER_DATE", &date)
-                .env("GIT_AUTHOR_DATE", &date);
-        }
-        let output = command.output().unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    };
-    git(&["init", "-q"], None);
+    git(dir, &["init", "-q"], None);
     (0..n)
         .map(|i| {
-            let date = format!("@{} +0000", 1_780_000_000 + 3600 * i);
-            git(
-                &[
-                    "commit",
-                    "-q",
-                    "--allow-empty",
-                    "-m",
-                    &format!("commit {i}"),
-                ],
-                Some(date),
-            );
-            git(&["rev-parse", "HEAD"], None)
+            let message = format!("commit {i}");
+            let at = Some(1_780_000_000 + 3600 * i);
+            git(dir, &["commit", "-q", "--allow-empty", "-m", &message], at);
+            git(dir, &["rev-parse", "HEAD"], None)
         })
         .collect()
 }
@@ -450,26 +442,11 @@ fn backfill_builds_each_commit_once_runs_it_and_records_its_run() {
     let factors = [1.0, 1.0, 1.0, 1.0, 1.1, 1.1, 1.1, 1.1];
     write_scaled(&repo, fixture(), "square/size=200000/", 1.0, 99);
     let first = repository(&repo, 1).remove(0);
-    let git = |args: &[&str], i: usize| {
-        let date = format!("@{} +0000", 1_780_100_000 + 3600 * i);
-        let status = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "parbench")
-            .env("GIT_AUTHOR_EMAIL", "p@example.com")
-            .env("GIT_COMMITTER_NAME", "parbench")
-            .env("GIT_COMMITTER_EMAIL", "p@example.com")
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_AUTHOR_DATE", &date)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
     for (i, factor) in factors.iter().enumerate() {
         write_scaled(&repo, fixture(), "square/size=200000/", *factor, i as u64);
-        git(&["add", "-A"], i);
-        git(&["commit", "-q", "-m", &format!("figures {i}")], i);
+        let at = Some(1_780_100_000 + 3600 * i);
+        git(&repo, &["add", "-A"], at);
+        git(&repo, &["commit", "-q", "-m", &format!("figures {i}")], at);
     }
     let suite = repo.join("suite.toml");
     fs::write(&suite, "name = \"unused\"\n").unwrap();
