@@ -42,6 +42,9 @@ fn decide_prints_the_tree_and_writes_its_charts_beside_the_results() {
          \x20 beta: 12 of 12\n\
          \x20 gamma: 12 of 12\n\
          \n\
+         labels kept when the medians are re-drawn within their intervals: 100% on average; \
+         none of 36 buckets unsettled\n\
+         \n\
          real work on the tree (measured · the tree · learned without it):\n",
         known::fixture().machine.cpu_model,
         known::fixture().machine.logical_cores,

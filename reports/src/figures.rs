@@ -325,7 +325,7 @@ impl Ratio {
 }
 
 /// The larger of an interval's two half-widths on a log scale.
-fn log_half_width(median: f64, low: f64, high: f64) -> f64 {
+pub(crate) fn log_half_width(median: f64, low: f64, high: f64) -> f64 {
     (high / median)
         .ln()
         .max((median / low.max(f64::MIN_POSITIVE)).ln())

@@ -6,7 +6,7 @@ mod known;
 use known::{known_answer, SWEEP_US};
 use parbench_reports::decide::{
     cases, cross_validate, dot, folklore, folklore_svg, learn, mermaid, svg, Case, DecideError,
-    Decision, Feature, Node, Options, Verdict,
+    Decision, Feature, Node, Options, Steadiness, Verdict,
 };
 use parbench_reports::Stats;
 
@@ -107,31 +107,37 @@ fn too_few_buckets_say_how_many_a_tree_needs() {
     ));
 }
 
+/// The case of `beta` at 5 ms per task, where `threads` is `behind` `rayon` (1.05: 5%
+/// slower) and both have intervals of `±half` (as a factor: 1.02 for ±2%); the others are
+/// twice as slow.
+fn beta_case(behind: f64, half: f64) -> Case {
+    let mut results = known_answer();
+    for cell in &mut results.cells {
+        if cell.id.starts_with("beta/") && cell.id.contains("/tasks=512/") {
+            let run = match cell.strategy.as_str() {
+                "rayon" => 1e9,
+                "threads" => 1e9 * behind,
+                _ => 2e9,
+            };
+            *cell.wall.as_mut().unwrap() = Stats {
+                median_ns: run,
+                ci_low_ns: run / half,
+                ci_high_ns: run * half,
+                ..Stats::default()
+            };
+        }
+    }
+    cases(&results)
+        .into_iter()
+        .find(|c| c.bucket.starts_with("beta/") && c.bucket.ends_with("/tasks=512"))
+        .unwrap()
+}
+
 #[test]
 fn a_strategy_is_tied_unless_shown_slower_by_more_than_the_margin() {
-    // At 5 ms per task in `beta`: `threads` behind `rayon` by `behind`, both intervals
-    // `±half`; the simpler `threads` takes the label while it is tied.
+    // The simpler `threads` takes the label while it is tied.
     let label = |behind: f64, half: f64| {
-        let mut results = known_answer();
-        for cell in &mut results.cells {
-            if cell.id.starts_with("beta/") && cell.id.contains("/tasks=512/") {
-                let run = match cell.strategy.as_str() {
-                    "rayon" => 1e9,
-                    "threads" => 1e9 * (1.0 + behind),
-                    _ => 2e9,
-                };
-                *cell.wall.as_mut().unwrap() = Stats {
-                    median_ns: run,
-                    ci_low_ns: run / (1.0 + half),
-                    ci_high_ns: run * (1.0 + half),
-                    ..Stats::default()
-                };
-            }
-        }
-        let case = cases(&results)
-            .into_iter()
-            .find(|c| c.bucket.starts_with("beta/") && c.bucket.ends_with("/tasks=512"))
-            .unwrap();
+        let case = beta_case(1.0 + behind, 1.0 + half);
         (case.winner, case.tied)
     };
     let both = || {
@@ -149,6 +155,39 @@ fn a_strategy_is_tied_unless_shown_slower_by_more_than_the_margin() {
     assert_eq!(label(0.04, 0.02), both());
     // 10% behind with ±2%: apart.
     assert_eq!(label(0.10, 0.02), rayon());
+}
+
+#[test]
+fn a_label_on_the_tie_margin_is_kept_in_half_the_redraws_and_a_clear_one_in_all() {
+    // Both intervals ±2%: the ratio's half-width on a log scale is h = √2 · ln 1.02, and
+    // `threads` is tied while its ratio times e^−h is at most 1.03.
+    let h = std::f64::consts::SQRT_2 * 1.02f64.ln();
+    let on_the_margin = 1.03 * h.exp();
+    let case = beta_case(on_the_margin, 1.02);
+    assert_eq!(case.winner, "threads");
+    // A re-draw moves the ratio's logarithm by h / 1.96 standard deviations, either way
+    // alike: half the re-draws keep `threads` (1,000 re-draws: ±1.6% a standard error).
+    let steadiness = &case.steadiness;
+    assert!((0.45..=0.55).contains(&steadiness.kept), "{steadiness:?}");
+    assert!(steadiness.unsettled());
+    assert_eq!(steadiness.otherwise.as_deref(), Some("rayon"));
+    // The same results, the same re-draws.
+    assert_eq!(beta_case(on_the_margin, 1.02).steadiness, *steadiness);
+
+    // One standard deviation inside the margin: kept with the normal's Φ(1) = 84.1%.
+    let inside = beta_case(on_the_margin * (-h / 1.96).exp(), 1.02);
+    assert_eq!(inside.winner, "threads");
+    assert!(
+        (0.81..=0.87).contains(&inside.steadiness.kept),
+        "{:?}",
+        inside.steadiness
+    );
+    assert!(!inside.steadiness.unsettled());
+
+    // 10% behind with ±0.1%: `rayon` in every re-draw.
+    let clear = beta_case(1.10, 1.001);
+    assert_eq!(clear.winner, "rayon");
+    assert_eq!(clear.steadiness, Steadiness::SURE);
 }
 
 /// A case of the given shape whose winner is `tied[0]`.
@@ -172,6 +211,7 @@ fn shaped(work: &str, waiting: f64, bytes_per_task: f64, tied: &[&str]) -> Case 
         fastest: None,
         tied: tied.iter().map(|s| (*s).to_owned()).collect(),
         margin: None,
+        steadiness: Steadiness::SURE,
     }
 }
 

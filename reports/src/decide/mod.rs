@@ -35,6 +35,7 @@
 //!             fastest: None,
 //!             tied: vec![winner.into()],
 //!             margin: None,
+//!             steadiness: decide::Steadiness::SURE,
 //!         }
 //!     })
 //!     .collect();
@@ -247,6 +248,8 @@ pub struct Case {
     pub tied: Vec<String>,
     /// How far behind the runner-up is, when another strategy was measured.
     pub margin: Option<Margin>,
+    /// How often a rerun would give the same label.
+    pub steadiness: Steadiness,
 }
 
 impl Case {
@@ -335,13 +338,12 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     }
     best.sort_by(|a, b| a.wall.median_ns.total_cmp(&b.wall.median_ns));
     let fastest = &best[0];
-    // Every strategy not shown slower than the fastest by more than `EQUIVALENT`: the
-    // simplest of them wins.
-    let mut tied: Vec<&Entry<'_>> = best
-        .iter()
-        .filter(|e| Ratio::of(e.wall, fastest.wall).low <= 1.0 + EQUIVALENT)
+    let names: Vec<&str> = best.iter().map(|e| e.strategy.as_str()).collect();
+    let standings: Vec<Standing> = best.iter().map(|e| Standing::of(e.wall)).collect();
+    let tied: Vec<&Entry<'_>> = tied_with_fastest(&standings, &names)
+        .into_iter()
+        .map(|i| &best[i])
         .collect();
-    tied.sort_by(|a, b| simplicity(&a.strategy).cmp(&simplicity(&b.strategy)));
     let winner = *tied.first()?;
     let margin = best
         .iter()
@@ -355,6 +357,11 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
                 high: ratio.high,
             }
         });
+    let name = format!(
+        "{}/size={}/tasks={}",
+        bucket.work, bucket.size, bucket.tasks
+    );
+    let steadiness = Steadiness::of(&standings, &names, &winner.strategy, &name);
     let samples = &sequential.samples;
     let cpu: u64 = samples.iter().map(|s| s.cpu_ns).sum();
     let run: u64 = samples.iter().map(|s| s.run_ns).sum();
@@ -365,10 +372,7 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
     let bytes_per_task = (features.input_bytes + features.output_bytes) as f64 / tasks;
     Some(Case {
         work: bucket.work.to_owned(),
-        bucket: format!(
-            "{}/size={}/tasks={}",
-            bucket.work, bucket.size, bucket.tasks
-        ),
+        bucket: name,
         kind: sequential.workload_kind.clone(),
         features: [
             if run > 0 {
@@ -392,7 +396,135 @@ fn case(bucket: &Bucket<'_>, cells: &[&Cell]) -> Option<Case> {
         fastest: (fastest.strategy != winner.strategy).then(|| fastest.strategy.clone()),
         tied: tied.iter().map(|e| e.strategy.clone()).collect(),
         margin,
+        steadiness,
     })
+}
+
+/// A strategy's median in a bucket with its interval's half-width on a log scale: what the
+/// tie rule reads.
+#[derive(Clone, Copy, Debug)]
+struct Standing {
+    median: f64,
+    log_half: f64,
+}
+
+impl Standing {
+    fn of(wall: &Stats) -> Self {
+        Self {
+            median: wall.median_ns,
+            log_half: crate::figures::log_half_width(
+                wall.median_ns,
+                wall.ci_low_ns,
+                wall.ci_high_ns,
+            ),
+        }
+    }
+}
+
+/// The strategies tied with the fastest of `standings`, simplest first: those not shown
+/// slower by more than [`EQUIVALENT`] (the interval of their median over the fastest's, as
+/// [`Ratio::of`] draws it, reaches down to `1 + EQUIVALENT`). The first is the label.
+fn tied_with_fastest(standings: &[Standing], names: &[&str]) -> Vec<usize> {
+    let Some(fastest) = standings
+        .iter()
+        .min_by(|a, b| a.median.total_cmp(&b.median))
+    else {
+        return Vec::new();
+    };
+    let mut tied: Vec<usize> = (0..standings.len())
+        .filter(|&i| {
+            let s = standings[i];
+            let low = s.median / fastest.median * (-s.log_half.hypot(fastest.log_half)).exp();
+            low <= 1.0 + EQUIVALENT
+        })
+        .collect();
+    tied.sort_by(|&a, &b| simplicity(names[a]).cmp(&simplicity(names[b])));
+    tied
+}
+
+/// Re-draws of a bucket's medians behind [`Steadiness`].
+pub const REDRAWS: usize = 1000;
+
+/// How steady a bucket's label is: how often a rerun of its cells would give it again.
+///
+/// Each strategy's median is drawn again [`REDRAWS`] times within its interval (normal on a
+/// log scale, the 95% interval read as ±1.96 standard errors; seeded by the bucket, so the
+/// same results give the same figure), with its interval's width kept, and the tie rule
+/// applied to each draw. A label whose strategies are far apart is kept in every draw; one
+/// that hangs on a strategy sitting on the tie margin, in about half — whatever the run did,
+/// a second run has even odds to label such a bucket otherwise. Two runs that disagree on a
+/// label are most often disagreeing on such a bucket.
+///
+/// ```
+/// use parbench_reports::decide::Steadiness;
+/// let sure = Steadiness::SURE;
+/// assert_eq!(sure.kept, 1.0);
+/// assert_eq!(sure.otherwise, None);
+/// assert!(!sure.unsettled());
+/// let coin = Steadiness { kept: 0.52, otherwise: Some("thread-pool".into()) };
+/// assert!(coin.unsettled());
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Steadiness {
+    /// The share of re-draws that keep the label.
+    pub kept: f64,
+    /// The label the other re-draws give most often, when any gives another.
+    pub otherwise: Option<String>,
+}
+
+impl Steadiness {
+    /// A label no re-draw changes.
+    pub const SURE: Steadiness = Steadiness {
+        kept: 1.0,
+        otherwise: None,
+    };
+
+    /// Under this share of re-draws kept, a label is unsettled: about as likely to come out
+    /// otherwise on a rerun as not.
+    pub const SETTLED: f64 = 2.0 / 3.0;
+
+    /// Whether a rerun would as likely as not label the bucket otherwise.
+    pub fn unsettled(&self) -> bool {
+        self.kept < Self::SETTLED
+    }
+
+    /// The steadiness of `label` among `standings` (named by `names`), re-drawn with a
+    /// generator seeded by `seed`.
+    fn of(standings: &[Standing], names: &[&str], label: &str, seed: &str) -> Self {
+        // FNV-1a: a seed that stays the same across platforms and Rust versions.
+        let seed = seed.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut drawn = standings.to_vec();
+        let mut kept = 0;
+        let mut others: std::collections::BTreeMap<&str, usize> = Default::default();
+        for _ in 0..REDRAWS {
+            for (draw, standing) in drawn.iter_mut().zip(standings) {
+                // A standard normal by Box–Muller, from (0, 1] and [0, 1).
+                let z = (-2.0 * (1.0 - rng.f64()).ln()).sqrt()
+                    * (std::f64::consts::TAU * rng.f64()).cos();
+                draw.median = standing.median * (z * standing.log_half / 1.96).exp();
+            }
+            match tied_with_fastest(&drawn, names).first() {
+                Some(&i) if names[i] == label => kept += 1,
+                Some(&i) => *others.entry(names[i]).or_default() += 1,
+                None => {}
+            }
+        }
+        // The most frequent other label; of equally frequent ones, the simplest.
+        let otherwise = others
+            .into_iter()
+            .max_by(|a, b| {
+                a.1.cmp(&b.1)
+                    .then_with(|| simplicity(b.0).cmp(&simplicity(a.0)))
+            })
+            .map(|(name, _)| name.to_owned());
+        Self {
+            kept: kept as f64 / REDRAWS as f64,
+            otherwise,
+        }
+    }
 }
 
 /// How the tree is grown.
@@ -518,6 +650,12 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The share of re-draws that keep a case's label, over its cases: about the share of
+    /// labels a rerun of the same cells would give alike ([`Steadiness`]).
+    pub fn steadiness(&self) -> f64 {
+        self.cases.iter().map(|c| c.steadiness.kept).sum::<f64>() / self.cases.len().max(1) as f64
+    }
+
     /// Training cases the tree labels as they were measured.
     pub fn correct(&self) -> usize {
         self.cases

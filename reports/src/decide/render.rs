@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Decision, Margin, Node, Tree, FEATURES};
+use super::{Decision, Margin, Node, Steadiness, Tree, FEATURES};
 
 /// The margin a leaf reports: of the cases it gets right, the one with the median margin.
 fn leaf_margin<'a>(tree: &'a Tree, node: &Node) -> Option<&'a Margin> {
@@ -55,6 +55,16 @@ pub(crate) fn node_lines(tree: &Tree, node: &Node) -> Vec<String> {
             lines
         }
     }
+}
+
+/// `52% (else thread-pool)`: the share of re-draws that keep a label, and what the others
+/// give most often.
+fn kept_text(steadiness: &Steadiness) -> String {
+    let mut text = format!("{:.0}%", 100.0 * steadiness.kept);
+    if let Some(other) = &steadiness.otherwise {
+        let _ = write!(text, " (else {other})");
+    }
+    text
 }
 
 /// `15 buckets, 15 right`.
@@ -179,6 +189,36 @@ pub fn text(decision: &Decision) -> String {
     for (work, correct, total) in &accuracy.folds {
         let _ = writeln!(out, "  {work}: {correct} of {total}");
     }
+    let unsettled: Vec<_> = tree
+        .cases
+        .iter()
+        .filter(|c| c.steadiness.unsettled())
+        .collect();
+    let _ = write!(
+        out,
+        "\nlabels kept when the medians are re-drawn within their intervals: {:.0}% on average; ",
+        100.0 * tree.steadiness()
+    );
+    if unsettled.is_empty() {
+        let _ = writeln!(out, "none of {} buckets unsettled", tree.cases.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "{} of {} buckets unsettled (kept in under {:.0}%):",
+            unsettled.len(),
+            tree.cases.len(),
+            100.0 * Steadiness::SETTLED
+        );
+        for case in unsettled {
+            let _ = writeln!(
+                out,
+                "  {}: {}, kept in {}",
+                case.bucket,
+                case.winner,
+                kept_text(&case.steadiness)
+            );
+        }
+    }
     let placed: Vec<_> = decision.placed().collect();
     if !placed.is_empty() {
         let _ = writeln!(
@@ -218,12 +258,20 @@ pub fn markdown(decision: &Decision) -> String {
         "### Which strategy for which work\n\nA decision tree learned from {} buckets (each \
          labelled by the strategy that won it; a tie to the simpler strategy), right on {} of \
          them; a workload left out and predicted by the tree of the others: {} of {} buckets \
-         ({:.1}%).\n\n```mermaid\n{}```\n\n",
+         ({:.1}%). With each bucket's medians re-drawn within their intervals, {:.0}% of the \
+         labels are kept on average; {} buckets are unsettled (kept in under {:.0}%).\n\n\
+         ```mermaid\n{}```\n\n",
         tree.cases.len(),
         tree.correct(),
         accuracy.correct,
         accuracy.total,
         100.0 * accuracy.share(),
+        100.0 * tree.steadiness(),
+        tree.cases
+            .iter()
+            .filter(|c| c.steadiness.unsettled())
+            .count(),
+        100.0 * Steadiness::SETTLED,
         mermaid(tree)
     );
     let placed: Vec<_> = decision.placed().collect();
@@ -248,8 +296,8 @@ pub fn markdown(decision: &Decision) -> String {
     for feature in FEATURES {
         let _ = write!(md, " {} |", feature.name());
     }
-    md.push_str(" measured winner | tied | the tree | learned without it |\n|---|");
-    md.push_str(&"---|".repeat(FEATURES.len() + 4));
+    md.push_str(" measured winner | tied | label kept | the tree | learned without it |\n|---|");
+    md.push_str(&"---|".repeat(FEATURES.len() + 5));
     md.push('\n');
     for (i, case) in tree.cases.iter().enumerate() {
         let _ = write!(md, "| `{}` |", case.bucket);
@@ -258,9 +306,10 @@ pub fn markdown(decision: &Decision) -> String {
         }
         let _ = writeln!(
             md,
-            " {} | {} | {} | {} |",
+            " {} | {} | {} | {} | {} |",
             case.winner,
             case.tied.join(", "),
+            kept_text(&case.steadiness),
             tree.root.predict(&case.features),
             accuracy.predicted[i].as_deref().unwrap_or("-")
         );
