@@ -656,6 +656,12 @@ impl Tree {
         self.cases.iter().map(|c| c.steadiness.kept).sum::<f64>() / self.cases.len().max(1) as f64
     }
 
+    /// The cases whose label a rerun would as likely as not give otherwise
+    /// ([`Steadiness::unsettled`]).
+    pub fn unsettled(&self) -> impl Iterator<Item = &Case> {
+        self.cases.iter().filter(|c| c.steadiness.unsettled())
+    }
+
     /// Training cases the tree labels as they were measured.
     pub fn correct(&self) -> usize {
         self.cases

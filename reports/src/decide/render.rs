@@ -189,11 +189,7 @@ pub fn text(decision: &Decision) -> String {
     for (work, correct, total) in &accuracy.folds {
         let _ = writeln!(out, "  {work}: {correct} of {total}");
     }
-    let unsettled: Vec<_> = tree
-        .cases
-        .iter()
-        .filter(|c| c.steadiness.unsettled())
-        .collect();
+    let unsettled: Vec<_> = tree.unsettled().collect();
     let _ = write!(
         out,
         "\nlabels kept when the medians are re-drawn within their intervals: {:.0}% on average; ",
@@ -267,10 +263,7 @@ pub fn markdown(decision: &Decision) -> String {
         accuracy.total,
         100.0 * accuracy.share(),
         100.0 * tree.steadiness(),
-        tree.cases
-            .iter()
-            .filter(|c| c.steadiness.unsettled())
-            .count(),
+        tree.unsettled().count(),
         100.0 * Steadiness::SETTLED,
         mermaid(tree)
     );

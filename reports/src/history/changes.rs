@@ -359,20 +359,16 @@ fn divide(window: &[f64], max_p: f64, variant: Variant) -> Vec<usize> {
         // comparison with the level before can both fail while the return is plain. The end
         // must differ ten thousand times more surely, and the excursion from the level before
         // it at `max_p`: an extra test, held so that it adds next to no false change points.
-        let surely = |a: usize, b: usize, c: usize| {
+        let surely = |a: usize, b: usize, c: usize, by: f64| {
             variant == Variant::Parbench
                 && kappa < end
-                && ChangePoint::between(window, a, b, c).p <= max_p / 1000.0
+                && ChangePoint::between(window, a, b, c).p <= max_p / by
         };
         let split = if ChangePoint::between(window, start, tau, end).p <= max_p
-            || surely(start, tau, kappa)
+            || surely(start, tau, kappa, 1000.0)
         {
             tau
-        } else if variant == Variant::Parbench
-            && kappa < end
-            && ChangePoint::between(window, tau, kappa, end).p <= max_p / 10_000.0
-            && ChangePoint::between(window, start, tau, kappa).p <= max_p
-        {
+        } else if surely(tau, kappa, end, 10_000.0) && surely(start, tau, kappa, 1.0) {
             kappa
         } else {
             break;
